@@ -1,0 +1,374 @@
+//! `a64call`: generate call-heavy AArch64 functions, emit them under every call strategy, run
+//! them on independent engines and compare everything observable.
+//!
+//! Exit status: 0 when everything agrees, 1 on a divergence (a repro file is written), 2 on bad
+//! input (unreadable or malformed files, unknown names) or a harness failure.
+
+use a64call::bugs::PlantedBug;
+use a64call::differential::{self, Config, Report};
+use a64call::emit::{emit, EmitOptions};
+use a64call::gen::{self, Profile};
+use a64call::program::Program;
+use a64call::strategy::{self, Strategy};
+use a64call::{check, text};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "a64call", version, about = "Proves and measures how a JIT emits calls on AArch64")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone)]
+struct Common {
+    /// Comma-separated strategies; the first is the reference (default: all).
+    #[arg(long, value_delimiter = ',')]
+    strategies: Vec<String>,
+    /// Switch on a planted bug (tests of the oracles only; see `a64call bugs`).
+    #[arg(long, hide = true)]
+    plant: Option<String>,
+    /// Skip the capstone static check (to show what the dynamic oracle alone catches).
+    #[arg(long)]
+    no_static_check: bool,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a program from a seed and print it in text form.
+    Gen {
+        /// Seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Workload profile (see `a64call profiles`).
+        #[arg(long, default_value = "default")]
+        profile: String,
+        /// Write to this file instead of stdout.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Emit a program under each strategy: sizes, call sequences, optional listing.
+    Emit {
+        /// Program file (text form).
+        file: PathBuf,
+        /// Comma-separated strategies (default: all).
+        #[arg(long, value_delimiter = ',')]
+        strategies: Vec<String>,
+        /// Print capstone's disassembly of every strategy's code.
+        #[arg(long)]
+        listing: bool,
+    },
+    /// Run a program file under every strategy and judge the outcomes (exit 0 agree, 1 diverge, 2 bad input).
+    Run {
+        /// Program file (text form).
+        file: PathBuf,
+        #[command(flatten)]
+        common: Common,
+        /// Directory for a repro file on divergence.
+        #[arg(long, default_value = "corpus/repros")]
+        repro_dir: PathBuf,
+    },
+    /// Check random programs until a divergence, an iteration count or a time budget.
+    Check {
+        /// Stop after this many programs.
+        #[arg(long)]
+        iterations: Option<u64>,
+        /// Stop after this many seconds (default 10 when --iterations is not given).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// First seed; program i uses seed + i.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Workload profile.
+        #[arg(long, default_value = "default")]
+        profile: String,
+        #[command(flatten)]
+        common: Common,
+        /// Directory for the repro file of a divergence.
+        #[arg(long, default_value = "corpus/repros")]
+        repro_dir: PathBuf,
+    },
+    /// Re-run every repro file (*.a64) under a directory (default: corpus/).
+    Replay {
+        /// Directory searched recursively.
+        #[arg(default_value = "corpus")]
+        dir: PathBuf,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// List the workload profiles.
+    Profiles,
+    /// List the strategies.
+    Strategies,
+    /// List the planted bugs (for oracle tests).
+    Bugs,
+}
+
+/// A bad-input or harness error: printed and exit status 2.
+struct Fail(String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(Fail(m)) => {
+            eprintln!("a64call: error: {m}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn profile(name: &str) -> Result<Profile, Fail> {
+    Profile::named(name).ok_or_else(|| {
+        let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
+        Fail(format!("unknown profile `{name}` (known: {})", names.join(", ")))
+    })
+}
+
+fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>, Fail> {
+    if names.is_empty() {
+        return Ok(strategy::all());
+    }
+    names
+        .iter()
+        .map(|n| strategy::by_name(n).ok_or_else(|| Fail(format!("unknown strategy `{n}` (known: {})", strategy::names()))))
+        .collect()
+}
+
+fn config(c: &Common) -> Result<Config, Fail> {
+    let bug = match &c.plant {
+        None => None,
+        Some(n) => Some(PlantedBug::from_name(n).ok_or_else(|| {
+            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+            Fail(format!("unknown planted bug `{n}` (known: {})", names.join(", ")))
+        })?),
+    };
+    Ok(Config { strategies: strategies(&c.strategies)?, bug, static_check: !c.no_static_check, dynamic: true })
+}
+
+fn read_program(path: &Path) -> Result<Program, Fail> {
+    let src = std::fs::read_to_string(path).map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
+    text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}
+
+fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
+    match cli.cmd {
+        Cmd::Gen { seed, profile: p, output } => {
+            let prog = gen::from_seed(seed, &profile(&p)?);
+            let t = text::print(&prog);
+            match output {
+                Some(path) => std::fs::write(&path, t).map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?,
+                None => print!("{t}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Emit { file, strategies: names, listing } => {
+            let prog = read_program(&file)?;
+            cmd_emit(&prog, &strategies(&names)?, listing)
+        }
+        Cmd::Run { file, common, repro_dir } => {
+            let prog = read_program(&file)?;
+            let cfg = config(&common)?;
+            let report = differential::run_unicorn(&prog, &cfg)?;
+            print_outcomes(&report);
+            match &report.finding {
+                None => {
+                    println!("verdict: agree ({} strategies)", report.emitted.len());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(f) => {
+                    println!("verdict: DIVERGE\n{f}");
+                    let path = differential::write_repro(&repro_dir, &prog, f, &format!("a64call run {}", file.display()))?;
+                    println!("repro: {}", path.display());
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Cmd::Check { iterations, seconds, seed, profile: p, common, repro_dir } => {
+            let prof = profile(&p)?;
+            let cfg = config(&common)?;
+            let budget = match (iterations, seconds) {
+                (None, None) => Some(10.0),
+                (_, s) => s,
+            };
+            cmd_check(&prof, &cfg, seed, iterations, budget, &repro_dir)
+        }
+        Cmd::Replay { dir, common } => cmd_replay(&dir, &config(&common)?),
+        Cmd::Profiles => {
+            for p in Profile::all() {
+                println!("{:10} {}", p.name, p.about);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Strategies => {
+            for s in strategy::all() {
+                let pic = if s.position_independent() { "position-independent" } else { "position-dependent" };
+                println!("{:12} {} ({pic})", s.name(), s.about());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bugs => {
+            for b in PlantedBug::ALL {
+                println!("{:24} breaks {:12} exercised by profile {}", b.name(), b.strategy(), b.profile());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn cmd_emit(prog: &Program, strats: &[&'static dyn Strategy], listing: bool) -> Result<ExitCode, Fail> {
+    println!(
+        "{} call sites, {} helpers; helper distances: {}",
+        prog.call_sites(),
+        prog.helpers.len(),
+        (0..prog.helpers.len()).map(|h| format!("h{h}={}", prog.distance(h).name())).collect::<Vec<_>>().join(" ")
+    );
+    println!(
+        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {}",
+        "strategy", "bytes", "body", "pool", "stubs", "sites", "inline/site", "exec/site", "sequences (fallbacks)"
+    );
+    let mut out = Vec::new();
+    for s in strats {
+        let e = emit(prog, *s, &EmitOptions::default())?;
+        check::check(&e).map_err(|err| Fail(format!("{}: static check failed: {err}", s.name())))?;
+        let st = e.stats();
+        let per = |n: u64| if st.call_sites == 0 { "-".to_string() } else { format!("{:.3}", n as f64 / f64::from(st.call_sites)) };
+        let kinds: Vec<String> = st.kinds.iter().map(|(k, n)| format!("{}x{}", n, k.name())).collect();
+        println!(
+            "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {} ({} fallbacks)",
+            s.name(),
+            st.total_bytes,
+            st.sizes.body,
+            st.sizes.pool,
+            st.sizes.stubs,
+            st.call_sites,
+            per(st.inline_call_insns),
+            per(st.executed_call_insns),
+            kinds.join(" "),
+            st.fallbacks
+        );
+        out.push(e);
+    }
+    if listing {
+        for e in &out {
+            println!("\n== {} ==", e.strategy);
+            print!("{}", check::disassemble(e, 0..e.code.bytes.len() as u32));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_outcomes(r: &Report) {
+    for (i, engine, o) in &r.outcomes {
+        let e = &r.emitted[*i];
+        let insns = o.insns.map(|c| format!("{} in function, {} total", c.in_code, c.total)).unwrap_or_else(|| "-".into());
+        println!(
+            "{:12} {:8} {:>8} bytes  exit {:<10} calls {:>6}  x0 {:#018x}  insns {}",
+            e.strategy,
+            engine,
+            e.code.bytes.len(),
+            o.exit.class(),
+            o.calls.len(),
+            o.regs[0],
+            insns
+        );
+    }
+}
+
+fn cmd_check(prof: &Profile, cfg: &Config, seed: u64, iterations: Option<u64>, seconds: Option<f64>, repro_dir: &Path) -> Result<ExitCode, Fail> {
+    let start = Instant::now();
+    let cpu0 = differential::cpu_seconds();
+    let mut n = 0u64;
+    let mut calls = 0u64;
+    loop {
+        if iterations.is_some_and(|it| n >= it) || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
+            break;
+        }
+        let s = seed.wrapping_add(n);
+        let prog = gen::from_seed(s, prof);
+        let report = differential::run_unicorn(&prog, cfg)?;
+        n += 1;
+        calls += report.outcomes.first().map(|(_, _, o)| o.calls.len() as u64).unwrap_or(0);
+        if let Some(f) = &report.finding {
+            println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
+            let prov = format!("a64call check --profile {} --seed {s}", prof.name);
+            let path = differential::write_repro(repro_dir, &prog, f, &prov)?;
+            println!("repro: {}", path.display());
+            return Ok(ExitCode::from(1));
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, differential::cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => wall,
+    };
+    println!(
+        "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies each, {calls} helper calls in the reference runs, no divergence",
+        prof.name,
+        seed.wrapping_add(n),
+        cfg.strategies.len()
+    );
+    println!("throughput: {:.0} programs per CPU-second ({:.1} s CPU, {:.1} s wall)", n as f64 / cpu, cpu, wall);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
+    let rd = std::fs::read_dir(dir).map_err(|e| Fail(format!("cannot read directory {}: {e}", dir.display())))?;
+    for entry in rd {
+        let p = entry?.path();
+        if p.is_dir() {
+            find_repros(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "a64") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn cmd_replay(dir: &Path, cfg: &Config) -> Result<ExitCode, Fail> {
+    let mut files = Vec::new();
+    find_repros(dir, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Fail(format!("no *.a64 repro files under {}", dir.display())));
+    }
+    let (mut ok, mut bad, mut diverged) = (0, 0, 0);
+    for f in &files {
+        let prog = match read_program(f) {
+            Ok(p) => p,
+            Err(Fail(m)) => {
+                println!("BAD INPUT {m}");
+                bad += 1;
+                continue;
+            }
+        };
+        let report = differential::run_unicorn(&prog, cfg)?;
+        match &report.finding {
+            None => {
+                println!("ok       {}", f.display());
+                ok += 1;
+            }
+            Some(finding) => {
+                println!("DIVERGE  {}\n{finding}", f.display());
+                diverged += 1;
+            }
+        }
+    }
+    println!("replay: {ok} passed, {diverged} failed, {bad} bad input");
+    Ok(if bad > 0 {
+        ExitCode::from(2)
+    } else if diverged > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,110 @@
+//! The catalogue of planted bugs: deliberately broken strategy variants that exist so the tests,
+//! the fuzz targets and the gate can prove each oracle catches real miscompiles.
+//!
+//! A bug is selected at run time through [`crate::emit::EmitOptions::bug`] (the CLI's hidden
+//! `--plant NAME`). With no bug selected none of this code changes what is emitted.
+
+/// One deliberately broken variant of a strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PlantedBug {
+    /// Literal pool: every `ldr x16, <literal>` points 4 bytes past its entry.
+    PoolOffsetOffBy4,
+    /// Literal pool: entries start 4 bytes past an 8-byte boundary.
+    PoolMisaligned,
+    /// Literal pool: a newly added target reuses the previously added target's entry.
+    PoolStaleDedup,
+    /// Literal pool: loads into and branches through x19 (callee-saved) instead of x16.
+    PoolScratchX19,
+    /// Literal pool: the last entry of the final pool is never written.
+    PoolMissingLastEntry,
+    /// Literal pool: no islands; literal offsets beyond ±1 MiB are silently truncated.
+    PoolIslandSkipped,
+    /// Literal pool: islands are placed without a branch around them.
+    PoolOnFallthrough,
+    /// Stubs: each stub's `.quad` holds the next stub's target.
+    StubWrongTarget,
+    /// Stubs: the stub's `ldr x16, [pc+8]` is written as `[pc+4]`.
+    StubLdrOffset,
+    /// Minimal movz/movk: the `movk` for bits 32..47 uses `lsl #48`.
+    MovkShiftWrong,
+    /// Minimal movz/movk: `movn` is written with the halfword not inverted.
+    MovnNotInverted,
+    /// Fixed movz/movk: the `movk` of bits 48..63 is dropped.
+    Fixed4DropsTopHalf,
+    /// adrp+add: the `add` uses the call site's low 12 bits instead of the target's.
+    AdrpLo12Wrong,
+    /// Direct `bl`: emitted without a range check, offsets silently truncated.
+    DirectNoRangeCheck,
+}
+
+impl PlantedBug {
+    /// Every catalogued bug.
+    pub const ALL: [PlantedBug; 14] = [
+        PlantedBug::PoolOffsetOffBy4,
+        PlantedBug::PoolMisaligned,
+        PlantedBug::PoolStaleDedup,
+        PlantedBug::PoolScratchX19,
+        PlantedBug::PoolMissingLastEntry,
+        PlantedBug::PoolIslandSkipped,
+        PlantedBug::PoolOnFallthrough,
+        PlantedBug::StubWrongTarget,
+        PlantedBug::StubLdrOffset,
+        PlantedBug::MovkShiftWrong,
+        PlantedBug::MovnNotInverted,
+        PlantedBug::Fixed4DropsTopHalf,
+        PlantedBug::AdrpLo12Wrong,
+        PlantedBug::DirectNoRangeCheck,
+    ];
+
+    /// Command-line name (kebab case).
+    pub fn name(self) -> &'static str {
+        match self {
+            PlantedBug::PoolOffsetOffBy4 => "pool-offset-off-by-4",
+            PlantedBug::PoolMisaligned => "pool-misaligned",
+            PlantedBug::PoolStaleDedup => "pool-stale-dedup",
+            PlantedBug::PoolScratchX19 => "pool-scratch-x19",
+            PlantedBug::PoolMissingLastEntry => "pool-missing-last-entry",
+            PlantedBug::PoolIslandSkipped => "pool-island-skipped",
+            PlantedBug::PoolOnFallthrough => "pool-on-fallthrough",
+            PlantedBug::StubWrongTarget => "stub-wrong-target",
+            PlantedBug::StubLdrOffset => "stub-ldr-offset",
+            PlantedBug::MovkShiftWrong => "movk-shift-wrong",
+            PlantedBug::MovnNotInverted => "movn-not-inverted",
+            PlantedBug::Fixed4DropsTopHalf => "fixed4-drops-top-half",
+            PlantedBug::AdrpLo12Wrong => "adrp-lo12-wrong",
+            PlantedBug::DirectNoRangeCheck => "direct-no-range-check",
+        }
+    }
+
+    /// Parse a command-line name.
+    pub fn from_name(s: &str) -> Option<PlantedBug> {
+        PlantedBug::ALL.iter().copied().find(|b| b.name() == s)
+    }
+
+    /// The strategy whose emission this bug breaks.
+    pub fn strategy(self) -> &'static str {
+        match self {
+            PlantedBug::PoolOffsetOffBy4
+            | PlantedBug::PoolMisaligned
+            | PlantedBug::PoolStaleDedup
+            | PlantedBug::PoolScratchX19
+            | PlantedBug::PoolMissingLastEntry
+            | PlantedBug::PoolIslandSkipped
+            | PlantedBug::PoolOnFallthrough => "pool",
+            PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => "stub",
+            PlantedBug::MovkShiftWrong | PlantedBug::MovnNotInverted => "movz-min",
+            PlantedBug::Fixed4DropsTopHalf => "movz-fixed4",
+            PlantedBug::AdrpLo12Wrong => "adrp",
+            PlantedBug::DirectNoRangeCheck => "direct",
+        }
+    }
+
+    /// The generator profile whose programs exercise this bug.
+    pub fn profile(self) -> &'static str {
+        match self {
+            PlantedBug::PoolIslandSkipped | PlantedBug::PoolOnFallthrough => "huge",
+            PlantedBug::AdrpLo12Wrong => "default",
+            _ => "far64",
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! One differential execution: emit a program under every strategy, check the bytes statically,
+//! run each on every engine, and judge the outcomes. Used by the CLI, the tests, the benches and
+//! the fuzz targets, so each of those is a few lines over this.
+
+use crate::buffer::EmitError;
+use crate::bugs::PlantedBug;
+use crate::check::{self, CheckError};
+use crate::emit::{emit, EmitOptions, Emitted};
+use crate::engine::{Engine, EngineError, Outcome};
+use crate::oracle::{self, Divergence, Run};
+use crate::program::Program;
+use crate::runtime::Image;
+use crate::strategy::{self, Strategy};
+use crate::text;
+use std::path::{Path, PathBuf};
+
+/// What to run.
+#[derive(Clone)]
+pub struct Config {
+    /// Strategies to emit; the first is the reference the others are compared with.
+    pub strategies: Vec<&'static dyn Strategy>,
+    /// Planted bug (tests only).
+    pub bug: Option<PlantedBug>,
+    /// Run the capstone static check.
+    pub static_check: bool,
+    /// Run the engines and the dynamic oracle.
+    pub dynamic: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { strategies: strategy::all(), bug: None, static_check: true, dynamic: true }
+    }
+}
+
+impl Config {
+    /// The default config with the given strategies.
+    pub fn with_strategies(strategies: Vec<&'static dyn Strategy>) -> Self {
+        Config { strategies, ..Config::default() }
+    }
+}
+
+/// A reason the program fails the differential.
+#[derive(Clone, Debug)]
+pub enum Finding {
+    /// A strategy could not emit the program.
+    Emit {
+        /// Strategy name.
+        strategy: String,
+        /// Why.
+        error: EmitError,
+    },
+    /// The static oracle rejected a strategy's bytes.
+    Static {
+        /// Strategy name.
+        strategy: String,
+        /// Why.
+        error: CheckError,
+        /// Capstone disassembly around the problem.
+        listing: String,
+    },
+    /// The dynamic oracle found a difference.
+    Dynamic(Divergence),
+}
+
+impl Finding {
+    /// One-line summary.
+    pub fn summary(&self) -> String {
+        match self {
+            Finding::Emit { strategy, error } => format!("emission failed for {strategy}: {error}"),
+            Finding::Static { strategy, error, .. } => format!("static check failed for {strategy}: {error}"),
+            Finding::Dynamic(d) => {
+                let runs: Vec<String> = d.runs.iter().map(|(s, e)| format!("{s}@{e}")).collect();
+                format!("{}: {} [{}]", d.kind.label(), d.what, runs.join(" vs "))
+            }
+        }
+    }
+
+    /// Is this an engine disagreement (a bug in an emulator or the harness, not a strategy)?
+    pub fn is_engine_disagreement(&self) -> bool {
+        matches!(self, Finding::Dynamic(d) if d.kind == oracle::Kind::EngineDisagreement)
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Static { listing, .. } => write!(f, "{}\n{listing}", self.summary()),
+            Finding::Dynamic(d) => write!(f, "{d}"),
+            _ => write!(f, "{}", self.summary()),
+        }
+    }
+}
+
+/// Everything one differential execution produced.
+pub struct Report {
+    /// One emission per strategy that emitted, in config order.
+    pub emitted: Vec<Emitted>,
+    /// (index into `emitted`, engine name, outcome) for every run.
+    pub outcomes: Vec<(usize, &'static str, Outcome)>,
+    /// The first finding, if any.
+    pub finding: Option<Finding>,
+}
+
+/// Emit `program` under every configured strategy and run the static check.
+pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Finding>) {
+    let opts = EmitOptions { bug: cfg.bug };
+    let mut out = Vec::new();
+    for s in &cfg.strategies {
+        match emit(program, *s, &opts) {
+            Ok(e) => {
+                if cfg.static_check {
+                    if let Err(error) = check::check(&e) {
+                        let listing = check::disassemble(&e, error.offset.saturating_sub(24)..error.offset + 24);
+                        return (out, Some(Finding::Static { strategy: s.name().into(), error, listing }));
+                    }
+                }
+                out.push(e)
+            }
+            Err(error) => return (out, Some(Finding::Emit { strategy: s.name().into(), error })),
+        }
+    }
+    (out, None)
+}
+
+/// Run the whole differential on the given engines.
+pub fn run_program(program: &Program, cfg: &Config, engines: &mut [&mut dyn Engine]) -> Result<Report, EngineError> {
+    let (emitted, finding) = emit_all(program, cfg);
+    if finding.is_some() || !cfg.dynamic {
+        return Ok(Report { emitted, outcomes: Vec::new(), finding });
+    }
+    let mut images = Vec::with_capacity(emitted.len());
+    for e in &emitted {
+        match Image::build(program, e, program.code_base) {
+            Ok(i) => images.push(i),
+            Err(error) => {
+                let finding = Some(Finding::Emit { strategy: e.strategy.into(), error });
+                return Ok(Report { emitted, outcomes: Vec::new(), finding });
+            }
+        }
+    }
+    let refs: Vec<&Image> = images.iter().collect();
+    let mut outcomes = Vec::new();
+    for engine in engines.iter_mut() {
+        let name = engine.name();
+        for (i, o) in engine.run_batch(&refs).into_iter().enumerate() {
+            outcomes.push((i, name, o?));
+        }
+    }
+    let runs: Vec<Run> = outcomes
+        .iter()
+        .map(|(i, eng, o)| Run { strategy: emitted[*i].strategy, engine: eng, emitted: &emitted[*i], outcome: o })
+        .collect();
+    let finding = oracle::judge(&runs).err().map(Finding::Dynamic);
+    Ok(Report { emitted, outcomes, finding })
+}
+
+/// Run the differential on this thread's Unicorn engine.
+pub fn run_unicorn(program: &Program, cfg: &Config) -> Result<Report, EngineError> {
+    crate::engine::unicorn::with_thread_engine(|u| run_program(program, cfg, &mut [u as &mut dyn Engine]))?
+}
+
+/// FNV-1a of the text, for stable repro file names.
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Write `program` as a repro file in `dir` with the finding as a comment header; returns its
+/// path. The file parses back with [`text::parse`].
+pub fn write_repro(dir: &Path, program: &Program, finding: &Finding, provenance: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let body = text::print(program);
+    let path = dir.join(format!("repro-{:016x}.a64", fnv(&body)));
+    let mut s = String::new();
+    s.push_str(&format!("# a64call repro: {provenance}\n"));
+    for line in finding.to_string().lines() {
+        s.push_str("# ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s.push_str(&body);
+    std::fs::write(&path, s)?;
+    Ok(path)
+}
+
+/// CPU time used by this process so far, in seconds (user + system, from /proc).
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}

@@ -1,0 +1,125 @@
+//! Engines run an [`Image`] and report an [`Outcome`]: one engine per file, all behind [`Engine`].
+//!
+//! Every engine reproduces the fixed memory map of [`crate::layout`], enters the function with the
+//! registers of [`crate::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
+//! returns to [`crate::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
+//! breakpoints and the instruction limit are outcomes ([`Exit`]), never panics; [`EngineError`] is
+//! only for the harness itself failing (an engine that cannot start, a missing qemu).
+
+use crate::runtime::{CallRecord, Image};
+
+pub mod unicorn;
+
+pub use self::unicorn::UnicornEngine;
+
+/// Kind of memory access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Data read.
+    Read,
+    /// Data write.
+    Write,
+    /// Instruction fetch.
+    Fetch,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// The function returned to the exit address.
+    Returned,
+    /// An access to unmapped memory (or a write to code or helpers).
+    Fault {
+        /// What kind of access.
+        access: Access,
+        /// The address accessed.
+        addr: u64,
+    },
+    /// An undefined instruction was executed.
+    InvalidInstruction,
+    /// A `brk` was executed (the immediate when the engine knows it).
+    Breakpoint(Option<u16>),
+    /// The instruction limit was reached: runaway code.
+    InsnLimit(u64),
+    /// The engine's wall-clock limit expired (ELF engine).
+    Timeout,
+    /// The process died of a signal the engine could not attribute (ELF engine).
+    Signal(i32),
+    /// The output of the run was cut short or malformed (ELF engine).
+    Truncated(String),
+}
+
+impl Exit {
+    /// A strategy-independent class of the exit, for comparing runs whose code layouts differ.
+    pub fn class(&self) -> String {
+        match self {
+            Exit::Returned => "returned".into(),
+            Exit::Fault { access, .. } => format!("fault ({access:?})"),
+            Exit::InvalidInstruction => "invalid instruction".into(),
+            Exit::Breakpoint(i) => format!("breakpoint {i:?}"),
+            Exit::InsnLimit(_) => "instruction limit".into(),
+            Exit::Timeout => "timeout".into(),
+            Exit::Signal(s) => format!("signal {s}"),
+            Exit::Truncated(_) => "truncated output".into(),
+        }
+    }
+}
+
+/// Instruction counts (engines that can count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InsnCounts {
+    /// Executed inside the emitted function (code, pools, stubs).
+    pub in_code: u64,
+    /// Executed in total (function and helpers).
+    pub total: u64,
+}
+
+/// Everything observable after a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// How it ended.
+    pub exit: Exit,
+    /// pc at the end (EXIT_ADDR after a normal return).
+    pub pc: u64,
+    /// x0..x30.
+    pub regs: [u64; 31],
+    /// sp.
+    pub sp: u64,
+    /// NZCV flags (bits 31..28).
+    pub nzcv: u64,
+    /// Final scratch buffer.
+    pub scratch: Vec<u8>,
+    /// Helper calls in order.
+    pub calls: Vec<CallRecord>,
+    /// Instruction counts, when the engine counts.
+    pub insns: Option<InsnCounts>,
+}
+
+/// The harness could not run the image at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EngineError {
+    /// Engine name.
+    pub engine: &'static str,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for EngineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} engine: {}", self.engine, self.message)
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// An engine that runs images.
+pub trait Engine {
+    /// Short name used on the command line and in reports.
+    fn name(&self) -> &'static str;
+    /// Run one image.
+    fn run(&mut self, image: &Image) -> Result<Outcome, EngineError>;
+    /// Run several images; engines with a per-process cost override this to batch.
+    fn run_batch(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
+        images.iter().map(|i| self.run(i)).collect()
+    }
+}

@@ -1,0 +1,253 @@
+//! The Unicorn engine: one emulator reused per thread.
+//!
+//! Unicorn caches translated blocks and does not notice `mem_write` over code it has run. This
+//! engine therefore compares every 64 KiB page it is about to load with what it loaded last time
+//! and, for every page that differs, writes it *and* removes that range from the translation
+//! cache (`ctl_remove_cache`). Pages are mapped read-write-execute (writes into non-writable pages
+//! force a memory-map rebuild per write). A `MEM_WRITE` hook over the program address space turns
+//! a guest write into code or helpers into a fault outcome and marks the cache dirty. A block hook
+//! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
+//! fault over-counts, which only matters for runs that did not return) and enforces the limit.
+
+use super::{Access, Engine, EngineError, Exit, InsnCounts, Outcome};
+use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE, STACK_TOP};
+use crate::runtime::{parse_log, Image};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use unicorn_engine::{Arch, HookType, MemType, Mode, Prot, RegisterARM64, Unicorn};
+
+/// Per-run state the hooks write.
+#[derive(Default)]
+struct State {
+    code_start: u64,
+    code_end: u64,
+    in_code: u64,
+    total: u64,
+    limit: u64,
+    limit_hit: bool,
+    fault: Option<(Access, u64)>,
+    intno: Option<u32>,
+}
+
+/// Unicorn-backed engine. Create one per thread (see [`with_thread_engine`]).
+pub struct UnicornEngine {
+    uc: Unicorn<'static, State>,
+    /// Program-dependent pages currently mapped: page address → contents last loaded.
+    pages: HashMap<u64, Vec<u8>>,
+    runs: u64,
+    /// Runs between full translation-cache flushes (bounds the cache's memory).
+    flush_every: u64,
+    /// When false, the stale-code protection is off (for the test that proves it is needed).
+    invalidate: bool,
+}
+
+fn uerr(what: &str, e: unicorn_engine::uc_error) -> EngineError {
+    EngineError { engine: "unicorn", message: format!("{what}: {e:?}") }
+}
+
+fn xreg(n: u8) -> i32 {
+    match n {
+        29 => RegisterARM64::X29 as i32,
+        30 => RegisterARM64::X30 as i32,
+        _ => RegisterARM64::X0 as i32 + i32::from(n),
+    }
+}
+
+impl UnicornEngine {
+    /// A fresh engine with the fixed regions mapped and the hooks installed.
+    pub fn new() -> Result<UnicornEngine, EngineError> {
+        let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, State::default())
+            .map_err(|e| uerr("create", e))?;
+        for (addr, size) in [
+            (EXIT_ADDR, 0x1000u64),
+            (STACK_BASE, STACK_SIZE),
+            (SCRATCH_ADDR, 0x1_0000),
+            (LOGCTL_ADDR, 0x1000),
+            (LOG_ADDR, LOG_BYTES),
+        ] {
+            uc.mem_map(addr, size, Prot::ALL).map_err(|e| uerr("map fixed region", e))?;
+        }
+        uc.mem_write(EXIT_ADDR, &crate::encode::Inst::Brk { imm16: 0 }.encode().unwrap().to_le_bytes())
+            .map_err(|e| uerr("write exit page", e))?;
+        uc.add_block_hook(1, 0, |uc, addr, size| {
+            let s = uc.get_data_mut();
+            let n = u64::from(size / 4);
+            s.total += n;
+            if addr >= s.code_start && addr < s.code_end {
+                s.in_code += n;
+            }
+            if s.total > s.limit {
+                s.limit_hit = true;
+                let _ = uc.emu_stop();
+            }
+        })
+        .map_err(|e| uerr("block hook", e))?;
+        uc.add_mem_hook(HookType::MEM_UNMAPPED, 1, 0, |uc, kind, addr, _size, _value| {
+            let access = match kind {
+                MemType::WRITE_UNMAPPED => Access::Write,
+                MemType::FETCH_UNMAPPED => Access::Fetch,
+                _ => Access::Read,
+            };
+            uc.get_data_mut().fault = Some((access, addr));
+            false
+        })
+        .map_err(|e| uerr("unmapped hook", e))?;
+        uc.add_mem_hook(HookType::MEM_WRITE, layout::USER_MIN, layout::USER_MAX - 1, |uc, _kind, addr, _size, _value| {
+            uc.get_data_mut().fault = Some((Access::Write, addr));
+            let _ = uc.emu_stop();
+            true
+        })
+        .map_err(|e| uerr("code write hook", e))?;
+        uc.add_intr_hook(|uc, intno| {
+            uc.get_data_mut().intno = Some(intno);
+            let _ = uc.emu_stop();
+        })
+        .map_err(|e| uerr("interrupt hook", e))?;
+        Ok(UnicornEngine { uc, pages: HashMap::new(), runs: 0, flush_every: 256, invalidate: true })
+    }
+
+    /// Switch off translation-cache invalidation. Exists only so a test can show that without
+    /// it a reused engine runs stale code; never use it otherwise.
+    #[doc(hidden)]
+    pub fn disable_invalidation_for_test(&mut self) {
+        self.invalidate = false;
+    }
+
+    fn load(&mut self, image: &Image) -> Result<(), EngineError> {
+        let wanted: HashMap<u64, &[u8]> = image
+            .segments
+            .iter()
+            .flat_map(|s| {
+                s.bytes
+                    .chunks(layout::HELPER_PAGE as usize)
+                    .enumerate()
+                    .map(move |(i, c)| (s.addr + i as u64 * layout::HELPER_PAGE, c))
+            })
+            .collect();
+        let stale: Vec<u64> = self.pages.keys().filter(|a| !wanted.contains_key(a)).copied().collect();
+        for a in stale {
+            self.uc.mem_unmap(a, layout::HELPER_PAGE).map_err(|e| uerr("unmap", e))?;
+            if self.invalidate {
+                self.uc.ctl_remove_cache(a, a + layout::HELPER_PAGE).map_err(|e| uerr("remove cache", e))?;
+            }
+            self.pages.remove(&a);
+        }
+        for (&a, &bytes) in &wanted {
+            match self.pages.get(&a) {
+                Some(old) if old.as_slice() == bytes => continue,
+                Some(_) => {}
+                None => {
+                    self.uc.mem_map(a, layout::HELPER_PAGE, Prot::ALL).map_err(|e| uerr(&format!("map {a:#x}"), e))?;
+                }
+            }
+            self.uc.mem_write(a, bytes).map_err(|e| uerr("write code", e))?;
+            if self.invalidate {
+                self.uc.ctl_remove_cache(a, a + layout::HELPER_PAGE).map_err(|e| uerr("remove cache", e))?;
+            }
+            self.pages.insert(a, bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+impl Engine for UnicornEngine {
+    fn name(&self) -> &'static str {
+        "unicorn"
+    }
+
+    fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
+        self.runs += 1;
+        if self.invalidate && self.runs % self.flush_every == 0 {
+            self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+        }
+        self.load(image)?;
+        let uc = &mut self.uc;
+        uc.mem_write(STACK_TOP - 0x1000, &[0u8; 0x1100]).map_err(|e| uerr("reset stack", e))?;
+        uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch()).map_err(|e| uerr("reset scratch", e))?;
+        let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
+        ctl.extend_from_slice(&(LOG_ADDR + LOG_BYTES).to_le_bytes());
+        uc.mem_write(LOGCTL_ADDR, &ctl).map_err(|e| uerr("reset log", e))?;
+        for n in 0..=30u8 {
+            uc.reg_write(xreg(n), layout::initial_reg(n)).map_err(|e| uerr("set register", e))?;
+        }
+        uc.reg_write(RegisterARM64::SP, STACK_TOP).map_err(|e| uerr("set sp", e))?;
+        uc.reg_write(RegisterARM64::NZCV, 0).map_err(|e| uerr("set nzcv", e))?;
+        *uc.get_data_mut() = State {
+            code_start: image.code.start,
+            code_end: image.code.end,
+            limit: image.insn_limit,
+            ..State::default()
+        };
+        let result = uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
+        let pc = uc.reg_read(RegisterARM64::PC).map_err(|e| uerr("read pc", e))?;
+        let s = std::mem::take(uc.get_data_mut());
+        let exit = if s.limit_hit {
+            Exit::InsnLimit(s.total)
+        } else if let Some((access, addr)) = s.fault {
+            Exit::Fault { access, addr }
+        } else if let Some(intno) = s.intno {
+            match intno {
+                1 => Exit::InvalidInstruction,
+                7 => {
+                    let w = uc.mem_read_as_vec(pc, 4).ok().map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    Exit::Breakpoint(w.filter(|w| w & 0xFFE0_001F == 0xD420_0000).map(|w| ((w >> 5) & 0xFFFF) as u16))
+                }
+                other => Exit::Signal(-(other as i32)),
+            }
+        } else {
+            match result {
+                Ok(()) if pc == EXIT_ADDR => Exit::Returned,
+                Ok(()) => Exit::Truncated(format!("emulation stopped at {pc:#x} without an exit")),
+                Err(unicorn_engine::uc_error::INSN_INVALID) => Exit::InvalidInstruction,
+                Err(unicorn_engine::uc_error::FETCH_UNMAPPED) => Exit::Fault { access: Access::Fetch, addr: pc },
+                Err(e) => Exit::Truncated(format!("unicorn stopped with {e:?}")),
+            }
+        };
+        if matches!(exit, Exit::Fault { access: Access::Write, addr } if addr >= layout::USER_MIN) {
+            // A guest write into code or helper pages: the page contents no longer match what
+            // was loaded, so forget them and let the next run reload and invalidate.
+            self.pages.clear();
+            let regions: Vec<(u64, u64)> = uc.mem_regions().map_err(|e| uerr("regions", e))?
+                .iter()
+                .filter(|r| r.begin >= layout::USER_MIN)
+                .map(|r| (r.begin, r.end))
+                .collect();
+            for (b, e) in regions {
+                uc.mem_unmap(b, e - b + 1).map_err(|e| uerr("unmap", e))?;
+            }
+            uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+        }
+        let insns = Some(InsnCounts { in_code: s.in_code, total: s.total });
+        let mut regs = [0u64; 31];
+        for (n, r) in regs.iter_mut().enumerate() {
+            *r = uc.reg_read(xreg(n as u8)).map_err(|e| uerr("read register", e))?;
+        }
+        let sp = uc.reg_read(RegisterARM64::SP).map_err(|e| uerr("read sp", e))?;
+        let nzcv = uc.reg_read(RegisterARM64::NZCV).map_err(|e| uerr("read nzcv", e))?;
+        let scratch = uc.mem_read_as_vec(SCRATCH_ADDR, layout::SCRATCH_BYTES as usize).map_err(|e| uerr("read scratch", e))?;
+        let ctl = uc.mem_read_as_vec(LOGCTL_ADDR, 8).map_err(|e| uerr("read log cursor", e))?;
+        let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
+        let calls = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
+            let log = uc.mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize).map_err(|e| uerr("read log", e))?;
+            parse_log(&log).map_err(|m| EngineError { engine: "unicorn", message: m })?
+        } else {
+            return Err(EngineError { engine: "unicorn", message: format!("call-log cursor {cursor:#x} left the log region") });
+        };
+        Ok(Outcome { exit, pc, regs, sp, nzcv, scratch, calls, insns })
+    }
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<UnicornEngine>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with this thread's reused Unicorn engine (created on first use).
+pub fn with_thread_engine<R>(f: impl FnOnce(&mut UnicornEngine) -> R) -> Result<R, EngineError> {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(UnicornEngine::new()?);
+        }
+        Ok(f(slot.as_mut().expect("just created")))
+    })
+}

@@ -1,0 +1,22 @@
+//! a64call: proves and measures how a JIT emits calls on AArch64.
+//!
+//! Pipeline: [`gen`] makes a call-heavy [`program::Program`] (or [`text`] parses one), [`emit`]
+//! lowers it under each [`strategy::Strategy`] into a [`buffer::CodeBuffer`], [`check`] decodes
+//! every emitted word with capstone and proves each call site reaches its helper, [`runtime`]
+//! builds the memory image, an [`engine::Engine`] runs it, and [`oracle`] compares outcomes.
+//! [`differential`] ties the steps together for the CLI, the tests, the benches and the fuzzers.
+
+pub mod buffer;
+pub mod bugs;
+pub mod check;
+pub mod differential;
+pub mod emit;
+pub mod encode;
+pub mod engine;
+pub mod gen;
+pub mod layout;
+pub mod oracle;
+pub mod program;
+pub mod runtime;
+pub mod strategy;
+pub mod text;
