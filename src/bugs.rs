@@ -27,10 +27,10 @@ pub enum PlantedBug {
     StubLdrOffset,
     /// Minimal movz/movk: the `movk` for bits 32..47 uses `lsl #48`.
     MovkShiftWrong,
-    /// Minimal movz/movk: `movn` is written with the halfword not inverted.
-    MovnNotInverted,
-    /// Fixed movz/movk: the `movk` of bits 48..63 is dropped.
-    Fixed4DropsTopHalf,
+    /// Minimal movz/movk: the target is built in x17 but the call branches through x16.
+    MovzRegMismatch,
+    /// Fixed movz/movk: the `movk` of bits 32..47 is dropped.
+    Fixed4DropsHw2,
     /// adrp+add: the `add` uses the call site's low 12 bits instead of the target's.
     AdrpLo12Wrong,
     /// Direct `bl`: emitted without a range check, offsets silently truncated.
@@ -50,8 +50,8 @@ impl PlantedBug {
         PlantedBug::StubWrongTarget,
         PlantedBug::StubLdrOffset,
         PlantedBug::MovkShiftWrong,
-        PlantedBug::MovnNotInverted,
-        PlantedBug::Fixed4DropsTopHalf,
+        PlantedBug::MovzRegMismatch,
+        PlantedBug::Fixed4DropsHw2,
         PlantedBug::AdrpLo12Wrong,
         PlantedBug::DirectNoRangeCheck,
     ];
@@ -69,8 +69,8 @@ impl PlantedBug {
             PlantedBug::StubWrongTarget => "stub-wrong-target",
             PlantedBug::StubLdrOffset => "stub-ldr-offset",
             PlantedBug::MovkShiftWrong => "movk-shift-wrong",
-            PlantedBug::MovnNotInverted => "movn-not-inverted",
-            PlantedBug::Fixed4DropsTopHalf => "fixed4-drops-top-half",
+            PlantedBug::MovzRegMismatch => "movz-reg-mismatch",
+            PlantedBug::Fixed4DropsHw2 => "fixed4-drops-hw2",
             PlantedBug::AdrpLo12Wrong => "adrp-lo12-wrong",
             PlantedBug::DirectNoRangeCheck => "direct-no-range-check",
         }
@@ -92,11 +92,17 @@ impl PlantedBug {
             | PlantedBug::PoolIslandSkipped
             | PlantedBug::PoolOnFallthrough => "pool",
             PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => "stub",
-            PlantedBug::MovkShiftWrong | PlantedBug::MovnNotInverted => "movz-min",
-            PlantedBug::Fixed4DropsTopHalf => "movz-fixed4",
+            PlantedBug::MovkShiftWrong | PlantedBug::MovzRegMismatch => "movz-min",
+            PlantedBug::Fixed4DropsHw2 => "movz-fixed4",
             PlantedBug::AdrpLo12Wrong => "adrp",
             PlantedBug::DirectNoRangeCheck => "direct",
         }
+    }
+
+    /// Does the bug change what a run observes? Only [`PlantedBug::PoolMisaligned`] does not:
+    /// AArch64 loads from normal memory need no alignment, so only the static oracle sees it.
+    pub fn observable_at_run_time(self) -> bool {
+        self != PlantedBug::PoolMisaligned
     }
 
     /// The generator profile whose programs exercise this bug.

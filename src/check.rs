@@ -49,9 +49,39 @@ thread_local! {
     );
 }
 
+thread_local! {
+    static CACHE: RefCell<std::collections::HashMap<u32, Option<String>>> = RefCell::new(Default::default());
+}
+
+/// Is `word` in one of the A64 encoding classes whose disassembly depends on the pc
+/// (B/BL, B.cond, CBZ/CBNZ, TBZ/TBNZ, LDR literal, ADR/ADRP)? Classified from the raw bits,
+/// independent of what the emitter meant.
+pub fn is_pc_relative(word: u32) -> bool {
+    (word & 0x7C00_0000) == 0x1400_0000
+        || (word & 0xFF00_0010) == 0x5400_0000
+        || (word & 0x7E00_0000) == 0x3400_0000
+        || (word & 0x7E00_0000) == 0x3600_0000
+        || (word & 0x3B00_0000) == 0x1800_0000
+        || (word & 0x1F00_0000) == 0x1000_0000
+}
+
 /// Decode one word at `pc` with capstone: `Some("mnemonic operands")`, or `None` if capstone
-/// does not decode it.
+/// does not decode it. Words that are not pc-relative decode the same at every pc, so their
+/// text is cached per thread.
 pub fn decode_word(word: u32, pc: u64) -> Option<String> {
+    if is_pc_relative(word) {
+        return decode_uncached(word, pc);
+    }
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() > 1 << 20 {
+            c.clear();
+        }
+        c.entry(word).or_insert_with(|| decode_uncached(word, pc)).clone()
+    })
+}
+
+fn decode_uncached(word: u32, pc: u64) -> Option<String> {
     CS.with(|cs| {
         let cs = cs.borrow();
         let insns = cs.disasm_count(&word.to_le_bytes(), pc, 1).ok()?;

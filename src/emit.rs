@@ -61,10 +61,12 @@ impl Emitted {
         &self.code.sizes
     }
 
-    /// The call site whose return address is `ret` (absolute), if any.
+    /// The call site whose return address is `ret` (absolute), if any. Sites are emitted in
+    /// increasing offset order, so this is a binary search.
     pub fn site_by_return(&self, ret: u64) -> Option<&CallSite> {
         let off = ret.checked_sub(self.code.base)?;
-        self.sites.iter().find(|s| u64::from(s.ret) == off)
+        let i = self.sites.partition_point(|s| u64::from(s.ret) < off);
+        self.sites.get(i).filter(|s| u64::from(s.ret) == off)
     }
 
     /// Number of call sites that fell back from the strategy's preferred form.

@@ -95,7 +95,7 @@ impl Profile {
             "huge" => Profile {
                 name: "huge",
                 about: "straight-line functions over 1 MiB: literal pools need islands, ldr ranges are exercised",
-                ops: (160_000, 170_000),
+                ops: (100_000, 110_000),
                 call_pct: 60,
                 helpers: (4, 8),
                 args: (0, 3),

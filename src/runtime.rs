@@ -69,19 +69,27 @@ fn encode_all(insts: &[Inst]) -> Vec<u8> {
     insts.iter().flat_map(|i| i.encode().expect("harness code encodes").to_le_bytes()).collect()
 }
 
-/// A region of memory with its initial contents.
+/// Bytes to place at an address before the run (memory around them reads as zero).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Segment {
-    /// First address (64 KiB aligned).
+    /// First address.
     pub addr: u64,
-    /// Contents; the region is exactly this long (a multiple of 64 KiB).
+    /// Contents.
     pub bytes: Vec<u8>,
+}
+
+impl Segment {
+    /// One past the last address.
+    pub fn end(&self) -> u64 {
+        self.addr + self.bytes.len() as u64
+    }
 }
 
 /// Everything an engine loads for one run, beside the fixed regions of [`crate::layout`].
 #[derive(Clone, Debug)]
 pub struct Image {
-    /// Code region and helper pages, zero-padded to whole 64 KiB pages.
+    /// The function's code (first) and each helper's code, at their addresses. Engines map at
+    /// least the pages these cover, zero-filled elsewhere; no two share a 64 KiB page.
     pub segments: Vec<Segment>,
     /// Address range of the emitted function (code, pools, stubs).
     pub code: Range<u64>,
@@ -98,20 +106,13 @@ impl Image {
         let len = emitted.code.bytes.len() as u64;
         let start = base & !(HELPER_PAGE - 1);
         let end = layout::align_up(base + len, HELPER_PAGE);
-        let mut code_bytes = vec![0u8; (end - start) as usize];
-        let off = (base - start) as usize;
-        code_bytes[off..off + len as usize].copy_from_slice(&emitted.code.bytes);
-        let mut segments = vec![Segment { addr: start, bytes: code_bytes }];
+        let mut segments = vec![Segment { addr: base, bytes: emitted.code.bytes.clone() }];
         for (id, h) in program.helpers.iter().enumerate() {
             let page = h.addr & !(HELPER_PAGE - 1);
             if page < end && start < page + HELPER_PAGE {
                 return Err(EmitError::HelperOverlap { helper: id as u16, addr: h.addr });
             }
-            let mut bytes = vec![0u8; HELPER_PAGE as usize];
-            let code = encode_all(&helper_code(id, h));
-            let o = (h.addr - page) as usize;
-            bytes[o..o + code.len()].copy_from_slice(&code);
-            segments.push(Segment { addr: page, bytes });
+            segments.push(Segment { addr: h.addr, bytes: encode_all(&helper_code(id, h)) });
         }
         Ok(Image { segments, code: base..base + len, entry: base, insn_limit: layout::DEFAULT_INSN_LIMIT })
     }

@@ -1,9 +1,9 @@
 //! The Unicorn engine: one emulator reused per thread.
 //!
 //! Unicorn caches translated blocks and does not notice `mem_write` over code it has run. This
-//! engine therefore compares every 64 KiB page it is about to load with what it loaded last time
-//! and, for every page that differs, writes it *and* removes that range from the translation
-//! cache (`ctl_remove_cache`). Pages are mapped read-write-execute (writes into non-writable pages
+//! engine therefore compares every segment it is about to load with what it loaded last time;
+//! every old segment not loaded again is zeroed and removed from the translation cache
+//! (`ctl_remove_cache`), and every new one is written and removed from the cache too. Pages are mapped read-write-execute (writes into non-writable pages
 //! force a memory-map rebuild per write). A `MEM_WRITE` hook over the program address space turns
 //! a guest write into code or helpers into a fault outcome and marks the cache dirty. A block hook
 //! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
@@ -13,7 +13,7 @@ use super::{Access, Engine, EngineError, Exit, InsnCounts, Outcome};
 use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE, STACK_TOP};
 use crate::runtime::{parse_log, Image};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeSet;
 use unicorn_engine::{Arch, HookType, MemType, Mode, Prot, RegisterARM64, Unicorn};
 
 /// Per-run state the hooks write.
@@ -32,8 +32,10 @@ struct State {
 /// Unicorn-backed engine. Create one per thread (see [`with_thread_engine`]).
 pub struct UnicornEngine {
     uc: Unicorn<'static, State>,
-    /// Program-dependent pages currently mapped: page address → contents last loaded.
-    pages: HashMap<u64, Vec<u8>>,
+    /// Program-dependent 4 KiB pages currently mapped.
+    mapped: BTreeSet<u64>,
+    /// Segments as last written.
+    loaded: Vec<crate::runtime::Segment>,
     runs: u64,
     /// Runs between full translation-cache flushes (bounds the cache's memory).
     flush_every: u64,
@@ -103,7 +105,7 @@ impl UnicornEngine {
             let _ = uc.emu_stop();
         })
         .map_err(|e| uerr("interrupt hook", e))?;
-        Ok(UnicornEngine { uc, pages: HashMap::new(), runs: 0, flush_every: 256, invalidate: true })
+        Ok(UnicornEngine { uc, mapped: BTreeSet::new(), loaded: Vec::new(), runs: 0, flush_every: 256, invalidate: true })
     }
 
     /// Switch off translation-cache invalidation. Exists only so a test can show that without
@@ -114,40 +116,64 @@ impl UnicornEngine {
     }
 
     fn load(&mut self, image: &Image) -> Result<(), EngineError> {
-        let wanted: HashMap<u64, &[u8]> = image
-            .segments
-            .iter()
-            .flat_map(|s| {
-                s.bytes
-                    .chunks(layout::HELPER_PAGE as usize)
-                    .enumerate()
-                    .map(move |(i, c)| (s.addr + i as u64 * layout::HELPER_PAGE, c))
-            })
-            .collect();
-        let stale: Vec<u64> = self.pages.keys().filter(|a| !wanted.contains_key(a)).copied().collect();
-        for a in stale {
-            self.uc.mem_unmap(a, layout::HELPER_PAGE).map_err(|e| uerr("unmap", e))?;
-            if self.invalidate {
-                self.uc.ctl_remove_cache(a, a + layout::HELPER_PAGE).map_err(|e| uerr("remove cache", e))?;
+        const PAGE: u64 = 0x1000;
+        let mut needed: BTreeSet<u64> = BTreeSet::new();
+        for seg in &image.segments {
+            let mut p = seg.addr & !(PAGE - 1);
+            while p < seg.end() {
+                needed.insert(p);
+                p += PAGE;
             }
-            self.pages.remove(&a);
         }
-        for (&a, &bytes) in &wanted {
-            match self.pages.get(&a) {
-                Some(old) if old.as_slice() == bytes => continue,
-                Some(_) => {}
-                None => {
-                    self.uc.mem_map(a, layout::HELPER_PAGE, Prot::ALL).map_err(|e| uerr(&format!("map {a:#x}"), e))?;
+        // Old segments that are not loaded again: zero what stays mapped and drop it from the
+        // translation cache, so nothing of the previous program can run or be read.
+        let old = std::mem::take(&mut self.loaded);
+        for seg in old.iter().filter(|o| !image.segments.contains(o)) {
+            let mut p = seg.addr & !(PAGE - 1);
+            while p < seg.end() {
+                if needed.contains(&p) && self.mapped.contains(&p) {
+                    let (from, to) = (p.max(seg.addr), (p + PAGE).min(seg.end()));
+                    self.uc.mem_write(from, &vec![0u8; (to - from) as usize]).map_err(|e| uerr("clear", e))?;
                 }
+                p += PAGE;
             }
-            self.uc.mem_write(a, bytes).map_err(|e| uerr("write code", e))?;
             if self.invalidate {
-                self.uc.ctl_remove_cache(a, a + layout::HELPER_PAGE).map_err(|e| uerr("remove cache", e))?;
+                self.uc.ctl_remove_cache(seg.addr, seg.end()).map_err(|e| uerr("remove cache", e))?;
             }
-            self.pages.insert(a, bytes.to_vec());
         }
+        let unmap: Vec<u64> = self.mapped.difference(&needed).copied().collect();
+        for (start, len) in runs(&unmap, PAGE) {
+            self.uc.mem_unmap(start, len).map_err(|e| uerr(&format!("unmap {start:#x}"), e))?;
+        }
+        let map: Vec<u64> = needed.difference(&self.mapped).copied().collect();
+        for (start, len) in runs(&map, PAGE) {
+            self.uc.mem_map(start, len, Prot::ALL).map_err(|e| uerr(&format!("map {start:#x}"), e))?;
+        }
+        self.mapped = needed;
+        for seg in &image.segments {
+            if old.contains(seg) {
+                continue;
+            }
+            self.uc.mem_write(seg.addr, &seg.bytes).map_err(|e| uerr("write code", e))?;
+            if self.invalidate {
+                self.uc.ctl_remove_cache(seg.addr, seg.end()).map_err(|e| uerr("remove cache", e))?;
+            }
+        }
+        self.loaded = image.segments.clone();
         Ok(())
     }
+}
+
+/// Contiguous runs of sorted page addresses, as (start, length).
+fn runs(pages: &[u64], page: u64) -> Vec<(u64, u64)> {
+    let mut out: Vec<(u64, u64)> = Vec::new();
+    for &p in pages {
+        match out.last_mut() {
+            Some((s, l)) if *s + *l == p => *l += page,
+            _ => out.push((p, page)),
+        }
+    }
+    out
 }
 
 impl Engine for UnicornEngine {
@@ -206,7 +232,8 @@ impl Engine for UnicornEngine {
         if matches!(exit, Exit::Fault { access: Access::Write, addr } if addr >= layout::USER_MIN) {
             // A guest write into code or helper pages: the page contents no longer match what
             // was loaded, so forget them and let the next run reload and invalidate.
-            self.pages.clear();
+            self.loaded.clear();
+            self.mapped.clear();
             let regions: Vec<(u64, u64)> = uc.mem_regions().map_err(|e| uerr("regions", e))?
                 .iter()
                 .filter(|r| r.begin >= layout::USER_MIN)

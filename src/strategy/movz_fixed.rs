@@ -20,8 +20,8 @@ impl Strategy for MovzFixed4 {
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         let mut seq = mov_imm_fixed4(X16, target);
-        if buf.bug() == Some(PlantedBug::Fixed4DropsTopHalf) {
-            seq.pop();
+        if buf.bug() == Some(PlantedBug::Fixed4DropsHw2) {
+            seq.remove(2);
         }
         buf.push_all(&seq);
         buf.push(Inst::Blr { rn: X16 });

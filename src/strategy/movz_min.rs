@@ -16,7 +16,9 @@ pub(crate) fn emit_movz_call(buf: &mut CodeBuffer, target: u64) {
     for i in &mut seq {
         match (buf.bug(), *i) {
             (Some(PlantedBug::MovkShiftWrong), Inst::Movk { rd, imm16, hw: 2 }) => *i = Inst::Movk { rd, imm16, hw: 3 },
-            (Some(PlantedBug::MovnNotInverted), Inst::Movn { rd, imm16, hw }) => *i = Inst::Movn { rd, imm16: !imm16, hw },
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movz { imm16, hw, .. }) => *i = Inst::Movz { rd: 17, imm16, hw },
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movn { imm16, hw, .. }) => *i = Inst::Movn { rd: 17, imm16, hw },
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movk { imm16, hw, .. }) => *i = Inst::Movk { rd: 17, imm16, hw },
             _ => {}
         }
     }

@@ -1,0 +1,104 @@
+//! Unicorn engine behaviour: rewritten code always runs, and bad code gives clear outcomes.
+
+use a64call::encode::{Inst, X16};
+use a64call::engine::{Access, Engine, Exit, UnicornEngine};
+use a64call::layout::{self, EXIT_ADDR};
+use a64call::runtime::{Image, Segment};
+
+const BASE: u64 = 0x2000_0000;
+
+fn image(code: &[Inst]) -> Image {
+    let bytes: Vec<u8> = code.iter().flat_map(|i| i.encode().unwrap().to_le_bytes()).collect();
+    let len = bytes.len() as u64;
+    Image { segments: vec![Segment { addr: BASE, bytes }], code: BASE..BASE + len, entry: BASE, insn_limit: 100_000 }
+}
+
+fn ret_const(v: u16) -> Vec<Inst> {
+    vec![Inst::Movz { rd: 0, imm16: v, hw: 0 }, Inst::Ret]
+}
+
+#[test]
+fn rewritten_code_is_the_code_that_runs() {
+    let mut e = UnicornEngine::new().unwrap();
+    for round in 0..50u16 {
+        let o = e.run(&image(&ret_const(round))).unwrap();
+        assert_eq!(o.exit, Exit::Returned);
+        assert_eq!(o.regs[0], u64::from(round), "round {round} ran stale code");
+        assert_eq!(o.insns.unwrap().in_code, 2);
+    }
+}
+
+#[test]
+fn the_stale_code_test_can_fail() {
+    // Without cache invalidation the same engine keeps running the first program: this is the
+    // bug the test above guards against, shown to be real and detectable.
+    let mut e = UnicornEngine::new().unwrap();
+    e.disable_invalidation_for_test();
+    let stale = (0..20u16).filter(|&r| e.run(&image(&ret_const(r))).unwrap().regs[0] != u64::from(r)).count();
+    assert!(stale > 0, "expected Unicorn to run stale translated code when not invalidated");
+}
+
+#[test]
+fn runaway_code_hits_the_instruction_limit() {
+    let mut e = UnicornEngine::new().unwrap();
+    let o = e.run(&image(&[Inst::Nop, Inst::B { offset: -4 }])).unwrap();
+    assert!(matches!(o.exit, Exit::InsnLimit(n) if n > 100_000), "{:?}", o.exit);
+}
+
+#[test]
+fn faults_and_bad_instructions_are_outcomes() {
+    let mut e = UnicornEngine::new().unwrap();
+    // Read from an unmapped address.
+    let mut code = vec![Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::LdrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret];
+    let o = e.run(&image(&code)).unwrap();
+    assert_eq!(o.exit, Exit::Fault { access: Access::Read, addr: 0x4000_0000_0000 });
+    // Jump to an unmapped address.
+    code = vec![Inst::Movz { rd: X16, imm16: 0x5000, hw: 2 }, Inst::Blr { rn: X16 }, Inst::Ret];
+    let o = e.run(&image(&code)).unwrap();
+    assert!(matches!(o.exit, Exit::Fault { access: Access::Fetch, addr: 0x5000_0000_0000 }), "{:?}", o.exit);
+    // A zero word is a permanently undefined instruction.
+    let mut img = image(&[Inst::Nop]);
+    img.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
+    let o = e.run(&img).unwrap();
+    assert_eq!(o.exit, Exit::InvalidInstruction);
+    let o = e.run(&image(&[Inst::Brk { imm16: 0x123 }])).unwrap();
+    assert_eq!(o.exit, Exit::Breakpoint(Some(0x123)));
+    // Writing into the code is caught, and the next run still runs fresh code.
+    let o = e.run(&image(&[Inst::StrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret]).with_x9_code()).unwrap();
+    assert!(matches!(o.exit, Exit::Fault { access: Access::Write, .. }), "{:?}", o.exit);
+    let o = e.run(&image(&ret_const(7))).unwrap();
+    assert_eq!((o.exit, o.regs[0]), (Exit::Returned, 7));
+}
+
+trait WithX9 {
+    fn with_x9_code(self) -> Image;
+}
+
+impl WithX9 for Image {
+    /// Prefix the code with `x9 = BASE` so a store through x9 hits the code page.
+    fn with_x9_code(mut self) -> Image {
+        let pre: Vec<u8> = [Inst::Movz { rd: 9, imm16: (BASE >> 16) as u16, hw: 1 }]
+            .iter()
+            .flat_map(|i| i.encode().unwrap().to_le_bytes())
+            .collect();
+        let mut b = pre;
+        b.extend_from_slice(&self.segments[0].bytes);
+        self.code = BASE..BASE + b.len() as u64;
+        self.segments[0].bytes = b;
+        self
+    }
+}
+
+#[test]
+fn initial_state_is_the_documented_one() {
+    let mut e = UnicornEngine::new().unwrap();
+    let o = e.run(&image(&[Inst::Ret])).unwrap();
+    assert_eq!(o.exit, Exit::Returned);
+    assert_eq!(o.pc, EXIT_ADDR);
+    assert_eq!(o.sp, layout::STACK_TOP);
+    for n in 0..31u8 {
+        assert_eq!(o.regs[n as usize], layout::initial_reg(n), "x{n}");
+    }
+    assert_eq!(o.scratch, layout::initial_scratch());
+    assert!(o.calls.is_empty());
+}
