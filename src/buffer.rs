@@ -262,6 +262,11 @@ impl CodeBuffer {
         self.labels[l.0 as usize] = Some(self.offset());
     }
 
+    /// Offset a label is bound to, if it is bound yet.
+    pub fn label_offset(&self, l: Label) -> Option<u32> {
+        self.labels[l.0 as usize]
+    }
+
     /// Append `inst` (whose offset field is a placeholder) as a use of `label`.
     pub fn push_use(&mut self, inst: Inst, label: Label, kind: LabelUse) {
         self.fixups.push(Fixup { at: self.offset(), label, kind });

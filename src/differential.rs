@@ -125,39 +125,109 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
 
 /// Run the whole differential on the given engines.
 pub fn run_program(program: &Program, cfg: &Config, engines: &mut [&mut dyn Engine]) -> Result<Report, EngineError> {
-    let (emitted, finding) = emit_all(program, cfg);
-    if finding.is_some() || !cfg.dynamic {
-        return Ok(Report { emitted, outcomes: Vec::new(), finding });
+    Ok(run_programs(&[program], cfg, engines)?.pop().expect("one report per program"))
+}
+
+/// Run the differential for several programs, giving each engine all their images as one batch
+/// (one process for the ELF engine).
+pub fn run_programs(programs: &[&Program], cfg: &Config, engines: &mut [&mut dyn Engine]) -> Result<Vec<Report>, EngineError> {
+    struct Pending {
+        emitted: Vec<Emitted>,
+        images: Vec<Image>,
+        finding: Option<Finding>,
     }
-    let mut images = Vec::with_capacity(emitted.len());
-    for e in &emitted {
-        match Image::build(program, e, program.code_base) {
-            Ok(i) => images.push(i),
-            Err(error) => {
-                let finding = Some(Finding::Emit { strategy: e.strategy.into(), error });
-                return Ok(Report { emitted, outcomes: Vec::new(), finding });
+    let mut pend = Vec::with_capacity(programs.len());
+    for program in programs {
+        let (emitted, mut finding) = emit_all(program, cfg);
+        let mut images = Vec::new();
+        if finding.is_none() && cfg.dynamic {
+            for e in &emitted {
+                match Image::build(program, e, program.code_base) {
+                    Ok(i) => images.push(i),
+                    Err(error) => {
+                        finding = Some(Finding::Emit { strategy: e.strategy.into(), error });
+                        images.clear();
+                        break;
+                    }
+                }
             }
         }
+        pend.push(Pending { emitted, images, finding });
     }
-    let refs: Vec<&Image> = images.iter().collect();
-    let mut outcomes = Vec::new();
+    let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
+    let mut per_engine: Vec<(&'static str, Vec<Result<Outcome, EngineError>>)> = Vec::new();
     for engine in engines.iter_mut() {
-        let name = engine.name();
-        for (i, o) in engine.run_batch(&refs).into_iter().enumerate() {
-            outcomes.push((i, name, o?));
-        }
+        per_engine.push((engine.name(), engine.run_batch(&all)));
     }
-    let runs: Vec<Run> = outcomes
-        .iter()
-        .map(|(i, eng, o)| Run { strategy: emitted[*i].strategy, engine: eng, emitted: &emitted[*i], outcome: o })
-        .collect();
-    let finding = oracle::judge(&runs).err().map(Finding::Dynamic);
-    Ok(Report { emitted, outcomes, finding })
+    let mut reports = Vec::with_capacity(pend.len());
+    let mut base = 0;
+    for p in pend {
+        let n = p.images.len();
+        let mut outcomes = Vec::new();
+        for (name, results) in per_engine.iter_mut() {
+            for (i, r) in results[base..base + n].iter_mut().enumerate() {
+                let o = std::mem::replace(r, Err(EngineError { engine: "taken", message: String::new() }))?;
+                outcomes.push((i, *name, o));
+            }
+        }
+        base += n;
+        let finding = match p.finding {
+            Some(f) => Some(f),
+            None if outcomes.is_empty() => None,
+            None => {
+                let runs: Vec<Run> = outcomes
+                    .iter()
+                    .map(|(i, eng, o)| Run { strategy: p.emitted[*i].strategy, engine: eng, emitted: &p.emitted[*i], outcome: o })
+                    .collect();
+                oracle::judge(&runs).err().map(Finding::Dynamic)
+            }
+        };
+        reports.push(Report { emitted: p.emitted, outcomes, finding });
+    }
+    Ok(reports)
+}
+
+/// Engines the CLI and the gate can select by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineChoice {
+    /// [`crate::engine::UnicornEngine`], reused per thread.
+    Unicorn,
+    /// [`crate::engine::ElfEngine`]: qemu-aarch64 on x86 hosts, direct execution on aarch64.
+    Qemu,
+}
+
+impl EngineChoice {
+    /// Parse a comma-separated list (`unicorn`, `qemu`).
+    pub fn parse_list(s: &[String]) -> Result<Vec<EngineChoice>, String> {
+        s.iter()
+            .map(|n| match n.as_str() {
+                "unicorn" => Ok(EngineChoice::Unicorn),
+                "qemu" | "elf" => Ok(EngineChoice::Qemu),
+                other => Err(format!("unknown engine `{other}` (known: unicorn, qemu)")),
+            })
+            .collect()
+    }
+}
+
+/// Run programs on the chosen engines (Unicorn is always this thread's reused engine).
+pub fn run_on(programs: &[&Program], cfg: &Config, engines: &[EngineChoice]) -> Result<Vec<Report>, EngineError> {
+    let mut elf = if engines.contains(&EngineChoice::Qemu) { Some(crate::engine::ElfEngine::new()?) } else { None };
+    crate::engine::unicorn::with_thread_engine(|u| {
+        let mut list: Vec<&mut dyn Engine> = Vec::new();
+        let (mut u_opt, mut q_opt) = (Some(u), elf.as_mut());
+        for e in engines {
+            match e {
+                EngineChoice::Unicorn => list.extend(u_opt.take().map(|u| u as &mut dyn Engine)),
+                EngineChoice::Qemu => list.extend(q_opt.take().map(|q| q as &mut dyn Engine)),
+            }
+        }
+        run_programs(programs, cfg, &mut list)
+    })?
 }
 
 /// Run the differential on this thread's Unicorn engine.
 pub fn run_unicorn(program: &Program, cfg: &Config) -> Result<Report, EngineError> {
-    crate::engine::unicorn::with_thread_engine(|u| run_program(program, cfg, &mut [u as &mut dyn Engine]))?
+    Ok(run_on(&[program], cfg, &[EngineChoice::Unicorn])?.pop().expect("one report"))
 }
 
 /// FNV-1a of the text, for stable repro file names.

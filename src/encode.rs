@@ -43,6 +43,10 @@ pub enum Cond {
     Ge = 10,
     /// Signed less than.
     Lt = 11,
+    /// Signed greater than.
+    Gt = 12,
+    /// Signed less or equal.
+    Le = 13,
 }
 
 impl Cond {
@@ -57,6 +61,8 @@ impl Cond {
             Cond::Ls => "ls",
             Cond::Ge => "ge",
             Cond::Lt => "lt",
+            Cond::Gt => "gt",
+            Cond::Le => "le",
         }
     }
 
@@ -71,6 +77,8 @@ impl Cond {
             Cond::Ls => Cond::Hi,
             Cond::Ge => Cond::Lt,
             Cond::Lt => Cond::Ge,
+            Cond::Gt => Cond::Le,
+            Cond::Le => Cond::Gt,
         }
     }
 }
@@ -181,7 +189,46 @@ pub enum Inst {
     Svc,
     /// `nop`
     Nop,
+    /// A harness-only system instruction given by its word (cache maintenance, barriers,
+    /// `tpidr_el0` moves); the text is what capstone prints for it.
+    Sys { word: u32, text: &'static str },
 }
+
+/// `dc cvau, x<rt>`: clean data cache line by address to the point of unification.
+pub fn dc_cvau(rt: Reg) -> Inst {
+    const T: [&str; 32] = sys_texts!("dc cvau, ");
+    Inst::Sys { word: 0xD50B_7B20 | u32::from(rt), text: T[rt as usize] }
+}
+
+/// `ic ivau, x<rt>`: invalidate instruction cache line by address to the point of unification.
+pub fn ic_ivau(rt: Reg) -> Inst {
+    const T: [&str; 32] = sys_texts!("ic ivau, ");
+    Inst::Sys { word: 0xD50B_7520 | u32::from(rt), text: T[rt as usize] }
+}
+
+/// `dsb ish`.
+pub const DSB_ISH: Inst = Inst::Sys { word: 0xD503_3B9F, text: "dsb ish" };
+/// `isb`.
+pub const ISB: Inst = Inst::Sys { word: 0xD503_3FDF, text: "isb" };
+/// `msr tpidr_el0, x0`.
+pub const MSR_TPIDR_X0: Inst = Inst::Sys { word: 0xD51B_D040, text: "msr tpidr_el0, x0" };
+/// `mrs x1, tpidr_el0`.
+pub const MRS_X1_TPIDR: Inst = Inst::Sys { word: 0xD53B_D041, text: "mrs x1, tpidr_el0" };
+
+macro_rules! sys_texts {
+    ($p:literal) => {
+        [
+            concat!($p, "x0"), concat!($p, "x1"), concat!($p, "x2"), concat!($p, "x3"), concat!($p, "x4"),
+            concat!($p, "x5"), concat!($p, "x6"), concat!($p, "x7"), concat!($p, "x8"), concat!($p, "x9"),
+            concat!($p, "x10"), concat!($p, "x11"), concat!($p, "x12"), concat!($p, "x13"), concat!($p, "x14"),
+            concat!($p, "x15"), concat!($p, "x16"), concat!($p, "x17"), concat!($p, "x18"), concat!($p, "x19"),
+            concat!($p, "x20"), concat!($p, "x21"), concat!($p, "x22"), concat!($p, "x23"), concat!($p, "x24"),
+            concat!($p, "x25"), concat!($p, "x26"), concat!($p, "x27"), concat!($p, "x28"), concat!($p, "x29"),
+            concat!($p, "x30"), concat!($p, "xzr"),
+        ]
+    };
+}
+use sys_texts;
 
 /// Signed field check helper: does `v` fit in `bits` bits two's complement?
 pub fn fits_signed(v: i64, bits: u32) -> bool {
@@ -318,6 +365,7 @@ impl Inst {
             Inst::Brk { imm16 } => 0xD420_0000 | (u32::from(imm16) << 5),
             Inst::Svc => 0xD400_0001,
             Inst::Nop => 0xD503_201F,
+            Inst::Sys { word, .. } => word,
         })
     }
 
@@ -446,6 +494,7 @@ impl Inst {
             Inst::Brk { imm16 } => format!("brk {}", hex(u64::from(imm16))),
             Inst::Svc => "svc #0".to_string(),
             Inst::Nop => "nop".to_string(),
+            Inst::Sys { text, .. } => text.to_string(),
         }
     }
 }

@@ -226,8 +226,8 @@ fn place_helper(u: &mut Unstructured, code: u64, class: Distance, taken: &[Helpe
             // Mix halfwords so immediates with 0x0000 and 0xffff halfwords show up.
             let hw2 = match u.int_in_range(0..=3u8)? {
                 0 => 0,
-                1 => 0x7FFF,
-                _ => u64::from(u.int_in_range(0..=0x7FFFu16)?),
+                1 => (layout::USER_MAX >> 32) - 1,
+                _ => u64::from(u.int_in_range(0..=((layout::USER_MAX >> 32) - 1) as u16)?),
             };
             let hw1 = match u.int_in_range(0..=3u8)? {
                 0 => 0,

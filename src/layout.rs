@@ -7,11 +7,13 @@
 //! 0x0020_0000  scratch buffer (4 KiB), its base passed in x0
 //! 0x0021_0000  call-log control block: [cursor, limit]
 //! 0x0100_0000  call log (16 MiB), one LOG_ENTRY_BYTES record per helper call
-//! 0x1000_0000 .. 2^47  code and helpers (chosen per program)
+//! 0x1000_0000 .. 2^46  code and helpers (chosen per program)
 //! ```
 //! Everything the harness owns sits below [`USER_MIN`], so a program's code and helpers never
-//! collide with it. Helper addresses keep below 2^47 so a qemu-user guest fits an x86-64 host;
-//! real 39-bit-VA aarch64 kernels need the `arm39` profile's smaller range.
+//! collide with it. Programs stay below 2^46: a qemu-user guest shares the x86-64 host's 47-bit
+//! address space, whose top quarter holds the host stack, its libraries and qemu itself (guest
+//! mmaps there fail with ENOMEM or EEXIST). "Far" helpers (more than 4 GiB away) are still
+//! plentiful below 2^46. Aarch64 kernels with 39-bit VAs would need a smaller range still.
 
 /// The function returns to this address; every engine treats reaching it as a normal exit.
 pub const EXIT_ADDR: u64 = 0x0001_0000;
@@ -37,8 +39,8 @@ pub const LOG_BYTES: u64 = 0x0100_0000;
 pub const LOG_ENTRY_BYTES: u64 = 96;
 /// Lowest address a program's code or helper may use.
 pub const USER_MIN: u64 = 0x1000_0000;
-/// One past the highest address a program's code or helper may use (2^47).
-pub const USER_MAX: u64 = 1 << 47;
+/// One past the highest address a program's code or helper may use (2^46).
+pub const USER_MAX: u64 = 1 << 46;
 /// Largest code region (function, pools, stubs) a program may emit.
 pub const MAX_CODE: u64 = 64 << 20;
 /// Helpers sit in distinct pages of this size (64 KiB: works on 4K, 16K and 64K-page kernels).

@@ -11,6 +11,7 @@ pub mod bugs;
 pub mod check;
 pub mod differential;
 pub mod emit;
+pub mod elf;
 pub mod encode;
 pub mod engine;
 pub mod gen;

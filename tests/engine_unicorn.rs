@@ -102,3 +102,27 @@ fn initial_state_is_the_documented_one() {
     assert_eq!(o.scratch, layout::initial_scratch());
     assert!(o.calls.is_empty());
 }
+
+#[test]
+fn rewritten_code_spanning_separately_mapped_pages_is_the_code_that_runs() {
+    // Unicorn's cache removal translates only the first address of a range to a RAM address;
+    // a range over pages mapped by different mem_map calls (different RAM blocks) is then
+    // invalidated in the wrong place. The engine must invalidate page by page.
+    let mut e = UnicornEngine::new().unwrap();
+    let page = 0x1000usize;
+    // A second segment elsewhere, mapped right after the first code page, so the RAM block of
+    // the code's second page (mapped later) is not adjacent to its first.
+    let other = Segment { addr: 0x3000_0000, bytes: Inst::Ret.encode().unwrap().to_le_bytes().to_vec() };
+    let with_other = |mut i: Image| {
+        i.segments.push(other.clone());
+        i
+    };
+    e.run(&with_other(image(&ret_const(1)))).unwrap();
+    for round in 0..20u16 {
+        let mut code = vec![Inst::B { offset: page as i32 }];
+        code.resize(page / 4, Inst::Nop);
+        code.extend(ret_const(100 + round));
+        let o = e.run(&with_other(image(&code))).unwrap();
+        assert_eq!(o.regs[0], u64::from(100 + round), "round {round} ran stale code in the second page");
+    }
+}

@@ -5,7 +5,7 @@
 //! input (unreadable or malformed files, unknown names) or a harness failure.
 
 use a64call::bugs::PlantedBug;
-use a64call::differential::{self, Config, Report};
+use a64call::differential::{self, Config, EngineChoice, Report};
 use a64call::emit::{emit, EmitOptions};
 use a64call::gen::{self, Profile};
 use a64call::program::Program;
@@ -34,6 +34,10 @@ struct Common {
     /// Skip the capstone static check (to show what the dynamic oracle alone catches).
     #[arg(long)]
     no_static_check: bool,
+    /// Comma-separated engines: unicorn, qemu (default: both when qemu-aarch64 is found,
+    /// else unicorn alone, with a note).
+    #[arg(long, value_delimiter = ',')]
+    engines: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -117,6 +121,12 @@ impl<E: std::fmt::Display> From<E> for Fail {
 }
 
 fn main() -> ExitCode {
+    // Behave like other command-line tools when the reader of stdout goes away (`| head`):
+    // end quietly instead of panicking on EPIPE.
+    // SAFETY: setting a signal disposition to its default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match real_main(cli) {
         Ok(code) => code,
@@ -155,6 +165,23 @@ fn config(c: &Common) -> Result<Config, Fail> {
     Ok(Config { strategies: strategies(&c.strategies)?, bug, static_check: !c.no_static_check, dynamic: true })
 }
 
+fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
+    if !c.engines.is_empty() {
+        let list = EngineChoice::parse_list(&c.engines).map_err(Fail)?;
+        if list.contains(&EngineChoice::Qemu) {
+            a64call::engine::qemu::find_qemu()?;
+        }
+        return Ok(list);
+    }
+    match a64call::engine::qemu::find_qemu() {
+        Ok(_) => Ok(vec![EngineChoice::Unicorn, EngineChoice::Qemu]),
+        Err(e) => {
+            eprintln!("note: {e}; running on Unicorn only");
+            Ok(vec![EngineChoice::Unicorn])
+        }
+    }
+}
+
 fn read_program(path: &Path) -> Result<Program, Fail> {
     let src = std::fs::read_to_string(path).map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
     text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
@@ -178,7 +205,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
         Cmd::Run { file, common, repro_dir } => {
             let prog = read_program(&file)?;
             let cfg = config(&common)?;
-            let report = differential::run_unicorn(&prog, &cfg)?;
+            let report = differential::run_on(&[&prog], &cfg, &engines(&common)?)?.pop().expect("one report");
             print_outcomes(&report);
             match &report.finding {
                 None => {
@@ -200,9 +227,9 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                 (None, None) => Some(10.0),
                 (_, s) => s,
             };
-            cmd_check(&prof, &cfg, seed, iterations, budget, &repro_dir)
+            cmd_check(&prof, &cfg, &engines(&common)?, seed, iterations, budget, &repro_dir)
         }
-        Cmd::Replay { dir, common } => cmd_replay(&dir, &config(&common)?),
+        Cmd::Replay { dir, common } => cmd_replay(&dir, &config(&common)?, &engines(&common)?),
         Cmd::Profiles => {
             for p in Profile::all() {
                 println!("{:10} {}", p.name, p.about);
@@ -284,40 +311,61 @@ fn print_outcomes(r: &Report) {
     }
 }
 
-fn cmd_check(prof: &Profile, cfg: &Config, seed: u64, iterations: Option<u64>, seconds: Option<f64>, repro_dir: &Path) -> Result<ExitCode, Fail> {
+fn cmd_check(
+    prof: &Profile,
+    cfg: &Config,
+    engines: &[EngineChoice],
+    seed: u64,
+    iterations: Option<u64>,
+    seconds: Option<f64>,
+    repro_dir: &Path,
+) -> Result<ExitCode, Fail> {
     let start = Instant::now();
     let cpu0 = differential::cpu_seconds();
+    // With the ELF engine, programs go in batches so one qemu process serves many.
+    let batch = if engines.contains(&EngineChoice::Qemu) { 24 } else { 1 };
     let mut n = 0u64;
     let mut calls = 0u64;
     loop {
         if iterations.is_some_and(|it| n >= it) || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
             break;
         }
-        let s = seed.wrapping_add(n);
-        let prog = gen::from_seed(s, prof);
-        let report = differential::run_unicorn(&prog, cfg)?;
-        n += 1;
-        calls += report.outcomes.first().map(|(_, _, o)| o.calls.len() as u64).unwrap_or(0);
-        if let Some(f) = &report.finding {
-            println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
-            let prov = format!("a64call check --profile {} --seed {s}", prof.name);
-            let path = differential::write_repro(repro_dir, &prog, f, &prov)?;
-            println!("repro: {}", path.display());
-            return Ok(ExitCode::from(1));
+        let k = iterations.map_or(batch, |it| batch.min(it - n));
+        let progs: Vec<Program> = (0..k).map(|i| gen::from_seed(seed.wrapping_add(n + i), prof)).collect();
+        let refs: Vec<&Program> = progs.iter().collect();
+        let reports = differential::run_on(&refs, cfg, engines)?;
+        for (i, report) in reports.iter().enumerate() {
+            calls += report.outcomes.first().map(|(_, _, o)| o.calls.len() as u64).unwrap_or(0);
+            if let Some(f) = &report.finding {
+                let s = seed.wrapping_add(n + i as u64);
+                println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
+                let prov = format!("a64call check --profile {} --seed {s}", prof.name);
+                let path = differential::write_repro(repro_dir, &progs[i], f, &prov)?;
+                println!("repro: {}", path.display());
+                return Ok(ExitCode::from(1));
+            }
         }
+        n += k;
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = match (cpu0, differential::cpu_seconds()) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
+    let names: Vec<String> = engines.iter().map(|e| format!("{e:?}").to_lowercase()).collect();
     println!(
-        "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies each, {calls} helper calls in the reference runs, no divergence",
+        "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
         prof.name,
         seed.wrapping_add(n),
-        cfg.strategies.len()
+        cfg.strategies.len(),
+        names.join("+")
     );
-    println!("throughput: {:.0} programs per CPU-second ({:.1} s CPU, {:.1} s wall)", n as f64 / cpu, cpu, wall);
+    println!(
+        "throughput: {:.0} programs per CPU-second of this process ({:.1} s CPU, {:.1} s wall; qemu's own CPU is not counted)",
+        n as f64 / cpu,
+        cpu,
+        wall
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -334,7 +382,7 @@ fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
     Ok(())
 }
 
-fn cmd_replay(dir: &Path, cfg: &Config) -> Result<ExitCode, Fail> {
+fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineChoice]) -> Result<ExitCode, Fail> {
     let mut files = Vec::new();
     find_repros(dir, &mut files)?;
     files.sort();
@@ -351,7 +399,7 @@ fn cmd_replay(dir: &Path, cfg: &Config) -> Result<ExitCode, Fail> {
                 continue;
             }
         };
-        let report = differential::run_unicorn(&prog, cfg)?;
+        let report = differential::run_on(&[&prog], cfg, engines)?.pop().expect("one report");
         match &report.finding {
             None => {
                 println!("ok       {}", f.display());

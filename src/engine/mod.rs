@@ -8,8 +8,10 @@
 
 use crate::runtime::{CallRecord, Image};
 
+pub mod qemu;
 pub mod unicorn;
 
+pub use self::qemu::ElfEngine;
 pub use self::unicorn::UnicornEngine;
 
 /// Kind of memory access that faulted.

@@ -3,7 +3,8 @@
 //! Unicorn caches translated blocks and does not notice `mem_write` over code it has run. This
 //! engine therefore compares every segment it is about to load with what it loaded last time;
 //! every old segment not loaded again is zeroed and removed from the translation cache
-//! (`ctl_remove_cache`), and every new one is written and removed from the cache too. Pages are mapped read-write-execute (writes into non-writable pages
+//! (`ctl_remove_cache`, page by page: see [`remove_cache`]), and every new one is written and
+//! removed from the cache too. Pages are mapped read-write-execute (writes into non-writable pages
 //! force a memory-map rebuild per write). A `MEM_WRITE` hook over the program address space turns
 //! a guest write into code or helpers into a fault outcome and marks the cache dirty. A block hook
 //! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
@@ -138,7 +139,7 @@ impl UnicornEngine {
                 p += PAGE;
             }
             if self.invalidate {
-                self.uc.ctl_remove_cache(seg.addr, seg.end()).map_err(|e| uerr("remove cache", e))?;
+                remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
         }
         let unmap: Vec<u64> = self.mapped.difference(&needed).copied().collect();
@@ -156,12 +157,27 @@ impl UnicornEngine {
             }
             self.uc.mem_write(seg.addr, &seg.bytes).map_err(|e| uerr("write code", e))?;
             if self.invalidate {
-                self.uc.ctl_remove_cache(seg.addr, seg.end()).map_err(|e| uerr("remove cache", e))?;
+                remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
         }
         self.loaded = image.segments.clone();
         Ok(())
     }
+}
+
+/// Drop translated blocks of `[start, end)` one 4 KiB page at a time. Unicorn's
+/// `ctl_remove_cache` translates only the first address of its range to a RAM address and
+/// invalidates that many bytes from there, which misses pages backed by another RAM block (pages
+/// mapped by a different `mem_map` call): see the test
+/// `rewritten_code_spanning_separately_mapped_pages_is_the_code_that_runs`.
+fn remove_cache(uc: &mut Unicorn<'static, State>, start: u64, end: u64) -> Result<(), EngineError> {
+    let mut a = start;
+    while a < end {
+        let next = ((a & !0xFFF) + 0x1000).min(end);
+        uc.ctl_remove_cache(a, next).map_err(|e| uerr("remove cache", e))?;
+        a = next;
+    }
+    Ok(())
 }
 
 /// Contiguous runs of sorted page addresses, as (start, length).

@@ -1,0 +1,232 @@
+//! The ELF engine: writes the standalone ELF of [`crate::elf`] for a batch of images and runs it
+//! under `qemu-aarch64` (x86 hosts) or directly (aarch64 Linux hosts), then turns the records it
+//! prints into [`Outcome`]s. One process runs the whole batch; each process costs milliseconds,
+//! so callers should batch.
+//!
+//! Where qemu comes from, in order: `$A64CALL_QEMU`; `.cache/qemu/usr/bin/qemu-aarch64` under the
+//! repository (installed by `harness/setup`); `qemu-aarch64` or `qemu-aarch64-static` on PATH.
+
+use super::{Access, Engine, EngineError, Exit, Outcome};
+use crate::elf::{self, Record};
+use crate::layout;
+use crate::runtime::{parse_log, Image};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// How the ELF is started.
+#[derive(Clone, Debug)]
+enum Runner {
+    Qemu(PathBuf),
+    Direct,
+}
+
+/// Runs images in a standalone ELF.
+pub struct ElfEngine {
+    runner: Runner,
+}
+
+fn err(m: String) -> EngineError {
+    EngineError { engine: "qemu", message: m }
+}
+
+/// Find qemu-aarch64 as described in the module docs.
+pub fn find_qemu() -> Result<PathBuf, EngineError> {
+    if let Ok(p) = std::env::var("A64CALL_QEMU") {
+        let p = PathBuf::from(p);
+        return if p.is_file() { Ok(p) } else { Err(err(format!("A64CALL_QEMU={} does not exist", p.display()))) };
+    }
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/qemu/usr/bin/qemu-aarch64");
+    if local.is_file() {
+        return Ok(local);
+    }
+    for name in ["qemu-aarch64", "qemu-aarch64-static"] {
+        if let Some(dirs) = std::env::var_os("PATH") {
+            for d in std::env::split_paths(&dirs) {
+                let p = d.join(name);
+                if p.is_file() {
+                    return Ok(p);
+                }
+            }
+        }
+    }
+    Err(err("qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
+}
+
+impl ElfEngine {
+    /// The engine for this host: direct execution on aarch64 Linux, qemu elsewhere.
+    pub fn new() -> Result<ElfEngine, EngineError> {
+        if cfg!(all(target_arch = "aarch64", target_os = "linux")) {
+            Ok(ElfEngine { runner: Runner::Direct })
+        } else {
+            Ok(ElfEngine { runner: Runner::Qemu(find_qemu()?) })
+        }
+    }
+
+    /// An engine using this qemu binary.
+    pub fn with_qemu(path: PathBuf) -> ElfEngine {
+        ElfEngine { runner: Runner::Qemu(path) }
+    }
+
+    /// Run an ELF file, returning stdout and a description of how the process ended.
+    fn exec(&self, path: &Path, timeout: Duration) -> Result<(Vec<u8>, String), EngineError> {
+        let mut cmd = match &self.runner {
+            Runner::Qemu(q) => {
+                let mut c = Command::new(q);
+                c.arg(path);
+                c
+            }
+            Runner::Direct => Command::new(path),
+        };
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| err(format!("cannot start {:?}: {e}", self.runner)))?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().map_err(|e| err(format!("wait: {e}")))? {
+                break format!("{s}");
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break format!("killed after {:.0} s", timeout.as_secs_f64());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let out = reader.join().map_err(|_| err("reader thread panicked".into()))?;
+        let mut stderr = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        let stderr: String = stderr.lines().filter(|l| !l.contains("madvise")).take(3).collect::<Vec<_>>().join(" | ");
+        Ok((out, if stderr.is_empty() { status } else { format!("{status}; stderr: {stderr}") }))
+    }
+}
+
+/// The instruction word at `pc` in `image`, if `pc` is inside one of its segments.
+fn word_at(image: &Image, pc: u64) -> Option<u32> {
+    image.segments.iter().find(|s| pc >= s.addr && pc + 4 <= s.end()).map(|s| {
+        let o = (pc - s.addr) as usize;
+        u32::from_le_bytes(s.bytes[o..o + 4].try_into().unwrap())
+    })
+}
+
+/// Classify a SIGSEGV/SIGBUS the way Unicorn reports it: fetch when the pc itself faulted,
+/// otherwise read or write from the faulting instruction's load/store bit.
+fn access_of(image: &Image, pc: u64, fault: u64) -> Access {
+    match word_at(image, pc) {
+        _ if pc == fault => Access::Fetch,
+        None => Access::Fetch,
+        Some(w) if (w & 0x3B00_0000) == 0x1800_0000 => Access::Read, // ldr literal
+        Some(w) if (w >> 22) & 1 == 1 => Access::Read,
+        Some(_) => Access::Write,
+    }
+}
+
+fn outcome(image: &Image, r: Record) -> Result<Outcome, EngineError> {
+    let exit = match r.status {
+        elf::STATUS_RETURNED => Exit::Returned,
+        elf::STATUS_TIMEOUT => Exit::Timeout,
+        elf::STATUS_SIGNAL => match r.signo {
+            11 | 7 => Exit::Fault { access: access_of(image, r.pc, r.fault), addr: r.fault },
+            4 => Exit::InvalidInstruction,
+            5 => Exit::Breakpoint(word_at(image, r.pc).filter(|w| w & 0xFFE0_001F == 0xD420_0000).map(|w| ((w >> 5) & 0xFFFF) as u16)),
+            s => Exit::Signal(s as i32),
+        },
+        elf::STATUS_MAP_FAILED => {
+            return Err(err(format!("could not map the program's pages (mmap returned {:#x}); the layout collides with the emulator's own memory", r.fault)))
+        }
+        s => return Err(err(format!("record with unknown status {s}"))),
+    };
+    let calls = match &r.log {
+        Some(l) => parse_log(l).map_err(err)?,
+        None => return Ok(Outcome { exit: Exit::Truncated("call-log cursor left the log region".into()), pc: r.pc, regs: r.regs, sp: r.sp, nzcv: r.nzcv, scratch: r.scratch, calls: vec![], insns: None }),
+    };
+    Ok(Outcome { exit, pc: r.pc, regs: r.regs, sp: r.sp, nzcv: r.nzcv, scratch: r.scratch, calls, insns: None })
+}
+
+fn truncated(why: String) -> Outcome {
+    Outcome {
+        exit: Exit::Truncated(why),
+        pc: 0,
+        regs: [0; 31],
+        sp: 0,
+        nzcv: 0,
+        scratch: vec![],
+        calls: vec![],
+        insns: None,
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Engine for ElfEngine {
+    fn name(&self) -> &'static str {
+        match self.runner {
+            Runner::Qemu(_) => "qemu",
+            Runner::Direct => "native-elf",
+        }
+    }
+
+    fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
+        self.run_batch(&[image]).pop().expect("one result per image")
+    }
+
+    fn run_batch(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
+        if images.is_empty() {
+            return Vec::new();
+        }
+        let bytes = elf::build(images);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
+        let run = || -> Result<(Vec<u8>, String), EngineError> {
+            std::fs::write(&path, &bytes).map_err(|e| err(format!("write {}: {e}", path.display())))?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| err(format!("chmod: {e}")))?;
+            }
+            let timeout = Duration::from_secs(20 + images.len() as u64 * (elf::PROGRAM_TIMEOUT_SECS + 1));
+            self.exec(&path, timeout)
+        };
+        let result = run();
+        let _ = std::fs::remove_file(&path);
+        let (out, status) = match result {
+            Ok(x) => x,
+            Err(e) => return images.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let (records, problem) = elf::parse_records(&out);
+        let mut results = Vec::with_capacity(images.len());
+        let mut recs = records.into_iter();
+        for (i, img) in images.iter().enumerate() {
+            match recs.next() {
+                Some(r) if r.index == i as u64 => results.push(outcome(img, r)),
+                Some(r) => {
+                    results.push(Err(err(format!("record {} arrived where {i} was expected", r.index))));
+                }
+                None => {
+                    let why = match &problem {
+                        Some(p) => format!("{p}; process {status}"),
+                        None => format!("no record: process {status} after {i} of {} programs", images.len()),
+                    };
+                    results.push(Ok(truncated(why)));
+                }
+            }
+        }
+        results
+    }
+}
+
+/// Fixed-region sanity: the ELF's own regions must stay below the program address space.
+const _: () = assert!(layout::LOG_ADDR + layout::LOG_BYTES <= 0x0300_0000);

@@ -1,0 +1,85 @@
+//! Functions over 1 MiB work under the pool strategy, and byte / instruction counts are exact.
+
+use a64call::differential::{run_unicorn, Config};
+use a64call::emit::{emit, EmitOptions};
+use a64call::gen::{from_seed, Profile};
+use a64call::program::Op;
+use a64call::strategy::{self, SeqKind};
+
+#[test]
+fn a_function_over_one_mib_passes_under_the_pool_strategy() {
+    let p = from_seed(7, &Profile::named("huge").unwrap());
+    let cfg = Config::with_strategies(vec![strategy::by_name("movz-min").unwrap(), strategy::by_name("pool").unwrap()]);
+    let r = run_unicorn(&p, &cfg).unwrap();
+    assert!(r.finding.is_none(), "{}", r.finding.unwrap());
+    let pool = &r.emitted[1];
+    assert!(pool.code.bytes.len() > 1 << 20, "only {} bytes", pool.code.bytes.len());
+    assert!(pool.sizes().islands >= 1, "a >1 MiB function needs at least one island");
+    // Some literal load really reaches more than 1 MiB-worth of code away from the final pool
+    // only through an island: every use is within range of the entry it loads.
+    for s in &pool.sites {
+        let a64call::buffer::Slot::Inst(a64call::encode::Inst::LdrLit { offset, .. }) = pool.code.slots[(s.start / 4) as usize] else {
+            panic!("pool site without a literal load")
+        };
+        assert!(offset.abs() < 1 << 20);
+    }
+    let (_, _, o) = &r.outcomes[1];
+    assert_eq!(o.calls.len(), p.call_sites(), "straight-line: every site runs once");
+}
+
+/// Instructions the minimal movz/movk sequence needs for `v` when no halfword is 0xffff-filled
+/// (true of every address below 2^47): one per non-zero halfword, at least one.
+fn movz_len(v: u64) -> u64 {
+    ((0..4).filter(|i| (v >> (16 * i)) & 0xFFFF != 0).count() as u64).max(1)
+}
+
+#[test]
+fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
+    let p = from_seed(1, &Profile::named("far64").unwrap());
+    let opts = EmitOptions::default();
+    let by = |n| emit(&p, strategy::by_name(n).unwrap(), &opts).unwrap();
+    let (movz, fixed, pool, stub) = (by("movz-min"), by("movz-fixed4"), by("pool"), by("stub"));
+    let calls: Vec<(u16, usize)> = p
+        .body
+        .iter()
+        .map(|op| match op {
+            Op::Call { helper, args, dst } => (*helper, args.len() + usize::from(dst.is_some())),
+            _ => panic!("far64 is calls only"),
+        })
+        .collect();
+    assert_eq!(calls.len(), 64);
+    // Frame: 3 prologue + 3 epilogue instructions; per call: argument moves and result move.
+    let moves: u64 = calls.iter().map(|(_, m)| *m as u64).sum();
+    let frame = 6;
+    let target = |h: u16| p.helpers[h as usize].addr;
+    let movz_seq: u64 = calls.iter().map(|(h, _)| movz_len(target(*h)) + 1).sum();
+    assert_eq!(movz.code.bytes.len() as u64, 4 * (frame + moves + movz_seq));
+    assert_eq!(fixed.code.bytes.len() as u64, 4 * (frame + moves + 5 * 64));
+    let distinct = {
+        let mut t: Vec<u16> = calls.iter().map(|c| c.0).collect();
+        t.sort();
+        t.dedup();
+        t.len() as u64
+    };
+    let body = 4 * (frame + moves + 2 * 64);
+    let pad = body % 8;
+    assert_eq!(pool.sizes().body, body);
+    assert_eq!(pool.sizes().pool, pad + 8 * distinct);
+    assert_eq!(pool.sizes().pool_entries as u64, distinct);
+    assert_eq!(stub.sizes().body, 4 * (frame + moves + 64));
+    assert_eq!(stub.sizes().stub_count as u64, distinct);
+    assert_eq!(stub.sizes().stubs, (4 * (frame + moves + 64)) % 8 + 16 * distinct);
+    assert!(pool.code.bytes.len() < movz.code.bytes.len(), "pool {} vs movz {}", pool.code.bytes.len(), movz.code.bytes.len());
+    for s in &pool.sites {
+        assert_eq!((s.inline_insns(), s.choice.kind), (2, SeqKind::PoolLoad));
+    }
+    // Executed instructions inside the function are exact too: the pool saves exactly the
+    // difference in sequence lengths.
+    let cfg = Config::with_strategies(vec![strategy::by_name("movz-min").unwrap(), strategy::by_name("pool").unwrap(), strategy::by_name("stub").unwrap()]);
+    let r = run_unicorn(&p, &cfg).unwrap();
+    assert!(r.finding.is_none());
+    let ins = |i: usize| r.outcomes[i].2.insns.unwrap().in_code;
+    assert_eq!(ins(0), frame + moves + movz_seq);
+    assert_eq!(ins(1), frame + moves + 2 * 64);
+    assert_eq!(ins(2), frame + moves + 3 * 64, "stub: bl + ldr + br per call");
+}
