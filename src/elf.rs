@@ -73,7 +73,7 @@ const UC_SP: u16 = 432;
 const UC_PC: u16 = 440;
 const UC_PSTATE: u16 = 448;
 
-/// Per-program timer in seconds (runaway code becomes [`STATUS_TIMEOUT`]).
+/// Default per-program timer in seconds (runaway code becomes [`STATUS_TIMEOUT`]).
 pub const PROGRAM_TIMEOUT_SECS: u64 = 5;
 
 struct Asm {
@@ -503,8 +503,9 @@ fn write_elf(loads: &[Load], entry: u64) -> Vec<u8> {
     out
 }
 
-/// Build the ELF that runs `images` in order and reports one record each.
-pub fn build(images: &[&Image]) -> Vec<u8> {
+/// Build the ELF that runs `images` in order and reports one record each; each program may run
+/// `timeout_secs` seconds before its timer ends it.
+pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
     let r = routines();
     let mut progs = Vec::new();
     let mut blob: Vec<u8> = Vec::new();
@@ -534,7 +535,7 @@ pub fn build(images: &[&Image]) -> Vec<u8> {
     put(&mut data, SIGACT + 8, 0x4 | 0x0800_0000 | 0x0400_0000); // SA_SIGINFO | SA_ONSTACK | SA_RESTORER
     put(&mut data, SIGACT + 16, r.restorer);
     put(&mut data, SIGACT + 24, 1 << (SIGALRM - 1));
-    put(&mut data, ITIMER_ON + 16, PROGRAM_TIMEOUT_SECS);
+    put(&mut data, ITIMER_ON + 16, timeout_secs.max(1));
     put(&mut data, SIGSTACK, ALTSTACK_ADDR);
     put(&mut data, SIGSTACK + 16, ALTSTACK_SIZE);
     let st = (SCRATCH_TEMPLATE - DATA_ADDR) as usize;

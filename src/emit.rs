@@ -69,6 +69,27 @@ impl Emitted {
         self.sites.get(i).filter(|s| u64::from(s.ret) == off)
     }
 
+    /// The same bytes placed at `base` instead, for strategies that claim position
+    /// independence. Position-dependent code (pc-relative references to absolute targets) must be
+    /// emitted again for the new address, so it is refused rather than copied.
+    pub fn relocated(&self, base: u64) -> Result<Emitted, String> {
+        if !self.position_independent {
+            return Err(format!("{} code is position-dependent: emit it again at {base:#x} instead of copying it", self.strategy));
+        }
+        let mut e = self.clone();
+        e.code.base = base;
+        Ok(e)
+    }
+
+    /// Copy the bytes to `base` even when the strategy is position-dependent. Exists only so a
+    /// test can show what [`Emitted::relocated`] protects against.
+    #[doc(hidden)]
+    pub fn copied_unchecked(&self, base: u64) -> Emitted {
+        let mut e = self.clone();
+        e.code.base = base;
+        e
+    }
+
     /// Number of call sites that fell back from the strategy's preferred form.
     pub fn fallbacks(&self) -> usize {
         self.sites.iter().filter(|s| s.choice.fallback.is_some()).count()

@@ -52,8 +52,10 @@ pub const MAX_HELPERS: usize = 64;
 /// Default limit on instructions executed by one run before it counts as runaway.
 pub const DEFAULT_INSN_LIMIT: u64 = 50_000_000;
 
-/// Initial value of register `xN` (N in 0..=30) when the function is entered, except for
-/// x0 (scratch base), x30 (EXIT_ADDR) which the engines set specially.
+/// Initial value of register `xN` (N in 0..=30) when the function is entered: x0 is the scratch
+/// base, x30 the return address EXIT_ADDR, and every other register a distinct constant. Every
+/// engine also sets x16 to the function's entry address, as after the `blr x16` a real caller
+/// would use (so the value here for 16 is only the table's placeholder).
 pub fn initial_reg(n: u8) -> u64 {
     match n {
         0 => SCRATCH_ADDR,

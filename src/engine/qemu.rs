@@ -26,6 +26,7 @@ enum Runner {
 /// Runs images in a standalone ELF.
 pub struct ElfEngine {
     runner: Runner,
+    timeout_secs: u64,
 }
 
 fn err(m: String) -> EngineError {
@@ -59,15 +60,21 @@ impl ElfEngine {
     /// The engine for this host: direct execution on aarch64 Linux, qemu elsewhere.
     pub fn new() -> Result<ElfEngine, EngineError> {
         if cfg!(all(target_arch = "aarch64", target_os = "linux")) {
-            Ok(ElfEngine { runner: Runner::Direct })
+            Ok(ElfEngine { runner: Runner::Direct, timeout_secs: elf::PROGRAM_TIMEOUT_SECS })
         } else {
-            Ok(ElfEngine { runner: Runner::Qemu(find_qemu()?) })
+            Ok(ElfEngine { runner: Runner::Qemu(find_qemu()?), timeout_secs: elf::PROGRAM_TIMEOUT_SECS })
         }
     }
 
     /// An engine using this qemu binary.
     pub fn with_qemu(path: PathBuf) -> ElfEngine {
-        ElfEngine { runner: Runner::Qemu(path) }
+        ElfEngine { runner: Runner::Qemu(path), timeout_secs: elf::PROGRAM_TIMEOUT_SECS }
+    }
+
+    /// Set the per-program time limit (runaway code ends as [`Exit::Timeout`]).
+    pub fn with_timeout(mut self, secs: u64) -> ElfEngine {
+        self.timeout_secs = secs.max(1);
+        self
     }
 
     /// Run an ELF file, returning stdout and a description of how the process ended.
@@ -187,7 +194,7 @@ impl Engine for ElfEngine {
         if images.is_empty() {
             return Vec::new();
         }
-        let bytes = elf::build(images);
+        let bytes = elf::build(images, self.timeout_secs);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
         let run = || -> Result<(Vec<u8>, String), EngineError> {
@@ -197,7 +204,7 @@ impl Engine for ElfEngine {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| err(format!("chmod: {e}")))?;
             }
-            let timeout = Duration::from_secs(20 + images.len() as u64 * (elf::PROGRAM_TIMEOUT_SECS + 1));
+            let timeout = Duration::from_secs(20 + images.len() as u64 * (self.timeout_secs + 1));
             self.exec(&path, timeout)
         };
         let result = run();

@@ -212,6 +212,7 @@ impl Engine for UnicornEngine {
         for n in 0..=30u8 {
             uc.reg_write(xreg(n), layout::initial_reg(n)).map_err(|e| uerr("set register", e))?;
         }
+        uc.reg_write(xreg(16), image.entry).map_err(|e| uerr("set x16", e))?;
         uc.reg_write(RegisterARM64::SP, STACK_TOP).map_err(|e| uerr("set sp", e))?;
         uc.reg_write(RegisterARM64::NZCV, 0).map_err(|e| uerr("set nzcv", e))?;
         *uc.get_data_mut() = State {

@@ -1,0 +1,119 @@
+//! The ELF engine (qemu-aarch64 here, direct execution on aarch64 hosts): same outcomes as
+//! Unicorn, and crashes, timeouts, bad instructions and cut-short output as clear outcomes.
+//!
+//! These tests need qemu-aarch64 (`harness/setup` installs it). Without it they fail, naming
+//! the problem, unless `A64CALL_SKIP_QEMU=1` is set (the README's documented opt-out).
+
+use a64call::differential::{run_on, run_programs, Config, EngineChoice};
+use a64call::encode::{Inst, X16};
+use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
+use a64call::gen::{from_seed, Profile};
+use a64call::runtime::{Image, Segment};
+
+fn qemu() -> Option<ElfEngine> {
+    if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
+        eprintln!("skipped: A64CALL_SKIP_QEMU is set");
+        return None;
+    }
+    match ElfEngine::new() {
+        Ok(e) => Some(e),
+        Err(e) => panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu tests explicitly)"),
+    }
+}
+
+const BASE: u64 = 0x2000_0000;
+
+fn image(code: &[Inst]) -> Image {
+    let bytes: Vec<u8> = code.iter().flat_map(|i| i.encode().unwrap().to_le_bytes()).collect();
+    let len = bytes.len() as u64;
+    Image { segments: vec![Segment { addr: BASE, bytes }], code: BASE..BASE + len, entry: BASE, insn_limit: 1_000_000 }
+}
+
+#[test]
+fn engines_agree_on_fixed_programs() {
+    let Some(mut q) = qemu() else { return };
+    let mut progs = Vec::new();
+    for prof in ["default", "nested", "far64", "cinderx", "tiny"] {
+        for seed in 0..8 {
+            progs.push(from_seed(seed, &Profile::named(prof).unwrap()));
+        }
+    }
+    let refs: Vec<_> = progs.iter().collect();
+    let mut u = UnicornEngine::new().unwrap();
+    let reports = run_programs(&refs, &Config::default(), &mut [&mut u, &mut q]).unwrap();
+    for (p, r) in progs.iter().zip(&reports) {
+        assert!(r.finding.is_none(), "{}\n{}", r.finding.as_ref().unwrap(), a64call::text::print(p));
+        let engines: std::collections::BTreeSet<_> = r.outcomes.iter().map(|(_, e, _)| *e).collect();
+        assert_eq!(engines.len(), 2);
+        assert!(r.outcomes.iter().all(|(_, _, o)| o.exit == Exit::Returned));
+    }
+}
+
+#[test]
+fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
+    let Some(mut q) = qemu() else { return };
+    let mut u = UnicornEngine::new().unwrap();
+    let mut udf = image(&[Inst::Nop]);
+    udf.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
+    let cases = vec![
+        image(&[Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::LdrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret]),
+        image(&[Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::StrImm { rt: 0, rn: 9, imm12: 1 }, Inst::Ret]),
+        image(&[Inst::Movz { rd: X16, imm16: 0x5000, hw: 2 }, Inst::Blr { rn: X16 }, Inst::Ret]),
+        udf,
+        image(&[Inst::Brk { imm16: 0x77 }]),
+        image(&[Inst::Movz { rd: 0, imm16: 5, hw: 0 }, Inst::Ret]),
+    ];
+    let refs: Vec<&Image> = cases.iter().collect();
+    let qo = q.run_batch(&refs);
+    for (i, img) in cases.iter().enumerate() {
+        let a = u.run(img).unwrap();
+        let b = qo[i].as_ref().unwrap();
+        assert_eq!(a.exit, b.exit, "case {i}");
+        assert_eq!((a.pc, a.regs, a.sp, a.nzcv), (b.pc, b.regs, b.sp, b.nzcv), "case {i} state");
+        assert_eq!(a.scratch, b.scratch, "case {i} scratch");
+    }
+    assert_eq!(qo[0].as_ref().unwrap().exit, Exit::Fault { access: Access::Read, addr: 0x4000_0000_0000 });
+    assert_eq!(qo[1].as_ref().unwrap().exit, Exit::Fault { access: Access::Write, addr: 0x4000_0000_0008 });
+    assert_eq!(qo[2].as_ref().unwrap().exit, Exit::Fault { access: Access::Fetch, addr: 0x5000_0000_0000 });
+    assert_eq!(qo[3].as_ref().unwrap().exit, Exit::InvalidInstruction);
+    assert_eq!(qo[4].as_ref().unwrap().exit, Exit::Breakpoint(Some(0x77)));
+    assert_eq!(qo[5].as_ref().unwrap().regs[0], 5, "the batch goes on after crashes");
+}
+
+#[test]
+fn runaway_code_times_out_and_the_batch_goes_on() {
+    let Some(q) = qemu() else { return };
+    let mut q = q.with_timeout(1);
+    let spin = image(&[Inst::B { offset: 0 }]);
+    let ok = image(&[Inst::Movz { rd: 0, imm16: 9, hw: 0 }, Inst::Ret]);
+    let r = q.run_batch(&[&spin, &ok]);
+    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Timeout);
+    assert_eq!(r[1].as_ref().unwrap().regs[0], 9);
+}
+
+#[test]
+fn a_process_that_dies_gives_truncated_outcomes() {
+    let Some(mut q) = qemu() else { return };
+    // exit_group(7) from inside the function: no record is written for it or after it.
+    let die = image(&[Inst::Movz { rd: 0, imm16: 7, hw: 0 }, Inst::Movz { rd: 8, imm16: 94, hw: 0 }, Inst::Svc]);
+    let ok = image(&[Inst::Ret]);
+    let r = q.run_batch(&[&ok, &die, &ok]);
+    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Returned);
+    for o in &r[1..] {
+        match &o.as_ref().unwrap().exit {
+            Exit::Truncated(why) => assert!(why.contains("exit status: 7"), "{why}"),
+            other => panic!("expected a truncated outcome, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn default_engine_list_runs_both() {
+    if qemu().is_none() {
+        return;
+    }
+    let p = from_seed(3, &Profile::named("default").unwrap());
+    let r = run_on(&[&p], &Config::default(), &[EngineChoice::Unicorn, EngineChoice::Qemu]).unwrap().pop().unwrap();
+    assert!(r.finding.is_none());
+    assert_eq!(r.outcomes.len(), 2 * a64call::strategy::all().len());
+}
