@@ -123,12 +123,20 @@ impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EmitError::OutOfRange { at, delta, kind } => {
-                write!(f, "{kind:?} use at offset {at:#x} cannot reach its label {delta:+} bytes away")
+                write!(
+                    f,
+                    "{kind:?} use at offset {at:#x} cannot reach its label {delta:+} bytes away"
+                )
             }
             EmitError::Encode(e) => write!(f, "encoding failed: {e}"),
-            EmitError::TooLarge(n) => write!(f, "emitted code is {n} bytes, larger than the code region"),
+            EmitError::TooLarge(n) => {
+                write!(f, "emitted code is {n} bytes, larger than the code region")
+            }
             EmitError::HelperOverlap { helper, addr } => {
-                write!(f, "helper h{helper} at {addr:#x} shares a 64 KiB page with the emitted code")
+                write!(
+                    f,
+                    "helper h{helper} at {addr:#x} shares a 64 KiB page with the emitted code"
+                )
             }
         }
     }
@@ -269,7 +277,11 @@ impl CodeBuffer {
 
     /// Append `inst` (whose offset field is a placeholder) as a use of `label`.
     pub fn push_use(&mut self, inst: Inst, label: Label, kind: LabelUse) {
-        self.fixups.push(Fixup { at: self.offset(), label, kind });
+        self.fixups.push(Fixup {
+            at: self.offset(),
+            label,
+            kind,
+        });
         self.push(inst);
     }
 
@@ -295,7 +307,11 @@ impl CodeBuffer {
             Some(p) => p.label,
             None => {
                 let label = self.new_label();
-                self.pending.push(PendingConst { value, label, first_use: here });
+                self.pending.push(PendingConst {
+                    value,
+                    label,
+                    first_use: here,
+                });
                 let given = match (self.bug, self.last_added) {
                     (Some(PlantedBug::PoolStaleDedup), Some(prev)) => prev,
                     _ => label,
@@ -343,7 +359,10 @@ impl CodeBuffer {
             return;
         }
         let start = self.offset();
-        let skip = if !final_pool && !self.after_terminator() && self.bug != Some(PlantedBug::PoolOnFallthrough) {
+        let skip = if !final_pool
+            && !self.after_terminator()
+            && self.bug != Some(PlantedBug::PoolOnFallthrough)
+        {
             let l = self.new_label();
             self.push_use(Inst::B { offset: 0 }, l, LabelUse::Branch26);
             Some(l)
@@ -351,7 +370,7 @@ impl CodeBuffer {
             None
         };
         let misalign = self.bug == Some(PlantedBug::PoolMisaligned);
-        if (self.offset() % 8 != 0) != misalign {
+        if self.offset().is_multiple_of(8) == misalign {
             self.push_data(0);
         }
         let pending = std::mem::take(&mut self.pending);
@@ -381,13 +400,22 @@ impl CodeBuffer {
         let stubs_start = self.offset();
         let stubs = std::mem::take(&mut self.stubs);
         for (i, &(target, label)) in stubs.iter().enumerate() {
-            if self.offset() % 8 != 0 {
+            if !self.offset().is_multiple_of(8) {
                 self.push_data(0);
             }
             self.bind(label);
-            let off = if self.bug == Some(PlantedBug::StubLdrOffset) { 4 } else { 8 };
-            self.push(Inst::LdrLit { rt: crate::encode::X16, offset: off });
-            self.push(Inst::Br { rn: crate::encode::X16 });
+            let off = if self.bug == Some(PlantedBug::StubLdrOffset) {
+                4
+            } else {
+                8
+            };
+            self.push(Inst::LdrLit {
+                rt: crate::encode::X16,
+                offset: off,
+            });
+            self.push(Inst::Br {
+                rn: crate::encode::X16,
+            });
             let quad = match self.bug {
                 Some(PlantedBug::StubWrongTarget) => stubs[(i + 1) % stubs.len()].0,
                 _ => target,
@@ -398,7 +426,8 @@ impl CodeBuffer {
         self.sizes.stubs = u64::from(self.offset() - stubs_start);
         let truncate = self.bug == Some(PlantedBug::PoolIslandSkipped);
         for f in &self.fixups {
-            let target = self.labels[f.label.0 as usize].expect("every used label is bound by finish");
+            let target =
+                self.labels[f.label.0 as usize].expect("every used label is bound by finish");
             let delta = i64::from(target) - i64::from(f.at);
             let delta = if f.kind.in_range(delta) {
                 delta
@@ -407,18 +436,31 @@ impl CodeBuffer {
                 let w = ((delta / 4) << 45) >> 45;
                 w * 4
             } else {
-                return Err(EmitError::OutOfRange { at: f.at, delta, kind: f.kind });
+                return Err(EmitError::OutOfRange {
+                    at: f.at,
+                    delta,
+                    kind: f.kind,
+                });
             };
             let slot = &mut self.slots[(f.at / 4) as usize];
-            let Slot::Inst(inst) = slot else { unreachable!("fixup on a data slot") };
+            let Slot::Inst(inst) = slot else {
+                unreachable!("fixup on a data slot")
+            };
             let d = delta as i32;
             *inst = match *inst {
                 Inst::B { .. } => Inst::B { offset: d },
                 Inst::Bl { .. } => Inst::Bl { offset: d },
                 Inst::BCond { cond, .. } => Inst::BCond { cond, offset: d },
                 Inst::LdrLit { rt, .. } => {
-                    let extra = if self.bug == Some(PlantedBug::PoolOffsetOffBy4) { 4 } else { 0 };
-                    Inst::LdrLit { rt, offset: d + extra }
+                    let extra = if self.bug == Some(PlantedBug::PoolOffsetOffBy4) {
+                        4
+                    } else {
+                        0
+                    };
+                    Inst::LdrLit {
+                        rt,
+                        offset: d + extra,
+                    }
                 }
                 other => unreachable!("fixup on {other:?}"),
             };
@@ -434,7 +476,13 @@ impl CodeBuffer {
         if bytes.len() as u64 > crate::layout::MAX_CODE {
             return Err(EmitError::TooLarge(bytes.len() as u64));
         }
-        Ok(Finished { base: self.base, slots: self.slots, bytes, data: self.data, sizes: self.sizes })
+        Ok(Finished {
+            base: self.base,
+            slots: self.slots,
+            bytes,
+            data: self.data,
+            sizes: self.sizes,
+        })
     }
 }
 
@@ -478,9 +526,27 @@ mod tests {
         assert_eq!(f.sizes.body, 20);
         // ret at 16, pad at 20, entries at 24 and 32.
         assert_eq!(f.data, vec![20..40]);
-        assert_eq!(f.slots[0], Slot::Inst(Inst::LdrLit { rt: X16, offset: 24 }));
-        assert_eq!(f.slots[2], Slot::Inst(Inst::LdrLit { rt: X16, offset: 24 }));
-        assert_eq!(f.slots[3], Slot::Inst(Inst::LdrLit { rt: X16, offset: 12 }));
+        assert_eq!(
+            f.slots[0],
+            Slot::Inst(Inst::LdrLit {
+                rt: X16,
+                offset: 24
+            })
+        );
+        assert_eq!(
+            f.slots[2],
+            Slot::Inst(Inst::LdrLit {
+                rt: X16,
+                offset: 24
+            })
+        );
+        assert_eq!(
+            f.slots[3],
+            Slot::Inst(Inst::LdrLit {
+                rt: X16,
+                offset: 12
+            })
+        );
         assert_eq!(&f.bytes[24..32], &0xAAAAu64.to_le_bytes());
     }
 
@@ -489,7 +555,7 @@ mod tests {
         let mut b = CodeBuffer::new(0x1000_0000, None);
         b.load_const(X16, 0x1234_5678);
         b.push(Inst::Blr { rn: X16 });
-        for _ in 0..(600_000) {
+        for _ in 0..600_000 {
             b.reserve(8);
             b.push(Inst::Nop);
         }
@@ -498,10 +564,16 @@ mod tests {
         b.push(Inst::Ret);
         let f = b.finish().unwrap();
         assert_eq!(f.sizes.islands, 1);
-        assert_eq!(f.sizes.pool_entries, 2, "the second use is out of range of the island entry");
+        assert_eq!(
+            f.sizes.pool_entries, 2,
+            "the second use is out of range of the island entry"
+        );
         for r in &f.data {
             let before = f.slots[(r.start / 4 - 1) as usize];
-            assert!(matches!(before, Slot::Inst(i) if i.is_terminator()), "{r:?} after {before:?}");
+            assert!(
+                matches!(before, Slot::Inst(i) if i.is_terminator()),
+                "{r:?} after {before:?}"
+            );
         }
     }
 
@@ -509,12 +581,25 @@ mod tests {
     fn out_of_range_is_an_error_not_a_truncation() {
         let mut b = CodeBuffer::new(0x1000_0000, None);
         let l = b.new_label();
-        b.push_use(Inst::BCond { cond: crate::encode::Cond::Eq, offset: 0 }, l, LabelUse::Branch19);
+        b.push_use(
+            Inst::BCond {
+                cond: crate::encode::Cond::Eq,
+                offset: 0,
+            },
+            l,
+            LabelUse::Branch19,
+        );
         for _ in 0..(1 << 18) {
             b.push(Inst::Nop);
         }
         b.bind(l);
         b.push(Inst::Ret);
-        assert!(matches!(b.finish(), Err(EmitError::OutOfRange { kind: LabelUse::Branch19, .. })));
+        assert!(matches!(
+            b.finish(),
+            Err(EmitError::OutOfRange {
+                kind: LabelUse::Branch19,
+                ..
+            })
+        ));
     }
 }

@@ -77,7 +77,9 @@ pub fn decode_word(word: u32, pc: u64) -> Option<String> {
         if c.len() > 1 << 20 {
             c.clear();
         }
-        c.entry(word).or_insert_with(|| decode_uncached(word, pc)).clone()
+        c.entry(word)
+            .or_insert_with(|| decode_uncached(word, pc))
+            .clone()
     })
 }
 
@@ -88,7 +90,11 @@ fn decode_uncached(word: u32, pc: u64) -> Option<String> {
         let i = insns.iter().next()?;
         let m = i.mnemonic().unwrap_or("");
         let o = i.op_str().unwrap_or("");
-        Some(if o.is_empty() { m.to_string() } else { format!("{m} {o}") })
+        Some(if o.is_empty() {
+            m.to_string()
+        } else {
+            format!("{m} {o}")
+        })
     })
 }
 
@@ -110,7 +116,14 @@ pub fn disassemble(e: &Emitted, range: std::ops::Range<u32>) -> String {
             .sites
             .iter()
             .find(|s| s.start == off)
-            .map(|s| format!("    ; call #{} -> h{} ({})", s.index, s.helper, s.choice.kind.name()))
+            .map(|s| {
+                format!(
+                    "    ; call #{} -> h{} ({})",
+                    s.index,
+                    s.helper,
+                    s.choice.kind.name()
+                )
+            })
             .unwrap_or_default();
         out.push_str(&format!("  {pc:#014x}  {word:08x}  {text}{note}\n"));
         off += 4;
@@ -136,7 +149,10 @@ pub fn check(e: &Emitted) -> Result<(), CheckError> {
 /// Check 1: capstone prints exactly the meant instruction for every code slot.
 pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
     if e.code.bytes.len() != e.code.slots.len() * 4 {
-        return Err(CheckError { offset: 0, message: "byte length does not match the slots".into() });
+        return Err(CheckError {
+            offset: 0,
+            message: "byte length does not match the slots".into(),
+        });
     }
     for (i, slot) in e.code.slots.iter().enumerate() {
         let off = (i * 4) as u32;
@@ -144,12 +160,18 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
         match slot {
             Slot::Data(d) => {
                 if !e.code.is_data(off) || *d != word {
-                    return Err(CheckError { offset: off, message: "data slot not recorded as data".into() });
+                    return Err(CheckError {
+                        offset: off,
+                        message: "data slot not recorded as data".into(),
+                    });
                 }
             }
             Slot::Inst(inst) => {
                 if e.code.is_data(off) {
-                    return Err(CheckError { offset: off, message: "instruction inside a data range".into() });
+                    return Err(CheckError {
+                        offset: off,
+                        message: "instruction inside a data range".into(),
+                    });
                 }
                 let pc = e.code.base + u64::from(off);
                 let meant = inst.render(pc);
@@ -158,13 +180,17 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
                     Some(got) => {
                         return Err(CheckError {
                             offset: off,
-                            message: format!("capstone decodes {word:08x} as `{got}`, the emitter meant `{meant}`"),
+                            message: format!(
+                            "capstone decodes {word:08x} as `{got}`, the emitter meant `{meant}`"
+                        ),
                         })
                     }
                     None => {
                         return Err(CheckError {
                             offset: off,
-                            message: format!("capstone cannot decode {word:08x}; the emitter meant `{meant}`"),
+                            message: format!(
+                                "capstone cannot decode {word:08x}; the emitter meant `{meant}`"
+                            ),
                         })
                     }
                 }
@@ -177,7 +203,10 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
 /// Check 2: data is never reached by falling through or by a branch inside the function.
 pub fn check_layout(e: &Emitted) -> Result<(), CheckError> {
     for r in &e.code.data {
-        let prev = r.start.checked_sub(4).and_then(|o| e.code.slots.get((o / 4) as usize));
+        let prev = r
+            .start
+            .checked_sub(4)
+            .and_then(|o| e.code.slots.get((o / 4) as usize));
         match prev {
             Some(Slot::Inst(i)) if i.is_terminator() => {}
             _ => {
@@ -192,13 +221,16 @@ pub fn check_layout(e: &Emitted) -> Result<(), CheckError> {
     for (i, slot) in e.code.slots.iter().enumerate() {
         let off = (i * 4) as i64;
         let dest = match slot {
-            Slot::Inst(Inst::B { offset }) | Slot::Inst(Inst::BCond { offset, .. }) | Slot::Inst(Inst::Bl { offset }) => {
-                off + i64::from(*offset)
-            }
+            Slot::Inst(Inst::B { offset })
+            | Slot::Inst(Inst::BCond { offset, .. })
+            | Slot::Inst(Inst::Bl { offset }) => off + i64::from(*offset),
             _ => continue,
         };
         if (0..len).contains(&dest) && e.code.is_data(dest as u32) {
-            return Err(CheckError { offset: off as u32, message: format!("branch lands in data at offset {dest:#x}") });
+            return Err(CheckError {
+                offset: off as u32,
+                message: format!("branch lands in data at offset {dest:#x}"),
+            });
         }
     }
     Ok(())
@@ -208,7 +240,10 @@ pub fn check_layout(e: &Emitted) -> Result<(), CheckError> {
 pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
     let base = e.code.base;
     let len = e.code.bytes.len() as u64;
-    let err = |off: u64, m: String| CheckError { offset: off as u32, message: format!("call #{} (h{}): {m}", site.index, site.helper) };
+    let err = |off: u64, m: String| CheckError {
+        offset: off as u32,
+        message: format!("call #{} (h{}): {m}", site.index, site.helper),
+    };
     let mut regs: [Option<u64>; 32] = [None; 32];
     let mut off = u64::from(site.start);
     let mut linked: Option<u64> = None;
@@ -216,18 +251,29 @@ pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
         if off >= len || e.code.is_data(off as u32) {
             return Err(err(off, "control reaches data or leaves the code".into()));
         }
-        let Slot::Inst(inst) = e.code.slots[(off / 4) as usize] else { unreachable!() };
+        let Slot::Inst(inst) = e.code.slots[(off / 4) as usize] else {
+            unreachable!()
+        };
         let pc = base + off;
-        let get = |regs: &[Option<u64>; 32], r: u8| regs[r as usize].ok_or_else(|| err(off, format!("x{r} read before the sequence set it")));
+        let get = |regs: &[Option<u64>; 32], r: u8| {
+            regs[r as usize]
+                .ok_or_else(|| err(off, format!("x{r} read before the sequence set it")))
+        };
         let write = |regs: &mut [Option<u64>; 32], r: u8, v: u64| {
             if r != 16 && r != 17 {
-                return Err(err(off, format!("writes x{r}; a call sequence may only use x16/x17")));
+                return Err(err(
+                    off,
+                    format!("writes x{r}; a call sequence may only use x16/x17"),
+                ));
             }
             regs[r as usize] = Some(v);
             Ok(())
         };
         if let (Some(l), Inst::Bl { .. } | Inst::Blr { .. }) = (linked, inst) {
-            return Err(err(off, format!("second link at {pc:#x} (the first returns to {l:#x})")));
+            return Err(err(
+                off,
+                format!("second link at {pc:#x} (the first returns to {l:#x})"),
+            ));
         }
         let mut next = off + 4;
         match inst {
@@ -236,9 +282,17 @@ pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
             Inst::Movk { rd, imm16, hw } => {
                 let v = get(&regs, rd)?;
                 let sh = 16 * u32::from(hw);
-                write(&mut regs, rd, (v & !(0xFFFF << sh)) | (u64::from(imm16) << sh))?
+                write(
+                    &mut regs,
+                    rd,
+                    (v & !(0xFFFF << sh)) | (u64::from(imm16) << sh),
+                )?
             }
-            Inst::Adrp { rd, pages } => write(&mut regs, rd, (pc & !0xFFF).wrapping_add(((pages as i64) << 12) as u64))?,
+            Inst::Adrp { rd, pages } => write(
+                &mut regs,
+                rd,
+                (pc & !0xFFF).wrapping_add(((pages as i64) << 12) as u64),
+            )?,
             Inst::AddImm { rd, rn, imm12 } => {
                 let v = get(&regs, rn)?;
                 write(&mut regs, rd, v.wrapping_add(u64::from(imm12)))?
@@ -246,15 +300,28 @@ pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
             Inst::LdrLit { rt, offset } => {
                 let lit = off as i64 + i64::from(offset);
                 if lit < 0 || lit as u64 + 8 > len {
-                    return Err(err(off, format!("literal at offset {lit:#x} is outside the function")));
+                    return Err(err(
+                        off,
+                        format!("literal at offset {lit:#x} is outside the function"),
+                    ));
                 }
                 if lit % 8 != 0 {
-                    return Err(err(off, format!("literal at offset {lit:#x} is not 8-byte aligned")));
+                    return Err(err(
+                        off,
+                        format!("literal at offset {lit:#x} is not 8-byte aligned"),
+                    ));
                 }
                 if !e.code.is_data(lit as u32) || !e.code.is_data(lit as u32 + 4) {
-                    return Err(err(off, format!("literal at offset {lit:#x} is not pool or stub data")));
+                    return Err(err(
+                        off,
+                        format!("literal at offset {lit:#x} is not pool or stub data"),
+                    ));
                 }
-                let v = u64::from_le_bytes(e.code.bytes[lit as usize..lit as usize + 8].try_into().unwrap());
+                let v = u64::from_le_bytes(
+                    e.code.bytes[lit as usize..lit as usize + 8]
+                        .try_into()
+                        .unwrap(),
+                );
                 write(&mut regs, rt, v)?
             }
             Inst::Bl { offset } => {
@@ -275,7 +342,12 @@ pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
                 let dest = get(&regs, rn)?;
                 return finish(site, base, dest, linked, off, &err);
             }
-            other => return Err(err(off, format!("unexpected `{}` in a call sequence", other.render(pc)))),
+            other => {
+                return Err(err(
+                    off,
+                    format!("unexpected `{}` in a call sequence", other.render(pc)),
+                ))
+            }
         }
         off = next;
     }
@@ -291,11 +363,23 @@ fn finish(
     err: &dyn Fn(u64, String) -> CheckError,
 ) -> Result<(), CheckError> {
     if dest != site.target {
-        return Err(err(off, format!("transfers to {dest:#x}, but h{} is at {:#x}", site.helper, site.target)));
+        return Err(err(
+            off,
+            format!(
+                "transfers to {dest:#x}, but h{} is at {:#x}",
+                site.helper, site.target
+            ),
+        ));
     }
     match linked {
         Some(r) if r == base + u64::from(site.ret) => Ok(()),
-        Some(r) => Err(err(off, format!("returns to {r:#x}, not to the end of the sequence {:#x}", base + u64::from(site.ret)))),
+        Some(r) => Err(err(
+            off,
+            format!(
+                "returns to {r:#x}, not to the end of the sequence {:#x}",
+                base + u64::from(site.ret)
+            ),
+        )),
         None => Err(err(off, "leaves without setting the return address".into())),
     }
 }
@@ -308,6 +392,172 @@ mod tests {
     use crate::strategy;
 
     #[test]
+    fn capstone_prints_what_render_says_for_every_form() {
+        use crate::encode::{
+            dc_cvau, ic_ivau, AluOp, Cond, DSB_ISH, ISB, MRS_X1_TPIDR, MSR_TPIDR_X0,
+        };
+        let pc = 0x1234_5678_9000u64;
+        let mut insts = vec![
+            Inst::Ret,
+            Inst::Nop,
+            Inst::Svc,
+            DSB_ISH,
+            ISB,
+            MSR_TPIDR_X0,
+            MRS_X1_TPIDR,
+            dc_cvau(0),
+            ic_ivau(5),
+        ];
+        for hw in 0..4u8 {
+            for imm16 in [0u16, 1, 9, 10, 0x1234, 0xFFFE, 0xFFFF] {
+                insts.push(Inst::Movz { rd: 3, imm16, hw });
+                insts.push(Inst::Movn { rd: 3, imm16, hw });
+                insts.push(Inst::Movk { rd: 3, imm16, hw });
+            }
+        }
+        for offset in [-(1 << 20), -8, -4, 0, 4, 8, 36, (1 << 20) - 4] {
+            insts.push(Inst::LdrLit { rt: 16, offset });
+            insts.push(Inst::BCond {
+                cond: Cond::Ne,
+                offset,
+            });
+            insts.push(Inst::B { offset });
+            insts.push(Inst::Bl { offset });
+        }
+        for c in [
+            Cond::Eq,
+            Cond::Ne,
+            Cond::Hs,
+            Cond::Lo,
+            Cond::Hi,
+            Cond::Ls,
+            Cond::Ge,
+            Cond::Lt,
+            Cond::Gt,
+            Cond::Le,
+        ] {
+            insts.push(Inst::BCond {
+                cond: c,
+                offset: 64,
+            });
+        }
+        for pages in [-(1 << 20), -1, 0, 1, (1 << 20) - 1] {
+            insts.push(Inst::Adrp { rd: 16, pages });
+        }
+        for imm12 in [0u16, 1, 9, 10, 4095] {
+            insts.push(Inst::AddImm {
+                rd: 16,
+                rn: 16,
+                imm12,
+            });
+            insts.push(Inst::AddImm {
+                rd: 31,
+                rn: 9,
+                imm12,
+            });
+            insts.push(Inst::AddImm {
+                rd: 11,
+                rn: 31,
+                imm12,
+            });
+            insts.push(Inst::SubImm {
+                rd: 2,
+                rn: 2,
+                imm12,
+            });
+            insts.push(Inst::SubsImm {
+                rd: 9,
+                rn: 9,
+                imm12,
+            });
+            insts.push(Inst::SubsImm {
+                rd: 31,
+                rn: 2,
+                imm12,
+            });
+            insts.push(Inst::LdrImm {
+                rt: 9,
+                rn: 31,
+                imm12,
+            });
+            insts.push(Inst::StrImm {
+                rt: 31,
+                rn: 28,
+                imm12,
+            });
+        }
+        for imm7 in [-64i8, -6, -1, 0, 1, 2, 63] {
+            insts.push(Inst::Stp {
+                rt: 0,
+                rt2: 1,
+                rn: 10,
+                imm7,
+            });
+            insts.push(Inst::Ldp {
+                rt: 10,
+                rt2: 11,
+                rn: 9,
+                imm7,
+            });
+            insts.push(Inst::StpPre {
+                rt: 29,
+                rt2: 30,
+                rn: 31,
+                imm7,
+            });
+            insts.push(Inst::LdpPost {
+                rt: 29,
+                rt2: 30,
+                rn: 31,
+                imm7,
+            });
+        }
+        for op in AluOp::ALL {
+            insts.push(Inst::Alu {
+                op,
+                rd: 19,
+                rn: 20,
+                rm: 27,
+            });
+        }
+        for shift in [1u8, 9, 10, 28, 63] {
+            insts.push(Inst::Lsl {
+                rd: 1,
+                rn: 2,
+                shift,
+            });
+            insts.push(Inst::Lsr {
+                rd: 1,
+                rn: 2,
+                shift,
+            });
+            insts.push(Inst::Ror {
+                rd: 1,
+                rn: 2,
+                shift,
+            });
+        }
+        insts.extend([
+            Inst::CmpReg { rn: 19, rm: 20 },
+            Inst::MovReg { rd: 0, rm: 19 },
+            Inst::Blr { rn: 16 },
+            Inst::Br { rn: 17 },
+            Inst::MrsNzcv { rt: 1 },
+            Inst::MsrNzcv { rt: 31 },
+            Inst::Brk { imm16: 0 },
+            Inst::Brk { imm16: 0xF10 },
+        ]);
+        for i in insts {
+            let w = i.encode().unwrap();
+            assert_eq!(
+                decode_word(w, pc).as_deref(),
+                Some(i.render(pc).as_str()),
+                "{i:?} ({w:08x})"
+            );
+        }
+    }
+
+    #[test]
     fn every_strategy_passes_on_generated_programs() {
         for prof in ["default", "nested", "far64", "cinderx"] {
             let p = Profile::named(prof).unwrap();
@@ -316,7 +566,11 @@ mod tests {
                 for s in strategy::all() {
                     let e = emit(&prog, s, &EmitOptions::default()).unwrap();
                     if let Err(err) = check(&e) {
-                        panic!("{prof} seed {seed} {}: {err}\n{}", s.name(), disassemble(&e, err.offset.saturating_sub(16)..err.offset + 16));
+                        panic!(
+                            "{prof} seed {seed} {}: {err}\n{}",
+                            s.name(),
+                            disassemble(&e, err.offset.saturating_sub(16)..err.offset + 16)
+                        );
                     }
                 }
             }

@@ -29,14 +29,22 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { strategies: strategy::all(), bug: None, static_check: true, dynamic: true }
+        Config {
+            strategies: strategy::all(),
+            bug: None,
+            static_check: true,
+            dynamic: true,
+        }
     }
 }
 
 impl Config {
     /// The default config with the given strategies.
     pub fn with_strategies(strategies: Vec<&'static dyn Strategy>) -> Self {
-        Config { strategies, ..Config::default() }
+        Config {
+            strategies,
+            ..Config::default()
+        }
     }
 }
 
@@ -68,7 +76,9 @@ impl Finding {
     pub fn summary(&self) -> String {
         match self {
             Finding::Emit { strategy, error } => format!("emission failed for {strategy}: {error}"),
-            Finding::Static { strategy, error, .. } => format!("static check failed for {strategy}: {error}"),
+            Finding::Static {
+                strategy, error, ..
+            } => format!("static check failed for {strategy}: {error}"),
             Finding::Dynamic(d) => {
                 let runs: Vec<String> = d.runs.iter().map(|(s, e)| format!("{s}@{e}")).collect();
                 format!("{}: {} [{}]", d.kind.label(), d.what, runs.join(" vs "))
@@ -111,26 +121,54 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
             Ok(e) => {
                 if cfg.static_check {
                     if let Err(error) = check::check(&e) {
-                        let listing = check::disassemble(&e, error.offset.saturating_sub(24)..error.offset + 24);
-                        return (out, Some(Finding::Static { strategy: s.name().into(), error, listing }));
+                        let listing = check::disassemble(
+                            &e,
+                            error.offset.saturating_sub(24)..error.offset + 24,
+                        );
+                        return (
+                            out,
+                            Some(Finding::Static {
+                                strategy: s.name().into(),
+                                error,
+                                listing,
+                            }),
+                        );
                     }
                 }
                 out.push(e)
             }
-            Err(error) => return (out, Some(Finding::Emit { strategy: s.name().into(), error })),
+            Err(error) => {
+                return (
+                    out,
+                    Some(Finding::Emit {
+                        strategy: s.name().into(),
+                        error,
+                    }),
+                )
+            }
         }
     }
     (out, None)
 }
 
 /// Run the whole differential on the given engines.
-pub fn run_program(program: &Program, cfg: &Config, engines: &mut [&mut dyn Engine]) -> Result<Report, EngineError> {
-    Ok(run_programs(&[program], cfg, engines)?.pop().expect("one report per program"))
+pub fn run_program(
+    program: &Program,
+    cfg: &Config,
+    engines: &mut [&mut dyn Engine],
+) -> Result<Report, EngineError> {
+    Ok(run_programs(&[program], cfg, engines)?
+        .pop()
+        .expect("one report per program"))
 }
 
 /// Run the differential for several programs, giving each engine all their images as one batch
 /// (one process for the ELF engine).
-pub fn run_programs(programs: &[&Program], cfg: &Config, engines: &mut [&mut dyn Engine]) -> Result<Vec<Report>, EngineError> {
+pub fn run_programs(
+    programs: &[&Program],
+    cfg: &Config,
+    engines: &mut [&mut dyn Engine],
+) -> Result<Vec<Report>, EngineError> {
     struct Pending {
         emitted: Vec<Emitted>,
         images: Vec<Image>,
@@ -145,14 +183,21 @@ pub fn run_programs(programs: &[&Program], cfg: &Config, engines: &mut [&mut dyn
                 match Image::build(program, e, program.code_base) {
                     Ok(i) => images.push(i),
                     Err(error) => {
-                        finding = Some(Finding::Emit { strategy: e.strategy.into(), error });
+                        finding = Some(Finding::Emit {
+                            strategy: e.strategy.into(),
+                            error,
+                        });
                         images.clear();
                         break;
                     }
                 }
             }
         }
-        pend.push(Pending { emitted, images, finding });
+        pend.push(Pending {
+            emitted,
+            images,
+            finding,
+        });
     }
     let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
     let mut per_engine: Vec<(&'static str, Vec<Result<Outcome, EngineError>>)> = Vec::new();
@@ -166,7 +211,13 @@ pub fn run_programs(programs: &[&Program], cfg: &Config, engines: &mut [&mut dyn
         let mut outcomes = Vec::new();
         for (name, results) in per_engine.iter_mut() {
             for (i, r) in results[base..base + n].iter_mut().enumerate() {
-                let o = std::mem::replace(r, Err(EngineError { engine: "taken", message: String::new() }))?;
+                let o = std::mem::replace(
+                    r,
+                    Err(EngineError {
+                        engine: "taken",
+                        message: String::new(),
+                    }),
+                )?;
                 outcomes.push((i, *name, o));
             }
         }
@@ -177,12 +228,21 @@ pub fn run_programs(programs: &[&Program], cfg: &Config, engines: &mut [&mut dyn
             None => {
                 let runs: Vec<Run> = outcomes
                     .iter()
-                    .map(|(i, eng, o)| Run { strategy: p.emitted[*i].strategy, engine: eng, emitted: &p.emitted[*i], outcome: o })
+                    .map(|(i, eng, o)| Run {
+                        strategy: p.emitted[*i].strategy,
+                        engine: eng,
+                        emitted: &p.emitted[*i],
+                        outcome: o,
+                    })
                     .collect();
                 oracle::judge(&runs).err().map(Finding::Dynamic)
             }
         };
-        reports.push(Report { emitted: p.emitted, outcomes, finding });
+        reports.push(Report {
+            emitted: p.emitted,
+            outcomes,
+            finding,
+        });
     }
     Ok(reports)
 }
@@ -210,8 +270,16 @@ impl EngineChoice {
 }
 
 /// Run programs on the chosen engines (Unicorn is always this thread's reused engine).
-pub fn run_on(programs: &[&Program], cfg: &Config, engines: &[EngineChoice]) -> Result<Vec<Report>, EngineError> {
-    let mut elf = if engines.contains(&EngineChoice::Qemu) { Some(crate::engine::ElfEngine::new()?) } else { None };
+pub fn run_on(
+    programs: &[&Program],
+    cfg: &Config,
+    engines: &[EngineChoice],
+) -> Result<Vec<Report>, EngineError> {
+    let mut elf = if engines.contains(&EngineChoice::Qemu) {
+        Some(crate::engine::ElfEngine::new()?)
+    } else {
+        None
+    };
     crate::engine::unicorn::with_thread_engine(|u| {
         let mut list: Vec<&mut dyn Engine> = Vec::new();
         let (mut u_opt, mut q_opt) = (Some(u), elf.as_mut());
@@ -227,17 +295,26 @@ pub fn run_on(programs: &[&Program], cfg: &Config, engines: &[EngineChoice]) -> 
 
 /// Run the differential on this thread's Unicorn engine.
 pub fn run_unicorn(program: &Program, cfg: &Config) -> Result<Report, EngineError> {
-    Ok(run_on(&[program], cfg, &[EngineChoice::Unicorn])?.pop().expect("one report"))
+    Ok(run_on(&[program], cfg, &[EngineChoice::Unicorn])?
+        .pop()
+        .expect("one report"))
 }
 
 /// FNV-1a of the text, for stable repro file names.
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// Write `program` as a repro file in `dir` with the finding as a comment header; returns its
 /// path. The file parses back with [`text::parse`].
-pub fn write_repro(dir: &Path, program: &Program, finding: &Finding, provenance: &str) -> std::io::Result<PathBuf> {
+pub fn write_repro(
+    dir: &Path,
+    program: &Program,
+    finding: &Finding,
+    provenance: &str,
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let body = text::print(program);
     let path = dir.join(format!("repro-{:016x}.a64", fnv(&body)));
@@ -286,19 +363,41 @@ pub fn hunt_bug(
 ) -> Result<Hunt, EngineError> {
     let start = std::time::Instant::now();
     let profile = crate::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
-    let reference = if bug.strategy() == "movz-min" { "pool" } else { "movz-min" };
-    let strategies = [reference, bug.strategy()].iter().map(|n| strategy::by_name(n).expect("known")).collect();
-    let cfg = Config { strategies, bug: Some(bug), static_check, dynamic: true };
+    let reference = if bug.strategy() == "movz-min" {
+        "pool"
+    } else {
+        "movz-min"
+    };
+    let strategies = [reference, bug.strategy()]
+        .iter()
+        .map(|n| strategy::by_name(n).expect("known"))
+        .collect();
+    let cfg = Config {
+        strategies,
+        bug: Some(bug),
+        static_check,
+        dynamic: true,
+    };
     let mut programs = 0;
     while programs < max_programs && start.elapsed() < time_limit {
         let seed = first_seed + programs;
         let p = crate::gen::from_seed(seed, &profile);
         programs += 1;
         if let Some(f) = run_unicorn(&p, &cfg)?.finding {
-            return Ok(Hunt { bug, programs, caught: Some((seed, f)), elapsed: start.elapsed() });
+            return Ok(Hunt {
+                bug,
+                programs,
+                caught: Some((seed, f)),
+                elapsed: start.elapsed(),
+            });
         }
     }
-    Ok(Hunt { bug, programs, caught: None, elapsed: start.elapsed() })
+    Ok(Hunt {
+        bug,
+        programs,
+        caught: None,
+        elapsed: start.elapsed(),
+    })
 }
 
 /// A second code address for `program`'s code of `len` bytes: the first of a few fixed
@@ -306,16 +405,26 @@ pub fn hunt_bug(
 /// code inside the user range and off every helper page.
 pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
     let page = crate::layout::HELPER_PAGE;
-    let deltas: [i64; 6] = [0x1_2345_0000, -0x1_2345_0000, 0x45_6789_0000, -0x45_6789_0000, 0x7654_0000, -0x7654_0000];
-    deltas.iter().map(|d| program.code_base.wrapping_add(*d as u64)).find(|&b| {
-        let end = crate::layout::align_up(b + len, page);
-        b >= crate::layout::USER_MIN
-            && end <= crate::layout::USER_MAX
-            && program.helpers.iter().all(|h| {
-                let hp = h.addr & !(page - 1);
-                hp + page <= (b & !(page - 1)) || hp >= end
-            })
-    })
+    let deltas: [i64; 6] = [
+        0x1_2345_0000,
+        -0x1_2345_0000,
+        0x45_6789_0000,
+        -0x45_6789_0000,
+        0x7654_0000,
+        -0x7654_0000,
+    ];
+    deltas
+        .iter()
+        .map(|d| program.code_base.wrapping_add(*d as u64))
+        .find(|&b| {
+            let end = crate::layout::align_up(b + len, page);
+            b >= crate::layout::USER_MIN
+                && end <= crate::layout::USER_MAX
+                && program.helpers.iter().all(|h| {
+                    let hp = h.addr & !(page - 1);
+                    hp + page <= (b & !(page - 1)) || hp >= end
+                })
+        })
 }
 
 /// Emit `program` under each strategy, run it at its own address and, copied, at a second
@@ -331,7 +440,9 @@ pub fn check_relocation(program: &Program, cfg: &Config) -> Result<Option<Findin
         let moved = match e.relocated(0) {
             Err(_) => continue, // refused, as it must be: the caller re-emits
             Ok(_) => {
-                let Some(base) = relocation_base(program, e.code.bytes.len() as u64) else { continue };
+                let Some(base) = relocation_base(program, e.code.bytes.len() as u64) else {
+                    continue;
+                };
                 e.relocated(base).expect("position independent")
             }
         };
@@ -341,11 +452,24 @@ pub fn check_relocation(program: &Program, cfg: &Config) -> Result<Option<Findin
         for (orig, moved) in &pairs {
             let mut outs = Vec::new();
             for e in [*orig, moved] {
-                let img = Image::build(program, e, e.code.base).map_err(|er| EngineError { engine: "relocation", message: er.to_string() })?;
+                let img = Image::build(program, e, e.code.base).map_err(|er| EngineError {
+                    engine: "relocation",
+                    message: er.to_string(),
+                })?;
                 outs.push(u.run(&img)?);
             }
-            let a = Run { strategy: orig.strategy, engine: "unicorn", emitted: orig, outcome: &outs[0] };
-            let b = Run { strategy: orig.strategy, engine: "unicorn (moved)", emitted: moved, outcome: &outs[1] };
+            let a = Run {
+                strategy: orig.strategy,
+                engine: "unicorn",
+                emitted: orig,
+                outcome: &outs[0],
+            };
+            let b = Run {
+                strategy: orig.strategy,
+                engine: "unicorn (moved)",
+                emitted: moved,
+                outcome: &outs[1],
+            };
             if let Err(d) = oracle::check_run(&b).and_then(|_| oracle::compare(&a, &b, false)) {
                 return Ok(Some(Finding::Dynamic(d)));
             }

@@ -16,7 +16,10 @@
 
 use crate::buffer::{CodeBuffer, Label, LabelUse};
 use crate::encode::{self, mov_imm_minimal, AluOp, Cond, Inst, Reg, SP, XZR};
-use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE, STACK_TOP};
+use crate::layout::{
+    self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
+    STACK_TOP,
+};
 use crate::runtime::Image;
 
 /// First word of every record.
@@ -106,25 +109,57 @@ impl Asm {
     /// `x<rd> = [addr]`
     fn load_abs(&mut self, rd: Reg, addr: u64) {
         self.imm(rd, addr);
-        self.i(Inst::LdrImm { rt: rd, rn: rd, imm12: 0 });
+        self.i(Inst::LdrImm {
+            rt: rd,
+            rn: rd,
+            imm12: 0,
+        });
     }
     /// `[addr] = x<rs>` using `tmp`.
     fn store_abs(&mut self, rs: Reg, addr: u64, tmp: Reg) {
         self.imm(tmp, addr);
-        self.i(Inst::StrImm { rt: rs, rn: tmp, imm12: 0 });
+        self.i(Inst::StrImm {
+            rt: rs,
+            rn: tmp,
+            imm12: 0,
+        });
     }
     /// Copy `x2` bytes (multiple of 8) from `x1` to `x0`; clobbers x0..x3.
     fn copy_loop(&mut self) {
         let top = self.b.new_label();
         let done = self.b.new_label();
         self.b.bind(top);
-        self.i(Inst::SubsImm { rd: XZR, rn: 2, imm12: 0 });
+        self.i(Inst::SubsImm {
+            rd: XZR,
+            rn: 2,
+            imm12: 0,
+        });
         self.bcond(Cond::Eq, done);
-        self.i(Inst::LdrImm { rt: 3, rn: 1, imm12: 0 });
-        self.i(Inst::StrImm { rt: 3, rn: 0, imm12: 0 });
-        self.i(Inst::AddImm { rd: 0, rn: 0, imm12: 8 });
-        self.i(Inst::AddImm { rd: 1, rn: 1, imm12: 8 });
-        self.i(Inst::SubImm { rd: 2, rn: 2, imm12: 8 });
+        self.i(Inst::LdrImm {
+            rt: 3,
+            rn: 1,
+            imm12: 0,
+        });
+        self.i(Inst::StrImm {
+            rt: 3,
+            rn: 0,
+            imm12: 0,
+        });
+        self.i(Inst::AddImm {
+            rd: 0,
+            rn: 0,
+            imm12: 8,
+        });
+        self.i(Inst::AddImm {
+            rd: 1,
+            rn: 1,
+            imm12: 8,
+        });
+        self.i(Inst::SubImm {
+            rd: 2,
+            rn: 2,
+            imm12: 8,
+        });
         self.b(top);
         self.b.bind(done);
     }
@@ -147,7 +182,9 @@ struct Routines {
 /// Build the code of the exit page (runs at EXIT_ADDR) and the entry page (at ENTRY_ADDR).
 fn routines() -> Routines {
     // ---- entry page ----
-    let mut a = Asm { b: CodeBuffer::new(layout::ENTRY_ADDR, None) };
+    let mut a = Asm {
+        b: CodeBuffer::new(layout::ENTRY_ADDR, None),
+    };
     let next_program = a.b.new_label();
     let report = a.b.new_label();
     let handler = a.b.new_label();
@@ -174,15 +211,33 @@ fn routines() -> Routines {
     let wa_done = a.b.new_label();
     let wa_top = a.b.new_label();
     a.b.bind(wa_top);
-    a.i(Inst::SubsImm { rd: XZR, rn: 2, imm12: 0 });
+    a.i(Inst::SubsImm {
+        rd: XZR,
+        rn: 2,
+        imm12: 0,
+    });
     a.bcond(Cond::Eq, wa_done);
     a.imm(0, 1);
     a.svc(sys::WRITE);
-    a.i(Inst::SubsImm { rd: XZR, rn: 0, imm12: 0 });
+    a.i(Inst::SubsImm {
+        rd: XZR,
+        rn: 0,
+        imm12: 0,
+    });
     let wa_fail = a.b.new_label();
     a.bcond(Cond::Le, wa_fail);
-    a.i(Inst::Alu { op: AluOp::Add, rd: 1, rn: 1, rm: 0 });
-    a.i(Inst::Alu { op: AluOp::Sub, rd: 2, rn: 2, rm: 0 });
+    a.i(Inst::Alu {
+        op: AluOp::Add,
+        rd: 1,
+        rn: 1,
+        rm: 0,
+    });
+    a.i(Inst::Alu {
+        op: AluOp::Sub,
+        rd: 2,
+        rn: 2,
+        rm: 0,
+    });
     a.b(wa_top);
     a.b.bind(wa_done);
     a.i(Inst::Ret);
@@ -193,18 +248,43 @@ fn routines() -> Routines {
     // next_program: run program CUR, or exit when all ran.
     a.b.bind(next_program);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm { rd: SP, rn: 9, imm12: 0 });
+    a.i(Inst::AddImm {
+        rd: SP,
+        rn: 9,
+        imm12: 0,
+    });
     a.load_abs(19, CUR);
     a.load_abs(20, NPROG);
     a.i(Inst::CmpReg { rn: 19, rm: 20 });
     a.bcond(Cond::Hs, finish);
     // x21 = &PROGTAB[CUR] (32 bytes each): entry, nseg, segs
-    a.i(Inst::Lsl { rd: 21, rn: 19, shift: 5 });
+    a.i(Inst::Lsl {
+        rd: 21,
+        rn: 19,
+        shift: 5,
+    });
     a.imm(22, PROGTAB);
-    a.i(Inst::Alu { op: AluOp::Add, rd: 21, rn: 21, rm: 22 });
-    a.i(Inst::LdrImm { rt: 22, rn: 21, imm12: 0 }); // entry
-    a.i(Inst::LdrImm { rt: 23, rn: 21, imm12: 1 }); // nseg
-    a.i(Inst::LdrImm { rt: 24, rn: 21, imm12: 2 }); // segs
+    a.i(Inst::Alu {
+        op: AluOp::Add,
+        rd: 21,
+        rn: 21,
+        rm: 22,
+    });
+    a.i(Inst::LdrImm {
+        rt: 22,
+        rn: 21,
+        imm12: 0,
+    }); // entry
+    a.i(Inst::LdrImm {
+        rt: 23,
+        rn: 21,
+        imm12: 1,
+    }); // nseg
+    a.i(Inst::LdrImm {
+        rt: 24,
+        rn: 21,
+        imm12: 2,
+    }); // segs
     a.imm(25, 0);
     a.store_abs(25, MAPPED, 9);
     // for each segment
@@ -214,46 +294,111 @@ fn routines() -> Routines {
     a.i(Inst::CmpReg { rn: 25, rm: 23 });
     a.bcond(Cond::Hs, seg_done);
     // mmap(map_start, map_len, RW, PRIVATE|ANON|FIXED_NOREPLACE, -1, 0)
-    a.i(Inst::LdrImm { rt: 0, rn: 24, imm12: 3 });
-    a.i(Inst::LdrImm { rt: 1, rn: 24, imm12: 4 });
+    a.i(Inst::LdrImm {
+        rt: 0,
+        rn: 24,
+        imm12: 3,
+    });
+    a.i(Inst::LdrImm {
+        rt: 1,
+        rn: 24,
+        imm12: 4,
+    });
     a.imm(2, 3);
     a.imm(3, 0x10_0022);
-    a.i(Inst::Movn { rd: 4, imm16: 0, hw: 0 });
+    a.i(Inst::Movn {
+        rd: 4,
+        imm16: 0,
+        hw: 0,
+    });
     a.imm(5, 0);
     a.svc(sys::MMAP);
-    a.i(Inst::LdrImm { rt: 1, rn: 24, imm12: 3 });
+    a.i(Inst::LdrImm {
+        rt: 1,
+        rn: 24,
+        imm12: 3,
+    });
     a.i(Inst::CmpReg { rn: 0, rm: 1 });
     a.bcond(Cond::Ne, map_failed);
-    a.i(Inst::AddImm { rd: 25, rn: 25, imm12: 1 });
+    a.i(Inst::AddImm {
+        rd: 25,
+        rn: 25,
+        imm12: 1,
+    });
     a.store_abs(25, MAPPED, 9);
     // copy
-    a.i(Inst::LdrImm { rt: 0, rn: 24, imm12: 0 });
-    a.i(Inst::LdrImm { rt: 1, rn: 24, imm12: 2 });
-    a.i(Inst::LdrImm { rt: 2, rn: 24, imm12: 1 });
+    a.i(Inst::LdrImm {
+        rt: 0,
+        rn: 24,
+        imm12: 0,
+    });
+    a.i(Inst::LdrImm {
+        rt: 1,
+        rn: 24,
+        imm12: 2,
+    });
+    a.i(Inst::LdrImm {
+        rt: 2,
+        rn: 24,
+        imm12: 1,
+    });
     a.copy_loop();
     // cache maintenance over [addr, addr + len8), one 4-byte step at a time (any line size)
     for pass in 0..2 {
-        a.i(Inst::LdrImm { rt: 0, rn: 24, imm12: 0 });
-        a.i(Inst::LdrImm { rt: 2, rn: 24, imm12: 1 });
-        a.i(Inst::Alu { op: AluOp::Add, rd: 2, rn: 2, rm: 0 });
+        a.i(Inst::LdrImm {
+            rt: 0,
+            rn: 24,
+            imm12: 0,
+        });
+        a.i(Inst::LdrImm {
+            rt: 2,
+            rn: 24,
+            imm12: 1,
+        });
+        a.i(Inst::Alu {
+            op: AluOp::Add,
+            rd: 2,
+            rn: 2,
+            rm: 0,
+        });
         let top = a.b.new_label();
         let done = a.b.new_label();
         a.b.bind(top);
         a.i(Inst::CmpReg { rn: 0, rm: 2 });
         a.bcond(Cond::Hs, done);
-        a.i(if pass == 0 { encode::dc_cvau(0) } else { encode::ic_ivau(0) });
-        a.i(Inst::AddImm { rd: 0, rn: 0, imm12: 4 });
+        a.i(if pass == 0 {
+            encode::dc_cvau(0)
+        } else {
+            encode::ic_ivau(0)
+        });
+        a.i(Inst::AddImm {
+            rd: 0,
+            rn: 0,
+            imm12: 4,
+        });
         a.b(top);
         a.b.bind(done);
         a.i(encode::DSB_ISH);
     }
     a.i(encode::ISB);
     // mprotect(map_start, map_len, R|X)
-    a.i(Inst::LdrImm { rt: 0, rn: 24, imm12: 3 });
-    a.i(Inst::LdrImm { rt: 1, rn: 24, imm12: 4 });
+    a.i(Inst::LdrImm {
+        rt: 0,
+        rn: 24,
+        imm12: 3,
+    });
+    a.i(Inst::LdrImm {
+        rt: 1,
+        rn: 24,
+        imm12: 4,
+    });
     a.imm(2, 5);
     a.svc(sys::MPROTECT);
-    a.i(Inst::AddImm { rd: 24, rn: 24, imm12: 40 });
+    a.i(Inst::AddImm {
+        rd: 24,
+        rn: 24,
+        imm12: 40,
+    });
     a.b(seg_top);
     a.b.bind(seg_done);
     // reset scratch, log control, stack
@@ -264,17 +409,38 @@ fn routines() -> Routines {
     a.imm(9, LOGCTL_ADDR);
     a.imm(10, LOG_ADDR);
     a.imm(11, LOG_ADDR + LOG_BYTES);
-    a.i(Inst::Stp { rt: 10, rt2: 11, rn: 9, imm7: 0 });
+    a.i(Inst::Stp {
+        rt: 10,
+        rt2: 11,
+        rn: 9,
+        imm7: 0,
+    });
     a.imm(0, STACK_TOP - 0x1000);
     a.imm(2, 0x1100);
     let z = a.b.new_label();
     let zd = a.b.new_label();
     a.b.bind(z);
-    a.i(Inst::SubsImm { rd: XZR, rn: 2, imm12: 0 });
+    a.i(Inst::SubsImm {
+        rd: XZR,
+        rn: 2,
+        imm12: 0,
+    });
     a.bcond(Cond::Eq, zd);
-    a.i(Inst::StrImm { rt: XZR, rn: 0, imm12: 0 });
-    a.i(Inst::AddImm { rd: 0, rn: 0, imm12: 8 });
-    a.i(Inst::SubImm { rd: 2, rn: 2, imm12: 8 });
+    a.i(Inst::StrImm {
+        rt: XZR,
+        rn: 0,
+        imm12: 0,
+    });
+    a.i(Inst::AddImm {
+        rd: 0,
+        rn: 0,
+        imm12: 8,
+    });
+    a.i(Inst::SubImm {
+        rd: 2,
+        rn: 2,
+        imm12: 8,
+    });
     a.b(z);
     a.b.bind(zd);
     // arm the timer
@@ -285,13 +451,26 @@ fn routines() -> Routines {
     // initial registers: INITREGS[16] = entry, sp, nzcv, then x0..x30 from the table
     a.store_abs(22, INITREGS + 16 * 8, 9);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm { rd: SP, rn: 9, imm12: 0 });
+    a.i(Inst::AddImm {
+        rd: SP,
+        rn: 9,
+        imm12: 0,
+    });
     a.i(Inst::MsrNzcv { rt: XZR });
     a.imm(30, INITREGS);
     for k in 0..15u8 {
-        a.i(Inst::Ldp { rt: 2 * k, rt2: 2 * k + 1, rn: 30, imm7: 2 * k as i8 });
+        a.i(Inst::Ldp {
+            rt: 2 * k,
+            rt2: 2 * k + 1,
+            rn: 30,
+            imm7: 2 * k as i8,
+        });
     }
-    a.i(Inst::LdrImm { rt: 30, rn: 30, imm12: 30 });
+    a.i(Inst::LdrImm {
+        rt: 30,
+        rn: 30,
+        imm12: 30,
+    });
     a.i(Inst::Br { rn: 16 });
 
     // map_failed: record status 3 with the mmap result, then report.
@@ -304,16 +483,28 @@ fn routines() -> Routines {
     // report: cancel the timer, write the record, unmap, next.
     a.b.bind(report);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm { rd: SP, rn: 9, imm12: 0 });
+    a.i(Inst::AddImm {
+        rd: SP,
+        rn: 9,
+        imm12: 0,
+    });
     a.imm(0, 0);
     a.imm(1, ITIMER_OFF);
     a.imm(2, 0);
     a.svc(sys::SETITIMER);
     a.imm(9, STATE);
     a.imm(10, MAGIC);
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 0 });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 0,
+    });
     a.load_abs(10, CUR);
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 1 });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 1,
+    });
     // log_len = cursor - LOG_ADDR, or LOG_CORRUPT when the cursor left the region
     a.load_abs(11, LOGCTL_ADDR);
     a.imm(12, LOG_ADDR);
@@ -324,13 +515,26 @@ fn routines() -> Routines {
     a.bcond(Cond::Lo, corrupt);
     a.i(Inst::CmpReg { rn: 11, rm: 13 });
     a.bcond(Cond::Hi, corrupt);
-    a.i(Inst::Alu { op: AluOp::Sub, rd: 19, rn: 11, rm: 12 });
+    a.i(Inst::Alu {
+        op: AluOp::Sub,
+        rd: 19,
+        rn: 11,
+        rm: 12,
+    });
     a.b(have_len);
     a.b.bind(corrupt);
-    a.i(Inst::Movn { rd: 19, imm16: 0, hw: 0 });
+    a.i(Inst::Movn {
+        rd: 19,
+        imm16: 0,
+        hw: 0,
+    });
     a.b.bind(have_len);
     a.imm(9, STATE);
-    a.i(Inst::StrImm { rt: 19, rn: 9, imm12: (HEADER_WORDS - 1) as u16 });
+    a.i(Inst::StrImm {
+        rt: 19,
+        rn: 9,
+        imm12: (HEADER_WORDS - 1) as u16,
+    });
     a.imm(1, STATE);
     a.imm(2, HEADER_WORDS as u64 * 8);
     a.bl(write_all);
@@ -338,7 +542,11 @@ fn routines() -> Routines {
     a.imm(2, layout::SCRATCH_BYTES);
     a.bl(write_all);
     let no_log = a.b.new_label();
-    a.i(Inst::Movn { rd: 9, imm16: 0, hw: 0 });
+    a.i(Inst::Movn {
+        rd: 9,
+        imm16: 0,
+        hw: 0,
+    });
     a.i(Inst::CmpReg { rn: 19, rm: 9 });
     a.bcond(Cond::Eq, no_log);
     a.imm(1, LOG_ADDR);
@@ -348,28 +556,69 @@ fn routines() -> Routines {
     // clear STATE's status fields for the next program
     a.imm(9, STATE);
     for w in 2..5u16 {
-        a.i(Inst::StrImm { rt: XZR, rn: 9, imm12: w });
+        a.i(Inst::StrImm {
+            rt: XZR,
+            rn: 9,
+            imm12: w,
+        });
     }
     // munmap the segments mapped for this program
     a.load_abs(19, CUR);
-    a.i(Inst::Lsl { rd: 21, rn: 19, shift: 5 });
+    a.i(Inst::Lsl {
+        rd: 21,
+        rn: 19,
+        shift: 5,
+    });
     a.imm(22, PROGTAB);
-    a.i(Inst::Alu { op: AluOp::Add, rd: 21, rn: 21, rm: 22 });
-    a.i(Inst::LdrImm { rt: 24, rn: 21, imm12: 2 });
+    a.i(Inst::Alu {
+        op: AluOp::Add,
+        rd: 21,
+        rn: 21,
+        rm: 22,
+    });
+    a.i(Inst::LdrImm {
+        rt: 24,
+        rn: 21,
+        imm12: 2,
+    });
     a.load_abs(25, MAPPED);
     let um_top = a.b.new_label();
     let um_done = a.b.new_label();
     a.b.bind(um_top);
-    a.i(Inst::SubsImm { rd: XZR, rn: 25, imm12: 0 });
+    a.i(Inst::SubsImm {
+        rd: XZR,
+        rn: 25,
+        imm12: 0,
+    });
     a.bcond(Cond::Eq, um_done);
-    a.i(Inst::LdrImm { rt: 0, rn: 24, imm12: 3 });
-    a.i(Inst::LdrImm { rt: 1, rn: 24, imm12: 4 });
+    a.i(Inst::LdrImm {
+        rt: 0,
+        rn: 24,
+        imm12: 3,
+    });
+    a.i(Inst::LdrImm {
+        rt: 1,
+        rn: 24,
+        imm12: 4,
+    });
     a.svc(sys::MUNMAP);
-    a.i(Inst::AddImm { rd: 24, rn: 24, imm12: 40 });
-    a.i(Inst::SubImm { rd: 25, rn: 25, imm12: 1 });
+    a.i(Inst::AddImm {
+        rd: 24,
+        rn: 24,
+        imm12: 40,
+    });
+    a.i(Inst::SubImm {
+        rd: 25,
+        rn: 25,
+        imm12: 1,
+    });
     a.b(um_top);
     a.b.bind(um_done);
-    a.i(Inst::AddImm { rd: 19, rn: 19, imm12: 1 });
+    a.i(Inst::AddImm {
+        rd: 19,
+        rn: 19,
+        imm12: 1,
+    });
     a.store_abs(19, CUR, 9);
     a.b(next_program);
 
@@ -387,34 +636,124 @@ fn routines() -> Routines {
     a.bcond(Cond::Ne, not_alarm);
     a.imm(10, STATUS_TIMEOUT);
     a.b.bind(not_alarm);
-    a.i(Inst::Stp { rt: 10, rt2: 0, rn: 9, imm7: 2 }); // status, signo
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_FAULT });
-    a.i(Inst::LdrImm { rt: 10, rn: 3, imm12: 0 });
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 4 });
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_PC });
-    a.i(Inst::LdrImm { rt: 10, rn: 3, imm12: 0 });
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 5 });
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_REGS });
+    a.i(Inst::Stp {
+        rt: 10,
+        rt2: 0,
+        rn: 9,
+        imm7: 2,
+    }); // status, signo
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_FAULT,
+    });
+    a.i(Inst::LdrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 4,
+    });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_PC,
+    });
+    a.i(Inst::LdrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 5,
+    });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_REGS,
+    });
     for k in 0..31u16 {
-        a.i(Inst::LdrImm { rt: 10, rn: 3, imm12: k });
-        a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 6 + k });
+        a.i(Inst::LdrImm {
+            rt: 10,
+            rn: 3,
+            imm12: k,
+        });
+        a.i(Inst::StrImm {
+            rt: 10,
+            rn: 9,
+            imm12: 6 + k,
+        });
     }
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_SP });
-    a.i(Inst::LdrImm { rt: 10, rn: 3, imm12: 0 });
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 37 });
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_PSTATE });
-    a.i(Inst::LdrImm { rt: 10, rn: 3, imm12: 0 });
-    a.i(Inst::Lsr { rd: 10, rn: 10, shift: 28 });
-    a.i(Inst::Lsl { rd: 10, rn: 10, shift: 28 });
-    a.i(Inst::StrImm { rt: 10, rn: 9, imm12: 38 });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_SP,
+    });
+    a.i(Inst::LdrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 37,
+    });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_PSTATE,
+    });
+    a.i(Inst::LdrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
+    a.i(Inst::Lsr {
+        rd: 10,
+        rn: 10,
+        shift: 28,
+    });
+    a.i(Inst::Lsl {
+        rd: 10,
+        rn: 10,
+        shift: 28,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 38,
+    });
     // resume at report with a sane stack
-    let report_addr = layout::ENTRY_ADDR + u64::from(a.b.label_offset(report).expect("report is bound"));
+    let report_addr =
+        layout::ENTRY_ADDR + u64::from(a.b.label_offset(report).expect("report is bound"));
     a.imm(10, report_addr);
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_PC });
-    a.i(Inst::StrImm { rt: 10, rn: 3, imm12: 0 });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_PC,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
     a.imm(10, STACK_TOP);
-    a.i(Inst::AddImm { rd: 3, rn: 2, imm12: UC_SP });
-    a.i(Inst::StrImm { rt: 10, rn: 3, imm12: 0 });
+    a.i(Inst::AddImm {
+        rd: 3,
+        rn: 2,
+        imm12: UC_SP,
+    });
+    a.i(Inst::StrImm {
+        rt: 10,
+        rn: 3,
+        imm12: 0,
+    });
     a.i(Inst::Ret);
 
     a.b.bind(restorer);
@@ -424,28 +763,75 @@ fn routines() -> Routines {
     let entry = a.b.finish().expect("start routine encodes").bytes;
 
     // ---- exit page ----
-    let mut x = Asm { b: CodeBuffer::new(EXIT_ADDR, None) };
+    let mut x = Asm {
+        b: CodeBuffer::new(EXIT_ADDR, None),
+    };
     x.i(encode::MSR_TPIDR_X0);
     x.imm(0, STATE);
-    x.i(Inst::StrImm { rt: 1, rn: 0, imm12: 7 });
+    x.i(Inst::StrImm {
+        rt: 1,
+        rn: 0,
+        imm12: 7,
+    });
     for r in 2..31u8 {
-        x.i(Inst::StrImm { rt: r, rn: 0, imm12: 6 + u16::from(r) });
+        x.i(Inst::StrImm {
+            rt: r,
+            rn: 0,
+            imm12: 6 + u16::from(r),
+        });
     }
     x.i(encode::MRS_X1_TPIDR);
-    x.i(Inst::StrImm { rt: 1, rn: 0, imm12: 6 });
-    x.i(Inst::AddImm { rd: 1, rn: SP, imm12: 0 });
-    x.i(Inst::StrImm { rt: 1, rn: 0, imm12: 37 });
+    x.i(Inst::StrImm {
+        rt: 1,
+        rn: 0,
+        imm12: 6,
+    });
+    x.i(Inst::AddImm {
+        rd: 1,
+        rn: SP,
+        imm12: 0,
+    });
+    x.i(Inst::StrImm {
+        rt: 1,
+        rn: 0,
+        imm12: 37,
+    });
     x.i(Inst::MrsNzcv { rt: 1 });
-    x.i(Inst::StrImm { rt: 1, rn: 0, imm12: 38 });
+    x.i(Inst::StrImm {
+        rt: 1,
+        rn: 0,
+        imm12: 38,
+    });
     x.imm(1, EXIT_ADDR);
-    x.i(Inst::StrImm { rt: 1, rn: 0, imm12: 5 });
-    x.i(Inst::StrImm { rt: XZR, rn: 0, imm12: 2 });
-    x.i(Inst::StrImm { rt: XZR, rn: 0, imm12: 3 });
-    x.i(Inst::StrImm { rt: XZR, rn: 0, imm12: 4 });
+    x.i(Inst::StrImm {
+        rt: 1,
+        rn: 0,
+        imm12: 5,
+    });
+    x.i(Inst::StrImm {
+        rt: XZR,
+        rn: 0,
+        imm12: 2,
+    });
+    x.i(Inst::StrImm {
+        rt: XZR,
+        rn: 0,
+        imm12: 3,
+    });
+    x.i(Inst::StrImm {
+        rt: XZR,
+        rn: 0,
+        imm12: 4,
+    });
     x.imm(16, report_addr);
     x.i(Inst::Br { rn: 16 });
     let exit = x.b.finish().expect("exit routine encodes").bytes;
-    Routines { exit, entry, handler: handler_addr, restorer: restorer_addr }
+    Routines {
+        exit,
+        entry,
+        handler: handler_addr,
+        restorer: restorer_addr,
+    }
 }
 
 fn put(buf: &mut [u8], at: u64, v: u64) {
@@ -521,14 +907,21 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
             blob.resize(layout::align_up(blob.len() as u64, 8) as usize, 0);
         }
         nsegs += segs.len() as u64;
-        progs.push(Prog { entry: img.entry, segs });
+        progs.push(Prog {
+            entry: img.entry,
+            segs,
+        });
     }
     let segtab = PROGTAB + 32 * progs.len() as u64;
     let blob_at = layout::align_up(segtab + 40 * nsegs, 8);
     let mut data = vec![0u8; (blob_at - DATA_ADDR) as usize];
     put(&mut data, NPROG, progs.len() as u64);
     for n in 0..31u8 {
-        put(&mut data, INITREGS + 8 * u64::from(n), layout::initial_reg(n));
+        put(
+            &mut data,
+            INITREGS + 8 * u64::from(n),
+            layout::initial_reg(n),
+        );
     }
     // struct sigaction (kernel, arm64): handler, flags, restorer, mask
     put(&mut data, SIGACT, r.handler);
@@ -547,7 +940,10 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
         put(&mut data, e + 8, p.segs.len() as u64);
         put(&mut data, e + 16, seg_at);
         for &(addr, len8, blob_off, map_start, map_len) in &p.segs {
-            for (i, v) in [addr, len8, blob_at + blob_off, map_start, map_len].into_iter().enumerate() {
+            for (i, v) in [addr, len8, blob_at + blob_off, map_start, map_len]
+                .into_iter()
+                .enumerate()
+            {
                 put(&mut data, seg_at + 8 * i as u64, v);
             }
             seg_at += 40;
@@ -557,13 +953,48 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
     let (r_x, rw_) = (5u32, 6u32);
     write_elf(
         &[
-            Load { vaddr: EXIT_ADDR, flags: r_x, data: &r.exit, memsz: r.exit.len() as u64 },
-            Load { vaddr: layout::ENTRY_ADDR, flags: r_x, data: &r.entry, memsz: r.entry.len() as u64 },
-            Load { vaddr: STACK_BASE, flags: rw_, data: &[], memsz: STACK_SIZE },
-            Load { vaddr: SCRATCH_ADDR, flags: rw_, data: &[], memsz: LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR },
-            Load { vaddr: LOG_ADDR, flags: rw_, data: &[], memsz: LOG_BYTES },
-            Load { vaddr: ALTSTACK_ADDR, flags: rw_, data: &[], memsz: ALTSTACK_SIZE },
-            Load { vaddr: DATA_ADDR, flags: rw_, data: &data, memsz: data.len() as u64 },
+            Load {
+                vaddr: EXIT_ADDR,
+                flags: r_x,
+                data: &r.exit,
+                memsz: r.exit.len() as u64,
+            },
+            Load {
+                vaddr: layout::ENTRY_ADDR,
+                flags: r_x,
+                data: &r.entry,
+                memsz: r.entry.len() as u64,
+            },
+            Load {
+                vaddr: STACK_BASE,
+                flags: rw_,
+                data: &[],
+                memsz: STACK_SIZE,
+            },
+            Load {
+                vaddr: SCRATCH_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR,
+            },
+            Load {
+                vaddr: LOG_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: LOG_BYTES,
+            },
+            Load {
+                vaddr: ALTSTACK_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: ALTSTACK_SIZE,
+            },
+            Load {
+                vaddr: DATA_ADDR,
+                flags: rw_,
+                data: &data,
+                memsz: data.len() as u64,
+            },
         ],
         layout::ENTRY_ADDR,
     )
@@ -603,7 +1034,13 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
     while pos < out.len() {
         let hdr_len = HEADER_WORDS * 8;
         if out.len() - pos < hdr_len {
-            return (recs, Some(format!("output ends inside a record header ({} of {hdr_len} bytes)", out.len() - pos)));
+            return (
+                recs,
+                Some(format!(
+                    "output ends inside a record header ({} of {hdr_len} bytes)",
+                    out.len() - pos
+                )),
+            );
         }
         let h = &out[pos..pos + hdr_len];
         if q(h, 0) != MAGIC {
@@ -614,9 +1051,20 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
             *r = q(h, 6 + k);
         }
         let log_len = q(h, HEADER_WORDS - 1);
-        let body = layout::SCRATCH_BYTES as usize + if log_len == LOG_CORRUPT { 0 } else { log_len as usize };
+        let body = layout::SCRATCH_BYTES as usize
+            + if log_len == LOG_CORRUPT {
+                0
+            } else {
+                log_len as usize
+            };
         if log_len != LOG_CORRUPT && log_len > LOG_BYTES || out.len() - pos - hdr_len < body {
-            return (recs, Some(format!("output ends inside record {} (scratch and {log_len} log bytes expected)", q(h, 1))));
+            return (
+                recs,
+                Some(format!(
+                    "output ends inside record {} (scratch and {log_len} log bytes expected)",
+                    q(h, 1)
+                )),
+            );
         }
         let s = pos + hdr_len;
         let scratch = out[s..s + layout::SCRATCH_BYTES as usize].to_vec();

@@ -74,7 +74,10 @@ impl Emitted {
     /// emitted again for the new address, so it is refused rather than copied.
     pub fn relocated(&self, base: u64) -> Result<Emitted, String> {
         if !self.position_independent {
-            return Err(format!("{} code is position-dependent: emit it again at {base:#x} instead of copying it", self.strategy));
+            return Err(format!(
+                "{} code is position-dependent: emit it again at {base:#x} instead of copying it",
+                self.strategy
+            ));
         }
         let mut e = self.clone();
         e.code.base = base;
@@ -92,7 +95,10 @@ impl Emitted {
 
     /// Number of call sites that fell back from the strategy's preferred form.
     pub fn fallbacks(&self) -> usize {
-        self.sites.iter().filter(|s| s.choice.fallback.is_some()).count()
+        self.sites
+            .iter()
+            .filter(|s| s.choice.fallback.is_some())
+            .count()
     }
 
     /// Disassembly listing of byte range `range` (clamped), one line per slot, from the slots the
@@ -103,13 +109,26 @@ impl Emitted {
         let mut off = range.start & !3;
         while off < end {
             let pc = self.code.base + u64::from(off);
-            let word = u32::from_le_bytes(self.code.bytes[off as usize..off as usize + 4].try_into().unwrap());
+            let word = u32::from_le_bytes(
+                self.code.bytes[off as usize..off as usize + 4]
+                    .try_into()
+                    .unwrap(),
+            );
             let text = match self.code.slots[(off / 4) as usize] {
                 Slot::Inst(i) => i.render(pc),
                 Slot::Data(_) => ".word (data)".to_string(),
             };
             let site = self.sites.iter().find(|s| s.start == off);
-            let note = site.map(|s| format!("    ; call #{} -> h{} ({})", s.index, s.helper, s.choice.kind.name())).unwrap_or_default();
+            let note = site
+                .map(|s| {
+                    format!(
+                        "    ; call #{} -> h{} ({})",
+                        s.index,
+                        s.helper,
+                        s.choice.kind.name()
+                    )
+                })
+                .unwrap_or_default();
             out.push_str(&format!("{pc:#014x}  {word:08x}  {text}{note}\n"));
             off += 4;
         }
@@ -129,23 +148,54 @@ struct Lower<'a> {
 const LEAF_RESERVE: u32 = 64;
 
 /// Emit `program` under `strategy`.
-pub fn emit(program: &Program, strategy: &dyn Strategy, opts: &EmitOptions) -> Result<Emitted, EmitError> {
+pub fn emit(
+    program: &Program,
+    strategy: &dyn Strategy,
+    opts: &EmitOptions,
+) -> Result<Emitted, EmitError> {
     let bug = opts.bug.filter(|b| b.strategy() == strategy.name());
-    let mut l = Lower { buf: CodeBuffer::new(program.code_base, bug), program, strategy, sites: Vec::new() };
+    let mut l = Lower {
+        buf: CodeBuffer::new(program.code_base, bug),
+        program,
+        strategy,
+        sites: Vec::new(),
+    };
     l.buf.push_all(&[
-        Inst::StpPre { rt: 29, rt2: 30, rn: SP, imm7: -6 },
-        Inst::AddImm { rd: 29, rn: SP, imm12: 0 },
+        Inst::StpPre {
+            rt: 29,
+            rt2: 30,
+            rn: SP,
+            imm7: -6,
+        },
+        Inst::AddImm {
+            rd: 29,
+            rn: SP,
+            imm12: 0,
+        },
         Inst::MovReg { rd: 28, rm: 0 },
     ]);
     l.ops(&program.body, 0);
     l.buf.reserve(LEAF_RESERVE);
     l.buf.push_all(&[
-        Inst::MovReg { rd: 0, rm: program.ret.reg() },
-        Inst::LdpPost { rt: 29, rt2: 30, rn: SP, imm7: 6 },
+        Inst::MovReg {
+            rd: 0,
+            rm: program.ret.reg(),
+        },
+        Inst::LdpPost {
+            rt: 29,
+            rt2: 30,
+            rn: SP,
+            imm7: 6,
+        },
         Inst::Ret,
     ]);
     let code = l.buf.finish()?;
-    Ok(Emitted { strategy: strategy.name(), position_independent: strategy.position_independent(), code, sites: l.sites })
+    Ok(Emitted {
+        strategy: strategy.name(),
+        position_independent: strategy.position_independent(),
+        code,
+        sites: l.sites,
+    })
 }
 
 impl Lower<'_> {
@@ -160,36 +210,89 @@ impl Lower<'_> {
         let b = &mut self.buf;
         match op {
             Op::Const { dst, imm } => b.push_all(&mov_imm_minimal(dst.reg(), *imm)),
-            Op::Alu { op, dst, a, b: rb } => b.push(Inst::Alu { op: *op, rd: dst.reg(), rn: a.reg(), rm: rb.reg() }),
-            Op::Shift { op, dst, src, amount } => b.push(match op {
-                ShiftOp::Lsl => Inst::Lsl { rd: dst.reg(), rn: src.reg(), shift: *amount },
-                ShiftOp::Lsr => Inst::Lsr { rd: dst.reg(), rn: src.reg(), shift: *amount },
+            Op::Alu { op, dst, a, b: rb } => b.push(Inst::Alu {
+                op: *op,
+                rd: dst.reg(),
+                rn: a.reg(),
+                rm: rb.reg(),
             }),
-            Op::Load { dst, slot } => b.push(Inst::LdrImm { rt: dst.reg(), rn: 28, imm12: *slot }),
-            Op::Store { slot, src } => b.push(Inst::StrImm { rt: src.reg(), rn: 28, imm12: *slot }),
+            Op::Shift {
+                op,
+                dst,
+                src,
+                amount,
+            } => b.push(match op {
+                ShiftOp::Lsl => Inst::Lsl {
+                    rd: dst.reg(),
+                    rn: src.reg(),
+                    shift: *amount,
+                },
+                ShiftOp::Lsr => Inst::Lsr {
+                    rd: dst.reg(),
+                    rn: src.reg(),
+                    shift: *amount,
+                },
+            }),
+            Op::Load { dst, slot } => b.push(Inst::LdrImm {
+                rt: dst.reg(),
+                rn: 28,
+                imm12: *slot,
+            }),
+            Op::Store { slot, src } => b.push(Inst::StrImm {
+                rt: src.reg(),
+                rn: 28,
+                imm12: *slot,
+            }),
             Op::Call { dst, helper, args } => {
                 for (i, a) in args.iter().enumerate() {
-                    b.push(Inst::MovReg { rd: i as u8, rm: a.reg() });
+                    b.push(Inst::MovReg {
+                        rd: i as u8,
+                        rm: a.reg(),
+                    });
                 }
                 let target = self.program.helpers[*helper as usize].addr;
                 let start = b.offset();
                 let choice = self.strategy.emit_call(b, target);
                 let ret = b.offset();
-                self.sites.push(CallSite { index: self.sites.len() as u32, helper: *helper, target, start, ret, choice });
+                self.sites.push(CallSite {
+                    index: self.sites.len() as u32,
+                    helper: *helper,
+                    target,
+                    start,
+                    ret,
+                    choice,
+                });
                 if let Some(d) = dst {
                     self.buf.push(Inst::MovReg { rd: d.reg(), rm: 0 });
                 }
             }
-            Op::If { cmp, a, b: rb, then, els } => {
-                b.push(Inst::CmpReg { rn: a.reg(), rm: rb.reg() });
+            Op::If {
+                cmp,
+                a,
+                b: rb,
+                then,
+                els,
+            } => {
+                b.push(Inst::CmpReg {
+                    rn: a.reg(),
+                    rm: rb.reg(),
+                });
                 let else_l = b.new_label();
-                b.push_use(Inst::BCond { cond: cmp.cond().invert(), offset: 0 }, else_l, LabelUse::Branch19);
+                b.push_use(
+                    Inst::BCond {
+                        cond: cmp.cond().invert(),
+                        offset: 0,
+                    },
+                    else_l,
+                    LabelUse::Branch19,
+                );
                 self.ops(then, depth);
                 if els.is_empty() {
                     self.buf.bind(else_l);
                 } else {
                     let end = self.buf.new_label();
-                    self.buf.push_use(Inst::B { offset: 0 }, end, LabelUse::Branch26);
+                    self.buf
+                        .push_use(Inst::B { offset: 0 }, end, LabelUse::Branch26);
                     self.buf.bind(else_l);
                     self.ops(els, depth);
                     self.buf.bind(end);
@@ -197,18 +300,45 @@ impl Lower<'_> {
             }
             Op::Loop { count, body } => {
                 let slot = 2 + depth;
-                b.push(Inst::Movz { rd: 9, imm16: u16::from(*count), hw: 0 });
-                b.push(Inst::StrImm { rt: 9, rn: SP, imm12: slot });
+                b.push(Inst::Movz {
+                    rd: 9,
+                    imm16: u16::from(*count),
+                    hw: 0,
+                });
+                b.push(Inst::StrImm {
+                    rt: 9,
+                    rn: SP,
+                    imm12: slot,
+                });
                 let top = b.new_label();
                 b.bind(top);
                 self.ops(body, depth + 1);
                 self.buf.reserve(LEAF_RESERVE);
                 self.buf.push_all(&[
-                    Inst::LdrImm { rt: 9, rn: SP, imm12: slot },
-                    Inst::SubsImm { rd: 9, rn: 9, imm12: 1 },
-                    Inst::StrImm { rt: 9, rn: SP, imm12: slot },
+                    Inst::LdrImm {
+                        rt: 9,
+                        rn: SP,
+                        imm12: slot,
+                    },
+                    Inst::SubsImm {
+                        rd: 9,
+                        rn: 9,
+                        imm12: 1,
+                    },
+                    Inst::StrImm {
+                        rt: 9,
+                        rn: SP,
+                        imm12: slot,
+                    },
                 ]);
-                self.buf.push_use(Inst::BCond { cond: crate::encode::Cond::Ne, offset: 0 }, top, LabelUse::Branch19);
+                self.buf.push_use(
+                    Inst::BCond {
+                        cond: crate::encode::Cond::Ne,
+                        offset: 0,
+                    },
+                    top,
+                    LabelUse::Branch19,
+                );
             }
         }
     }
@@ -249,7 +379,11 @@ impl Emitted {
             sizes: self.code.sizes.clone(),
             call_sites: self.sites.len() as u32,
             inline_call_insns: self.sites.iter().map(|s| u64::from(s.inline_insns())).sum(),
-            executed_call_insns: self.sites.iter().map(|s| u64::from(s.inline_insns() + s.choice.kind.out_of_line_insns())).sum(),
+            executed_call_insns: self
+                .sites
+                .iter()
+                .map(|s| u64::from(s.inline_insns() + s.choice.kind.out_of_line_insns()))
+                .sum(),
             kinds,
             fallbacks: self.fallbacks() as u32,
         }

@@ -140,13 +140,33 @@ pub enum Inst {
     /// `str xt, [xn, #8*imm12]`
     StrImm { rt: Reg, rn: Reg, imm12: u16 },
     /// `stp xt, xt2, [xn, #8*imm7]` (signed offset form)
-    Stp { rt: Reg, rt2: Reg, rn: Reg, imm7: i8 },
+    Stp {
+        rt: Reg,
+        rt2: Reg,
+        rn: Reg,
+        imm7: i8,
+    },
     /// `ldp xt, xt2, [xn, #8*imm7]` (signed offset form)
-    Ldp { rt: Reg, rt2: Reg, rn: Reg, imm7: i8 },
+    Ldp {
+        rt: Reg,
+        rt2: Reg,
+        rn: Reg,
+        imm7: i8,
+    },
     /// `stp xt, xt2, [xn, #8*imm7]!` (pre-index)
-    StpPre { rt: Reg, rt2: Reg, rn: Reg, imm7: i8 },
+    StpPre {
+        rt: Reg,
+        rt2: Reg,
+        rn: Reg,
+        imm7: i8,
+    },
     /// `ldp xt, xt2, [xn], #8*imm7` (post-index)
-    LdpPost { rt: Reg, rt2: Reg, rn: Reg, imm7: i8 },
+    LdpPost {
+        rt: Reg,
+        rt2: Reg,
+        rn: Reg,
+        imm7: i8,
+    },
     /// `b <pc + offset>` (±128 MiB)
     B { offset: i32 },
     /// `bl <pc + offset>` (±128 MiB)
@@ -168,7 +188,12 @@ pub enum Inst {
     /// `subs xd, xn, #imm12`
     SubsImm { rd: Reg, rn: Reg, imm12: u16 },
     /// Three-register ALU operation.
-    Alu { op: AluOp, rd: Reg, rn: Reg, rm: Reg },
+    Alu {
+        op: AluOp,
+        rd: Reg,
+        rn: Reg,
+        rm: Reg,
+    },
     /// `cmp xn, xm` (subs xzr, xn, xm)
     CmpReg { rn: Reg, rm: Reg },
     /// `mov xd, xm` (orr xd, xzr, xm)
@@ -197,34 +222,77 @@ pub enum Inst {
 /// `dc cvau, x<rt>`: clean data cache line by address to the point of unification.
 pub fn dc_cvau(rt: Reg) -> Inst {
     const T: [&str; 32] = sys_texts!("dc cvau, ");
-    Inst::Sys { word: 0xD50B_7B20 | u32::from(rt), text: T[rt as usize] }
+    Inst::Sys {
+        word: 0xD50B_7B20 | u32::from(rt),
+        text: T[rt as usize],
+    }
 }
 
 /// `ic ivau, x<rt>`: invalidate instruction cache line by address to the point of unification.
 pub fn ic_ivau(rt: Reg) -> Inst {
     const T: [&str; 32] = sys_texts!("ic ivau, ");
-    Inst::Sys { word: 0xD50B_7520 | u32::from(rt), text: T[rt as usize] }
+    Inst::Sys {
+        word: 0xD50B_7520 | u32::from(rt),
+        text: T[rt as usize],
+    }
 }
 
 /// `dsb ish`.
-pub const DSB_ISH: Inst = Inst::Sys { word: 0xD503_3B9F, text: "dsb ish" };
+pub const DSB_ISH: Inst = Inst::Sys {
+    word: 0xD503_3B9F,
+    text: "dsb ish",
+};
 /// `isb`.
-pub const ISB: Inst = Inst::Sys { word: 0xD503_3FDF, text: "isb" };
+pub const ISB: Inst = Inst::Sys {
+    word: 0xD503_3FDF,
+    text: "isb",
+};
 /// `msr tpidr_el0, x0`.
-pub const MSR_TPIDR_X0: Inst = Inst::Sys { word: 0xD51B_D040, text: "msr tpidr_el0, x0" };
+pub const MSR_TPIDR_X0: Inst = Inst::Sys {
+    word: 0xD51B_D040,
+    text: "msr tpidr_el0, x0",
+};
 /// `mrs x1, tpidr_el0`.
-pub const MRS_X1_TPIDR: Inst = Inst::Sys { word: 0xD53B_D041, text: "mrs x1, tpidr_el0" };
+pub const MRS_X1_TPIDR: Inst = Inst::Sys {
+    word: 0xD53B_D041,
+    text: "mrs x1, tpidr_el0",
+};
 
 macro_rules! sys_texts {
     ($p:literal) => {
         [
-            concat!($p, "x0"), concat!($p, "x1"), concat!($p, "x2"), concat!($p, "x3"), concat!($p, "x4"),
-            concat!($p, "x5"), concat!($p, "x6"), concat!($p, "x7"), concat!($p, "x8"), concat!($p, "x9"),
-            concat!($p, "x10"), concat!($p, "x11"), concat!($p, "x12"), concat!($p, "x13"), concat!($p, "x14"),
-            concat!($p, "x15"), concat!($p, "x16"), concat!($p, "x17"), concat!($p, "x18"), concat!($p, "x19"),
-            concat!($p, "x20"), concat!($p, "x21"), concat!($p, "x22"), concat!($p, "x23"), concat!($p, "x24"),
-            concat!($p, "x25"), concat!($p, "x26"), concat!($p, "x27"), concat!($p, "x28"), concat!($p, "x29"),
-            concat!($p, "x30"), concat!($p, "xzr"),
+            concat!($p, "x0"),
+            concat!($p, "x1"),
+            concat!($p, "x2"),
+            concat!($p, "x3"),
+            concat!($p, "x4"),
+            concat!($p, "x5"),
+            concat!($p, "x6"),
+            concat!($p, "x7"),
+            concat!($p, "x8"),
+            concat!($p, "x9"),
+            concat!($p, "x10"),
+            concat!($p, "x11"),
+            concat!($p, "x12"),
+            concat!($p, "x13"),
+            concat!($p, "x14"),
+            concat!($p, "x15"),
+            concat!($p, "x16"),
+            concat!($p, "x17"),
+            concat!($p, "x18"),
+            concat!($p, "x19"),
+            concat!($p, "x20"),
+            concat!($p, "x21"),
+            concat!($p, "x22"),
+            concat!($p, "x23"),
+            concat!($p, "x24"),
+            concat!($p, "x25"),
+            concat!($p, "x26"),
+            concat!($p, "x27"),
+            concat!($p, "x28"),
+            concat!($p, "x29"),
+            concat!($p, "x30"),
+            concat!($p, "xzr"),
         ]
     };
 }
@@ -263,7 +331,9 @@ impl Inst {
             }
         }
         Ok(match *self {
-            Inst::Movz { rd, imm16, hw } | Inst::Movn { rd, imm16, hw } | Inst::Movk { rd, imm16, hw } => {
+            Inst::Movz { rd, imm16, hw }
+            | Inst::Movn { rd, imm16, hw }
+            | Inst::Movk { rd, imm16, hw } => {
                 if hw > 3 {
                     return err("hw must be 0..=3".into());
                 }
@@ -276,7 +346,9 @@ impl Inst {
             }
             Inst::LdrLit { rt, offset } => {
                 if offset % 4 != 0 || !fits_signed(i64::from(offset) / 4, 19) {
-                    return err(format!("literal offset {offset} out of range (±1 MiB, 4-aligned)"));
+                    return err(format!(
+                        "literal offset {offset} out of range (±1 MiB, 4-aligned)"
+                    ));
                 }
                 0x5800_0000 | ((((offset / 4) as u32) & 0x7FFFF) << 5) | r(rt)
             }
@@ -284,7 +356,11 @@ impl Inst {
                 if imm12 > 4095 {
                     return err("imm12 out of range".into());
                 }
-                let opc = if matches!(self, Inst::LdrImm { .. }) { 0xF940_0000 } else { 0xF900_0000 };
+                let opc = if matches!(self, Inst::LdrImm { .. }) {
+                    0xF940_0000
+                } else {
+                    0xF900_0000
+                };
                 opc | (u32::from(imm12) << 10) | (r(rn) << 5) | r(rt)
             }
             Inst::Stp { rt, rt2, rn, imm7 }
@@ -306,12 +382,18 @@ impl Inst {
                 if offset % 4 != 0 || !fits_signed(i64::from(offset) / 4, 26) {
                     return err(format!("branch offset {offset} out of range (±128 MiB)"));
                 }
-                let opc = if matches!(self, Inst::B { .. }) { 0x1400_0000 } else { 0x9400_0000 };
+                let opc = if matches!(self, Inst::B { .. }) {
+                    0x1400_0000
+                } else {
+                    0x9400_0000
+                };
                 opc | (((offset / 4) as u32) & 0x03FF_FFFF)
             }
             Inst::BCond { cond, offset } => {
                 if offset % 4 != 0 || !fits_signed(i64::from(offset) / 4, 19) {
-                    return err(format!("conditional branch offset {offset} out of range (±1 MiB)"));
+                    return err(format!(
+                        "conditional branch offset {offset} out of range (±1 MiB)"
+                    ));
                 }
                 0x5400_0000 | ((((offset / 4) as u32) & 0x7FFFF) << 5) | cond as u32
             }
@@ -325,7 +407,9 @@ impl Inst {
                 let p = pages as u32;
                 0x9000_0000 | ((p & 3) << 29) | (((p >> 2) & 0x7FFFF) << 5) | r(rd)
             }
-            Inst::AddImm { rd, rn, imm12 } | Inst::SubImm { rd, rn, imm12 } | Inst::SubsImm { rd, rn, imm12 } => {
+            Inst::AddImm { rd, rn, imm12 }
+            | Inst::SubImm { rd, rn, imm12 }
+            | Inst::SubsImm { rd, rn, imm12 } => {
                 if imm12 > 4095 {
                     return err("imm12 out of range".into());
                 }
@@ -349,13 +433,21 @@ impl Inst {
             }
             Inst::CmpReg { rn, rm } => 0xEB00_001F | (r(rm) << 16) | (r(rn) << 5),
             Inst::MovReg { rd, rm } => 0xAA00_03E0 | (r(rm) << 16) | r(rd),
-            Inst::Lsl { rd, rn, shift } | Inst::Lsr { rd, rn, shift } | Inst::Ror { rd, rn, shift } => {
+            Inst::Lsl { rd, rn, shift }
+            | Inst::Lsr { rd, rn, shift }
+            | Inst::Ror { rd, rn, shift } => {
                 if shift == 0 || shift > 63 {
                     return err("shift must be 1..=63".into());
                 }
                 let s = u32::from(shift);
                 match self {
-                    Inst::Lsl { .. } => 0xD340_0000 | (((64 - s) & 63) << 16) | ((63 - s) << 10) | (r(rn) << 5) | r(rd),
+                    Inst::Lsl { .. } => {
+                        0xD340_0000
+                            | (((64 - s) & 63) << 16)
+                            | ((63 - s) << 10)
+                            | (r(rn) << 5)
+                            | r(rd)
+                    }
                     Inst::Lsr { .. } => 0xD340_0000 | (s << 16) | (63 << 10) | (r(rn) << 5) | r(rd),
                     _ => 0x93C0_0000 | (r(rn) << 16) | (s << 10) | (r(rn) << 5) | r(rd),
                 }
@@ -372,7 +464,10 @@ impl Inst {
     /// Registers named by the instruction (for range checks).
     fn regs(&self) -> Vec<Reg> {
         match *self {
-            Inst::Movz { rd, .. } | Inst::Movn { rd, .. } | Inst::Movk { rd, .. } | Inst::Adrp { rd, .. } => vec![rd],
+            Inst::Movz { rd, .. }
+            | Inst::Movn { rd, .. }
+            | Inst::Movk { rd, .. }
+            | Inst::Adrp { rd, .. } => vec![rd],
             Inst::LdrLit { rt, .. } | Inst::MrsNzcv { rt } | Inst::MsrNzcv { rt } => vec![rt],
             Inst::LdrImm { rt, rn, .. } | Inst::StrImm { rt, rn, .. } => vec![rt, rn],
             Inst::Stp { rt, rt2, rn, .. }
@@ -380,26 +475,51 @@ impl Inst {
             | Inst::StpPre { rt, rt2, rn, .. }
             | Inst::LdpPost { rt, rt2, rn, .. } => vec![rt, rt2, rn],
             Inst::Blr { rn } | Inst::Br { rn } => vec![rn],
-            Inst::AddImm { rd, rn, .. } | Inst::SubImm { rd, rn, .. } | Inst::SubsImm { rd, rn, .. } => vec![rd, rn],
+            Inst::AddImm { rd, rn, .. }
+            | Inst::SubImm { rd, rn, .. }
+            | Inst::SubsImm { rd, rn, .. } => vec![rd, rn],
             Inst::Alu { rd, rn, rm, .. } => vec![rd, rn, rm],
             Inst::CmpReg { rn, rm } => vec![rn, rm],
             Inst::MovReg { rd, rm } => vec![rd, rm],
-            Inst::Lsl { rd, rn, .. } | Inst::Lsr { rd, rn, .. } | Inst::Ror { rd, rn, .. } => vec![rd, rn],
+            Inst::Lsl { rd, rn, .. } | Inst::Lsr { rd, rn, .. } | Inst::Ror { rd, rn, .. } => {
+                vec![rd, rn]
+            }
             _ => vec![],
         }
     }
 
     /// Is this an unconditional transfer after which execution never falls through?
     pub fn is_terminator(&self) -> bool {
-        matches!(self, Inst::B { .. } | Inst::Br { .. } | Inst::Ret | Inst::Brk { .. })
+        matches!(
+            self,
+            Inst::B { .. } | Inst::Br { .. } | Inst::Ret | Inst::Brk { .. }
+        )
     }
 
     /// The text capstone 5 prints for this instruction at address `pc` (mnemonic and operands
     /// separated by one space). Used by [`crate::check`] to match decoded words.
     pub fn render(&self, pc: u64) -> String {
-        let x = |n: Reg| if n == 31 { "xzr".to_string() } else { format!("x{n}") };
-        let xs = |n: Reg| if n == 31 { "sp".to_string() } else { format!("x{n}") };
-        let hex = |v: u64| if v > 9 { format!("#0x{v:x}") } else { format!("#{v}") };
+        let x = |n: Reg| {
+            if n == 31 {
+                "xzr".to_string()
+            } else {
+                format!("x{n}")
+            }
+        };
+        let xs = |n: Reg| {
+            if n == 31 {
+                "sp".to_string()
+            } else {
+                format!("x{n}")
+            }
+        };
+        let hex = |v: u64| {
+            if v > 9 {
+                format!("#0x{v:x}")
+            } else {
+                format!("#{v}")
+            }
+        };
         let shex = |v: i64| {
             if v < 0 {
                 if v < -9 {
@@ -417,13 +537,22 @@ impl Inst {
                 if imm16 == 0 && hw != 0 {
                     format!("movz {}, {}, lsl #{}", x(rd), hex(0), 16 * hw)
                 } else {
-                    format!("mov {}, {}", x(rd), hex(u64::from(imm16) << (16 * hw)))
+                    format!(
+                        "mov {}, {}",
+                        x(rd),
+                        shex((u64::from(imm16) << (16 * hw)) as i64)
+                    )
                 }
             }
             Inst::Movn { rd, imm16, hw } => {
                 let v = !(u64::from(imm16) << (16 * hw));
-                if (imm16 == 0 && hw != 0) || (v as i64) == -1 && imm16 == 0 && hw != 0 {
-                    format!("movn {}, {}, lsl #{}", x(rd), hex(u64::from(imm16)), 16 * hw)
+                if imm16 == 0 && hw != 0 {
+                    format!(
+                        "movn {}, {}, lsl #{}",
+                        x(rd),
+                        hex(u64::from(imm16)),
+                        16 * hw
+                    )
                 } else {
                     format!("mov {}, {}", x(rd), shex(v as i64))
                 }
@@ -432,12 +561,21 @@ impl Inst {
                 if hw == 0 {
                     format!("movk {}, {}", x(rd), hex(u64::from(imm16)))
                 } else {
-                    format!("movk {}, {}, lsl #{}", x(rd), hex(u64::from(imm16)), 16 * hw)
+                    format!(
+                        "movk {}, {}, lsl #{}",
+                        x(rd),
+                        hex(u64::from(imm16)),
+                        16 * hw
+                    )
                 }
             }
             Inst::LdrLit { rt, offset } => format!("ldr {}, {}", x(rt), target(offset)),
             Inst::LdrImm { rt, rn, imm12 } | Inst::StrImm { rt, rn, imm12 } => {
-                let m = if matches!(self, Inst::LdrImm { .. }) { "ldr" } else { "str" };
+                let m = if matches!(self, Inst::LdrImm { .. }) {
+                    "ldr"
+                } else {
+                    "str"
+                };
                 if imm12 == 0 {
                     format!("{m} {}, [{}]", x(rt), xs(rn))
                 } else {
@@ -445,18 +583,40 @@ impl Inst {
                 }
             }
             Inst::Stp { rt, rt2, rn, imm7 } | Inst::Ldp { rt, rt2, rn, imm7 } => {
-                let m = if matches!(self, Inst::Stp { .. }) { "stp" } else { "ldp" };
+                let m = if matches!(self, Inst::Stp { .. }) {
+                    "stp"
+                } else {
+                    "ldp"
+                };
                 if imm7 == 0 {
                     format!("{m} {}, {}, [{}]", x(rt), x(rt2), xs(rn))
                 } else {
-                    format!("{m} {}, {}, [{}, {}]", x(rt), x(rt2), xs(rn), shex(i64::from(imm7) * 8))
+                    format!(
+                        "{m} {}, {}, [{}, {}]",
+                        x(rt),
+                        x(rt2),
+                        xs(rn),
+                        shex(i64::from(imm7) * 8)
+                    )
                 }
             }
             Inst::StpPre { rt, rt2, rn, imm7 } => {
-                format!("stp {}, {}, [{}, {}]!", x(rt), x(rt2), xs(rn), shex(i64::from(imm7) * 8))
+                format!(
+                    "stp {}, {}, [{}, {}]!",
+                    x(rt),
+                    x(rt2),
+                    xs(rn),
+                    shex(i64::from(imm7) * 8)
+                )
             }
             Inst::LdpPost { rt, rt2, rn, imm7 } => {
-                format!("ldp {}, {}, [{}], {}", x(rt), x(rt2), xs(rn), shex(i64::from(imm7) * 8))
+                format!(
+                    "ldp {}, {}, [{}], {}",
+                    x(rt),
+                    x(rt2),
+                    xs(rn),
+                    shex(i64::from(imm7) * 8)
+                )
             }
             Inst::B { offset } => format!("b {}", target(offset)),
             Inst::Bl { offset } => format!("bl {}", target(offset)),
@@ -475,7 +635,9 @@ impl Inst {
                     format!("add {}, {}, {}", xs(rd), xs(rn), hex(u64::from(imm12)))
                 }
             }
-            Inst::SubImm { rd, rn, imm12 } => format!("sub {}, {}, {}", xs(rd), xs(rn), hex(u64::from(imm12))),
+            Inst::SubImm { rd, rn, imm12 } => {
+                format!("sub {}, {}, {}", xs(rd), xs(rn), hex(u64::from(imm12)))
+            }
             Inst::SubsImm { rd, rn, imm12 } => {
                 if rd == 31 {
                     format!("cmp {}, {}", xs(rn), hex(u64::from(imm12)))
@@ -483,12 +645,20 @@ impl Inst {
                     format!("subs {}, {}, {}", x(rd), xs(rn), hex(u64::from(imm12)))
                 }
             }
-            Inst::Alu { op, rd, rn, rm } => format!("{} {}, {}, {}", op.mnemonic(), x(rd), x(rn), x(rm)),
+            Inst::Alu { op, rd, rn, rm } => {
+                format!("{} {}, {}, {}", op.mnemonic(), x(rd), x(rn), x(rm))
+            }
             Inst::CmpReg { rn, rm } => format!("cmp {}, {}", x(rn), x(rm)),
             Inst::MovReg { rd, rm } => format!("mov {}, {}", x(rd), x(rm)),
-            Inst::Lsl { rd, rn, shift } => format!("lsl {}, {}, {}", x(rd), x(rn), hex(u64::from(shift))),
-            Inst::Lsr { rd, rn, shift } => format!("lsr {}, {}, {}", x(rd), x(rn), hex(u64::from(shift))),
-            Inst::Ror { rd, rn, shift } => format!("ror {}, {}, {}", x(rd), x(rn), hex(u64::from(shift))),
+            Inst::Lsl { rd, rn, shift } => {
+                format!("lsl {}, {}, {}", x(rd), x(rn), hex(u64::from(shift)))
+            }
+            Inst::Lsr { rd, rn, shift } => {
+                format!("lsr {}, {}, {}", x(rd), x(rn), hex(u64::from(shift)))
+            }
+            Inst::Ror { rd, rn, shift } => {
+                format!("ror {}, {}, {}", x(rd), x(rn), hex(u64::from(shift)))
+            }
             Inst::MrsNzcv { rt } => format!("mrs {}, nzcv", x(rt)),
             Inst::MsrNzcv { rt } => format!("msr nzcv, {}", x(rt)),
             Inst::Brk { imm16 } => format!("brk {}", hex(u64::from(imm16))),
@@ -507,7 +677,11 @@ pub fn mov_imm_minimal(rd: Reg, value: u64) -> Vec<Inst> {
     let hws: Vec<u16> = (0..4).map(|i| (value >> (16 * i)) as u16).collect();
     let zeros = hws.iter().filter(|&&h| h == 0).count();
     let ones = hws.iter().filter(|&&h| h == 0xFFFF).count();
-    let (fill, use_movn) = if ones > zeros { (0xFFFFu16, true) } else { (0u16, false) };
+    let (fill, use_movn) = if ones > zeros {
+        (0xFFFFu16, true)
+    } else {
+        (0u16, false)
+    };
     let mut out = Vec::new();
     for (i, &h) in hws.iter().enumerate() {
         if h == fill {
@@ -515,19 +689,39 @@ pub fn mov_imm_minimal(rd: Reg, value: u64) -> Vec<Inst> {
         }
         if out.is_empty() {
             out.push(if use_movn {
-                Inst::Movn { rd, imm16: !h, hw: i as u8 }
+                Inst::Movn {
+                    rd,
+                    imm16: !h,
+                    hw: i as u8,
+                }
             } else {
-                Inst::Movz { rd, imm16: h, hw: i as u8 }
+                Inst::Movz {
+                    rd,
+                    imm16: h,
+                    hw: i as u8,
+                }
             });
         } else {
-            out.push(Inst::Movk { rd, imm16: h, hw: i as u8 });
+            out.push(Inst::Movk {
+                rd,
+                imm16: h,
+                hw: i as u8,
+            });
         }
     }
     if out.is_empty() {
         out.push(if use_movn {
-            Inst::Movn { rd, imm16: 0, hw: 0 }
+            Inst::Movn {
+                rd,
+                imm16: 0,
+                hw: 0,
+            }
         } else {
-            Inst::Movz { rd, imm16: 0, hw: 0 }
+            Inst::Movz {
+                rd,
+                imm16: 0,
+                hw: 0,
+            }
         });
     }
     out
@@ -535,9 +729,17 @@ pub fn mov_imm_minimal(rd: Reg, value: u64) -> Vec<Inst> {
 
 /// Always four instructions: `movz` of halfword 0 then `movk` of halfwords 1..=3.
 pub fn mov_imm_fixed4(rd: Reg, value: u64) -> Vec<Inst> {
-    let mut out = vec![Inst::Movz { rd, imm16: value as u16, hw: 0 }];
+    let mut out = vec![Inst::Movz {
+        rd,
+        imm16: value as u16,
+        hw: 0,
+    }];
     for hw in 1..4u8 {
-        out.push(Inst::Movk { rd, imm16: (value >> (16 * hw)) as u16, hw });
+        out.push(Inst::Movk {
+            rd,
+            imm16: (value >> (16 * hw)) as u16,
+            hw,
+        });
     }
     out
 }
@@ -557,10 +759,40 @@ mod tests {
         assert_eq!(enc(Inst::Blr { rn: 16 }), 0xD63F0200);
         assert_eq!(enc(Inst::Br { rn: 16 }), 0xD61F0200);
         assert_eq!(enc(Inst::LdrLit { rt: 16, offset: 8 }), 0x58000050);
-        assert_eq!(enc(Inst::StpPre { rt: 29, rt2: 30, rn: SP, imm7: -2 }), 0xA9BF7BFD);
-        assert_eq!(enc(Inst::LdpPost { rt: 29, rt2: 30, rn: SP, imm7: 2 }), 0xA8C17BFD);
-        assert_eq!(enc(Inst::Movz { rd: 16, imm16: 0x1234, hw: 1 }), 0xD2A24690);
-        assert_eq!(enc(Inst::Movk { rd: 16, imm16: 0xBEEF, hw: 3 }), 0xF2F7DDF0);
+        assert_eq!(
+            enc(Inst::StpPre {
+                rt: 29,
+                rt2: 30,
+                rn: SP,
+                imm7: -2
+            }),
+            0xA9BF7BFD
+        );
+        assert_eq!(
+            enc(Inst::LdpPost {
+                rt: 29,
+                rt2: 30,
+                rn: SP,
+                imm7: 2
+            }),
+            0xA8C17BFD
+        );
+        assert_eq!(
+            enc(Inst::Movz {
+                rd: 16,
+                imm16: 0x1234,
+                hw: 1
+            }),
+            0xD2A24690
+        );
+        assert_eq!(
+            enc(Inst::Movk {
+                rd: 16,
+                imm16: 0xBEEF,
+                hw: 3
+            }),
+            0xF2F7DDF0
+        );
         assert_eq!(enc(Inst::Bl { offset: -4 }), 0x97FFFFFF);
         assert_eq!(enc(Inst::B { offset: 8 }), 0x14000002);
         assert_eq!(enc(Inst::MovReg { rd: 0, rm: 19 }), 0xAA1303E0);
@@ -569,14 +801,44 @@ mod tests {
 
     #[test]
     fn ranges_are_enforced() {
-        assert!(Inst::LdrLit { rt: 16, offset: (1 << 20) - 4 }.encode().is_ok());
-        assert!(Inst::LdrLit { rt: 16, offset: 1 << 20 }.encode().is_err());
-        assert!(Inst::LdrLit { rt: 16, offset: -(1 << 20) }.encode().is_ok());
+        assert!(Inst::LdrLit {
+            rt: 16,
+            offset: (1 << 20) - 4
+        }
+        .encode()
+        .is_ok());
+        assert!(Inst::LdrLit {
+            rt: 16,
+            offset: 1 << 20
+        }
+        .encode()
+        .is_err());
+        assert!(Inst::LdrLit {
+            rt: 16,
+            offset: -(1 << 20)
+        }
+        .encode()
+        .is_ok());
         assert!(Inst::LdrLit { rt: 16, offset: 2 }.encode().is_err());
-        assert!(Inst::Bl { offset: (1 << 27) - 4 }.encode().is_ok());
+        assert!(Inst::Bl {
+            offset: (1 << 27) - 4
+        }
+        .encode()
+        .is_ok());
         assert!(Inst::Bl { offset: 1 << 27 }.encode().is_err());
-        assert!(Inst::Adrp { rd: 16, pages: 1 << 20 }.encode().is_err());
-        assert!(Inst::Movk { rd: 16, imm16: 1, hw: 4 }.encode().is_err());
+        assert!(Inst::Adrp {
+            rd: 16,
+            pages: 1 << 20
+        }
+        .encode()
+        .is_err());
+        assert!(Inst::Movk {
+            rd: 16,
+            imm16: 1,
+            hw: 4
+        }
+        .encode()
+        .is_err());
     }
 
     /// Evaluate a mov-immediate sequence the way the hardware would.

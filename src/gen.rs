@@ -5,7 +5,9 @@
 
 use crate::encode::AluOp;
 use crate::layout;
-use crate::program::{CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS};
+use crate::program::{
+    CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,
+};
 use arbitrary::{Result, Unstructured};
 
 /// Generated helpers keep this far above the code base so even `huge` functions never reach them.
@@ -166,8 +168,12 @@ struct Gen<'p> {
 /// Generate a program from raw bytes under `profile`. Never fails on short input: missing bytes
 /// read as zeros, giving small programs. The result always passes [`Program::validate`].
 pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
-    let code_base = u.int_in_range(layout::USER_MIN >> 16..=(layout::USER_MAX - 2 * layout::MAX_CODE) >> 16)? << 16;
-    let nh = u.int_in_range(profile.helpers.0..=profile.helpers.1)?.max(1);
+    let code_base = u
+        .int_in_range(layout::USER_MIN >> 16..=(layout::USER_MAX - 2 * layout::MAX_CODE) >> 16)?
+        << 16;
+    let nh = u
+        .int_in_range(profile.helpers.0..=profile.helpers.1)?
+        .max(1);
     let mut helpers: Vec<Helper> = Vec::new();
     for _ in 0..nh {
         let (wn, wm, wf) = profile.distance;
@@ -184,14 +190,22 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
         let arity = u.int_in_range(profile.args.0..=profile.args.1.min(8))?;
         helpers.push(Helper { addr, arity });
     }
-    let mut g = Gen { p: profile, helpers };
+    let mut g = Gen {
+        p: profile,
+        helpers,
+    };
     let n = u.int_in_range(profile.ops.0..=profile.ops.1)?;
     let mut body = Vec::with_capacity(n as usize);
     for _ in 0..n {
         body.push(g.op(u, 0, 0)?);
     }
     let ret = Val(u.int_in_range(0..=NUM_VALUES - 1)?);
-    let p = Program { code_base, helpers: g.helpers, body, ret };
+    let p = Program {
+        code_base,
+        helpers: g.helpers,
+        body,
+        ret,
+    };
     debug_assert!(p.validate().is_ok(), "{:?}", p.validate());
     Ok(p)
 }
@@ -278,8 +292,14 @@ impl Gen<'_> {
     fn call(&self, u: &mut Unstructured) -> Result<Op> {
         let helper = u.int_in_range(0..=self.helpers.len() as u16 - 1)?;
         let arity = self.helpers[helper as usize].arity;
-        let args = (0..arity).map(|_| self.val(u)).collect::<Result<Vec<_>>>()?;
-        let dst = if u.ratio(4, 5)? { Some(self.val(u)?) } else { None };
+        let args = (0..arity)
+            .map(|_| self.val(u))
+            .collect::<Result<Vec<_>>>()?;
+        let dst = if u.ratio(4, 5)? {
+            Some(self.val(u)?)
+        } else {
+            None
+        };
         Ok(Op::Call { dst, helper, args })
     }
 
@@ -300,23 +320,51 @@ impl Gen<'_> {
             let cmp = *u.choose(&CmpOp::ALL)?;
             let (a, b) = (self.val(u)?, self.val(u)?);
             let then = self.block(u, depth + 1, loops)?;
-            let els = if u.arbitrary()? { self.block(u, depth + 1, loops)? } else { Vec::new() };
-            return Ok(Op::If { cmp, a, b, then, els });
+            let els = if u.arbitrary()? {
+                self.block(u, depth + 1, loops)?
+            } else {
+                Vec::new()
+            };
+            return Ok(Op::If {
+                cmp,
+                a,
+                b,
+                then,
+                els,
+            });
         }
         if u.int_in_range(0..=99u8)? < self.p.call_pct {
             return self.call(u);
         }
         Ok(match u.int_in_range(0..=5u8)? {
-            0 => Op::Const { dst: self.val(u)?, imm: u.arbitrary()? },
-            1 => Op::Load { dst: self.val(u)?, slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)? },
-            2 => Op::Store { slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)?, src: self.val(u)? },
+            0 => Op::Const {
+                dst: self.val(u)?,
+                imm: u.arbitrary()?,
+            },
+            1 => Op::Load {
+                dst: self.val(u)?,
+                slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)?,
+            },
+            2 => Op::Store {
+                slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)?,
+                src: self.val(u)?,
+            },
             3 => Op::Shift {
-                op: if u.arbitrary()? { ShiftOp::Lsl } else { ShiftOp::Lsr },
+                op: if u.arbitrary()? {
+                    ShiftOp::Lsl
+                } else {
+                    ShiftOp::Lsr
+                },
                 dst: self.val(u)?,
                 src: self.val(u)?,
                 amount: u.int_in_range(1..=63)?,
             },
-            _ => Op::Alu { op: *u.choose(&AluOp::ALL)?, dst: self.val(u)?, a: self.val(u)?, b: self.val(u)? },
+            _ => Op::Alu {
+                op: *u.choose(&AluOp::ALL)?,
+                dst: self.val(u)?,
+                a: self.val(u)?,
+                b: self.val(u)?,
+            },
         })
     }
 }
@@ -335,7 +383,8 @@ mod tests {
                 assert_eq!(a, from_seed(seed, &p));
                 a.validate().unwrap();
                 let t = text::print(&a);
-                let back = text::parse(&t).unwrap_or_else(|e| panic!("{prof} seed {seed}: {e}\n{t}"));
+                let back =
+                    text::parse(&t).unwrap_or_else(|e| panic!("{prof} seed {seed}: {e}\n{t}"));
                 assert_eq!(back, a, "{prof} seed {seed}");
             }
         }
@@ -364,7 +413,11 @@ mod tests {
 
     #[test]
     fn distance_classes_are_respected() {
-        let p = Profile { distance: (1, 1, 1), helpers: (8, 8), ..Profile::named("default").unwrap() };
+        let p = Profile {
+            distance: (1, 1, 1),
+            helpers: (8, 8),
+            ..Profile::named("default").unwrap()
+        };
         let mut seen = std::collections::HashSet::new();
         for seed in 0..50 {
             let prog = from_seed(seed, &p);

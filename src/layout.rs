@@ -71,7 +71,9 @@ pub fn initial_scratch_byte(i: usize) -> u8 {
 
 /// The initial scratch buffer contents.
 pub fn initial_scratch() -> Vec<u8> {
-    (0..SCRATCH_BYTES as usize).map(initial_scratch_byte).collect()
+    (0..SCRATCH_BYTES as usize)
+        .map(initial_scratch_byte)
+        .collect()
 }
 
 /// Round `v` up to a multiple of `to` (a power of two).

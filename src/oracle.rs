@@ -68,7 +68,13 @@ pub struct Divergence {
 impl std::fmt::Display for Divergence {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let runs: Vec<String> = self.runs.iter().map(|(s, e)| format!("{s}@{e}")).collect();
-        writeln!(f, "{}: {} [{}]", self.kind.label(), self.what, runs.join(" vs "))?;
+        writeln!(
+            f,
+            "{}: {} [{}]",
+            self.kind.label(),
+            self.what,
+            runs.join(" vs ")
+        )?;
         write!(f, "{}", self.context)
     }
 }
@@ -76,16 +82,31 @@ impl std::fmt::Display for Divergence {
 /// Disassembly around call `call` of `run` (or around its last call, or its epilogue).
 fn context_for(run: &Run, call: Option<usize>) -> String {
     let e = run.emitted;
-    let idx = call.unwrap_or(usize::MAX).min(run.outcome.calls.len().saturating_sub(1));
-    let site = run.outcome.calls.get(idx).and_then(|c| e.site_by_return(c.ret));
+    let idx = call
+        .unwrap_or(usize::MAX)
+        .min(run.outcome.calls.len().saturating_sub(1));
+    let site = run
+        .outcome
+        .calls
+        .get(idx)
+        .and_then(|c| e.site_by_return(c.ret));
     let mut s = format!("--- {} on {} ---\n", run.strategy, run.engine);
     match site {
         Some(site) => {
-            s.push_str(&disassemble(e, site.start.saturating_sub(16)..site.ret + 12));
-            let stub = e.code.slots.get((site.ret / 4 - 1) as usize).and_then(|sl| match sl {
-                crate::buffer::Slot::Inst(crate::encode::Inst::Bl { offset }) => Some(i64::from(site.ret) - 4 + i64::from(*offset)),
-                _ => None,
-            });
+            s.push_str(&disassemble(
+                e,
+                site.start.saturating_sub(16)..site.ret + 12,
+            ));
+            let stub = e
+                .code
+                .slots
+                .get((site.ret / 4 - 1) as usize)
+                .and_then(|sl| match sl {
+                    crate::buffer::Slot::Inst(crate::encode::Inst::Bl { offset }) => {
+                        Some(i64::from(site.ret) - 4 + i64::from(*offset))
+                    }
+                    _ => None,
+                });
             if let Some(st) = stub.filter(|&st| st >= 0 && (st as usize) < e.code.bytes.len()) {
                 s.push_str("  ... stub:\n");
                 s.push_str(&disassemble(e, st as u32..st as u32 + 16));
@@ -106,25 +127,47 @@ fn diverge(kind: Kind, a: &Run, b: Option<&Run>, what: String, call: Option<usiz
         runs.push((b.strategy.to_string(), b.engine.to_string()));
         context.push_str(&context_for(b, call));
     }
-    Divergence { kind, runs, what, context }
+    Divergence {
+        kind,
+        runs,
+        what,
+        context,
+    }
 }
 
 /// Check the invariants of a single run.
 pub fn check_run(run: &Run) -> Result<(), Divergence> {
     for (i, c) in run.outcome.calls.iter().enumerate() {
-        let bad = |what: String| Err(diverge(Kind::Invariant, run, None, format!("call {i}: {what}"), Some(i)));
+        let bad = |what: String| {
+            Err(diverge(
+                Kind::Invariant,
+                run,
+                None,
+                format!("call {i}: {what}"),
+                Some(i),
+            ))
+        };
         if c.sp % 16 != 0 {
             return bad(format!("sp {:#x} is not 16-byte aligned at the call", c.sp));
         }
         let Some(site) = run.emitted.site_by_return(c.ret) else {
-            return bad(format!("return address {:#x} is not just after a call site of the function", c.ret));
+            return bad(format!(
+                "return address {:#x} is not just after a call site of the function",
+                c.ret
+            ));
         };
         if u64::from(site.helper) != c.helper {
-            return bad(format!("call site #{} calls h{}, but h{} ran", site.index, site.helper, c.helper));
+            return bad(format!(
+                "call site #{} calls h{}, but h{} ran",
+                site.index, site.helper, c.helper
+            ));
         }
     }
     if run.outcome.exit == Exit::Returned && run.outcome.sp != STACK_TOP {
-        let what = format!("returned with sp {:#x}, entered with {STACK_TOP:#x}", run.outcome.sp);
+        let what = format!(
+            "returned with sp {:#x}, entered with {STACK_TOP:#x}",
+            run.outcome.sp
+        );
         return Err(diverge(Kind::Invariant, run, None, what, None));
     }
     Ok(())
@@ -137,15 +180,38 @@ fn first_call_difference(a: &Run, b: &Run, same_bytes: bool) -> Option<(usize, S
             return Some((i, format!("call {i}: h{} vs h{}", x.helper, y.helper)));
         }
         if let Some(r) = (0..8).find(|&r| x.args[r] != y.args[r]) {
-            return Some((i, format!("call {i} to h{}: x{r} = {:#x} vs {:#x}", x.helper, x.args[r], y.args[r])));
+            return Some((
+                i,
+                format!(
+                    "call {i} to h{}: x{r} = {:#x} vs {:#x}",
+                    x.helper, x.args[r], y.args[r]
+                ),
+            ));
         }
         if x.sp != y.sp {
-            return Some((i, format!("call {i} to h{}: sp {:#x} vs {:#x}", x.helper, x.sp, y.sp)));
+            return Some((
+                i,
+                format!("call {i} to h{}: sp {:#x} vs {:#x}", x.helper, x.sp, y.sp),
+            ));
         }
         let site = |r: &Run, ret| r.emitted.site_by_return(ret).map(|s| s.index);
-        let differs = if same_bytes { x.ret != y.ret } else { site(a, x.ret) != site(b, y.ret) };
+        let differs = if same_bytes {
+            x.ret != y.ret
+        } else {
+            site(a, x.ret) != site(b, y.ret)
+        };
         if differs {
-            return Some((i, format!("call {i} to h{}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})", x.helper, x.ret, site(a, x.ret), y.ret, site(b, y.ret))));
+            return Some((
+                i,
+                format!(
+                    "call {i} to h{}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
+                    x.helper,
+                    x.ret,
+                    site(a, x.ret),
+                    y.ret,
+                    site(b, y.ret)
+                ),
+            ));
         }
     }
     if ca.len() != cb.len() {
@@ -177,17 +243,33 @@ fn first_state_difference(a: &Outcome, b: &Outcome, same_bytes: bool) -> Option<
 }
 
 fn first_scratch_difference(a: &Outcome, b: &Outcome) -> Option<String> {
-    let i = a.scratch.iter().zip(b.scratch.iter()).position(|(x, y)| x != y)?;
+    let i = a
+        .scratch
+        .iter()
+        .zip(b.scratch.iter())
+        .position(|(x, y)| x != y)?;
     let slot = i / 8;
     let q = |s: &[u8]| u64::from_le_bytes(s[slot * 8..slot * 8 + 8].try_into().unwrap());
-    Some(format!("scratch slot {slot} = {:#x} vs {:#x}", q(&a.scratch), q(&b.scratch)))
+    Some(format!(
+        "scratch slot {slot} = {:#x} vs {:#x}",
+        q(&a.scratch),
+        q(&b.scratch)
+    ))
 }
 
 /// Compare two runs. `same_bytes` is true when both ran identical code (an engine comparison).
 pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
-    let kind = if same_bytes { Kind::EngineDisagreement } else { Kind::StrategyDivergence };
+    let kind = if same_bytes {
+        Kind::EngineDisagreement
+    } else {
+        Kind::StrategyDivergence
+    };
     let (oa, ob) = (a.outcome, b.outcome);
-    let exit_differs = if same_bytes { oa.exit != ob.exit } else { oa.exit.class() != ob.exit.class() };
+    let exit_differs = if same_bytes {
+        oa.exit != ob.exit
+    } else {
+        oa.exit.class() != ob.exit.class()
+    };
     if exit_differs {
         let what = format!("exit {:?} vs {:?}", oa.exit, ob.exit);
         let call = oa.calls.len().min(ob.calls.len());
@@ -197,7 +279,13 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
         return Err(diverge(kind, a, Some(b), what, Some(i)));
     }
     if oa.scratch.len() != ob.scratch.len() {
-        return Err(diverge(kind, a, Some(b), "scratch buffers differ in length".into(), None));
+        return Err(diverge(
+            kind,
+            a,
+            Some(b),
+            "scratch buffers differ in length".into(),
+            None,
+        ));
     }
     if let Some(what) = first_scratch_difference(oa, ob) {
         return Err(diverge(kind, a, Some(b), what, None));
@@ -216,7 +304,9 @@ pub fn judge(runs: &[Run]) -> Result<(), Divergence> {
     for r in runs {
         check_run(r)?;
     }
-    let Some(reference) = runs.first() else { return Ok(()) };
+    let Some(reference) = runs.first() else {
+        return Ok(());
+    };
     for r in runs {
         if let Some(first) = runs.iter().find(|x| x.strategy == r.strategy) {
             if first.engine != r.engine {
@@ -224,7 +314,10 @@ pub fn judge(runs: &[Run]) -> Result<(), Divergence> {
             }
         }
     }
-    for r in runs.iter().filter(|r| r.engine == reference.engine && r.strategy != reference.strategy) {
+    for r in runs
+        .iter()
+        .filter(|r| r.engine == reference.engine && r.strategy != reference.strategy)
+    {
         compare(reference, r, false)?;
     }
     Ok(())

@@ -118,15 +118,30 @@ pub enum Op {
     /// `dst = op a, b`
     Alu { op: AluOp, dst: Val, a: Val, b: Val },
     /// `dst = lsl|lsr src, amount` (amount 1..=63)
-    Shift { op: ShiftOp, dst: Val, src: Val, amount: u8 },
+    Shift {
+        op: ShiftOp,
+        dst: Val,
+        src: Val,
+        amount: u8,
+    },
     /// `dst = load [slot]` from the scratch buffer
     Load { dst: Val, slot: u16 },
     /// `store [slot], src` to the scratch buffer
     Store { slot: u16, src: Val },
     /// `[dst =] call hN(args...)`
-    Call { dst: Option<Val>, helper: u16, args: Vec<Val> },
+    Call {
+        dst: Option<Val>,
+        helper: u16,
+        args: Vec<Val>,
+    },
     /// `if a cmp b { then } else { els }`
-    If { cmp: CmpOp, a: Val, b: Val, then: Vec<Op>, els: Vec<Op> },
+    If {
+        cmp: CmpOp,
+        a: Val,
+        b: Val,
+        then: Vec<Op>,
+        els: Vec<Op>,
+    },
     /// `loop count { body }`: runs `body` exactly `count` times (1..=16).
     Loop { count: u8, body: Vec<Op> },
 }
@@ -194,10 +209,15 @@ impl Program {
     /// Check every rule the emitters and engines rely on.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let e = |m: String| Err(ValidationError(m));
-        if self.code_base % 4096 != 0 {
-            return e(format!("code base {:#x} is not 4 KiB aligned", self.code_base));
+        if !self.code_base.is_multiple_of(4096) {
+            return e(format!(
+                "code base {:#x} is not 4 KiB aligned",
+                self.code_base
+            ));
         }
-        if self.code_base < layout::USER_MIN || self.code_base >= layout::USER_MAX - layout::MAX_CODE {
+        if self.code_base < layout::USER_MIN
+            || self.code_base >= layout::USER_MAX - layout::MAX_CODE
+        {
             return e(format!(
                 "code base {:#x} outside [{:#x}, {:#x})",
                 self.code_base,
@@ -209,15 +229,25 @@ impl Program {
             return e("a program needs at least one helper".into());
         }
         if self.helpers.len() > layout::MAX_HELPERS {
-            return e(format!("{} helpers; at most {}", self.helpers.len(), layout::MAX_HELPERS));
+            return e(format!(
+                "{} helpers; at most {}",
+                self.helpers.len(),
+                layout::MAX_HELPERS
+            ));
         }
         let mut pages: Vec<u64> = Vec::new();
         for (i, h) in self.helpers.iter().enumerate() {
             if h.arity as usize > MAX_ARGS {
-                return e(format!("helper h{i} takes {} args; at most {MAX_ARGS}", h.arity));
+                return e(format!(
+                    "helper h{i} takes {} args; at most {MAX_ARGS}",
+                    h.arity
+                ));
             }
             if h.addr % 4 != 0 {
-                return e(format!("helper h{i} address {:#x} is not 4-byte aligned", h.addr));
+                return e(format!(
+                    "helper h{i} address {:#x} is not 4-byte aligned",
+                    h.addr
+                ));
             }
             if h.addr % layout::HELPER_PAGE > layout::HELPER_PAGE - layout::HELPER_MAX_BYTES {
                 return e(format!(
@@ -227,11 +257,16 @@ impl Program {
                 ));
             }
             if h.addr < layout::USER_MIN || h.addr >= layout::USER_MAX {
-                return e(format!("helper h{i} address {:#x} outside the user range", h.addr));
+                return e(format!(
+                    "helper h{i} address {:#x} outside the user range",
+                    h.addr
+                ));
             }
             let page = h.addr / layout::HELPER_PAGE;
             if pages.contains(&page) {
-                return e(format!("helper h{i} shares its 64 KiB page with another helper"));
+                return e(format!(
+                    "helper h{i} shares its 64 KiB page with another helper"
+                ));
             }
             pages.push(page);
         }
@@ -246,7 +281,11 @@ impl Program {
         let e = |m: String| Err(ValidationError(m));
         let val = |v: Val| {
             if v.0 >= NUM_VALUES {
-                Err(ValidationError(format!("value v{} out of range (v0..v{})", v.0, NUM_VALUES - 1)))
+                Err(ValidationError(format!(
+                    "value v{} out of range (v0..v{})",
+                    v.0,
+                    NUM_VALUES - 1
+                )))
             } else {
                 Ok(())
             }
@@ -259,7 +298,9 @@ impl Program {
                     val(*a)?;
                     val(*b)?
                 }
-                Op::Shift { dst, src, amount, .. } => {
+                Op::Shift {
+                    dst, src, amount, ..
+                } => {
                     val(*dst)?;
                     val(*src)?;
                     if *amount == 0 || *amount > 63 {
@@ -280,13 +321,19 @@ impl Program {
                         return e(format!("call to undefined helper h{helper}"));
                     };
                     if args.len() != h.arity as usize {
-                        return e(format!("call to h{helper} passes {} args; it takes {}", args.len(), h.arity));
+                        return e(format!(
+                            "call to h{helper} passes {} args; it takes {}",
+                            args.len(),
+                            h.arity
+                        ));
                     }
                     for a in args {
                         val(*a)?
                     }
                 }
-                Op::If { a, b, then, els, .. } => {
+                Op::If {
+                    a, b, then, els, ..
+                } => {
                     val(*a)?;
                     val(*b)?;
                     self.validate_ops(then, depth)?;

@@ -36,37 +36,92 @@ pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
 pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
     let mut c = Vec::new();
     c.extend(mov_imm_minimal(9, LOGCTL_ADDR));
-    c.push(Inst::Ldp { rt: 10, rt2: 11, rn: 9, imm7: 0 });
+    c.push(Inst::Ldp {
+        rt: 10,
+        rt2: 11,
+        rn: 9,
+        imm7: 0,
+    });
     c.push(Inst::CmpReg { rn: 10, rm: 11 });
     let bcond_at = c.len();
-    c.push(Inst::BCond { cond: Cond::Hs, offset: 0 });
+    c.push(Inst::BCond {
+        cond: Cond::Hs,
+        offset: 0,
+    });
     for i in 0..4u8 {
-        c.push(Inst::Stp { rt: 2 * i, rt2: 2 * i + 1, rn: 10, imm7: 2 * i as i8 });
+        c.push(Inst::Stp {
+            rt: 2 * i,
+            rt2: 2 * i + 1,
+            rn: 10,
+            imm7: 2 * i as i8,
+        });
     }
-    c.push(Inst::AddImm { rd: 11, rn: SP, imm12: 0 });
+    c.push(Inst::AddImm {
+        rd: 11,
+        rn: SP,
+        imm12: 0,
+    });
     c.extend(mov_imm_minimal(12, id as u64));
-    c.push(Inst::Stp { rt: 12, rt2: 11, rn: 10, imm7: 8 });
-    c.push(Inst::StrImm { rt: 30, rn: 10, imm12: 10 });
-    c.push(Inst::AddImm { rd: 10, rn: 10, imm12: LOG_ENTRY_BYTES as u16 });
-    c.push(Inst::StrImm { rt: 10, rn: 9, imm12: 0 });
+    c.push(Inst::Stp {
+        rt: 12,
+        rt2: 11,
+        rn: 10,
+        imm7: 8,
+    });
+    c.push(Inst::StrImm {
+        rt: 30,
+        rn: 10,
+        imm12: 10,
+    });
+    c.push(Inst::AddImm {
+        rd: 10,
+        rn: 10,
+        imm12: LOG_ENTRY_BYTES as u16,
+    });
+    c.push(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 0,
+    });
     c.extend(mov_imm_minimal(9, helper_seed(id, h.arity)));
     for i in 0..h.arity {
-        c.push(Inst::Alu { op: AluOp::Eor, rd: 9, rn: 9, rm: i });
-        c.push(Inst::Ror { rd: 9, rn: 9, shift: 7 + 3 * i });
+        c.push(Inst::Alu {
+            op: AluOp::Eor,
+            rd: 9,
+            rn: 9,
+            rm: i,
+        });
+        c.push(Inst::Ror {
+            rd: 9,
+            rn: 9,
+            shift: 7 + 3 * i,
+        });
     }
     c.push(Inst::MovReg { rd: 0, rm: 9 });
     for r in 1..=17u8 {
-        c.push(Inst::AddImm { rd: r, rn: 0, imm12: u16::from(r) });
+        c.push(Inst::AddImm {
+            rd: r,
+            rn: 0,
+            imm12: u16::from(r),
+        });
     }
     c.push(Inst::Ret);
     let brk_at = c.len();
-    c.push(Inst::Brk { imm16: BRK_LOG_FULL });
-    c[bcond_at] = Inst::BCond { cond: Cond::Hs, offset: 4 * (brk_at - bcond_at) as i32 };
+    c.push(Inst::Brk {
+        imm16: BRK_LOG_FULL,
+    });
+    c[bcond_at] = Inst::BCond {
+        cond: Cond::Hs,
+        offset: 4 * (brk_at - bcond_at) as i32,
+    };
     c
 }
 
 fn encode_all(insts: &[Inst]) -> Vec<u8> {
-    insts.iter().flat_map(|i| i.encode().expect("harness code encodes").to_le_bytes()).collect()
+    insts
+        .iter()
+        .flat_map(|i| i.encode().expect("harness code encodes").to_le_bytes())
+        .collect()
 }
 
 /// Bytes to place at an address before the run (memory around them reads as zero).
@@ -106,15 +161,29 @@ impl Image {
         let len = emitted.code.bytes.len() as u64;
         let start = base & !(HELPER_PAGE - 1);
         let end = layout::align_up(base + len, HELPER_PAGE);
-        let mut segments = vec![Segment { addr: base, bytes: emitted.code.bytes.clone() }];
+        let mut segments = vec![Segment {
+            addr: base,
+            bytes: emitted.code.bytes.clone(),
+        }];
         for (id, h) in program.helpers.iter().enumerate() {
             let page = h.addr & !(HELPER_PAGE - 1);
             if page < end && start < page + HELPER_PAGE {
-                return Err(EmitError::HelperOverlap { helper: id as u16, addr: h.addr });
+                return Err(EmitError::HelperOverlap {
+                    helper: id as u16,
+                    addr: h.addr,
+                });
             }
-            segments.push(Segment { addr: h.addr, bytes: encode_all(&helper_code(id, h)) });
+            segments.push(Segment {
+                addr: h.addr,
+                bytes: encode_all(&helper_code(id, h)),
+            });
         }
-        Ok(Image { segments, code: base..base + len, entry: base, insn_limit: layout::DEFAULT_INSN_LIMIT })
+        Ok(Image {
+            segments,
+            code: base..base + len,
+            entry: base,
+            insn_limit: layout::DEFAULT_INSN_LIMIT,
+        })
     }
 }
 
@@ -133,8 +202,11 @@ pub struct CallRecord {
 
 /// Decode a call log (a whole number of records).
 pub fn parse_log(bytes: &[u8]) -> Result<Vec<CallRecord>, String> {
-    if bytes.len() as u64 % LOG_ENTRY_BYTES != 0 {
-        return Err(format!("call log is {} bytes, not a whole number of {LOG_ENTRY_BYTES}-byte records", bytes.len()));
+    if !(bytes.len() as u64).is_multiple_of(LOG_ENTRY_BYTES) {
+        return Err(format!(
+            "call log is {} bytes, not a whole number of {LOG_ENTRY_BYTES}-byte records",
+            bytes.len()
+        ));
     }
     let q = |c: &[u8], i: usize| u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().unwrap());
     Ok(bytes
@@ -144,7 +216,12 @@ pub fn parse_log(bytes: &[u8]) -> Result<Vec<CallRecord>, String> {
             for (i, a) in args.iter_mut().enumerate() {
                 *a = q(c, i);
             }
-            CallRecord { helper: q(c, 8), args, sp: q(c, 9), ret: q(c, 10) }
+            CallRecord {
+                helper: q(c, 8),
+                args,
+                sp: q(c, 9),
+                ret: q(c, 10),
+            }
         })
         .collect())
 }
@@ -156,14 +233,21 @@ mod tests {
     #[test]
     fn helper_fits_and_result_matches_model_shape() {
         for arity in 0..=8u8 {
-            let h = Helper { addr: 0x1_0000_0000, arity };
+            let h = Helper {
+                addr: 0x1_0000_0000,
+                arity,
+            };
             let code = helper_code(63, &h);
             assert!((code.len() * 4) as u64 <= layout::HELPER_MAX_BYTES);
         }
         let a = helper_result(1, 2, &[1, 2, 3, 4, 5, 6, 7, 8]);
         let b = helper_result(1, 2, &[1, 2, 9, 9, 9, 9, 9, 9]);
         assert_eq!(a, b, "only the first `arity` arguments count");
-        assert_ne!(a, helper_result(1, 2, &[2, 1, 3, 4, 5, 6, 7, 8]), "argument order counts");
+        assert_ne!(
+            a,
+            helper_result(1, 2, &[2, 1, 3, 4, 5, 6, 7, 8]),
+            "argument order counts"
+        );
     }
 
     #[test]

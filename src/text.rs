@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! a64call-program 1
-//! code 0x7f0000000000
-//! helper h0 0x7f0000400010 args 2
+//! code 0x3f0000000000
+//! helper h0 0x3f0000400010 args 2
 //! body
 //!   v1 = call h0(v0, v3)
 //!   store [5], v1
@@ -72,7 +72,12 @@ fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
             Op::Alu { op, dst, a, b } => {
                 let _ = writeln!(s, "{ind}v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0);
             }
-            Op::Shift { op, dst, src, amount } => {
+            Op::Shift {
+                op,
+                dst,
+                src,
+                amount,
+            } => {
                 let m = if *op == ShiftOp::Lsl { "lsl" } else { "lsr" };
                 let _ = writeln!(s, "{ind}v{} = {m} v{}, {amount}", dst.0, src.0);
             }
@@ -93,7 +98,13 @@ fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
                     }
                 }
             }
-            Op::If { cmp, a, b, then, els } => {
+            Op::If {
+                cmp,
+                a,
+                b,
+                then,
+                els,
+            } => {
                 let _ = writeln!(s, "{ind}if v{} {} v{} {{", a.0, cmp.name(), b.0);
                 print_ops(s, then, depth + 1);
                 if els.is_empty() {
@@ -120,17 +131,24 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn next(&mut self, expected: &str) -> Result<(usize, &'a str), ParseError> {
-        let l = self.lines.get(self.pos).copied().ok_or_else(|| ParseError {
-            line: 0,
-            message: format!("expected {expected}, but the input ended"),
-        })?;
+        let l = self
+            .lines
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| ParseError {
+                line: 0,
+                message: format!("expected {expected}, but the input ended"),
+            })?;
         self.pos += 1;
         Ok(l)
     }
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
-    Err(ParseError { line, message: message.into() })
+    Err(ParseError {
+        line,
+        message: message.into(),
+    })
 }
 
 fn parse_u64(line: usize, t: &str, what: &str) -> Result<u64, ParseError> {
@@ -140,7 +158,12 @@ fn parse_u64(line: usize, t: &str, what: &str) -> Result<u64, ParseError> {
     } else {
         t.parse::<u64>()
     };
-    r.or_else(|_| err(line, format!("expected {what} (a decimal or 0x number), found `{t}`")))
+    r.or_else(|_| {
+        err(
+            line,
+            format!("expected {what} (a decimal or 0x number), found `{t}`"),
+        )
+    })
 }
 
 fn parse_small<T: TryFrom<u64>>(line: usize, t: &str, what: &str) -> Result<T, ParseError> {
@@ -157,7 +180,11 @@ fn parse_val(line: usize, t: &str) -> Result<Val, ParseError> {
 }
 
 fn parse_helper_ref(line: usize, t: &str) -> Result<u16, ParseError> {
-    match t.trim().strip_prefix('h').and_then(|n| n.parse::<u16>().ok()) {
+    match t
+        .trim()
+        .strip_prefix('h')
+        .and_then(|n| n.parse::<u16>().ok())
+    {
         Some(n) => Ok(n),
         None => err(line, format!("expected a helper name like h3, found `{t}`")),
     }
@@ -168,7 +195,10 @@ fn parse_slot(line: usize, t: &str) -> Result<u16, ParseError> {
         .trim()
         .strip_prefix('[')
         .and_then(|x| x.strip_suffix(']'))
-        .ok_or_else(|| ParseError { line, message: format!("expected a slot like [12], found `{t}`") })?;
+        .ok_or_else(|| ParseError {
+            line,
+            message: format!("expected a slot like [12], found `{t}`"),
+        })?;
     parse_small(line, inner, "slot number")
 }
 
@@ -184,7 +214,10 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
     let mut it = Lines { lines, pos: 0 };
     let (ln, first) = it.next("the header line")?;
     if src.lines().nth(ln - 1).map(str::trim) != Some(MAGIC) && first != MAGIC {
-        return err(ln, format!("expected the header `{MAGIC}`, found `{first}`"));
+        return err(
+            ln,
+            format!("expected the header `{MAGIC}`, found `{first}`"),
+        );
     }
     let (ln, code) = it.next("`code <address>`")?;
     let code_base = match code.split_whitespace().collect::<Vec<_>>()[..] {
@@ -209,7 +242,12 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
                 let arity = parse_small(ln, n, "argument count")?;
                 helpers.push(Helper { addr, arity });
             }
-            _ => return err(ln, format!("expected `helper hN <address> args <n>` or `body`, found `{l}`")),
+            _ => {
+                return err(
+                    ln,
+                    format!("expected `helper hN <address> args <n>` or `body`, found `{l}`"),
+                )
+            }
         }
     }
     let (body, end) = parse_block(&mut it, false)?;
@@ -220,8 +258,16 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
     if let Some((ln, l)) = it.lines.get(it.pos) {
         return err(*ln, format!("expected nothing after `ret`, found `{l}`"));
     }
-    let p = Program { code_base, helpers, body, ret };
-    p.validate().map_err(|e| ParseError { line: body_line, message: format!("invalid program: {e}") })?;
+    let p = Program {
+        code_base,
+        helpers,
+        body,
+        ret,
+    };
+    p.validate().map_err(|e| ParseError {
+        line: body_line,
+        message: format!("invalid program: {e}"),
+    })?;
     Ok(p)
 }
 
@@ -234,7 +280,11 @@ enum BlockEnd {
 fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), ParseError> {
     let mut ops = Vec::new();
     loop {
-        let (ln, l) = it.next(if nested { "an operation or `}`" } else { "an operation or `ret vN`" })?;
+        let (ln, l) = it.next(if nested {
+            "an operation or `}`"
+        } else {
+            "an operation or `ret vN`"
+        })?;
         if nested && l == "}" {
             return Ok((ops, BlockEnd::Close));
         }
@@ -254,12 +304,17 @@ fn parse_call(ln: usize, dst: Option<Val>, rest: &str) -> Result<Op, ParseError>
     let (name, args) = rest
         .split_once('(')
         .and_then(|(n, a)| a.strip_suffix(')').map(|a| (n, a)))
-        .ok_or_else(|| ParseError { line: ln, message: format!("expected `call hN(v.., ..)`, found `call {rest}`") })?;
+        .ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `call hN(v.., ..)`, found `call {rest}`"),
+        })?;
     let helper = parse_helper_ref(ln, name)?;
     let args = if args.trim().is_empty() {
         Vec::new()
     } else {
-        args.split(',').map(|a| parse_val(ln, a)).collect::<Result<Vec<_>, _>>()?
+        args.split(',')
+            .map(|a| parse_val(ln, a))
+            .collect::<Result<Vec<_>, _>>()?
     };
     Ok(Op::Call { dst, helper, args })
 }
@@ -269,23 +324,34 @@ fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
         return parse_call(ln, None, rest.trim());
     }
     if let Some(rest) = l.strip_prefix("store ") {
-        let (slot, v) = rest
-            .split_once(',')
-            .ok_or_else(|| ParseError { line: ln, message: format!("expected `store [slot], vN`, found `{l}`") })?;
-        return Ok(Op::Store { slot: parse_slot(ln, slot)?, src: parse_val(ln, v)? });
+        let (slot, v) = rest.split_once(',').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `store [slot], vN`, found `{l}`"),
+        })?;
+        return Ok(Op::Store {
+            slot: parse_slot(ln, slot)?,
+            src: parse_val(ln, v)?,
+        });
     }
     if let Some(rest) = l.strip_prefix("if ") {
-        let rest = rest
-            .strip_suffix('{')
-            .ok_or_else(|| ParseError { line: ln, message: format!("expected `if vA cmp vB {{`, found `{l}`") })?;
+        let rest = rest.strip_suffix('{').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `if vA cmp vB {{`, found `{l}`"),
+        })?;
         let (a, cmp, b) = match rest.split_whitespace().collect::<Vec<_>>()[..] {
             [a, c, b] => (a, c, b),
             _ => return err(ln, format!("expected `if vA cmp vB {{`, found `{l}`")),
         };
-        let cmp = CmpOp::ALL.iter().copied().find(|c| c.name() == cmp).ok_or_else(|| ParseError {
-            line: ln,
-            message: format!("expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"),
-        })?;
+        let cmp = CmpOp::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == cmp)
+            .ok_or_else(|| ParseError {
+                line: ln,
+                message: format!(
+                    "expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"
+                ),
+            })?;
         let (then, end) = parse_block(it, true)?;
         let els = match end {
             BlockEnd::CloseElse => {
@@ -297,12 +363,19 @@ fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
             }
             _ => Vec::new(),
         };
-        return Ok(Op::If { cmp, a: parse_val(ln, a)?, b: parse_val(ln, b)?, then, els });
+        return Ok(Op::If {
+            cmp,
+            a: parse_val(ln, a)?,
+            b: parse_val(ln, b)?,
+            then,
+            els,
+        });
     }
     if let Some(rest) = l.strip_prefix("loop ") {
-        let n = rest
-            .strip_suffix('{')
-            .ok_or_else(|| ParseError { line: ln, message: format!("expected `loop N {{`, found `{l}`") })?;
+        let n = rest.strip_suffix('{').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `loop N {{`, found `{l}`"),
+        })?;
         let count = parse_small(ln, n.trim(), "loop count")?;
         let (body, end) = parse_block(it, true)?;
         if !matches!(end, BlockEnd::Close) {
@@ -310,23 +383,42 @@ fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
         }
         return Ok(Op::Loop { count, body });
     }
-    let (dst, rhs) = l
-        .split_once('=')
-        .ok_or_else(|| ParseError { line: ln, message: format!("expected an operation (`vN = ...`, `call`, `store`, `if`, `loop`), found `{l}`") })?;
+    let (dst, rhs) = l.split_once('=').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!(
+            "expected an operation (`vN = ...`, `call`, `store`, `if`, `loop`), found `{l}`"
+        ),
+    })?;
     let dst = parse_val(ln, dst)?;
     let rhs = rhs.trim();
     let (opname, operands) = rhs.split_once(' ').unwrap_or((rhs, ""));
     let operands = operands.trim();
     match opname {
-        "const" => Ok(Op::Const { dst, imm: parse_u64(ln, operands, "a constant")? }),
-        "load" => Ok(Op::Load { dst, slot: parse_slot(ln, operands)? }),
+        "const" => Ok(Op::Const {
+            dst,
+            imm: parse_u64(ln, operands, "a constant")?,
+        }),
+        "load" => Ok(Op::Load {
+            dst,
+            slot: parse_slot(ln, operands)?,
+        }),
         "call" => parse_call(ln, Some(dst), operands),
         "lsl" | "lsr" => {
-            let (src, amt) = operands
-                .split_once(',')
-                .ok_or_else(|| ParseError { line: ln, message: format!("expected `{opname} vN, amount`, found `{rhs}`") })?;
-            let op = if opname == "lsl" { ShiftOp::Lsl } else { ShiftOp::Lsr };
-            Ok(Op::Shift { op, dst, src: parse_val(ln, src)?, amount: parse_small(ln, amt.trim(), "shift amount")? })
+            let (src, amt) = operands.split_once(',').ok_or_else(|| ParseError {
+                line: ln,
+                message: format!("expected `{opname} vN, amount`, found `{rhs}`"),
+            })?;
+            let op = if opname == "lsl" {
+                ShiftOp::Lsl
+            } else {
+                ShiftOp::Lsr
+            };
+            Ok(Op::Shift {
+                op,
+                dst,
+                src: parse_val(ln, src)?,
+                amount: parse_small(ln, amt.trim(), "shift amount")?,
+            })
         }
         _ => {
             let Some(op) = AluOp::ALL.iter().copied().find(|o| o.mnemonic() == opname) else {
@@ -335,10 +427,16 @@ fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
                     format!("expected an operation (const, load, call, lsl, lsr, add, sub, and, orr, eor, mul), found `{opname}`"),
                 );
             };
-            let (a, b) = operands
-                .split_once(',')
-                .ok_or_else(|| ParseError { line: ln, message: format!("expected `{opname} vA, vB`, found `{rhs}`") })?;
-            Ok(Op::Alu { op, dst, a: parse_val(ln, a)?, b: parse_val(ln, b)? })
+            let (a, b) = operands.split_once(',').ok_or_else(|| ParseError {
+                line: ln,
+                message: format!("expected `{opname} vA, vB`, found `{rhs}`"),
+            })?;
+            Ok(Op::Alu {
+                op,
+                dst,
+                a: parse_val(ln, a)?,
+                b: parse_val(ln, b)?,
+            })
         }
     }
 }
@@ -348,8 +446,8 @@ mod tests {
     use super::*;
 
     const SAMPLE: &str = "a64call-program 1
-code 0x7f0000000000
-helper h0 0x7f0000400010 args 2
+code 0x3f0000000000
+helper h0 0x3f0000400010 args 2
 helper h1 0x12345670000 args 0
 body
   v1 = call h0(v0, v3)
@@ -386,14 +484,14 @@ ret v1
         let e = parse(&SAMPLE.replace("args 2", "args two")).unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.to_string().contains("argument count"), "{e}");
-        let e = parse("a64call-program 1\ncode 0x7f0000000000\n").unwrap_err();
+        let e = parse("a64call-program 1\ncode 0x3f0000000000\n").unwrap_err();
         assert_eq!(e.line, 0);
         assert!(e.message.contains("input ended"), "{e}");
         let e = parse(&SAMPLE.replace("call h0(v0, v3)", "call h0(v0)")).unwrap_err();
         assert!(e.message.contains("passes 1 args; it takes 2"), "{e}");
         let e = parse("not a program").unwrap_err();
         assert_eq!(e.line, 1);
-        let e = parse(&SAMPLE.replace("v9", "v9").replace("v5 = const", "v9 = const")).unwrap_err();
+        let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
         assert!(e.message.contains("v0..v8"), "{e}");
     }
 }

@@ -1,9 +1,11 @@
 //! Cross-check of a64call's encoder against dynasm-rs, an independent assembler: every
 //! instruction form the harness emits is assembled both ways over a spread of operands.
 
+#![allow(clippy::useless_conversion)] // dynasm!'s expansion of X(reg)
+
 use a64call::encode::{AluOp, Inst};
-use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 use dynasmrt::aarch64::Aarch64Relocation;
+use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
 fn ours(i: Inst) -> Vec<u8> {
     i.encode().unwrap().to_le_bytes().to_vec()
@@ -19,9 +21,21 @@ fn encoder_matches_dynasm() {
                 let sh = u32::from(hw) * 16;
                 let imm32 = u32::from(imm);
                 dynasm!(a ; .arch aarch64 ; movz X(r), imm32, LSL sh ; movk X(r), imm32, LSL sh ; movn X(r), imm32, LSL sh);
-                let mut want = ours(Inst::Movz { rd: r, imm16: imm, hw });
-                want.extend(ours(Inst::Movk { rd: r, imm16: imm, hw }));
-                want.extend(ours(Inst::Movn { rd: r, imm16: imm, hw }));
+                let mut want = ours(Inst::Movz {
+                    rd: r,
+                    imm16: imm,
+                    hw,
+                });
+                want.extend(ours(Inst::Movk {
+                    rd: r,
+                    imm16: imm,
+                    hw,
+                }));
+                want.extend(ours(Inst::Movn {
+                    rd: r,
+                    imm16: imm,
+                    hw,
+                }));
                 assert_eq!(a.finalize().unwrap(), want, "mov* x{r}, {imm:#x}, lsl {sh}");
                 n += 3;
             }
@@ -34,7 +48,12 @@ fn encoder_matches_dynasm() {
                 ; cmp X(m), X(r) ; mov X(r), X(m) ; blr X(m) ; br X(m));
             let mut want = Vec::new();
             for op in AluOp::ALL {
-                want.extend(ours(Inst::Alu { op, rd: r, rn: m, rm: r }));
+                want.extend(ours(Inst::Alu {
+                    op,
+                    rd: r,
+                    rn: m,
+                    rm: r,
+                }));
             }
             want.extend(ours(Inst::CmpReg { rn: m, rm: r }));
             want.extend(ours(Inst::MovReg { rd: r, rm: m }));
@@ -47,19 +66,47 @@ fn encoder_matches_dynasm() {
             let mut a = VecAssembler::<Aarch64Relocation>::new(0);
             dynasm!(a ; .arch aarch64 ; add XSP(r), XSP(r), #imm ; subs X(r), XSP(r), #imm ; ldr X(r), [X(28), #imm * 8] ; str X(r), [X(28), #imm * 8]);
             let i = imm as u16;
-            let mut want = ours(Inst::AddImm { rd: r, rn: r, imm12: i });
-            want.extend(ours(Inst::SubsImm { rd: r, rn: r, imm12: i }));
-            want.extend(ours(Inst::LdrImm { rt: r, rn: 28, imm12: i }));
-            want.extend(ours(Inst::StrImm { rt: r, rn: 28, imm12: i }));
+            let mut want = ours(Inst::AddImm {
+                rd: r,
+                rn: r,
+                imm12: i,
+            });
+            want.extend(ours(Inst::SubsImm {
+                rd: r,
+                rn: r,
+                imm12: i,
+            }));
+            want.extend(ours(Inst::LdrImm {
+                rt: r,
+                rn: 28,
+                imm12: i,
+            }));
+            want.extend(ours(Inst::StrImm {
+                rt: r,
+                rn: 28,
+                imm12: i,
+            }));
             assert_eq!(a.finalize().unwrap(), want, "imm12 {imm}");
             n += 4;
         }
         for s in [1u32, 7, 31, 63] {
             let mut a = VecAssembler::<Aarch64Relocation>::new(0);
             dynasm!(a ; .arch aarch64 ; lsl X(r), X(r), s ; lsr X(r), X(r), s ; ror X(r), X(r), s);
-            let mut want = ours(Inst::Lsl { rd: r, rn: r, shift: s as u8 });
-            want.extend(ours(Inst::Lsr { rd: r, rn: r, shift: s as u8 }));
-            want.extend(ours(Inst::Ror { rd: r, rn: r, shift: s as u8 }));
+            let mut want = ours(Inst::Lsl {
+                rd: r,
+                rn: r,
+                shift: s as u8,
+            });
+            want.extend(ours(Inst::Lsr {
+                rd: r,
+                rn: r,
+                shift: s as u8,
+            }));
+            want.extend(ours(Inst::Ror {
+                rd: r,
+                rn: r,
+                shift: s as u8,
+            }));
             assert_eq!(a.finalize().unwrap(), want, "shift {s}");
             n += 3;
         }
@@ -78,7 +125,10 @@ fn encoder_matches_dynasm() {
         let mut want = ours(Inst::LdrLit { rt: 16, offset: d });
         want.extend(ours(Inst::Bl { offset: d - 4 }));
         want.extend(ours(Inst::B { offset: d - 8 }));
-        want.extend(ours(Inst::BCond { cond: a64call::encode::Cond::Ne, offset: d - 12 }));
+        want.extend(ours(Inst::BCond {
+            cond: a64call::encode::Cond::Ne,
+            offset: d - 12,
+        }));
         assert_eq!(&got[..16], &want[..], "pc-relative over {words} words");
         n += 4;
     }

@@ -24,9 +24,17 @@ fn qemu() -> Option<ElfEngine> {
 const BASE: u64 = 0x2000_0000;
 
 fn image(code: &[Inst]) -> Image {
-    let bytes: Vec<u8> = code.iter().flat_map(|i| i.encode().unwrap().to_le_bytes()).collect();
+    let bytes: Vec<u8> = code
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
     let len = bytes.len() as u64;
-    Image { segments: vec![Segment { addr: BASE, bytes }], code: BASE..BASE + len, entry: BASE, insn_limit: 1_000_000 }
+    Image {
+        segments: vec![Segment { addr: BASE, bytes }],
+        code: BASE..BASE + len,
+        entry: BASE,
+        insn_limit: 1_000_000,
+    }
 }
 
 #[test]
@@ -42,8 +50,14 @@ fn engines_agree_on_fixed_programs() {
     let mut u = UnicornEngine::new().unwrap();
     let reports = run_programs(&refs, &Config::default(), &mut [&mut u, &mut q]).unwrap();
     for (p, r) in progs.iter().zip(&reports) {
-        assert!(r.finding.is_none(), "{}\n{}", r.finding.as_ref().unwrap(), a64call::text::print(p));
-        let engines: std::collections::BTreeSet<_> = r.outcomes.iter().map(|(_, e, _)| *e).collect();
+        assert!(
+            r.finding.is_none(),
+            "{}\n{}",
+            r.finding.as_ref().unwrap(),
+            a64call::text::print(p)
+        );
+        let engines: std::collections::BTreeSet<_> =
+            r.outcomes.iter().map(|(_, e, _)| *e).collect();
         assert_eq!(engines.len(), 2);
         assert!(r.outcomes.iter().all(|(_, _, o)| o.exit == Exit::Returned));
     }
@@ -56,12 +70,51 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
     let mut udf = image(&[Inst::Nop]);
     udf.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
     let cases = vec![
-        image(&[Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::LdrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret]),
-        image(&[Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::StrImm { rt: 0, rn: 9, imm12: 1 }, Inst::Ret]),
-        image(&[Inst::Movz { rd: X16, imm16: 0x5000, hw: 2 }, Inst::Blr { rn: X16 }, Inst::Ret]),
+        image(&[
+            Inst::Movz {
+                rd: 9,
+                imm16: 0x4000,
+                hw: 2,
+            },
+            Inst::LdrImm {
+                rt: 0,
+                rn: 9,
+                imm12: 0,
+            },
+            Inst::Ret,
+        ]),
+        image(&[
+            Inst::Movz {
+                rd: 9,
+                imm16: 0x4000,
+                hw: 2,
+            },
+            Inst::StrImm {
+                rt: 0,
+                rn: 9,
+                imm12: 1,
+            },
+            Inst::Ret,
+        ]),
+        image(&[
+            Inst::Movz {
+                rd: X16,
+                imm16: 0x5000,
+                hw: 2,
+            },
+            Inst::Blr { rn: X16 },
+            Inst::Ret,
+        ]),
         udf,
         image(&[Inst::Brk { imm16: 0x77 }]),
-        image(&[Inst::Movz { rd: 0, imm16: 5, hw: 0 }, Inst::Ret]),
+        image(&[
+            Inst::Movz {
+                rd: 0,
+                imm16: 5,
+                hw: 0,
+            },
+            Inst::Ret,
+        ]),
     ];
     let refs: Vec<&Image> = cases.iter().collect();
     let qo = q.run_batch(&refs);
@@ -69,15 +122,41 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
         let a = u.run(img).unwrap();
         let b = qo[i].as_ref().unwrap();
         assert_eq!(a.exit, b.exit, "case {i}");
-        assert_eq!((a.pc, a.regs, a.sp, a.nzcv), (b.pc, b.regs, b.sp, b.nzcv), "case {i} state");
+        assert_eq!(
+            (a.pc, a.regs, a.sp, a.nzcv),
+            (b.pc, b.regs, b.sp, b.nzcv),
+            "case {i} state"
+        );
         assert_eq!(a.scratch, b.scratch, "case {i} scratch");
     }
-    assert_eq!(qo[0].as_ref().unwrap().exit, Exit::Fault { access: Access::Read, addr: 0x4000_0000_0000 });
-    assert_eq!(qo[1].as_ref().unwrap().exit, Exit::Fault { access: Access::Write, addr: 0x4000_0000_0008 });
-    assert_eq!(qo[2].as_ref().unwrap().exit, Exit::Fault { access: Access::Fetch, addr: 0x5000_0000_0000 });
+    assert_eq!(
+        qo[0].as_ref().unwrap().exit,
+        Exit::Fault {
+            access: Access::Read,
+            addr: 0x4000_0000_0000
+        }
+    );
+    assert_eq!(
+        qo[1].as_ref().unwrap().exit,
+        Exit::Fault {
+            access: Access::Write,
+            addr: 0x4000_0000_0008
+        }
+    );
+    assert_eq!(
+        qo[2].as_ref().unwrap().exit,
+        Exit::Fault {
+            access: Access::Fetch,
+            addr: 0x5000_0000_0000
+        }
+    );
     assert_eq!(qo[3].as_ref().unwrap().exit, Exit::InvalidInstruction);
     assert_eq!(qo[4].as_ref().unwrap().exit, Exit::Breakpoint(Some(0x77)));
-    assert_eq!(qo[5].as_ref().unwrap().regs[0], 5, "the batch goes on after crashes");
+    assert_eq!(
+        qo[5].as_ref().unwrap().regs[0],
+        5,
+        "the batch goes on after crashes"
+    );
 }
 
 #[test]
@@ -85,7 +164,14 @@ fn runaway_code_times_out_and_the_batch_goes_on() {
     let Some(q) = qemu() else { return };
     let mut q = q.with_timeout(1);
     let spin = image(&[Inst::B { offset: 0 }]);
-    let ok = image(&[Inst::Movz { rd: 0, imm16: 9, hw: 0 }, Inst::Ret]);
+    let ok = image(&[
+        Inst::Movz {
+            rd: 0,
+            imm16: 9,
+            hw: 0,
+        },
+        Inst::Ret,
+    ]);
     let r = q.run_batch(&[&spin, &ok]);
     assert_eq!(r[0].as_ref().unwrap().exit, Exit::Timeout);
     assert_eq!(r[1].as_ref().unwrap().regs[0], 9);
@@ -95,7 +181,19 @@ fn runaway_code_times_out_and_the_batch_goes_on() {
 fn a_process_that_dies_gives_truncated_outcomes() {
     let Some(mut q) = qemu() else { return };
     // exit_group(7) from inside the function: no record is written for it or after it.
-    let die = image(&[Inst::Movz { rd: 0, imm16: 7, hw: 0 }, Inst::Movz { rd: 8, imm16: 94, hw: 0 }, Inst::Svc]);
+    let die = image(&[
+        Inst::Movz {
+            rd: 0,
+            imm16: 7,
+            hw: 0,
+        },
+        Inst::Movz {
+            rd: 8,
+            imm16: 94,
+            hw: 0,
+        },
+        Inst::Svc,
+    ]);
     let ok = image(&[Inst::Ret]);
     let r = q.run_batch(&[&ok, &die, &ok]);
     assert_eq!(r[0].as_ref().unwrap().exit, Exit::Returned);
@@ -113,7 +211,14 @@ fn default_engine_list_runs_both() {
         return;
     }
     let p = from_seed(3, &Profile::named("default").unwrap());
-    let r = run_on(&[&p], &Config::default(), &[EngineChoice::Unicorn, EngineChoice::Qemu]).unwrap().pop().unwrap();
+    let r = run_on(
+        &[&p],
+        &Config::default(),
+        &[EngineChoice::Unicorn, EngineChoice::Qemu],
+    )
+    .unwrap()
+    .pop()
+    .unwrap();
     assert!(r.finding.is_none());
     assert_eq!(r.outcomes.len(), 2 * a64call::strategy::all().len());
 }

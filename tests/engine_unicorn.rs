@@ -8,13 +8,28 @@ use a64call::runtime::{Image, Segment};
 const BASE: u64 = 0x2000_0000;
 
 fn image(code: &[Inst]) -> Image {
-    let bytes: Vec<u8> = code.iter().flat_map(|i| i.encode().unwrap().to_le_bytes()).collect();
+    let bytes: Vec<u8> = code
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
     let len = bytes.len() as u64;
-    Image { segments: vec![Segment { addr: BASE, bytes }], code: BASE..BASE + len, entry: BASE, insn_limit: 100_000 }
+    Image {
+        segments: vec![Segment { addr: BASE, bytes }],
+        code: BASE..BASE + len,
+        entry: BASE,
+        insn_limit: 100_000,
+    }
 }
 
 fn ret_const(v: u16) -> Vec<Inst> {
-    vec![Inst::Movz { rd: 0, imm16: v, hw: 0 }, Inst::Ret]
+    vec![
+        Inst::Movz {
+            rd: 0,
+            imm16: v,
+            hw: 0,
+        },
+        Inst::Ret,
+    ]
 }
 
 #[test]
@@ -34,28 +49,73 @@ fn the_stale_code_test_can_fail() {
     // bug the test above guards against, shown to be real and detectable.
     let mut e = UnicornEngine::new().unwrap();
     e.disable_invalidation_for_test();
-    let stale = (0..20u16).filter(|&r| e.run(&image(&ret_const(r))).unwrap().regs[0] != u64::from(r)).count();
-    assert!(stale > 0, "expected Unicorn to run stale translated code when not invalidated");
+    let stale = (0..20u16)
+        .filter(|&r| e.run(&image(&ret_const(r))).unwrap().regs[0] != u64::from(r))
+        .count();
+    assert!(
+        stale > 0,
+        "expected Unicorn to run stale translated code when not invalidated"
+    );
 }
 
 #[test]
 fn runaway_code_hits_the_instruction_limit() {
     let mut e = UnicornEngine::new().unwrap();
     let o = e.run(&image(&[Inst::Nop, Inst::B { offset: -4 }])).unwrap();
-    assert!(matches!(o.exit, Exit::InsnLimit(n) if n > 100_000), "{:?}", o.exit);
+    assert!(
+        matches!(o.exit, Exit::InsnLimit(n) if n > 100_000),
+        "{:?}",
+        o.exit
+    );
 }
 
 #[test]
 fn faults_and_bad_instructions_are_outcomes() {
     let mut e = UnicornEngine::new().unwrap();
     // Read from an unmapped address.
-    let mut code = vec![Inst::Movz { rd: 9, imm16: 0x4000, hw: 2 }, Inst::LdrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret];
+    let mut code = vec![
+        Inst::Movz {
+            rd: 9,
+            imm16: 0x4000,
+            hw: 2,
+        },
+        Inst::LdrImm {
+            rt: 0,
+            rn: 9,
+            imm12: 0,
+        },
+        Inst::Ret,
+    ];
     let o = e.run(&image(&code)).unwrap();
-    assert_eq!(o.exit, Exit::Fault { access: Access::Read, addr: 0x4000_0000_0000 });
+    assert_eq!(
+        o.exit,
+        Exit::Fault {
+            access: Access::Read,
+            addr: 0x4000_0000_0000
+        }
+    );
     // Jump to an unmapped address.
-    code = vec![Inst::Movz { rd: X16, imm16: 0x5000, hw: 2 }, Inst::Blr { rn: X16 }, Inst::Ret];
+    code = vec![
+        Inst::Movz {
+            rd: X16,
+            imm16: 0x5000,
+            hw: 2,
+        },
+        Inst::Blr { rn: X16 },
+        Inst::Ret,
+    ];
     let o = e.run(&image(&code)).unwrap();
-    assert!(matches!(o.exit, Exit::Fault { access: Access::Fetch, addr: 0x5000_0000_0000 }), "{:?}", o.exit);
+    assert!(
+        matches!(
+            o.exit,
+            Exit::Fault {
+                access: Access::Fetch,
+                addr: 0x5000_0000_0000
+            }
+        ),
+        "{:?}",
+        o.exit
+    );
     // A zero word is a permanently undefined instruction.
     let mut img = image(&[Inst::Nop]);
     img.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
@@ -64,8 +124,30 @@ fn faults_and_bad_instructions_are_outcomes() {
     let o = e.run(&image(&[Inst::Brk { imm16: 0x123 }])).unwrap();
     assert_eq!(o.exit, Exit::Breakpoint(Some(0x123)));
     // Writing into the code is caught, and the next run still runs fresh code.
-    let o = e.run(&image(&[Inst::StrImm { rt: 0, rn: 9, imm12: 0 }, Inst::Ret]).with_x9_code()).unwrap();
-    assert!(matches!(o.exit, Exit::Fault { access: Access::Write, .. }), "{:?}", o.exit);
+    let o = e
+        .run(
+            &image(&[
+                Inst::StrImm {
+                    rt: 0,
+                    rn: 9,
+                    imm12: 0,
+                },
+                Inst::Ret,
+            ])
+            .with_x9_code(),
+        )
+        .unwrap();
+    assert!(
+        matches!(
+            o.exit,
+            Exit::Fault {
+                access: Access::Write,
+                ..
+            }
+        ),
+        "{:?}",
+        o.exit
+    );
     let o = e.run(&image(&ret_const(7))).unwrap();
     assert_eq!((o.exit, o.regs[0]), (Exit::Returned, 7));
 }
@@ -77,10 +159,14 @@ trait WithX9 {
 impl WithX9 for Image {
     /// Prefix the code with `x9 = BASE` so a store through x9 hits the code page.
     fn with_x9_code(mut self) -> Image {
-        let pre: Vec<u8> = [Inst::Movz { rd: 9, imm16: (BASE >> 16) as u16, hw: 1 }]
-            .iter()
-            .flat_map(|i| i.encode().unwrap().to_le_bytes())
-            .collect();
+        let pre: Vec<u8> = [Inst::Movz {
+            rd: 9,
+            imm16: (BASE >> 16) as u16,
+            hw: 1,
+        }]
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
         let mut b = pre;
         b.extend_from_slice(&self.segments[0].bytes);
         self.code = BASE..BASE + b.len() as u64;
@@ -97,7 +183,11 @@ fn initial_state_is_the_documented_one() {
     assert_eq!(o.pc, EXIT_ADDR);
     assert_eq!(o.sp, layout::STACK_TOP);
     for n in 0..31u8 {
-        let want = if n == 16 { BASE } else { layout::initial_reg(n) };
+        let want = if n == 16 {
+            BASE
+        } else {
+            layout::initial_reg(n)
+        };
         assert_eq!(o.regs[n as usize], want, "x{n}");
     }
     assert_eq!(o.scratch, layout::initial_scratch());
@@ -113,17 +203,44 @@ fn rewritten_code_spanning_separately_mapped_pages_is_the_code_that_runs() {
     let page = 0x1000usize;
     // A second segment elsewhere, mapped right after the first code page, so the RAM block of
     // the code's second page (mapped later) is not adjacent to its first.
-    let other = Segment { addr: 0x3000_0000, bytes: Inst::Ret.encode().unwrap().to_le_bytes().to_vec() };
+    let other = Segment {
+        addr: 0x3000_0000,
+        bytes: Inst::Ret.encode().unwrap().to_le_bytes().to_vec(),
+    };
     let with_other = |mut i: Image| {
         i.segments.push(other.clone());
         i
     };
     e.run(&with_other(image(&ret_const(1)))).unwrap();
     for round in 0..20u16 {
-        let mut code = vec![Inst::B { offset: page as i32 }];
+        let mut code = vec![Inst::B {
+            offset: page as i32,
+        }];
         code.resize(page / 4, Inst::Nop);
         code.extend(ret_const(100 + round));
         let o = e.run(&with_other(image(&code))).unwrap();
-        assert_eq!(o.regs[0], u64::from(100 + round), "round {round} ran stale code in the second page");
+        assert_eq!(
+            o.regs[0],
+            u64::from(100 + round),
+            "round {round} ran stale code in the second page"
+        );
+    }
+}
+
+#[test]
+fn regression_nested_seeds_1_to_3_in_one_engine() {
+    // The sequence that exposed Unicorn's multi-page cache-removal pitfall: with invalidation
+    // of whole ranges, the adrp run of seed 3 executed a stale block left by an earlier program.
+    use a64call::differential::{run_programs, Config};
+    use a64call::gen::{from_seed, Profile};
+    let prof = Profile::named("nested").unwrap();
+    let mut e = UnicornEngine::new().unwrap();
+    for seed in 1..=3 {
+        let p = from_seed(seed, &prof);
+        let r = run_programs(&[&p], &Config::default(), &mut [&mut e])
+            .unwrap()
+            .pop()
+            .unwrap();
+        assert!(r.finding.is_none(), "seed {seed}: {}", r.finding.unwrap());
     }
 }

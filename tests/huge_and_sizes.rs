@@ -9,22 +9,38 @@ use a64call::strategy::{self, SeqKind};
 #[test]
 fn a_function_over_one_mib_passes_under_the_pool_strategy() {
     let p = from_seed(7, &Profile::named("huge").unwrap());
-    let cfg = Config::with_strategies(vec![strategy::by_name("movz-min").unwrap(), strategy::by_name("pool").unwrap()]);
+    let cfg = Config::with_strategies(vec![
+        strategy::by_name("movz-min").unwrap(),
+        strategy::by_name("pool").unwrap(),
+    ]);
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none(), "{}", r.finding.unwrap());
     let pool = &r.emitted[1];
-    assert!(pool.code.bytes.len() > 1 << 20, "only {} bytes", pool.code.bytes.len());
-    assert!(pool.sizes().islands >= 1, "a >1 MiB function needs at least one island");
+    assert!(
+        pool.code.bytes.len() > 1 << 20,
+        "only {} bytes",
+        pool.code.bytes.len()
+    );
+    assert!(
+        pool.sizes().islands >= 1,
+        "a >1 MiB function needs at least one island"
+    );
     // Some literal load really reaches more than 1 MiB-worth of code away from the final pool
     // only through an island: every use is within range of the entry it loads.
     for s in &pool.sites {
-        let a64call::buffer::Slot::Inst(a64call::encode::Inst::LdrLit { offset, .. }) = pool.code.slots[(s.start / 4) as usize] else {
+        let a64call::buffer::Slot::Inst(a64call::encode::Inst::LdrLit { offset, .. }) =
+            pool.code.slots[(s.start / 4) as usize]
+        else {
             panic!("pool site without a literal load")
         };
         assert!(offset.abs() < 1 << 20);
     }
     let (_, _, o) = &r.outcomes[1];
-    assert_eq!(o.calls.len(), p.call_sites(), "straight-line: every site runs once");
+    assert_eq!(
+        o.calls.len(),
+        p.call_sites(),
+        "straight-line: every site runs once"
+    );
 }
 
 /// Instructions the minimal movz/movk sequence needs for `v` when no halfword is 0xffff-filled
@@ -68,18 +84,34 @@ fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
     assert_eq!(pool.sizes().pool_entries as u64, distinct);
     assert_eq!(stub.sizes().body, 4 * (frame + moves + 64));
     assert_eq!(stub.sizes().stub_count as u64, distinct);
-    assert_eq!(stub.sizes().stubs, (4 * (frame + moves + 64)) % 8 + 16 * distinct);
-    assert!(pool.code.bytes.len() < movz.code.bytes.len(), "pool {} vs movz {}", pool.code.bytes.len(), movz.code.bytes.len());
+    assert_eq!(
+        stub.sizes().stubs,
+        (4 * (frame + moves + 64)) % 8 + 16 * distinct
+    );
+    assert!(
+        pool.code.bytes.len() < movz.code.bytes.len(),
+        "pool {} vs movz {}",
+        pool.code.bytes.len(),
+        movz.code.bytes.len()
+    );
     for s in &pool.sites {
         assert_eq!((s.inline_insns(), s.choice.kind), (2, SeqKind::PoolLoad));
     }
     // Executed instructions inside the function are exact too: the pool saves exactly the
     // difference in sequence lengths.
-    let cfg = Config::with_strategies(vec![strategy::by_name("movz-min").unwrap(), strategy::by_name("pool").unwrap(), strategy::by_name("stub").unwrap()]);
+    let cfg = Config::with_strategies(vec![
+        strategy::by_name("movz-min").unwrap(),
+        strategy::by_name("pool").unwrap(),
+        strategy::by_name("stub").unwrap(),
+    ]);
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none());
     let ins = |i: usize| r.outcomes[i].2.insns.unwrap().in_code;
     assert_eq!(ins(0), frame + moves + movz_seq);
     assert_eq!(ins(1), frame + moves + 2 * 64);
-    assert_eq!(ins(2), frame + moves + 3 * 64, "stub: bl + ldr + br per call");
+    assert_eq!(
+        ins(2),
+        frame + moves + 3 * 64,
+        "stub: bl + ldr + br per call"
+    );
 }

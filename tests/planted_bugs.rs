@@ -10,7 +10,11 @@ fn hunt(bug: PlantedBug, static_check: bool) -> (u64, Finding) {
     let h = hunt_bug(bug, static_check, 1, MAX_PROGRAMS, Duration::from_secs(600)).unwrap();
     match h.caught {
         Some((seed, f)) => (seed, f),
-        None => panic!("{} not caught in {} programs (static check {static_check})", bug.name(), h.programs),
+        None => panic!(
+            "{} not caught in {} programs (static check {static_check})",
+            bug.name(),
+            h.programs
+        ),
     }
 }
 
@@ -19,16 +23,28 @@ fn every_planted_bug_is_caught_by_the_full_pipeline() {
     for bug in PlantedBug::ALL {
         let (seed, f) = hunt(bug, true);
         eprintln!("{:24} seed {seed:3}: {}", bug.name(), f.summary());
-        assert!(!f.is_engine_disagreement(), "{}: a strategy bug must not look like an engine bug", bug.name());
+        assert!(
+            !f.is_engine_disagreement(),
+            "{}: a strategy bug must not look like an engine bug",
+            bug.name()
+        );
     }
 }
 
 #[test]
 fn the_dynamic_oracle_alone_catches_every_observable_bug() {
-    for bug in PlantedBug::ALL.into_iter().filter(|b| b.observable_at_run_time()) {
+    for bug in PlantedBug::ALL
+        .into_iter()
+        .filter(|b| b.observable_at_run_time())
+    {
         let (seed, f) = hunt(bug, false);
         eprintln!("{:24} seed {seed:3}: {}", bug.name(), f.summary());
-        assert!(matches!(f, Finding::Dynamic(_)), "{}: {}", bug.name(), f.summary());
+        assert!(
+            matches!(f, Finding::Dynamic(_)),
+            "{}: {}",
+            bug.name(),
+            f.summary()
+        );
     }
 }
 
@@ -38,11 +54,15 @@ fn the_static_oracle_alone_catches_every_bug() {
     use a64call::gen::{from_seed, Profile};
     for bug in PlantedBug::ALL {
         let prof = Profile::named(bug.profile()).unwrap();
-        let cfg = Config { bug: Some(bug), ..Config::with_strategies(vec![a64call::strategy::by_name(bug.strategy()).unwrap()]) };
-        let caught = (1..=MAX_PROGRAMS).find_map(|seed| match emit_all(&from_seed(seed, &prof), &cfg).1 {
-            Some(f @ Finding::Static { .. }) => Some((seed, f)),
-            _ => None,
-        });
+        let cfg = Config {
+            bug: Some(bug),
+            ..Config::with_strategies(vec![a64call::strategy::by_name(bug.strategy()).unwrap()])
+        };
+        let caught =
+            (1..=MAX_PROGRAMS).find_map(|seed| match emit_all(&from_seed(seed, &prof), &cfg).1 {
+                Some(f @ Finding::Static { .. }) => Some((seed, f)),
+                _ => None,
+            });
         let (seed, f) = caught.unwrap_or_else(|| panic!("static check missed {}", bug.name()));
         eprintln!("{:24} seed {seed:3}: {}", bug.name(), f.summary());
     }
@@ -57,7 +77,11 @@ fn no_bug_means_no_finding_on_the_same_programs() {
         let p = Profile::named(prof).unwrap();
         for seed in 1..=10 {
             let r = run_unicorn(&from_seed(seed, &p), &Config::default()).unwrap();
-            assert!(r.finding.is_none(), "{prof} seed {seed}: {}", r.finding.unwrap());
+            assert!(
+                r.finding.is_none(),
+                "{prof} seed {seed}: {}",
+                r.finding.unwrap()
+            );
         }
     }
 }

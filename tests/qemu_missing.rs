@@ -5,12 +5,19 @@ fn missing_qemu_is_a_clear_error() {
     // SAFETY: this test binary has a single test, so no other thread reads the environment.
     std::env::set_var("A64CALL_QEMU", "/nonexistent/qemu-aarch64");
     let e = a64call::engine::qemu::find_qemu().unwrap_err();
-    assert!(e.to_string().contains("/nonexistent/qemu-aarch64 does not exist"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("/nonexistent/qemu-aarch64 does not exist"),
+        "{e}"
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
         .args(["check", "--iterations", "1", "--engines", "qemu"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("does not exist") && !err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("does not exist") && !err.contains("panicked"),
+        "{err}"
+    );
 }

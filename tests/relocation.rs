@@ -26,11 +26,22 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
     let mut caught = 0;
     for seed in 0..20 {
         // Near and mid helpers make direct bl / adrp sequences that a copy would break.
-        let prof = Profile { distance: (2, 2, 0), ..Profile::named("default").unwrap() };
+        let prof = Profile {
+            distance: (2, 2, 0),
+            ..Profile::named("default").unwrap()
+        };
         let p = from_seed(seed, &prof);
         for name in ["direct", "adrp"] {
-            let e = emit(&p, strategy::by_name(name).unwrap(), &EmitOptions::default()).unwrap();
-            assert!(e.relocated(0x3000_0000).is_err(), "{name} must refuse to be copied");
+            let e = emit(
+                &p,
+                strategy::by_name(name).unwrap(),
+                &EmitOptions::default(),
+            )
+            .unwrap();
+            assert!(
+                e.relocated(0x3000_0000).is_err(),
+                "{name} must refuse to be copied"
+            );
             refused += 1;
             if e.sites.is_empty() {
                 continue;
@@ -40,13 +51,26 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
             let mut u = UnicornEngine::new().unwrap();
             let a = u.run(&Image::build(&p, &e, e.code.base).unwrap()).unwrap();
             let b = u.run(&Image::build(&p, &moved, base).unwrap()).unwrap();
-            let ra = Run { strategy: name, engine: "unicorn", emitted: &e, outcome: &a };
-            let rb = Run { strategy: name, engine: "unicorn (moved)", emitted: &moved, outcome: &b };
+            let ra = Run {
+                strategy: name,
+                engine: "unicorn",
+                emitted: &e,
+                outcome: &a,
+            };
+            let rb = Run {
+                strategy: name,
+                engine: "unicorn (moved)",
+                emitted: &moved,
+                outcome: &b,
+            };
             if compare(&ra, &rb, false).is_err() || a64call::oracle::check_run(&rb).is_err() {
                 caught += 1;
             }
         }
     }
     assert_eq!(refused, 40);
-    assert!(caught >= 10, "a forced copy of position-dependent code was caught only {caught} times");
+    assert!(
+        caught >= 10,
+        "a forced copy of position-dependent code was caught only {caught} times"
+    );
 }

@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Parser)]
-#[command(name = "a64call", version, about = "Proves and measures how a JIT emits calls on AArch64")]
+#[command(
+    name = "a64call",
+    version,
+    about = "Proves and measures how a JIT emits calls on AArch64"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -140,7 +144,10 @@ fn main() -> ExitCode {
 fn profile(name: &str) -> Result<Profile, Fail> {
     Profile::named(name).ok_or_else(|| {
         let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
-        Fail(format!("unknown profile `{name}` (known: {})", names.join(", ")))
+        Fail(format!(
+            "unknown profile `{name}` (known: {})",
+            names.join(", ")
+        ))
     })
 }
 
@@ -150,7 +157,14 @@ fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>, Fail> {
     }
     names
         .iter()
-        .map(|n| strategy::by_name(n).ok_or_else(|| Fail(format!("unknown strategy `{n}` (known: {})", strategy::names()))))
+        .map(|n| {
+            strategy::by_name(n).ok_or_else(|| {
+                Fail(format!(
+                    "unknown strategy `{n}` (known: {})",
+                    strategy::names()
+                ))
+            })
+        })
         .collect()
 }
 
@@ -159,10 +173,18 @@ fn config(c: &Common) -> Result<Config, Fail> {
         None => None,
         Some(n) => Some(PlantedBug::from_name(n).ok_or_else(|| {
             let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
-            Fail(format!("unknown planted bug `{n}` (known: {})", names.join(", ")))
+            Fail(format!(
+                "unknown planted bug `{n}` (known: {})",
+                names.join(", ")
+            ))
         })?),
     };
-    Ok(Config { strategies: strategies(&c.strategies)?, bug, static_check: !c.no_static_check, dynamic: true })
+    Ok(Config {
+        strategies: strategies(&c.strategies)?,
+        bug,
+        static_check: !c.no_static_check,
+        dynamic: true,
+    })
 }
 
 fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
@@ -183,29 +205,45 @@ fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
 }
 
 fn read_program(path: &Path) -> Result<Program, Fail> {
-    let src = std::fs::read_to_string(path).map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
     text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
 }
 
 fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
     match cli.cmd {
-        Cmd::Gen { seed, profile: p, output } => {
+        Cmd::Gen {
+            seed,
+            profile: p,
+            output,
+        } => {
             let prog = gen::from_seed(seed, &profile(&p)?);
             let t = text::print(&prog);
             match output {
-                Some(path) => std::fs::write(&path, t).map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?,
+                Some(path) => std::fs::write(&path, t)
+                    .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?,
                 None => print!("{t}"),
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Emit { file, strategies: names, listing } => {
+        Cmd::Emit {
+            file,
+            strategies: names,
+            listing,
+        } => {
             let prog = read_program(&file)?;
             cmd_emit(&prog, &strategies(&names)?, listing)
         }
-        Cmd::Run { file, common, repro_dir } => {
+        Cmd::Run {
+            file,
+            common,
+            repro_dir,
+        } => {
             let prog = read_program(&file)?;
             let cfg = config(&common)?;
-            let report = differential::run_on(&[&prog], &cfg, &engines(&common)?)?.pop().expect("one report");
+            let report = differential::run_on(&[&prog], &cfg, &engines(&common)?)?
+                .pop()
+                .expect("one report");
             print_outcomes(&report);
             match &report.finding {
                 None => {
@@ -214,20 +252,40 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                 }
                 Some(f) => {
                     println!("verdict: DIVERGE\n{f}");
-                    let path = differential::write_repro(&repro_dir, &prog, f, &format!("a64call run {}", file.display()))?;
+                    let path = differential::write_repro(
+                        &repro_dir,
+                        &prog,
+                        f,
+                        &format!("a64call run {}", file.display()),
+                    )?;
                     println!("repro: {}", path.display());
                     Ok(ExitCode::from(1))
                 }
             }
         }
-        Cmd::Check { iterations, seconds, seed, profile: p, common, repro_dir } => {
+        Cmd::Check {
+            iterations,
+            seconds,
+            seed,
+            profile: p,
+            common,
+            repro_dir,
+        } => {
             let prof = profile(&p)?;
             let cfg = config(&common)?;
             let budget = match (iterations, seconds) {
                 (None, None) => Some(10.0),
                 (_, s) => s,
             };
-            cmd_check(&prof, &cfg, &engines(&common)?, seed, iterations, budget, &repro_dir)
+            cmd_check(
+                &prof,
+                &cfg,
+                &engines(&common)?,
+                seed,
+                iterations,
+                budget,
+                &repro_dir,
+            )
         }
         Cmd::Replay { dir, common } => cmd_replay(&dir, &config(&common)?, &engines(&common)?),
         Cmd::Profiles => {
@@ -238,38 +296,73 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
         }
         Cmd::Strategies => {
             for s in strategy::all() {
-                let pic = if s.position_independent() { "position-independent" } else { "position-dependent" };
+                let pic = if s.position_independent() {
+                    "position-independent"
+                } else {
+                    "position-dependent"
+                };
                 println!("{:12} {} ({pic})", s.name(), s.about());
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bugs => {
             for b in PlantedBug::ALL {
-                println!("{:24} breaks {:12} exercised by profile {}", b.name(), b.strategy(), b.profile());
+                println!(
+                    "{:24} breaks {:12} exercised by profile {}",
+                    b.name(),
+                    b.strategy(),
+                    b.profile()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
-fn cmd_emit(prog: &Program, strats: &[&'static dyn Strategy], listing: bool) -> Result<ExitCode, Fail> {
+fn cmd_emit(
+    prog: &Program,
+    strats: &[&'static dyn Strategy],
+    listing: bool,
+) -> Result<ExitCode, Fail> {
     println!(
         "{} call sites, {} helpers; helper distances: {}",
         prog.call_sites(),
         prog.helpers.len(),
-        (0..prog.helpers.len()).map(|h| format!("h{h}={}", prog.distance(h).name())).collect::<Vec<_>>().join(" ")
+        (0..prog.helpers.len())
+            .map(|h| format!("h{h}={}", prog.distance(h).name()))
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {}",
-        "strategy", "bytes", "body", "pool", "stubs", "sites", "inline/site", "exec/site", "sequences (fallbacks)"
+        "strategy",
+        "bytes",
+        "body",
+        "pool",
+        "stubs",
+        "sites",
+        "inline/site",
+        "exec/site",
+        "sequences (fallbacks)"
     );
     let mut out = Vec::new();
     for s in strats {
         let e = emit(prog, *s, &EmitOptions::default())?;
-        check::check(&e).map_err(|err| Fail(format!("{}: static check failed: {err}", s.name())))?;
+        check::check(&e)
+            .map_err(|err| Fail(format!("{}: static check failed: {err}", s.name())))?;
         let st = e.stats();
-        let per = |n: u64| if st.call_sites == 0 { "-".to_string() } else { format!("{:.3}", n as f64 / f64::from(st.call_sites)) };
-        let kinds: Vec<String> = st.kinds.iter().map(|(k, n)| format!("{}x{}", n, k.name())).collect();
+        let per = |n: u64| {
+            if st.call_sites == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", n as f64 / f64::from(st.call_sites))
+            }
+        };
+        let kinds: Vec<String> = st
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{}x{}", n, k.name()))
+            .collect();
         println!(
             "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {} ({} fallbacks)",
             s.name(),
@@ -297,7 +390,10 @@ fn cmd_emit(prog: &Program, strats: &[&'static dyn Strategy], listing: bool) -> 
 fn print_outcomes(r: &Report) {
     for (i, engine, o) in &r.outcomes {
         let e = &r.emitted[*i];
-        let insns = o.insns.map(|c| format!("{} in function, {} total", c.in_code, c.total)).unwrap_or_else(|| "-".into());
+        let insns = o
+            .insns
+            .map(|c| format!("{} in function, {} total", c.in_code, c.total))
+            .unwrap_or_else(|| "-".into());
         println!(
             "{:12} {:8} {:>8} bytes  exit {:<10} calls {:>6}  x0 {:#018x}  insns {}",
             e.strategy,
@@ -323,19 +419,31 @@ fn cmd_check(
     let start = Instant::now();
     let cpu0 = differential::cpu_seconds();
     // With the ELF engine, programs go in batches so one qemu process serves many.
-    let batch = if engines.contains(&EngineChoice::Qemu) { 24 } else { 1 };
+    let batch = if engines.contains(&EngineChoice::Qemu) {
+        24
+    } else {
+        1
+    };
     let mut n = 0u64;
     let mut calls = 0u64;
     loop {
-        if iterations.is_some_and(|it| n >= it) || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s) {
+        if iterations.is_some_and(|it| n >= it)
+            || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+        {
             break;
         }
         let k = iterations.map_or(batch, |it| batch.min(it - n));
-        let progs: Vec<Program> = (0..k).map(|i| gen::from_seed(seed.wrapping_add(n + i), prof)).collect();
+        let progs: Vec<Program> = (0..k)
+            .map(|i| gen::from_seed(seed.wrapping_add(n + i), prof))
+            .collect();
         let refs: Vec<&Program> = progs.iter().collect();
         let reports = differential::run_on(&refs, cfg, engines)?;
         for (i, report) in reports.iter().enumerate() {
-            calls += report.outcomes.first().map(|(_, _, o)| o.calls.len() as u64).unwrap_or(0);
+            calls += report
+                .outcomes
+                .first()
+                .map(|(_, _, o)| o.calls.len() as u64)
+                .unwrap_or(0);
             if let Some(f) = &report.finding {
                 let s = seed.wrapping_add(n + i as u64);
                 println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
@@ -352,7 +460,10 @@ fn cmd_check(
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
-    let names: Vec<String> = engines.iter().map(|e| format!("{e:?}").to_lowercase()).collect();
+    let names: Vec<String> = engines
+        .iter()
+        .map(|e| format!("{e:?}").to_lowercase())
+        .collect();
     println!(
         "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
         prof.name,
@@ -370,7 +481,8 @@ fn cmd_check(
 }
 
 fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
-    let rd = std::fs::read_dir(dir).map_err(|e| Fail(format!("cannot read directory {}: {e}", dir.display())))?;
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Fail(format!("cannot read directory {}: {e}", dir.display())))?;
     for entry in rd {
         let p = entry?.path();
         if p.is_dir() {
@@ -387,7 +499,10 @@ fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineChoice]) -> Result<Exit
     find_repros(dir, &mut files)?;
     files.sort();
     if files.is_empty() {
-        return Err(Fail(format!("no *.a64 repro files under {}", dir.display())));
+        return Err(Fail(format!(
+            "no *.a64 repro files under {}",
+            dir.display()
+        )));
     }
     let (mut ok, mut bad, mut diverged) = (0, 0, 0);
     for f in &files {
@@ -399,7 +514,9 @@ fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineChoice]) -> Result<Exit
                 continue;
             }
         };
-        let report = differential::run_on(&[&prog], cfg, engines)?.pop().expect("one report");
+        let report = differential::run_on(&[&prog], cfg, engines)?
+            .pop()
+            .expect("one report");
         match &report.finding {
             None => {
                 println!("ok       {}", f.display());

@@ -30,14 +30,21 @@ pub struct ElfEngine {
 }
 
 fn err(m: String) -> EngineError {
-    EngineError { engine: "qemu", message: m }
+    EngineError {
+        engine: "qemu",
+        message: m,
+    }
 }
 
 /// Find qemu-aarch64 as described in the module docs.
 pub fn find_qemu() -> Result<PathBuf, EngineError> {
     if let Ok(p) = std::env::var("A64CALL_QEMU") {
         let p = PathBuf::from(p);
-        return if p.is_file() { Ok(p) } else { Err(err(format!("A64CALL_QEMU={} does not exist", p.display()))) };
+        return if p.is_file() {
+            Ok(p)
+        } else {
+            Err(err(format!("A64CALL_QEMU={} does not exist", p.display())))
+        };
     }
     let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/qemu/usr/bin/qemu-aarch64");
     if local.is_file() {
@@ -60,15 +67,24 @@ impl ElfEngine {
     /// The engine for this host: direct execution on aarch64 Linux, qemu elsewhere.
     pub fn new() -> Result<ElfEngine, EngineError> {
         if cfg!(all(target_arch = "aarch64", target_os = "linux")) {
-            Ok(ElfEngine { runner: Runner::Direct, timeout_secs: elf::PROGRAM_TIMEOUT_SECS })
+            Ok(ElfEngine {
+                runner: Runner::Direct,
+                timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
+            })
         } else {
-            Ok(ElfEngine { runner: Runner::Qemu(find_qemu()?), timeout_secs: elf::PROGRAM_TIMEOUT_SECS })
+            Ok(ElfEngine {
+                runner: Runner::Qemu(find_qemu()?),
+                timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
+            })
         }
     }
 
     /// An engine using this qemu binary.
     pub fn with_qemu(path: PathBuf) -> ElfEngine {
-        ElfEngine { runner: Runner::Qemu(path), timeout_secs: elf::PROGRAM_TIMEOUT_SECS }
+        ElfEngine {
+            runner: Runner::Qemu(path),
+            timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
+        }
     }
 
     /// Set the per-program time limit (runaway code ends as [`Exit::Timeout`]).
@@ -111,22 +127,40 @@ impl ElfEngine {
             }
             std::thread::sleep(Duration::from_millis(2));
         };
-        let out = reader.join().map_err(|_| err("reader thread panicked".into()))?;
+        let out = reader
+            .join()
+            .map_err(|_| err("reader thread panicked".into()))?;
         let mut stderr = String::new();
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut stderr);
         }
-        let stderr: String = stderr.lines().filter(|l| !l.contains("madvise")).take(3).collect::<Vec<_>>().join(" | ");
-        Ok((out, if stderr.is_empty() { status } else { format!("{status}; stderr: {stderr}") }))
+        let stderr: String = stderr
+            .lines()
+            .filter(|l| !l.contains("madvise"))
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        Ok((
+            out,
+            if stderr.is_empty() {
+                status
+            } else {
+                format!("{status}; stderr: {stderr}")
+            },
+        ))
     }
 }
 
 /// The instruction word at `pc` in `image`, if `pc` is inside one of its segments.
 fn word_at(image: &Image, pc: u64) -> Option<u32> {
-    image.segments.iter().find(|s| pc >= s.addr && pc + 4 <= s.end()).map(|s| {
-        let o = (pc - s.addr) as usize;
-        u32::from_le_bytes(s.bytes[o..o + 4].try_into().unwrap())
-    })
+    image
+        .segments
+        .iter()
+        .find(|s| pc >= s.addr && pc + 4 <= s.end())
+        .map(|s| {
+            let o = (pc - s.addr) as usize;
+            u32::from_le_bytes(s.bytes[o..o + 4].try_into().unwrap())
+        })
 }
 
 /// Classify a SIGSEGV/SIGBUS the way Unicorn reports it: fetch when the pc itself faulted,
@@ -158,9 +192,29 @@ fn outcome(image: &Image, r: Record) -> Result<Outcome, EngineError> {
     };
     let calls = match &r.log {
         Some(l) => parse_log(l).map_err(err)?,
-        None => return Ok(Outcome { exit: Exit::Truncated("call-log cursor left the log region".into()), pc: r.pc, regs: r.regs, sp: r.sp, nzcv: r.nzcv, scratch: r.scratch, calls: vec![], insns: None }),
+        None => {
+            return Ok(Outcome {
+                exit: Exit::Truncated("call-log cursor left the log region".into()),
+                pc: r.pc,
+                regs: r.regs,
+                sp: r.sp,
+                nzcv: r.nzcv,
+                scratch: r.scratch,
+                calls: vec![],
+                insns: None,
+            })
+        }
     };
-    Ok(Outcome { exit, pc: r.pc, regs: r.regs, sp: r.sp, nzcv: r.nzcv, scratch: r.scratch, calls, insns: None })
+    Ok(Outcome {
+        exit,
+        pc: r.pc,
+        regs: r.regs,
+        sp: r.sp,
+        nzcv: r.nzcv,
+        scratch: r.scratch,
+        calls,
+        insns: None,
+    })
 }
 
 fn truncated(why: String) -> Outcome {
@@ -187,7 +241,9 @@ impl Engine for ElfEngine {
     }
 
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
-        self.run_batch(&[image]).pop().expect("one result per image")
+        self.run_batch(&[image])
+            .pop()
+            .expect("one result per image")
     }
 
     fn run_batch(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
@@ -198,11 +254,13 @@ impl Engine for ElfEngine {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
         let run = || -> Result<(Vec<u8>, String), EngineError> {
-            std::fs::write(&path, &bytes).map_err(|e| err(format!("write {}: {e}", path.display())))?;
+            std::fs::write(&path, &bytes)
+                .map_err(|e| err(format!("write {}: {e}", path.display())))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).map_err(|e| err(format!("chmod: {e}")))?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+                    .map_err(|e| err(format!("chmod: {e}")))?;
             }
             let timeout = Duration::from_secs(20 + images.len() as u64 * (self.timeout_secs + 1));
             self.exec(&path, timeout)
@@ -220,12 +278,18 @@ impl Engine for ElfEngine {
             match recs.next() {
                 Some(r) if r.index == i as u64 => results.push(outcome(img, r)),
                 Some(r) => {
-                    results.push(Err(err(format!("record {} arrived where {i} was expected", r.index))));
+                    results.push(Err(err(format!(
+                        "record {} arrived where {i} was expected",
+                        r.index
+                    ))));
                 }
                 None => {
                     let why = match &problem {
                         Some(p) => format!("{p}; process {status}"),
-                        None => format!("no record: process {status} after {i} of {} programs", images.len()),
+                        None => format!(
+                            "no record: process {status} after {i} of {} programs",
+                            images.len()
+                        ),
                     };
                     results.push(Ok(truncated(why)));
                 }

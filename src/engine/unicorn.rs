@@ -11,7 +11,10 @@
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
 use super::{Access, Engine, EngineError, Exit, InsnCounts, Outcome};
-use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE, STACK_TOP};
+use crate::layout::{
+    self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
+    STACK_TOP,
+};
 use crate::runtime::{parse_log, Image};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -45,7 +48,10 @@ pub struct UnicornEngine {
 }
 
 fn uerr(what: &str, e: unicorn_engine::uc_error) -> EngineError {
-    EngineError { engine: "unicorn", message: format!("{what}: {e:?}") }
+    EngineError {
+        engine: "unicorn",
+        message: format!("{what}: {e:?}"),
+    }
 }
 
 fn xreg(n: u8) -> i32 {
@@ -68,10 +74,17 @@ impl UnicornEngine {
             (LOGCTL_ADDR, 0x1000),
             (LOG_ADDR, LOG_BYTES),
         ] {
-            uc.mem_map(addr, size, Prot::ALL).map_err(|e| uerr("map fixed region", e))?;
+            uc.mem_map(addr, size, Prot::ALL)
+                .map_err(|e| uerr("map fixed region", e))?;
         }
-        uc.mem_write(EXIT_ADDR, &crate::encode::Inst::Brk { imm16: 0 }.encode().unwrap().to_le_bytes())
-            .map_err(|e| uerr("write exit page", e))?;
+        uc.mem_write(
+            EXIT_ADDR,
+            &crate::encode::Inst::Brk { imm16: 0 }
+                .encode()
+                .unwrap()
+                .to_le_bytes(),
+        )
+        .map_err(|e| uerr("write exit page", e))?;
         uc.add_block_hook(1, 0, |uc, addr, size| {
             let s = uc.get_data_mut();
             let n = u64::from(size / 4);
@@ -85,28 +98,45 @@ impl UnicornEngine {
             }
         })
         .map_err(|e| uerr("block hook", e))?;
-        uc.add_mem_hook(HookType::MEM_UNMAPPED, 1, 0, |uc, kind, addr, _size, _value| {
-            let access = match kind {
-                MemType::WRITE_UNMAPPED => Access::Write,
-                MemType::FETCH_UNMAPPED => Access::Fetch,
-                _ => Access::Read,
-            };
-            uc.get_data_mut().fault = Some((access, addr));
-            false
-        })
+        uc.add_mem_hook(
+            HookType::MEM_UNMAPPED,
+            1,
+            0,
+            |uc, kind, addr, _size, _value| {
+                let access = match kind {
+                    MemType::WRITE_UNMAPPED => Access::Write,
+                    MemType::FETCH_UNMAPPED => Access::Fetch,
+                    _ => Access::Read,
+                };
+                uc.get_data_mut().fault = Some((access, addr));
+                false
+            },
+        )
         .map_err(|e| uerr("unmapped hook", e))?;
-        uc.add_mem_hook(HookType::MEM_WRITE, layout::USER_MIN, layout::USER_MAX - 1, |uc, _kind, addr, _size, _value| {
-            uc.get_data_mut().fault = Some((Access::Write, addr));
-            let _ = uc.emu_stop();
-            true
-        })
+        uc.add_mem_hook(
+            HookType::MEM_WRITE,
+            layout::USER_MIN,
+            layout::USER_MAX - 1,
+            |uc, _kind, addr, _size, _value| {
+                uc.get_data_mut().fault = Some((Access::Write, addr));
+                let _ = uc.emu_stop();
+                true
+            },
+        )
         .map_err(|e| uerr("code write hook", e))?;
         uc.add_intr_hook(|uc, intno| {
             uc.get_data_mut().intno = Some(intno);
             let _ = uc.emu_stop();
         })
         .map_err(|e| uerr("interrupt hook", e))?;
-        Ok(UnicornEngine { uc, mapped: BTreeSet::new(), loaded: Vec::new(), runs: 0, flush_every: 256, invalidate: true })
+        Ok(UnicornEngine {
+            uc,
+            mapped: BTreeSet::new(),
+            loaded: Vec::new(),
+            runs: 0,
+            flush_every: 256,
+            invalidate: true,
+        })
     }
 
     /// Switch off translation-cache invalidation. Exists only so a test can show that without
@@ -134,7 +164,9 @@ impl UnicornEngine {
             while p < seg.end() {
                 if needed.contains(&p) && self.mapped.contains(&p) {
                     let (from, to) = (p.max(seg.addr), (p + PAGE).min(seg.end()));
-                    self.uc.mem_write(from, &vec![0u8; (to - from) as usize]).map_err(|e| uerr("clear", e))?;
+                    self.uc
+                        .mem_write(from, &vec![0u8; (to - from) as usize])
+                        .map_err(|e| uerr("clear", e))?;
                 }
                 p += PAGE;
             }
@@ -144,18 +176,24 @@ impl UnicornEngine {
         }
         let unmap: Vec<u64> = self.mapped.difference(&needed).copied().collect();
         for (start, len) in runs(&unmap, PAGE) {
-            self.uc.mem_unmap(start, len).map_err(|e| uerr(&format!("unmap {start:#x}"), e))?;
+            self.uc
+                .mem_unmap(start, len)
+                .map_err(|e| uerr(&format!("unmap {start:#x}"), e))?;
         }
         let map: Vec<u64> = needed.difference(&self.mapped).copied().collect();
         for (start, len) in runs(&map, PAGE) {
-            self.uc.mem_map(start, len, Prot::ALL).map_err(|e| uerr(&format!("map {start:#x}"), e))?;
+            self.uc
+                .mem_map(start, len, Prot::ALL)
+                .map_err(|e| uerr(&format!("map {start:#x}"), e))?;
         }
         self.mapped = needed;
         for seg in &image.segments {
             if old.contains(seg) {
                 continue;
             }
-            self.uc.mem_write(seg.addr, &seg.bytes).map_err(|e| uerr("write code", e))?;
+            self.uc
+                .mem_write(seg.addr, &seg.bytes)
+                .map_err(|e| uerr("write code", e))?;
             if self.invalidate {
                 remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
@@ -174,7 +212,8 @@ fn remove_cache(uc: &mut Unicorn<'static, State>, start: u64, end: u64) -> Resul
     let mut a = start;
     while a < end {
         let next = ((a & !0xFFF) + 0x1000).min(end);
-        uc.ctl_remove_cache(a, next).map_err(|e| uerr("remove cache", e))?;
+        uc.ctl_remove_cache(a, next)
+            .map_err(|e| uerr("remove cache", e))?;
         a = next;
     }
     Ok(())
@@ -199,22 +238,29 @@ impl Engine for UnicornEngine {
 
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
         self.runs += 1;
-        if self.invalidate && self.runs % self.flush_every == 0 {
+        if self.invalidate && self.runs.is_multiple_of(self.flush_every) {
             self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
         }
         self.load(image)?;
         let uc = &mut self.uc;
-        uc.mem_write(STACK_TOP - 0x1000, &[0u8; 0x1100]).map_err(|e| uerr("reset stack", e))?;
-        uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch()).map_err(|e| uerr("reset scratch", e))?;
+        uc.mem_write(STACK_TOP - 0x1000, &[0u8; 0x1100])
+            .map_err(|e| uerr("reset stack", e))?;
+        uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch())
+            .map_err(|e| uerr("reset scratch", e))?;
         let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
         ctl.extend_from_slice(&(LOG_ADDR + LOG_BYTES).to_le_bytes());
-        uc.mem_write(LOGCTL_ADDR, &ctl).map_err(|e| uerr("reset log", e))?;
+        uc.mem_write(LOGCTL_ADDR, &ctl)
+            .map_err(|e| uerr("reset log", e))?;
         for n in 0..=30u8 {
-            uc.reg_write(xreg(n), layout::initial_reg(n)).map_err(|e| uerr("set register", e))?;
+            uc.reg_write(xreg(n), layout::initial_reg(n))
+                .map_err(|e| uerr("set register", e))?;
         }
-        uc.reg_write(xreg(16), image.entry).map_err(|e| uerr("set x16", e))?;
-        uc.reg_write(RegisterARM64::SP, STACK_TOP).map_err(|e| uerr("set sp", e))?;
-        uc.reg_write(RegisterARM64::NZCV, 0).map_err(|e| uerr("set nzcv", e))?;
+        uc.reg_write(xreg(16), image.entry)
+            .map_err(|e| uerr("set x16", e))?;
+        uc.reg_write(RegisterARM64::SP, STACK_TOP)
+            .map_err(|e| uerr("set sp", e))?;
+        uc.reg_write(RegisterARM64::NZCV, 0)
+            .map_err(|e| uerr("set nzcv", e))?;
         *uc.get_data_mut() = State {
             code_start: image.code.start,
             code_end: image.code.end,
@@ -222,7 +268,9 @@ impl Engine for UnicornEngine {
             ..State::default()
         };
         let result = uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
-        let pc = uc.reg_read(RegisterARM64::PC).map_err(|e| uerr("read pc", e))?;
+        let pc = uc
+            .reg_read(RegisterARM64::PC)
+            .map_err(|e| uerr("read pc", e))?;
         let s = std::mem::take(uc.get_data_mut());
         let exit = if s.limit_hit {
             Exit::InsnLimit(s.total)
@@ -232,8 +280,14 @@ impl Engine for UnicornEngine {
             match intno {
                 1 => Exit::InvalidInstruction,
                 7 => {
-                    let w = uc.mem_read_as_vec(pc, 4).ok().map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                    Exit::Breakpoint(w.filter(|w| w & 0xFFE0_001F == 0xD420_0000).map(|w| ((w >> 5) & 0xFFFF) as u16))
+                    let w = uc
+                        .mem_read_as_vec(pc, 4)
+                        .ok()
+                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                    Exit::Breakpoint(
+                        w.filter(|w| w & 0xFFE0_001F == 0xD420_0000)
+                            .map(|w| ((w >> 5) & 0xFFFF) as u16),
+                    )
                 }
                 other => Exit::Signal(-(other as i32)),
             }
@@ -242,7 +296,10 @@ impl Engine for UnicornEngine {
                 Ok(()) if pc == EXIT_ADDR => Exit::Returned,
                 Ok(()) => Exit::Truncated(format!("emulation stopped at {pc:#x} without an exit")),
                 Err(unicorn_engine::uc_error::INSN_INVALID) => Exit::InvalidInstruction,
-                Err(unicorn_engine::uc_error::FETCH_UNMAPPED) => Exit::Fault { access: Access::Fetch, addr: pc },
+                Err(unicorn_engine::uc_error::FETCH_UNMAPPED) => Exit::Fault {
+                    access: Access::Fetch,
+                    addr: pc,
+                },
                 Err(e) => Exit::Truncated(format!("unicorn stopped with {e:?}")),
             }
         };
@@ -251,7 +308,9 @@ impl Engine for UnicornEngine {
             // was loaded, so forget them and let the next run reload and invalidate.
             self.loaded.clear();
             self.mapped.clear();
-            let regions: Vec<(u64, u64)> = uc.mem_regions().map_err(|e| uerr("regions", e))?
+            let regions: Vec<(u64, u64)> = uc
+                .mem_regions()
+                .map_err(|e| uerr("regions", e))?
                 .iter()
                 .filter(|r| r.begin >= layout::USER_MIN)
                 .map(|r| (r.begin, r.end))
@@ -261,23 +320,53 @@ impl Engine for UnicornEngine {
             }
             uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
         }
-        let insns = Some(InsnCounts { in_code: s.in_code, total: s.total });
+        let insns = Some(InsnCounts {
+            in_code: s.in_code,
+            total: s.total,
+        });
         let mut regs = [0u64; 31];
         for (n, r) in regs.iter_mut().enumerate() {
-            *r = uc.reg_read(xreg(n as u8)).map_err(|e| uerr("read register", e))?;
+            *r = uc
+                .reg_read(xreg(n as u8))
+                .map_err(|e| uerr("read register", e))?;
         }
-        let sp = uc.reg_read(RegisterARM64::SP).map_err(|e| uerr("read sp", e))?;
-        let nzcv = uc.reg_read(RegisterARM64::NZCV).map_err(|e| uerr("read nzcv", e))?;
-        let scratch = uc.mem_read_as_vec(SCRATCH_ADDR, layout::SCRATCH_BYTES as usize).map_err(|e| uerr("read scratch", e))?;
-        let ctl = uc.mem_read_as_vec(LOGCTL_ADDR, 8).map_err(|e| uerr("read log cursor", e))?;
+        let sp = uc
+            .reg_read(RegisterARM64::SP)
+            .map_err(|e| uerr("read sp", e))?;
+        let nzcv = uc
+            .reg_read(RegisterARM64::NZCV)
+            .map_err(|e| uerr("read nzcv", e))?;
+        let scratch = uc
+            .mem_read_as_vec(SCRATCH_ADDR, layout::SCRATCH_BYTES as usize)
+            .map_err(|e| uerr("read scratch", e))?;
+        let ctl = uc
+            .mem_read_as_vec(LOGCTL_ADDR, 8)
+            .map_err(|e| uerr("read log cursor", e))?;
         let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
         let calls = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
-            let log = uc.mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize).map_err(|e| uerr("read log", e))?;
-            parse_log(&log).map_err(|m| EngineError { engine: "unicorn", message: m })?
+            let log = uc
+                .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
+                .map_err(|e| uerr("read log", e))?;
+            parse_log(&log).map_err(|m| EngineError {
+                engine: "unicorn",
+                message: m,
+            })?
         } else {
-            return Err(EngineError { engine: "unicorn", message: format!("call-log cursor {cursor:#x} left the log region") });
+            return Err(EngineError {
+                engine: "unicorn",
+                message: format!("call-log cursor {cursor:#x} left the log region"),
+            });
         };
-        Ok(Outcome { exit, pc, regs, sp, nzcv, scratch, calls, insns })
+        Ok(Outcome {
+            exit,
+            pc,
+            regs,
+            sp,
+            nzcv,
+            scratch,
+            calls,
+            insns,
+        })
     }
 }
 

@@ -3,8 +3,8 @@
 
 use super::movz_min::emit_movz_call;
 use super::{SeqKind, SiteChoice, Strategy};
-use crate::bugs::PlantedBug;
 use crate::buffer::CodeBuffer;
+use crate::bugs::PlantedBug;
 use crate::encode::{fits_signed, Inst, X16};
 
 /// `adrp`+`add`+`blr` within ±4 GiB.
@@ -18,9 +18,20 @@ pub(crate) fn emit_adrp_call(buf: &mut CodeBuffer, target: u64) -> bool {
     if !fits_signed(pages, 21) {
         return false;
     }
-    let lo12 = if buf.bug() == Some(PlantedBug::AdrpLo12Wrong) { pc & 0xFFF } else { target & 0xFFF };
-    buf.push(Inst::Adrp { rd: X16, pages: pages as i32 });
-    buf.push(Inst::AddImm { rd: X16, rn: X16, imm12: lo12 as u16 });
+    let lo12 = if buf.bug() == Some(PlantedBug::AdrpLo12Wrong) {
+        pc & 0xFFF
+    } else {
+        target & 0xFFF
+    };
+    buf.push(Inst::Adrp {
+        rd: X16,
+        pages: pages as i32,
+    });
+    buf.push(Inst::AddImm {
+        rd: X16,
+        rn: X16,
+        imm12: lo12 as u16,
+    });
     buf.push(Inst::Blr { rn: X16 });
     true
 }
@@ -37,9 +48,15 @@ impl Strategy for AdrpAdd {
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         if emit_adrp_call(buf, target) {
-            return SiteChoice { kind: SeqKind::AdrpAdd, fallback: None };
+            return SiteChoice {
+                kind: SeqKind::AdrpAdd,
+                fallback: None,
+            };
         }
         emit_movz_call(buf, target);
-        SiteChoice { kind: SeqKind::MovImm, fallback: Some("beyond ±4 GiB: movz/movk") }
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: Some("beyond ±4 GiB: movz/movk"),
+        }
     }
 }

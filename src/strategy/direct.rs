@@ -4,8 +4,8 @@
 use super::adrp::emit_adrp_call;
 use super::movz_min::emit_movz_call;
 use super::{SeqKind, SiteChoice, Strategy};
-use crate::bugs::PlantedBug;
 use crate::buffer::CodeBuffer;
+use crate::bugs::PlantedBug;
 use crate::encode::{fits_signed, Inst};
 
 /// `bl target` in range, else the nearest-reaching fallback.
@@ -24,18 +24,34 @@ impl Strategy for DirectBl {
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         let delta = target.wrapping_sub(buf.pc()) as i64;
         if fits_signed(delta / 4, 26) {
-            buf.push(Inst::Bl { offset: delta as i32 });
-            return SiteChoice { kind: SeqKind::DirectBl, fallback: None };
+            buf.push(Inst::Bl {
+                offset: delta as i32,
+            });
+            return SiteChoice {
+                kind: SeqKind::DirectBl,
+                fallback: None,
+            };
         }
         if buf.bug() == Some(PlantedBug::DirectNoRangeCheck) {
             let w = ((delta / 4) << 38) >> 38;
-            buf.push(Inst::Bl { offset: (w * 4) as i32 });
-            return SiteChoice { kind: SeqKind::DirectBl, fallback: None };
+            buf.push(Inst::Bl {
+                offset: (w * 4) as i32,
+            });
+            return SiteChoice {
+                kind: SeqKind::DirectBl,
+                fallback: None,
+            };
         }
         if emit_adrp_call(buf, target) {
-            return SiteChoice { kind: SeqKind::AdrpAdd, fallback: Some("beyond ±128 MiB: adrp+add") };
+            return SiteChoice {
+                kind: SeqKind::AdrpAdd,
+                fallback: Some("beyond ±128 MiB: adrp+add"),
+            };
         }
         emit_movz_call(buf, target);
-        SiteChoice { kind: SeqKind::MovImm, fallback: Some("beyond ±4 GiB: movz/movk") }
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: Some("beyond ±4 GiB: movz/movk"),
+        }
     }
 }

@@ -89,7 +89,14 @@ pub trait Strategy: Send + Sync {
 
 /// Every strategy, in report order.
 pub fn all() -> Vec<&'static dyn Strategy> {
-    vec![&MovzMinimal, &MovzFixed4, &LiteralPool, &StubCall, &DirectBl, &AdrpAdd]
+    vec![
+        &MovzMinimal,
+        &MovzFixed4,
+        &LiteralPool,
+        &StubCall,
+        &DirectBl,
+        &AdrpAdd,
+    ]
 }
 
 /// Look a strategy up by name.

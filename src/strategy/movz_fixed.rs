@@ -1,8 +1,8 @@
 //! Fixed-length materialisation: `movz` + three `movk` into x16, then `blr x16` (5 instructions).
 
 use super::{SeqKind, SiteChoice, Strategy};
-use crate::bugs::PlantedBug;
 use crate::buffer::CodeBuffer;
+use crate::bugs::PlantedBug;
 use crate::encode::{mov_imm_fixed4, Inst, X16};
 
 /// `movz x16, #hw0; movk x16, #hw1, lsl 16; movk ..., lsl 32; movk ..., lsl 48; blr x16`.
@@ -25,6 +25,9 @@ impl Strategy for MovzFixed4 {
         }
         buf.push_all(&seq);
         buf.push(Inst::Blr { rn: X16 });
-        SiteChoice { kind: SeqKind::MovImm, fallback: None }
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: None,
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! (the shape older CinderX emitted): 2 to 5 instructions, no data.
 
 use super::{SeqKind, SiteChoice, Strategy};
-use crate::bugs::PlantedBug;
 use crate::buffer::CodeBuffer;
+use crate::bugs::PlantedBug;
 use crate::encode::{mov_imm_minimal, Inst, X16};
 
 /// `movz/movn x16 (+movk)*; blr x16`, skipping halfwords the first instruction already set.
@@ -15,10 +15,18 @@ pub(crate) fn emit_movz_call(buf: &mut CodeBuffer, target: u64) {
     let mut seq = mov_imm_minimal(X16, target);
     for i in &mut seq {
         match (buf.bug(), *i) {
-            (Some(PlantedBug::MovkShiftWrong), Inst::Movk { rd, imm16, hw: 2 }) => *i = Inst::Movk { rd, imm16, hw: 3 },
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movz { imm16, hw, .. }) => *i = Inst::Movz { rd: 17, imm16, hw },
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movn { imm16, hw, .. }) => *i = Inst::Movn { rd: 17, imm16, hw },
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movk { imm16, hw, .. }) => *i = Inst::Movk { rd: 17, imm16, hw },
+            (Some(PlantedBug::MovkShiftWrong), Inst::Movk { rd, imm16, hw: 2 }) => {
+                *i = Inst::Movk { rd, imm16, hw: 3 }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movz { imm16, hw, .. }) => {
+                *i = Inst::Movz { rd: 17, imm16, hw }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movn { imm16, hw, .. }) => {
+                *i = Inst::Movn { rd: 17, imm16, hw }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movk { imm16, hw, .. }) => {
+                *i = Inst::Movk { rd: 17, imm16, hw }
+            }
             _ => {}
         }
     }
@@ -38,6 +46,9 @@ impl Strategy for MovzMinimal {
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         emit_movz_call(buf, target);
-        SiteChoice { kind: SeqKind::MovImm, fallback: None }
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: None,
+        }
     }
 }

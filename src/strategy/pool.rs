@@ -3,8 +3,8 @@
 //! (the buffer's invariant 2 and 3).
 
 use super::{SeqKind, SiteChoice, Strategy};
-use crate::bugs::PlantedBug;
 use crate::buffer::CodeBuffer;
+use crate::bugs::PlantedBug;
 use crate::encode::{Inst, X16};
 
 /// `ldr x16, <pool entry>; blr x16`.
@@ -21,9 +21,16 @@ impl Strategy for LiteralPool {
         true
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let reg = if buf.bug() == Some(PlantedBug::PoolScratchX19) { 19 } else { X16 };
+        let reg = if buf.bug() == Some(PlantedBug::PoolScratchX19) {
+            19
+        } else {
+            X16
+        };
         buf.load_const(reg, target);
         buf.push(Inst::Blr { rn: reg });
-        SiteChoice { kind: SeqKind::PoolLoad, fallback: None }
+        SiteChoice {
+            kind: SeqKind::PoolLoad,
+            fallback: None,
+        }
     }
 }

@@ -19,6 +19,9 @@ impl Strategy for StubCall {
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         buf.call_via_stub(target);
-        SiteChoice { kind: SeqKind::Stub, fallback: None }
+        SiteChoice {
+            kind: SeqKind::Stub,
+            fallback: None,
+        }
     }
 }
