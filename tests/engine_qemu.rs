@@ -69,7 +69,7 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
     let mut u = UnicornEngine::new().unwrap();
     let mut udf = image(&[Inst::Nop]);
     udf.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
-    let cases = vec![
+    let cases = [
         image(&[
             Inst::Movz {
                 rd: 9,

@@ -334,16 +334,8 @@ fn cmd_emit(
             .join(" ")
     );
     println!(
-        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {}",
-        "strategy",
-        "bytes",
-        "body",
-        "pool",
-        "stubs",
-        "sites",
-        "inline/site",
-        "exec/site",
-        "sequences (fallbacks)"
+        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  sequences (fallbacks)",
+        "strategy", "bytes", "body", "pool", "stubs", "sites", "inline/site", "exec/site",
     );
     let mut out = Vec::new();
     for s in strats {
