@@ -44,96 +44,111 @@ pub struct Profile {
     pub seed_bytes: usize,
 }
 
+/// The built-in profiles: the files under harness/profiles, compiled in.
+const BUILT_IN: [&str; 6] = [
+    include_str!("../harness/profiles/default.profile"),
+    include_str!("../harness/profiles/tiny.profile"),
+    include_str!("../harness/profiles/far64.profile"),
+    include_str!("../harness/profiles/huge.profile"),
+    include_str!("../harness/profiles/nested.profile"),
+    include_str!("../harness/profiles/cinderx.profile"),
+];
+
+fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
+    let (a, b) = v
+        .split_once("..")
+        .ok_or_else(|| format!("`{key}` must be a range like 1..8, found `{v}`"))?;
+    let p = |x: &str| {
+        x.trim()
+            .parse::<T>()
+            .map_err(|_| format!("`{key}`: `{x}` is not a number in range"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
 impl Profile {
     /// Every built-in profile.
     pub fn all() -> Vec<Profile> {
-        ["default", "tiny", "far64", "huge", "nested", "cinderx"]
+        BUILT_IN
             .iter()
-            .map(|n| Profile::named(n).expect("built-in profile"))
+            .map(|t| Profile::parse(t).expect("built-in profiles parse"))
             .collect()
     }
 
     /// Look up a built-in profile by name.
     pub fn named(name: &str) -> Option<Profile> {
-        let base = Profile {
-            name: "default",
-            about: "mixed call-heavy functions: 8-48 ops, 1-8 helpers at every distance, loops and branches",
-            ops: (8, 48),
-            call_pct: 40,
-            helpers: (1, 8),
-            args: (0, 8),
-            loop_pct: 8,
-            if_pct: 8,
-            max_depth: 2,
-            max_block: 6,
-            max_loop_count: 4,
-            distance: (1, 1, 3),
-            seed_bytes: 16 << 10,
+        Profile::all().into_iter().find(|p| p.name == name)
+    }
+
+    /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
+    /// name, about, ops, call_pct, helpers, args, loop_pct, if_pct, max_depth, max_block,
+    /// max_loop_count, distance (near,mid,far weights), seed_bytes.
+    pub fn parse(text: &'static str) -> Result<Profile, String> {
+        let mut kv = std::collections::HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {}: expected `key = value`, found `{line}`", n + 1))?;
+            kv.insert(k.trim(), v.trim());
+        }
+        let get = |k: &str| {
+            kv.get(k)
+                .copied()
+                .ok_or_else(|| format!("missing key `{k}`"))
         };
-        Some(match name {
-            "default" => base,
-            "tiny" => Profile {
-                name: "tiny",
-                about: "small functions for fast fuzzing: 2-12 ops, 1-4 helpers",
-                ops: (2, 12),
-                helpers: (1, 4),
-                args: (0, 4),
-                seed_bytes: 2 << 10,
-                ..base
-            },
-            "far64" => Profile {
-                name: "far64",
-                about: "64 straight-line calls to 8 far helpers (the pool-versus-movz size comparison)",
-                ops: (64, 64),
-                call_pct: 100,
-                helpers: (8, 8),
-                args: (0, 3),
-                loop_pct: 0,
-                if_pct: 0,
-                max_depth: 0,
-                distance: (0, 0, 1),
-                ..base
-            },
-            "huge" => Profile {
-                name: "huge",
-                about: "straight-line functions over 1 MiB: literal pools need islands, ldr ranges are exercised",
-                ops: (100_000, 110_000),
-                call_pct: 60,
-                helpers: (4, 8),
-                args: (0, 3),
-                loop_pct: 0,
-                if_pct: 0,
-                max_depth: 0,
-                distance: (0, 1, 3),
-                seed_bytes: 4 << 20,
-                ..base
-            },
-            "nested" => Profile {
-                name: "nested",
-                about: "deeply nested loops and branches around call sites",
-                ops: (6, 24),
-                loop_pct: 25,
-                if_pct: 25,
-                max_depth: 3,
-                max_block: 5,
-                max_loop_count: 3,
-                ..base
-            },
-            "cinderx" => Profile {
-                name: "cinderx",
-                about: "shaped like CinderX 2026.11 aarch64 output: many calls to 4-14 far CPython helpers, a few near ones",
-                ops: (60, 200),
-                call_pct: 45,
-                helpers: (4, 14),
-                args: (1, 4),
-                loop_pct: 4,
-                if_pct: 12,
-                max_depth: 2,
-                distance: (1, 0, 6),
-                ..base
-            },
-            _ => return None,
-        })
+        let num = |k: &str| -> Result<u8, String> {
+            get(k)?
+                .parse()
+                .map_err(|_| format!("`{k}` must be a number 0..=255"))
+        };
+        let d: Vec<u8> = get("distance")?
+            .split(',')
+            .map(|x| x.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| "`distance` must be three weights like 1,1,3".to_string())?;
+        let [near, mid, far] = d[..] else {
+            return Err("`distance` must be three weights like 1,1,3".into());
+        };
+        let p = Profile {
+            name: get("name")?,
+            about: get("about")?,
+            ops: range("ops", get("ops")?)?,
+            call_pct: num("call_pct")?,
+            helpers: range("helpers", get("helpers")?)?,
+            args: range("args", get("args")?)?,
+            loop_pct: num("loop_pct")?,
+            if_pct: num("if_pct")?,
+            max_depth: num("max_depth")?,
+            max_block: num("max_block")?,
+            max_loop_count: num("max_loop_count")?,
+            distance: (near, mid, far),
+            seed_bytes: get("seed_bytes")?
+                .parse()
+                .map_err(|_| "`seed_bytes` must be a number".to_string())?,
+        };
+        if p.helpers.0 == 0
+            || p.helpers.1 as usize > layout::MAX_HELPERS
+            || p.helpers.0 > p.helpers.1
+        {
+            return Err(format!(
+                "`helpers` must be within 1..{}",
+                layout::MAX_HELPERS
+            ));
+        }
+        if p.args.1 > 8 || p.args.0 > p.args.1 || p.ops.0 > p.ops.1 {
+            return Err("`args` must be within 0..8 and ranges must be ordered".into());
+        }
+        if p.max_loop_count == 0
+            || p.max_loop_count > crate::program::MAX_LOOP_COUNT
+            || u32::from(near) + u32::from(mid) + u32::from(far) == 0
+        {
+            return Err("`max_loop_count` must be 1..=16 and some distance weight non-zero".into());
+        }
+        Ok(p)
     }
 }
 

@@ -16,6 +16,7 @@ pub mod encode;
 pub mod engine;
 pub mod gen;
 pub mod layout;
+pub mod measure;
 pub mod oracle;
 pub mod program;
 pub mod runtime;

@@ -107,6 +107,26 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// Measure every strategy on profiles: exact bytes, instructions and taken branches per call
+    /// (report.md, report.json, report.svg).
+    Measure {
+        /// Comma-separated profiles.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "cinderx,far64,default,nested"
+        )]
+        profiles: Vec<String>,
+        /// Programs per profile.
+        #[arg(long, default_value_t = 20)]
+        programs: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output directory.
+        #[arg(long, default_value = "target/a64call-report")]
+        out: PathBuf,
+    },
     /// List the workload profiles.
     Profiles,
     /// List the strategies.
@@ -288,6 +308,35 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             )
         }
         Cmd::Replay { dir, common } => cmd_replay(&dir, &config(&common)?, &engines(&common)?),
+        Cmd::Measure {
+            profiles,
+            programs,
+            seed,
+            out,
+        } => {
+            let profs = profiles
+                .iter()
+                .map(|p| profile(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            if programs == 0 {
+                return Err(Fail("--programs must be at least 1".into()));
+            }
+            let report = a64call::measure::measure(&profs, seed, programs).map_err(Fail)?;
+            std::fs::create_dir_all(&out)
+                .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
+            for (name, body) in [
+                ("report.md", report.markdown()),
+                ("report.json", report.json()),
+                ("report.svg", report.svg()),
+            ] {
+                let path = out.join(name);
+                std::fs::write(&path, body)
+                    .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+            }
+            print!("{}", report.markdown());
+            println!("wrote {}/report.md, report.json, report.svg", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Profiles => {
             for p in Profile::all() {
                 println!("{:10} {}", p.name, p.about);

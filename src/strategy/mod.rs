@@ -12,14 +12,18 @@ mod direct;
 mod movz_fixed;
 mod movz_min;
 mod pool;
+mod pool_bl;
 mod stub;
+mod stub_bl;
 
 pub use adrp::AdrpAdd;
 pub use direct::DirectBl;
 pub use movz_fixed::MovzFixed4;
 pub use movz_min::MovzMinimal;
 pub use pool::LiteralPool;
+pub use pool_bl::PoolOrBl;
 pub use stub::StubCall;
+pub use stub_bl::StubOrBl;
 
 /// The instruction shape a call site ended up with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,7 +91,7 @@ pub trait Strategy: Send + Sync {
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice;
 }
 
-/// Every strategy, in report order.
+/// Every strategy, in report order (`movz-min` first: it is the measurement reference).
 pub fn all() -> Vec<&'static dyn Strategy> {
     vec![
         &MovzMinimal,
@@ -96,6 +100,8 @@ pub fn all() -> Vec<&'static dyn Strategy> {
         &StubCall,
         &DirectBl,
         &AdrpAdd,
+        &StubOrBl,
+        &PoolOrBl,
     ]
 }
 

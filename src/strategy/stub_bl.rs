@@ -1,0 +1,38 @@
+//! What CinderX 2026.11 emits on aarch64: a direct `bl` when the target is within ±128 MiB
+//! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
+
+use super::{SeqKind, SiteChoice, Strategy};
+use crate::buffer::CodeBuffer;
+use crate::encode::{fits_signed, Inst};
+
+/// `bl target` in range, else `bl stub`.
+pub struct StubOrBl;
+
+impl Strategy for StubOrBl {
+    fn name(&self) -> &'static str {
+        "stub+bl"
+    }
+    fn about(&self) -> &'static str {
+        "CinderX 2026.11: bl target within ±128 MiB, else bl to a per-target stub"
+    }
+    fn position_independent(&self) -> bool {
+        false
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        let delta = target.wrapping_sub(buf.pc()) as i64;
+        if fits_signed(delta / 4, 26) {
+            buf.push(Inst::Bl {
+                offset: delta as i32,
+            });
+            return SiteChoice {
+                kind: SeqKind::DirectBl,
+                fallback: None,
+            };
+        }
+        buf.call_via_stub(target);
+        SiteChoice {
+            kind: SeqKind::Stub,
+            fallback: None,
+        }
+    }
+}
