@@ -178,6 +178,9 @@ pub fn from_seed(seed: u64, profile: &Profile) -> Program {
 struct Gen<'p> {
     p: &'p Profile,
     helpers: Vec<Helper>,
+    /// Calls generated so far; rotates the helper choice so that even an input that has run
+    /// out of bytes (every draw 0) calls several helpers.
+    calls: u32,
 }
 
 /// Generate a program from raw bytes under `profile`. Never fails on short input: missing bytes
@@ -208,6 +211,7 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
     let mut g = Gen {
         p: profile,
         helpers,
+        calls: 0,
     };
     let n = u.int_in_range(profile.ops.0..=profile.ops.1)?;
     let mut body = Vec::with_capacity(n as usize);
@@ -304,8 +308,11 @@ impl Gen<'_> {
         Ok(Val(u.int_in_range(0..=NUM_VALUES - 1)?))
     }
 
-    fn call(&self, u: &mut Unstructured) -> Result<Op> {
-        let helper = u.int_in_range(0..=self.helpers.len() as u16 - 1)?;
+    fn call(&mut self, u: &mut Unstructured) -> Result<Op> {
+        let n = self.helpers.len() as u16;
+        let helper = ((u32::from(u.int_in_range(0..=n - 1)?) + self.calls % u32::from(n))
+            % u32::from(n)) as u16;
+        self.calls = self.calls.wrapping_add(1);
         let arity = self.helpers[helper as usize].arity;
         let args = (0..arity)
             .map(|_| self.val(u))

@@ -14,6 +14,7 @@ pub mod elf;
 pub mod emit;
 pub mod encode;
 pub mod engine;
+pub mod fuzzing;
 pub mod gen;
 pub mod layout;
 pub mod measure;

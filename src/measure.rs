@@ -204,6 +204,9 @@ pub fn measure_profile(
     })
 }
 
+/// A plotted metric: title, how to compute it, its floor.
+type Metric = (&'static str, fn(&Tally) -> f64, f64);
+
 /// A whole report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
@@ -382,7 +385,7 @@ impl Report {
         let width = chart_w * 2.0 + 40.0;
         let height = top + chart_h + 90.0;
         let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        let metrics: [(&str, fn(&Tally) -> f64, f64); 2] = [
+        let metrics: [Metric; 2] = [
             ("call bytes per site", Tally::bytes_per_site, 4.0),
             ("instructions executed per call", Tally::exec_per_call, 1.0),
         ];

@@ -232,11 +232,12 @@ fn regression_nested_seeds_1_to_3_in_one_engine() {
     // The sequence that exposed Unicorn's multi-page cache-removal pitfall: with invalidation
     // of whole ranges, the adrp run of seed 3 executed a stale block left by an earlier program.
     use a64call::differential::{run_programs, Config};
-    use a64call::gen::{from_seed, Profile};
-    let prof = Profile::named("nested").unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus/regressions/unicorn-stale-tb");
     let mut e = UnicornEngine::new().unwrap();
     for seed in 1..=3 {
-        let p = from_seed(seed, &prof);
+        let src = std::fs::read_to_string(dir.join(format!("nested-seed{seed}.a64"))).unwrap();
+        let p = a64call::text::parse(&src).unwrap();
         let r = run_programs(&[&p], &Config::default(), &mut [&mut e])
             .unwrap()
             .pop()

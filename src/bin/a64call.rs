@@ -127,6 +127,17 @@ enum Cmd {
         #[arg(long, default_value = "target/a64call-report")]
         out: PathBuf,
     },
+    /// Turn a fuzz crash artifact into readable repro files (one per program the input makes).
+    Repro {
+        /// The artifact (raw fuzz input), e.g. fuzz/artifacts/strategies/crash-...
+        artifact: PathBuf,
+        /// Fuzz target that produced it (default: the artifact's directory name).
+        #[arg(long)]
+        target: Option<String>,
+        /// Where to write the repro files.
+        #[arg(long, default_value = "corpus/regressions")]
+        out: PathBuf,
+    },
     /// List the workload profiles.
     Profiles,
     /// List the strategies.
@@ -337,6 +348,11 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             println!("wrote {}/report.md, report.json, report.svg", out.display());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Repro {
+            artifact,
+            target,
+            out,
+        } => cmd_repro(&artifact, target.as_deref(), &out),
         Cmd::Profiles => {
             for p in Profile::all() {
                 println!("{:10} {}", p.name, p.about);
@@ -577,4 +593,69 @@ fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineChoice]) -> Result<Exit
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn cmd_repro(artifact: &Path, target: Option<&str>, out: &Path) -> Result<ExitCode, Fail> {
+    use a64call::fuzzing::{self, Target};
+    let names = || {
+        Target::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tname = match target {
+        Some(t) => t.to_string(),
+        None => artifact
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .filter(|n| Target::from_name(n).is_some())
+            .ok_or_else(|| {
+                Fail(format!(
+                    "cannot tell which fuzz target produced {}: pass --target ({})",
+                    artifact.display(),
+                    names()
+                ))
+            })?
+            .to_string(),
+    };
+    let t = Target::from_name(&tname).ok_or_else(|| {
+        Fail(format!(
+            "unknown fuzz target `{tname}` (known: {})",
+            names()
+        ))
+    })?;
+    let data = std::fs::read(artifact)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
+    let progs = fuzzing::programs(t, &data);
+    let result = fuzzing::run(t, &data);
+    std::fs::create_dir_all(out)
+        .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
+    let header = match &result {
+        Err(case) => case.lines().next().unwrap_or("").to_string(),
+        Ok(()) => {
+            "no finding when replayed (fixed since, or found with A64CALL_PLANT set)".to_string()
+        }
+    };
+    for (i, p) in progs.iter().enumerate() {
+        let body = text::print(p);
+        let name = format!(
+            "fuzz-{tname}-{}-{i}.a64",
+            artifact
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("input")
+        );
+        let path = out.join(name);
+        let src = format!("# a64call repro from fuzz artifact {} (target {tname}, program {i})\n# {header}\n{body}", artifact.display());
+        std::fs::write(&path, src)
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote {}", path.display());
+    }
+    match result {
+        Err(case) => println!("{case}"),
+        Ok(()) => println!("{header}"),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,243 @@
+//! Everything the cargo-fuzz targets do, as library code so it is unit-tested here and each
+//! target in `fuzz/` is a few lines: turn the fuzzer's bytes into programs ([`programs`]), run one
+//! check ([`run`]), and on a finding return a readable test case (the finding plus the program
+//! text, which `a64call repro` also writes as a repro file).
+//!
+//! The first input byte picks the profile; the rest feeds the generator. A planted bug can be
+//! switched on for a whole fuzz run with `A64CALL_PLANT=<name>` (tests of the oracles only); it
+//! also switches the profile to the one that exercises the bug.
+
+use crate::bugs::PlantedBug;
+use crate::differential::{self, Config, EngineChoice, Finding};
+use crate::gen::{self, Profile};
+use crate::program::Program;
+use crate::strategy;
+use crate::text;
+use arbitrary::Unstructured;
+use std::sync::OnceLock;
+
+/// The fuzz targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Every strategy on Unicorn, static and dynamic oracles.
+    Strategies,
+    /// Unicorn against the ELF engine, several programs per qemu process.
+    Engines,
+    /// Position-independent code copied to a second address.
+    Relocation,
+    /// Capstone check of everything emitted, including functions over 1 MiB.
+    Encoding,
+}
+
+impl Target {
+    /// Every target.
+    pub const ALL: [Target; 4] = [
+        Target::Strategies,
+        Target::Engines,
+        Target::Relocation,
+        Target::Encoding,
+    ];
+
+    /// Its cargo-fuzz name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Strategies => "strategies",
+            Target::Engines => "engines",
+            Target::Relocation => "relocation",
+            Target::Encoding => "encoding",
+        }
+    }
+
+    /// Look a target up by name.
+    pub fn from_name(s: &str) -> Option<Target> {
+        Target::ALL.iter().copied().find(|t| t.name() == s)
+    }
+}
+
+const PROFILES: [&str; 5] = ["tiny", "default", "nested", "far64", "cinderx"];
+/// Programs per input of the `engines` target (one qemu process each).
+pub const ENGINE_BATCH: usize = 8;
+
+/// The planted bug named by `A64CALL_PLANT`, read once. An unknown name is a hard error.
+pub fn planted() -> Option<PlantedBug> {
+    static BUG: OnceLock<Option<PlantedBug>> = OnceLock::new();
+    *BUG.get_or_init(|| {
+        std::env::var("A64CALL_PLANT")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .map(|n| {
+                PlantedBug::from_name(&n).unwrap_or_else(|| {
+                    let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+                    panic!(
+                        "A64CALL_PLANT={n} names no planted bug (known: {})",
+                        names.join(", ")
+                    )
+                })
+            })
+    })
+}
+
+fn profile_for(target: Target, selector: u8, bug: Option<PlantedBug>) -> Profile {
+    if let Some(b) = bug {
+        return Profile::named(b.profile()).expect("bug profiles are built in");
+    }
+    if target == Target::Encoding && selector == 0xFF {
+        return Profile::named("huge").expect("built in");
+    }
+    Profile::named(PROFILES[selector as usize % PROFILES.len()]).expect("built in")
+}
+
+/// The programs an input makes for `target` (one, or [`ENGINE_BATCH`] for `engines`).
+pub fn programs(target: Target, data: &[u8]) -> Vec<Program> {
+    let bug = planted();
+    let (sel, rest) = data.split_first().map(|(s, r)| (*s, r)).unwrap_or((0, &[]));
+    let prof = profile_for(target, sel, bug);
+    let mut u = Unstructured::new(rest);
+    let n = if target == Target::Engines {
+        ENGINE_BATCH
+    } else {
+        1
+    };
+    (0..n)
+        .map(|_| gen::generate(&mut u, &prof).expect("generation never fails"))
+        .collect()
+}
+
+fn config(target: Target) -> Config {
+    let bug = planted();
+    let mut cfg = Config {
+        bug,
+        ..Config::default()
+    };
+    match (target, bug) {
+        (Target::Engines, None) => {
+            cfg.strategies = ["movz-min", "pool", "stub+bl"]
+                .iter()
+                .map(|n| strategy::by_name(n).expect("known"))
+                .collect();
+        }
+        (_, Some(b)) => {
+            let reference = if b.strategy() == "movz-min" {
+                "pool"
+            } else {
+                "movz-min"
+            };
+            cfg.strategies = [reference, b.strategy()]
+                .iter()
+                .map(|n| strategy::by_name(n).expect("known"))
+                .collect();
+        }
+        _ => {}
+    }
+    if target == Target::Encoding {
+        cfg.dynamic = false;
+    }
+    cfg
+}
+
+/// For functions over 1 MiB the encoding target checks the strategies whose emission depends on
+/// size (the pools and their islands, stubs, the fallback chain) rather than all of them: one
+/// huge program under every strategy takes about 2 s.
+const HUGE_STRATEGIES: [&str; 4] = ["pool", "pool+bl", "stub+bl", "direct"];
+
+/// A finding as a readable test case: what was found, and the program in text form.
+pub fn describe(target: Target, program: &Program, finding: &Finding) -> String {
+    format!(
+        "a64call fuzz target `{}` found: {}\n{finding}\n--- test case (save as a .a64 file; `a64call run` replays it) ---\n{}",
+        target.name(),
+        finding.summary(),
+        text::print(program)
+    )
+}
+
+/// Run `target` on one fuzz input. `Err` holds a readable test case.
+pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
+    let progs = programs(target, data);
+    let mut cfg = config(target);
+    if target == Target::Encoding && cfg.bug.is_none() && progs[0].call_sites() > 50_000 {
+        cfg.strategies = HUGE_STRATEGIES
+            .iter()
+            .map(|n| strategy::by_name(n).expect("known"))
+            .collect();
+    }
+    let found: Vec<(usize, Finding)> = match target {
+        Target::Strategies | Target::Encoding => {
+            let r = differential::run_unicorn(&progs[0], &cfg).map_err(|e| e.to_string())?;
+            r.finding.into_iter().map(|f| (0, f)).collect()
+        }
+        Target::Engines => {
+            let refs: Vec<&Program> = progs.iter().collect();
+            let reports =
+                differential::run_on(&refs, &cfg, &[EngineChoice::Unicorn, EngineChoice::Qemu])
+                    .map_err(|e| e.to_string())?;
+            reports
+                .into_iter()
+                .enumerate()
+                .filter_map(|(i, r)| r.finding.map(|f| (i, f)))
+                .collect()
+        }
+        Target::Relocation => differential::check_relocation(&progs[0], &cfg)
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|f| (0, f))
+            .collect(),
+    };
+    match found.into_iter().next() {
+        None => Ok(()),
+        Some((i, f)) => Err(describe(target, &progs[i], &f)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_of_any_length_make_valid_programs_for_every_target() {
+        for t in Target::ALL {
+            for len in [0usize, 1, 2, 7, 100, 3000] {
+                let data = gen::seed_bytes(len as u64, len);
+                for p in programs(t, &data) {
+                    p.validate().unwrap();
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_same_input_makes_the_same_programs() {
+        let data = gen::seed_bytes(9, 500);
+        assert_eq!(
+            programs(Target::Engines, &data),
+            programs(Target::Engines, &data)
+        );
+    }
+
+    #[test]
+    fn clean_inputs_pass_strategies_relocation_and_encoding() {
+        for seed in 0..20 {
+            let data = gen::seed_bytes(seed, 400);
+            for t in [Target::Strategies, Target::Relocation, Target::Encoding] {
+                run(t, &data).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn a_finding_is_a_readable_test_case_that_parses_back() {
+        let data = gen::seed_bytes(1, 400);
+        let prog = &programs(Target::Strategies, &data)[0];
+        let cfg = Config {
+            bug: Some(PlantedBug::StubWrongTarget),
+            ..Config::default()
+        };
+        let f = differential::run_unicorn(prog, &cfg)
+            .unwrap()
+            .finding
+            .expect("the planted bug is found");
+        let text = describe(Target::Strategies, prog, &f);
+        let case = text.split("---\n").last().unwrap();
+        assert_eq!(&text::parse(case).unwrap(), prog);
+        assert!(text.contains("stub"), "{text}");
+    }
+}
