@@ -48,6 +48,8 @@ pub struct Tally {
     pub fallbacks: u64,
     /// Islands placed.
     pub islands: u64,
+    /// Total bytes of each program, in seed order (for per-function thresholds).
+    pub per_program_bytes: Vec<u64>,
 }
 
 impl Tally {
@@ -195,6 +197,7 @@ pub fn measure_profile(
             t.in_code_insns += in_code;
             t.fallbacks += e.fallbacks() as u64;
             t.islands += u64::from(e.code.sizes.islands);
+            t.per_program_bytes.push(e.code.bytes.len() as u64);
         }
     }
     Ok(ProfileReport {
@@ -460,5 +463,182 @@ mod tests {
         assert_eq!(t("movz-fixed4").exec_call_insns, 5 * t("movz-fixed4").calls);
         assert_eq!(t("movz-min").exec_call_insns, t("movz-min").inline_insns);
         assert!(t("pool").total_bytes < t("movz-min").total_bytes);
+    }
+}
+
+/// A threshold rule from the gate's thresholds file. Lines read
+/// `PROFILE STRATEGY.METRIC OP VALUE`, where VALUE is a number or `STRATEGY.METRIC`, and OP is
+/// `<=`, `<`, `==`, `>=`, `>` or `<=each` (every function's value, for `bytes`). Metrics:
+/// `bytes` (per function), `bytes_per_site`, `inline_insns_per_site`, `exec_insns_per_call`,
+/// `taken_branches_per_call`, `fallback_sites`, `islands`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Line number in the file.
+    pub line: usize,
+    /// The rule as written.
+    pub text: String,
+    profile: String,
+    lhs: (String, String),
+    op: String,
+    rhs: Rhs,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Rhs {
+    Number(f64),
+    Metric(String, String),
+}
+
+const METRICS: [&str; 7] = [
+    "bytes",
+    "bytes_per_site",
+    "inline_insns_per_site",
+    "exec_insns_per_call",
+    "taken_branches_per_call",
+    "fallback_sites",
+    "islands",
+];
+
+fn metric_ref(s: &str, line: usize) -> Result<(String, String), String> {
+    let (st, m) = s
+        .rsplit_once('.')
+        .ok_or_else(|| format!("line {line}: expected STRATEGY.METRIC, found `{s}`"))?;
+    if strategy::by_name(st).is_none() {
+        return Err(format!(
+            "line {line}: unknown strategy `{st}` (known: {})",
+            strategy::names()
+        ));
+    }
+    if !METRICS.contains(&m) {
+        return Err(format!(
+            "line {line}: unknown metric `{m}` (known: {})",
+            METRICS.join(", ")
+        ));
+    }
+    Ok((st.to_string(), m.to_string()))
+}
+
+/// Parse a thresholds file.
+pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let l = raw.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = l.split_whitespace().collect();
+        let [profile, lhs, op, rhs] = parts[..] else {
+            return Err(format!(
+                "line {line}: expected `PROFILE STRATEGY.METRIC OP VALUE`, found `{l}`"
+            ));
+        };
+        if Profile::named(profile).is_none() {
+            return Err(format!("line {line}: unknown profile `{profile}`"));
+        }
+        if !["<=", "<", "==", ">=", ">", "<=each"].contains(&op) {
+            return Err(format!(
+                "line {line}: unknown comparison `{op}` (use <= < == >= > <=each)"
+            ));
+        }
+        let lhs = metric_ref(lhs, line)?;
+        let rhs = match rhs.parse::<f64>() {
+            Ok(v) => Rhs::Number(v),
+            Err(_) => {
+                let (s, m) = metric_ref(rhs, line)?;
+                Rhs::Metric(s, m)
+            }
+        };
+        if op == "<=each"
+            && (lhs.1 != "bytes" || !matches!(&rhs, Rhs::Metric(_, m) if m == "bytes"))
+        {
+            return Err(format!(
+                "line {line}: `<=each` compares STRATEGY.bytes with STRATEGY.bytes"
+            ));
+        }
+        rules.push(Rule {
+            line,
+            text: l.to_string(),
+            profile: profile.to_string(),
+            lhs,
+            op: op.to_string(),
+            rhs,
+        });
+    }
+    Ok(rules)
+}
+
+impl Rule {
+    /// The profile the rule is about.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// Evaluate against a measured profile: `Ok(description)` when it holds, `Err` otherwise.
+    pub fn check(&self, pr: &ProfileReport) -> Result<String, String> {
+        let tally = |s: &str| {
+            pr.tallies
+                .iter()
+                .find(|t| t.strategy == s)
+                .ok_or_else(|| format!("strategy {s} not measured"))
+        };
+        let value = |s: &str, m: &str| -> Result<f64, String> {
+            let t = tally(s)?;
+            Ok(match m {
+                "bytes" => t.bytes_per_function(),
+                "bytes_per_site" => t.bytes_per_site(),
+                "inline_insns_per_site" => t.inline_per_site(),
+                "exec_insns_per_call" => t.exec_per_call(),
+                "taken_branches_per_call" => t.branches_per_call(),
+                "fallback_sites" => t.fallbacks as f64,
+                _ => t.islands as f64,
+            })
+        };
+        if self.op == "<=each" {
+            let Rhs::Metric(rs, _) = &self.rhs else {
+                unreachable!("checked by the parser")
+            };
+            let (a, b) = (tally(&self.lhs.0)?, tally(rs)?);
+            for (k, (x, y)) in a
+                .per_program_bytes
+                .iter()
+                .zip(&b.per_program_bytes)
+                .enumerate()
+            {
+                if x > y {
+                    return Err(format!(
+                        "{}: seed {}: {} bytes > {} bytes",
+                        self.text,
+                        pr.first_seed + k as u64,
+                        x,
+                        y
+                    ));
+                }
+            }
+            return Ok(format!(
+                "{} (all {} functions)",
+                self.text,
+                a.per_program_bytes.len()
+            ));
+        }
+        let l = value(&self.lhs.0, &self.lhs.1)?;
+        let r = match &self.rhs {
+            Rhs::Number(v) => *v,
+            Rhs::Metric(s, m) => value(s, m)?,
+        };
+        let eps = 1e-9;
+        let ok = match self.op.as_str() {
+            "<=" => l <= r + eps,
+            "<" => l < r - eps,
+            "==" => (l - r).abs() <= eps,
+            ">=" => l + eps >= r,
+            _ => l > r + eps,
+        };
+        let desc = format!("{}: {l:.4} {} {r:.4}", self.text, self.op);
+        if ok {
+            Ok(desc)
+        } else {
+            Err(desc)
+        }
     }
 }

@@ -138,6 +138,24 @@ enum Cmd {
         #[arg(long, default_value = "corpus/regressions")]
         out: PathBuf,
     },
+    /// Check the size and instruction thresholds of a thresholds file (see ci/thresholds).
+    Thresholds {
+        /// The thresholds file.
+        #[arg(default_value = "ci/thresholds")]
+        file: PathBuf,
+        /// Programs per profile.
+        #[arg(long, default_value_t = 20)]
+        programs: u64,
+    },
+    /// Hunt every planted bug with random programs and report which oracle caught it.
+    Planted {
+        /// Give up on a bug after this many programs.
+        #[arg(long, default_value_t = 40)]
+        programs: u64,
+        /// Use only the dynamic oracle (no capstone static check).
+        #[arg(long)]
+        no_static_check: bool,
+    },
     /// List the workload profiles.
     Profiles,
     /// List the strategies.
@@ -200,7 +218,12 @@ fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>, Fail> {
 }
 
 fn config(c: &Common) -> Result<Config, Fail> {
-    let bug = match &c.plant {
+    // A planted bug comes from --plant or, for whole-pipeline tests like `ci/gate --plant`, from
+    // A64CALL_PLANT.
+    let env = std::env::var("A64CALL_PLANT")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let bug = match c.plant.as_ref().or(env.as_ref()) {
         None => None,
         Some(n) => Some(PlantedBug::from_name(n).ok_or_else(|| {
             let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
@@ -353,6 +376,88 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             target,
             out,
         } => cmd_repro(&artifact, target.as_deref(), &out),
+        Cmd::Thresholds { file, programs } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Fail(format!("cannot read {}: {e}", file.display())))?;
+            let rules = a64call::measure::parse_rules(&text)
+                .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+            if rules.is_empty() {
+                return Err(Fail(format!("{} holds no rules", file.display())));
+            }
+            let mut names: Vec<&str> = rules.iter().map(|r| r.profile()).collect();
+            names.dedup();
+            names.sort();
+            names.dedup();
+            let profs = names
+                .iter()
+                .map(|n| profile(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            let report = a64call::measure::measure(&profs, 1, programs).map_err(Fail)?;
+            let mut failed = 0;
+            for r in &rules {
+                let pr = report
+                    .profiles
+                    .iter()
+                    .find(|p| p.profile.name == r.profile())
+                    .expect("measured");
+                match r.check(pr) {
+                    Ok(d) => println!("pass  {d}"),
+                    Err(d) => {
+                        println!("FAIL  {d}  ({}:{})", file.display(), r.line);
+                        failed += 1;
+                    }
+                }
+            }
+            println!(
+                "thresholds: {} passed, {failed} failed",
+                rules.len() - failed
+            );
+            Ok(if failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Cmd::Planted {
+            programs,
+            no_static_check,
+        } => {
+            let mut missed = 0;
+            for bug in PlantedBug::ALL {
+                if no_static_check && !bug.observable_at_run_time() {
+                    println!(
+                        "{:24} not observable at run time (only the static oracle can see it)",
+                        bug.name()
+                    );
+                    continue;
+                }
+                let h = differential::hunt_bug(
+                    bug,
+                    !no_static_check,
+                    1,
+                    programs,
+                    std::time::Duration::from_secs(300),
+                )?;
+                match h.caught {
+                    Some((seed, f)) => println!(
+                        "{:24} caught at seed {seed} after {} programs, {:.2} s: {}",
+                        bug.name(),
+                        h.programs,
+                        h.elapsed.as_secs_f64(),
+                        f.summary()
+                    ),
+                    None => {
+                        println!("{:24} NOT CAUGHT in {} programs", bug.name(), h.programs);
+                        missed += 1;
+                    }
+                }
+            }
+            Ok(if missed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Cmd::Profiles => {
             for p in Profile::all() {
                 println!("{:10} {}", p.name, p.about);
