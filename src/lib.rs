@@ -16,6 +16,7 @@ pub mod encode;
 pub mod engine;
 pub mod fuzzing;
 pub mod gen;
+pub mod jitdump;
 pub mod layout;
 pub mod measure;
 pub mod oracle;

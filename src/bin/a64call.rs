@@ -156,6 +156,14 @@ enum Cmd {
         #[arg(long)]
         no_static_check: bool,
     },
+    /// Classify the call sequences in a JIT code dump (CinderX's `_cinderx.dump_elf`).
+    Classify {
+        /// The dump (ELF64).
+        dump: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the workload profiles.
     Profiles,
     /// List the strategies.
@@ -457,6 +465,42 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Cmd::Classify { dump, json } => {
+            let d = std::fs::read(&dump)
+                .map_err(|e| Fail(format!("cannot read {}: {e}", dump.display())))?;
+            let funcs = a64call::jitdump::classify(&d)
+                .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
+            if json {
+                let items: Vec<String> = funcs
+                    .iter()
+                    .map(|f| {
+                        let calls: Vec<String> = f.calls.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                        format!(
+                            "{{\"name\":\"{}\",\"size\":{},\"stubs\":{},\"data_words\":{},\"calls\":{{{}}}}}",
+                            f.name.replace('\\', "\\\\").replace('"', "\\\""),
+                            f.size,
+                            f.stubs,
+                            f.data_words,
+                            calls.join(",")
+                        )
+                    })
+                    .collect();
+                println!("[{}]", items.join(","));
+            } else {
+                for f in &funcs {
+                    let calls: Vec<String> =
+                        f.calls.iter().map(|(k, v)| format!("{v}x {k}")).collect();
+                    println!(
+                        "{:40} {:6} bytes {:3} stubs  {}",
+                        f.name,
+                        f.size,
+                        f.stubs,
+                        calls.join(", ")
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Profiles => {
             for p in Profile::all() {
