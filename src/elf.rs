@@ -124,6 +124,26 @@ impl Asm {
             imm12: 0,
         });
     }
+    /// In the signal handler (x2 = ucontext, x9 = STATE): copy the u64 at `ucontext + uc_off` to
+    /// record word `word`; clobbers x3, x10.
+    fn uc_to_state(&mut self, uc_off: u16, word: u16) {
+        self.i(Inst::AddImm {
+            rd: 3,
+            rn: 2,
+            imm12: uc_off,
+        });
+        self.i(Inst::LdrImm {
+            rt: 10,
+            rn: 3,
+            imm12: 0,
+        });
+        self.i(Inst::StrImm {
+            rt: 10,
+            rn: 9,
+            imm12: word,
+        });
+    }
+
     /// Copy `x2` bytes (multiple of 8) from `x1` to `x0`; clobbers x0..x3.
     fn copy_loop(&mut self) {
         let top = self.b.new_label();
@@ -642,68 +662,12 @@ fn routines() -> Routines {
         rn: 9,
         imm7: 2,
     }); // status, signo
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_FAULT,
-    });
-    a.i(Inst::LdrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 4,
-    });
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_PC,
-    });
-    a.i(Inst::LdrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 5,
-    });
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_REGS,
-    });
+    a.uc_to_state(UC_FAULT, 4);
+    a.uc_to_state(UC_PC, 5);
     for k in 0..31u16 {
-        a.i(Inst::LdrImm {
-            rt: 10,
-            rn: 3,
-            imm12: k,
-        });
-        a.i(Inst::StrImm {
-            rt: 10,
-            rn: 9,
-            imm12: 6 + k,
-        });
+        a.uc_to_state(UC_REGS + 8 * k, 6 + k);
     }
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_SP,
-    });
-    a.i(Inst::LdrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 37,
-    });
+    a.uc_to_state(UC_SP, 37);
     a.i(Inst::AddImm {
         rd: 3,
         rn: 2,

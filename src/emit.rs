@@ -5,7 +5,7 @@
 //! arguments from `x19..x27` to `x0..x7`, let the strategy emit the call sequence, then copy `x0`
 //! to the destination value. Everything else is one instruction per operation.
 
-use crate::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown, Slot};
+use crate::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown};
 use crate::bugs::PlantedBug;
 use crate::encode::{mov_imm_minimal, Inst, SP};
 use crate::program::{Op, Program, ShiftOp};
@@ -99,40 +99,6 @@ impl Emitted {
             .iter()
             .filter(|s| s.choice.fallback.is_some())
             .count()
-    }
-
-    /// Disassembly listing of byte range `range` (clamped), one line per slot, from the slots the
-    /// emitter meant (see [`crate::check`] for the capstone view of the same bytes).
-    pub fn listing(&self, range: std::ops::Range<u32>) -> String {
-        let mut out = String::new();
-        let end = range.end.min(self.code.bytes.len() as u32);
-        let mut off = range.start & !3;
-        while off < end {
-            let pc = self.code.base + u64::from(off);
-            let word = u32::from_le_bytes(
-                self.code.bytes[off as usize..off as usize + 4]
-                    .try_into()
-                    .unwrap(),
-            );
-            let text = match self.code.slots[(off / 4) as usize] {
-                Slot::Inst(i) => i.render(pc),
-                Slot::Data(_) => ".word (data)".to_string(),
-            };
-            let site = self.sites.iter().find(|s| s.start == off);
-            let note = site
-                .map(|s| {
-                    format!(
-                        "    ; call #{} -> h{} ({})",
-                        s.index,
-                        s.helper,
-                        s.choice.kind.name()
-                    )
-                })
-                .unwrap_or_default();
-            out.push_str(&format!("{pc:#014x}  {word:08x}  {text}{note}\n"));
-            off += 4;
-        }
-        out
     }
 }
 

@@ -8,7 +8,7 @@ use a64call::differential::{run_on, run_programs, Config, EngineChoice};
 use a64call::encode::{Inst, X16};
 use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
 use a64call::gen::{from_seed, Profile};
-use a64call::runtime::{Image, Segment};
+use a64call::runtime::Image;
 
 fn qemu() -> Option<ElfEngine> {
     if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
@@ -21,21 +21,8 @@ fn qemu() -> Option<ElfEngine> {
     }
 }
 
-const BASE: u64 = 0x2000_0000;
-
-fn image(code: &[Inst]) -> Image {
-    let bytes: Vec<u8> = code
-        .iter()
-        .flat_map(|i| i.encode().unwrap().to_le_bytes())
-        .collect();
-    let len = bytes.len() as u64;
-    Image {
-        segments: vec![Segment { addr: BASE, bytes }],
-        code: BASE..BASE + len,
-        entry: BASE,
-        insn_limit: 1_000_000,
-    }
-}
+mod common;
+use common::image;
 
 #[test]
 fn engines_agree_on_fixed_programs() {

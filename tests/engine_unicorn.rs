@@ -5,21 +5,8 @@ use a64call::engine::{Access, Engine, Exit, UnicornEngine};
 use a64call::layout::{self, EXIT_ADDR};
 use a64call::runtime::{Image, Segment};
 
-const BASE: u64 = 0x2000_0000;
-
-fn image(code: &[Inst]) -> Image {
-    let bytes: Vec<u8> = code
-        .iter()
-        .flat_map(|i| i.encode().unwrap().to_le_bytes())
-        .collect();
-    let len = bytes.len() as u64;
-    Image {
-        segments: vec![Segment { addr: BASE, bytes }],
-        code: BASE..BASE + len,
-        entry: BASE,
-        insn_limit: 100_000,
-    }
-}
+mod common;
+use common::{image, BASE};
 
 fn ret_const(v: u16) -> Vec<Inst> {
     vec![

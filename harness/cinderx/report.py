@@ -143,12 +143,13 @@ if per_site is not None:
                  f"those become 2 instructions and 1 taken branch: {stub_calls:g} instructions and {stub_calls:g} taken "
                  f"branches fewer executed per call site, for {4 * stub_calls:g} more inline bytes per site "
                  f"(each call grows from 4 to 8 bytes; the per-function stubs, 16 bytes each, become 8-byte pool entries). "
-                 f"This matches the `cinderx` profile of `a64call measure` (far helpers reached by many call sites through "
-                 f"{min(f['stubs'] for f in by_n.values()) if by_n else '?'}+ shared stubs per function, near calls as direct `bl`).\n")
+                 f"The shape is the one the `cinderx` profile of `a64call measure` models: far helpers reached from many call sites "
+                 f"through {min(f['stubs'] for f in by_n.values()) if by_n else '?'} shared stubs per function (the profile uses 4-14), "
+                 f"near calls into the extension as direct `bl`.\n")
 L.append("## JIT-versus-interpreter differential\n")
 L.append(f"{diff.get('functions', 0)} generated call-heavy functions (builtins, Python functions and methods, "
-         f"C functions and methods, 0-4 arguments, loops, branches, try/except), each run on "
-         f"{diff.get('runs', 0)} inputs in total interpreted and force-compiled: **{diff.get('divergences', '?')} divergences** "
+         f"C functions and methods, 0-4 arguments, loops, branches, try/except), each run on its own inputs "
+         f"interpreted and force-compiled ({diff.get('runs', 0)} runs in total): **{diff.get('divergences', '?')} divergences** "
          f"({diff.get('exceptions', 0)} runs raised, compared by type and message). The same run with a planted divergence "
          f"(the compiled copy's `min` returns the maximum) reported {plant.get('divergences', 0)} divergences, "
          f"so the comparison is live.\n")

@@ -39,5 +39,7 @@ if problems:
     for p in problems:
         print(f"jit-effective-FAILED: {p}")
     sys.exit(1)
-print(f"jit-effective-ok (cinderx {cinderx.__version__ if hasattr(cinderx, '__version__') else ''}, "
+import importlib.metadata
+
+print(f"jit-effective-ok (cinderx {importlib.metadata.version('cinderx')}, "
       f"compiled size {jit.get_compiled_size(work)} bytes, python {sys.version.split()[0]})")

@@ -11,6 +11,19 @@ use crate::encode::{fits_signed, Inst};
 /// `bl target` in range, else the nearest-reaching fallback.
 pub struct DirectBl;
 
+/// Emit `bl target` if the target is within ±128 MiB of the current position; returns whether
+/// it did. Shared by the strategies that call near targets directly.
+pub(crate) fn try_direct_bl(buf: &mut CodeBuffer, target: u64) -> bool {
+    let delta = target.wrapping_sub(buf.pc()) as i64;
+    if fits_signed(delta / 4, 26) {
+        buf.push(Inst::Bl {
+            offset: delta as i32,
+        });
+        return true;
+    }
+    false
+}
+
 impl Strategy for DirectBl {
     fn name(&self) -> &'static str {
         "direct"
@@ -22,17 +35,14 @@ impl Strategy for DirectBl {
         false
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let delta = target.wrapping_sub(buf.pc()) as i64;
-        if fits_signed(delta / 4, 26) {
-            buf.push(Inst::Bl {
-                offset: delta as i32,
-            });
+        if try_direct_bl(buf, target) {
             return SiteChoice {
                 kind: SeqKind::DirectBl,
                 fallback: None,
             };
         }
         if buf.bug() == Some(PlantedBug::DirectNoRangeCheck) {
+            let delta = target.wrapping_sub(buf.pc()) as i64;
             let w = ((delta / 4) << 38) >> 38;
             buf.push(Inst::Bl {
                 offset: (w * 4) as i32,

@@ -1,9 +1,10 @@
 //! The proposed CinderX change: a direct `bl` when the target is within ±128 MiB, otherwise
 //! `ldr x16, <literal>; blr x16` from the function's literal pool.
 
+use super::direct::try_direct_bl;
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::buffer::CodeBuffer;
-use crate::encode::{fits_signed, Inst, X16};
+use crate::encode::{Inst, X16};
 
 /// `bl target` in range, else a literal-pool load and `blr x16`.
 pub struct PoolOrBl;
@@ -19,11 +20,7 @@ impl Strategy for PoolOrBl {
         false
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let delta = target.wrapping_sub(buf.pc()) as i64;
-        if fits_signed(delta / 4, 26) {
-            buf.push(Inst::Bl {
-                offset: delta as i32,
-            });
+        if try_direct_bl(buf, target) {
             return SiteChoice {
                 kind: SeqKind::DirectBl,
                 fallback: None,

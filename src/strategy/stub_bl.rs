@@ -1,9 +1,9 @@
 //! What CinderX 2026.11 emits on aarch64: a direct `bl` when the target is within ±128 MiB
 //! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
 
+use super::direct::try_direct_bl;
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::buffer::CodeBuffer;
-use crate::encode::{fits_signed, Inst};
 
 /// `bl target` in range, else `bl stub`.
 pub struct StubOrBl;
@@ -19,11 +19,7 @@ impl Strategy for StubOrBl {
         false
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let delta = target.wrapping_sub(buf.pc()) as i64;
-        if fits_signed(delta / 4, 26) {
-            buf.push(Inst::Bl {
-                offset: delta as i32,
-            });
+        if try_direct_bl(buf, target) {
             return SiteChoice {
                 kind: SeqKind::DirectBl,
                 fallback: None,
