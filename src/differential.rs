@@ -169,6 +169,12 @@ pub fn run_programs(
     cfg: &Config,
     engines: &mut [&mut dyn Engine],
 ) -> Result<Vec<Report>, EngineError> {
+    if cfg.dynamic && engines.is_empty() {
+        return Err(EngineError {
+            engine: "none",
+            message: "no engine selected: nothing would run".into(),
+        });
+    }
     struct Pending {
         emitted: Vec<Emitted>,
         images: Vec<Image>,
@@ -254,6 +260,10 @@ pub enum EngineChoice {
     Unicorn,
     /// [`crate::engine::ElfEngine`]: qemu-aarch64 on x86 hosts, direct execution on aarch64.
     Qemu,
+    /// Native execution: the ELF engine run directly on an aarch64 Linux host (it maps the pages,
+    /// writes code and helpers, flushes the caches, remaps them read-execute and calls the
+    /// function in the child process). Absent elsewhere.
+    Native,
 }
 
 impl EngineChoice {
@@ -263,7 +273,10 @@ impl EngineChoice {
             .map(|n| match n.as_str() {
                 "unicorn" => Ok(EngineChoice::Unicorn),
                 "qemu" | "elf" => Ok(EngineChoice::Qemu),
-                other => Err(format!("unknown engine `{other}` (known: unicorn, qemu)")),
+                "native" => Ok(EngineChoice::Native),
+                other => Err(format!(
+                    "unknown engine `{other}` (known: unicorn, qemu, native)"
+                )),
             })
             .collect()
     }
@@ -275,7 +288,18 @@ pub fn run_on(
     cfg: &Config,
     engines: &[EngineChoice],
 ) -> Result<Vec<Report>, EngineError> {
-    let mut elf = if engines.contains(&EngineChoice::Qemu) {
+    if engines.contains(&EngineChoice::Native)
+        && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
+    {
+        return Err(EngineError {
+            engine: "native",
+            message: format!(
+                "the native engine runs only on aarch64 Linux hosts; this host is {} (use qemu)",
+                std::env::consts::ARCH
+            ),
+        });
+    }
+    let mut elf = if engines.iter().any(|e| *e != EngineChoice::Unicorn) {
         Some(crate::engine::ElfEngine::new()?)
     } else {
         None
@@ -286,7 +310,9 @@ pub fn run_on(
         for e in engines {
             match e {
                 EngineChoice::Unicorn => list.extend(u_opt.take().map(|u| u as &mut dyn Engine)),
-                EngineChoice::Qemu => list.extend(q_opt.take().map(|q| q as &mut dyn Engine)),
+                EngineChoice::Qemu | EngineChoice::Native => {
+                    list.extend(q_opt.take().map(|q| q as &mut dyn Engine))
+                }
             }
         }
         run_programs(programs, cfg, &mut list)

@@ -162,7 +162,8 @@ for name, mode, values, workers, funcs in bench_rows:
         mean = statistics.mean(values)
         means[(name, mode)] = mean
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        L.append(f"| {name} | {mode} | {mean * 1000:.0f} ms | {sd * 1000:.0f} ms | {len(values)} | {workers if mode != 'interp' else '-'} | {len(funcs) if mode != 'interp' else '-'} |")
+        noisy = " (noisy: other load?)" if sd > 0.1 * mean else ""
+        L.append(f"| {name} | {mode} | {mean * 1000:.0f} ms | {sd * 1000:.0f} ms{noisy} | {len(values)} | {workers if mode != 'interp' else '-'} | {len(funcs) if mode != 'interp' else '-'} |")
     else:
         L.append(f"| {name} | {mode} | failed | | | {workers} | {len(funcs)} |")
 L.append("")

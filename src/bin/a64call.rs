@@ -38,8 +38,8 @@ struct Common {
     /// Skip the capstone static check (to show what the dynamic oracle alone catches).
     #[arg(long)]
     no_static_check: bool,
-    /// Comma-separated engines: unicorn, qemu (default: both when qemu-aarch64 is found,
-    /// else unicorn alone, with a note).
+    /// Comma-separated engines: unicorn, qemu, native (aarch64 Linux hosts only). Default:
+    /// unicorn and qemu when qemu-aarch64 is found, else unicorn alone, with a note.
     #[arg(long, value_delimiter = ',')]
     engines: Vec<String>,
 }
@@ -252,7 +252,9 @@ fn config(c: &Common) -> Result<Config, Fail> {
 fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
     if !c.engines.is_empty() {
         let list = EngineChoice::parse_list(&c.engines).map_err(Fail)?;
-        if list.contains(&EngineChoice::Qemu) {
+        if list.contains(&EngineChoice::Qemu)
+            && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
+        {
             a64call::engine::qemu::find_qemu()?;
         }
         return Ok(list);
