@@ -5,6 +5,12 @@
 //! every emitted word with capstone and proves each call site reaches its helper, [`runtime`]
 //! builds the memory image, an [`engine::Engine`] runs it, and [`oracle`] compares outcomes.
 //! [`differential`] ties the steps together for the CLI, the tests, the benches and the fuzzers.
+//!
+//! Around it: [`layout`] is the fixed memory map every engine reproduces, [`elf`] writes the
+//! standalone ELF the qemu/native engine runs, [`bugs`] catalogues the planted bugs that prove the
+//! oracles work, [`measure`] turns runs into exact size and instruction reports and gate
+//! thresholds, [`fuzzing`] holds everything the cargo-fuzz targets do, and [`jitdump`] classifies
+//! the call sequences of a real JIT's code dump (CinderX).
 
 pub mod buffer;
 pub mod bugs;
