@@ -356,12 +356,16 @@ pub fn write_repro(
     Ok(path)
 }
 
-/// CPU time used by this process so far, in seconds (user + system, from /proc).
+/// CPU time used so far by this process and its waited-for children (the qemu processes of the
+/// ELF engine), in seconds: user + system from /proc/self/stat, in 100 Hz clock ticks.
 pub fn cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     let rest = stat.rsplit_once(')')?.1;
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    let mut ticks = 0.0;
+    for i in 11..=14 {
+        ticks += f.get(i)?.parse::<f64>().ok()?;
+    }
     Some(ticks / 100.0)
 }
 

@@ -680,7 +680,7 @@ fn cmd_check(
         names.join("+")
     );
     println!(
-        "throughput: {:.0} programs per CPU-second of this process ({:.1} s CPU, {:.1} s wall; qemu's own CPU is not counted)",
+        "throughput: {:.0} programs per CPU-second ({:.1} s CPU of a64call and its qemu processes, {:.1} s wall)",
         n as f64 / cpu,
         cpu,
         wall
