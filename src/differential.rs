@@ -206,28 +206,25 @@ pub fn run_programs(
         });
     }
     let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
-    let mut per_engine: Vec<(&'static str, Vec<Result<Outcome, EngineError>>)> = Vec::new();
-    for engine in engines.iter_mut() {
-        per_engine.push((engine.name(), engine.run_batch(&all)));
-    }
+    // One batch per engine; each program then takes its images' results, in order, from each.
+    let mut per_engine: Vec<(
+        &'static str,
+        std::vec::IntoIter<Result<Outcome, EngineError>>,
+    )> = engines
+        .iter_mut()
+        .map(|e| (e.name(), e.run_batch(&all).into_iter()))
+        .collect();
     let mut reports = Vec::with_capacity(pend.len());
-    let mut base = 0;
     for p in pend {
-        let n = p.images.len();
         let mut outcomes = Vec::new();
         for (name, results) in per_engine.iter_mut() {
-            for (i, r) in results[base..base + n].iter_mut().enumerate() {
-                let o = std::mem::replace(
-                    r,
-                    Err(EngineError {
-                        engine: "taken",
-                        message: String::new(),
-                    }),
-                )?;
+            for i in 0..p.images.len() {
+                let o = results
+                    .next()
+                    .expect("run_batch returns one result per image")?;
                 outcomes.push((i, *name, o));
             }
         }
-        base += n;
         let finding = match p.finding {
             Some(f) => Some(f),
             None if outcomes.is_empty() => None,
