@@ -106,42 +106,60 @@ impl Asm {
     fn bcond(&mut self, c: Cond, l: Label) {
         self.jump(Inst::BCond { cond: c, offset: 0 }, l, LabelUse::Branch19);
     }
+    fn ldr(&mut self, rt: Reg, rn: Reg, imm12: u16) {
+        self.i(Inst::LdrImm { rt, rn, imm12 });
+    }
+    fn str(&mut self, rt: Reg, rn: Reg, imm12: u16) {
+        self.i(Inst::StrImm { rt, rn, imm12 });
+    }
+    fn add_imm(&mut self, rd: Reg, rn: Reg, imm12: u16) {
+        self.i(Inst::AddImm { rd, rn, imm12 });
+    }
+    fn sub_imm(&mut self, rd: Reg, rn: Reg, imm12: u16) {
+        self.i(Inst::SubImm { rd, rn, imm12 });
+    }
+    fn cmp_zero(&mut self, rn: Reg) {
+        self.i(Inst::SubsImm {
+            rd: XZR,
+            rn,
+            imm12: 0,
+        });
+    }
+    fn cmp(&mut self, rn: Reg, rm: Reg) {
+        self.i(Inst::CmpReg { rn, rm });
+    }
+    /// `x21 = &PROGTAB[x19]` (32-byte entries: entry, nseg, segs); clobbers x22.
+    fn prog_entry(&mut self) {
+        self.i(Inst::Lsl {
+            rd: 21,
+            rn: 19,
+            shift: 5,
+        });
+        self.imm(22, PROGTAB);
+        self.i(Inst::Alu {
+            op: AluOp::Add,
+            rd: 21,
+            rn: 21,
+            rm: 22,
+        });
+    }
+
     /// `x<rd> = [addr]`
     fn load_abs(&mut self, rd: Reg, addr: u64) {
         self.imm(rd, addr);
-        self.i(Inst::LdrImm {
-            rt: rd,
-            rn: rd,
-            imm12: 0,
-        });
+        self.ldr(rd, rd, 0);
     }
     /// `[addr] = x<rs>` using `tmp`.
     fn store_abs(&mut self, rs: Reg, addr: u64, tmp: Reg) {
         self.imm(tmp, addr);
-        self.i(Inst::StrImm {
-            rt: rs,
-            rn: tmp,
-            imm12: 0,
-        });
+        self.str(rs, tmp, 0);
     }
     /// In the signal handler (x2 = ucontext, x9 = STATE): copy the u64 at `ucontext + uc_off` to
     /// record word `word`; clobbers x3, x10.
     fn uc_to_state(&mut self, uc_off: u16, word: u16) {
-        self.i(Inst::AddImm {
-            rd: 3,
-            rn: 2,
-            imm12: uc_off,
-        });
-        self.i(Inst::LdrImm {
-            rt: 10,
-            rn: 3,
-            imm12: 0,
-        });
-        self.i(Inst::StrImm {
-            rt: 10,
-            rn: 9,
-            imm12: word,
-        });
+        self.add_imm(3, 2, uc_off);
+        self.ldr(10, 3, 0);
+        self.str(10, 9, word);
     }
 
     /// Copy `x2` bytes (multiple of 8) from `x1` to `x0`; clobbers x0..x3.
@@ -149,37 +167,13 @@ impl Asm {
         let top = self.b.new_label();
         let done = self.b.new_label();
         self.b.bind(top);
-        self.i(Inst::SubsImm {
-            rd: XZR,
-            rn: 2,
-            imm12: 0,
-        });
+        self.cmp_zero(2);
         self.bcond(Cond::Eq, done);
-        self.i(Inst::LdrImm {
-            rt: 3,
-            rn: 1,
-            imm12: 0,
-        });
-        self.i(Inst::StrImm {
-            rt: 3,
-            rn: 0,
-            imm12: 0,
-        });
-        self.i(Inst::AddImm {
-            rd: 0,
-            rn: 0,
-            imm12: 8,
-        });
-        self.i(Inst::AddImm {
-            rd: 1,
-            rn: 1,
-            imm12: 8,
-        });
-        self.i(Inst::SubImm {
-            rd: 2,
-            rn: 2,
-            imm12: 8,
-        });
+        self.ldr(3, 1, 0);
+        self.str(3, 0, 0);
+        self.add_imm(0, 0, 8);
+        self.add_imm(1, 1, 8);
+        self.sub_imm(2, 2, 8);
         self.b(top);
         self.b.bind(done);
     }
@@ -231,19 +225,11 @@ fn routines() -> Routines {
     let wa_done = a.b.new_label();
     let wa_top = a.b.new_label();
     a.b.bind(wa_top);
-    a.i(Inst::SubsImm {
-        rd: XZR,
-        rn: 2,
-        imm12: 0,
-    });
+    a.cmp_zero(2);
     a.bcond(Cond::Eq, wa_done);
     a.imm(0, 1);
     a.svc(sys::WRITE);
-    a.i(Inst::SubsImm {
-        rd: XZR,
-        rn: 0,
-        imm12: 0,
-    });
+    a.cmp_zero(0);
     let wa_fail = a.b.new_label();
     a.bcond(Cond::Le, wa_fail);
     a.i(Inst::Alu {
@@ -268,62 +254,27 @@ fn routines() -> Routines {
     // next_program: run program CUR, or exit when all ran.
     a.b.bind(next_program);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm {
-        rd: SP,
-        rn: 9,
-        imm12: 0,
-    });
+    a.add_imm(SP, 9, 0);
     a.load_abs(19, CUR);
     a.load_abs(20, NPROG);
-    a.i(Inst::CmpReg { rn: 19, rm: 20 });
+    a.cmp(19, 20);
     a.bcond(Cond::Hs, finish);
-    // x21 = &PROGTAB[CUR] (32 bytes each): entry, nseg, segs
-    a.i(Inst::Lsl {
-        rd: 21,
-        rn: 19,
-        shift: 5,
-    });
-    a.imm(22, PROGTAB);
-    a.i(Inst::Alu {
-        op: AluOp::Add,
-        rd: 21,
-        rn: 21,
-        rm: 22,
-    });
-    a.i(Inst::LdrImm {
-        rt: 22,
-        rn: 21,
-        imm12: 0,
-    }); // entry
-    a.i(Inst::LdrImm {
-        rt: 23,
-        rn: 21,
-        imm12: 1,
-    }); // nseg
-    a.i(Inst::LdrImm {
-        rt: 24,
-        rn: 21,
-        imm12: 2,
-    }); // segs
+    // x21 = &PROGTAB[CUR]: entry, nseg, segs
+    a.prog_entry();
+    a.ldr(22, 21, 0); // entry
+    a.ldr(23, 21, 1); // nseg
+    a.ldr(24, 21, 2); // segs
     a.imm(25, 0);
     a.store_abs(25, MAPPED, 9);
     // for each segment
     let seg_top = a.b.new_label();
     let seg_done = a.b.new_label();
     a.b.bind(seg_top);
-    a.i(Inst::CmpReg { rn: 25, rm: 23 });
+    a.cmp(25, 23);
     a.bcond(Cond::Hs, seg_done);
     // mmap(map_start, map_len, RW, PRIVATE|ANON|FIXED_NOREPLACE, -1, 0)
-    a.i(Inst::LdrImm {
-        rt: 0,
-        rn: 24,
-        imm12: 3,
-    });
-    a.i(Inst::LdrImm {
-        rt: 1,
-        rn: 24,
-        imm12: 4,
-    });
+    a.ldr(0, 24, 3);
+    a.ldr(1, 24, 4);
     a.imm(2, 3);
     a.imm(3, 0x10_0022);
     a.i(Inst::Movn {
@@ -333,48 +284,20 @@ fn routines() -> Routines {
     });
     a.imm(5, 0);
     a.svc(sys::MMAP);
-    a.i(Inst::LdrImm {
-        rt: 1,
-        rn: 24,
-        imm12: 3,
-    });
-    a.i(Inst::CmpReg { rn: 0, rm: 1 });
+    a.ldr(1, 24, 3);
+    a.cmp(0, 1);
     a.bcond(Cond::Ne, map_failed);
-    a.i(Inst::AddImm {
-        rd: 25,
-        rn: 25,
-        imm12: 1,
-    });
+    a.add_imm(25, 25, 1);
     a.store_abs(25, MAPPED, 9);
     // copy
-    a.i(Inst::LdrImm {
-        rt: 0,
-        rn: 24,
-        imm12: 0,
-    });
-    a.i(Inst::LdrImm {
-        rt: 1,
-        rn: 24,
-        imm12: 2,
-    });
-    a.i(Inst::LdrImm {
-        rt: 2,
-        rn: 24,
-        imm12: 1,
-    });
+    a.ldr(0, 24, 0);
+    a.ldr(1, 24, 2);
+    a.ldr(2, 24, 1);
     a.copy_loop();
     // cache maintenance over [addr, addr + len8), one 4-byte step at a time (any line size)
     for pass in 0..2 {
-        a.i(Inst::LdrImm {
-            rt: 0,
-            rn: 24,
-            imm12: 0,
-        });
-        a.i(Inst::LdrImm {
-            rt: 2,
-            rn: 24,
-            imm12: 1,
-        });
+        a.ldr(0, 24, 0);
+        a.ldr(2, 24, 1);
         a.i(Inst::Alu {
             op: AluOp::Add,
             rd: 2,
@@ -384,41 +307,25 @@ fn routines() -> Routines {
         let top = a.b.new_label();
         let done = a.b.new_label();
         a.b.bind(top);
-        a.i(Inst::CmpReg { rn: 0, rm: 2 });
+        a.cmp(0, 2);
         a.bcond(Cond::Hs, done);
         a.i(if pass == 0 {
             encode::dc_cvau(0)
         } else {
             encode::ic_ivau(0)
         });
-        a.i(Inst::AddImm {
-            rd: 0,
-            rn: 0,
-            imm12: 4,
-        });
+        a.add_imm(0, 0, 4);
         a.b(top);
         a.b.bind(done);
         a.i(encode::DSB_ISH);
     }
     a.i(encode::ISB);
     // mprotect(map_start, map_len, R|X)
-    a.i(Inst::LdrImm {
-        rt: 0,
-        rn: 24,
-        imm12: 3,
-    });
-    a.i(Inst::LdrImm {
-        rt: 1,
-        rn: 24,
-        imm12: 4,
-    });
+    a.ldr(0, 24, 3);
+    a.ldr(1, 24, 4);
     a.imm(2, 5);
     a.svc(sys::MPROTECT);
-    a.i(Inst::AddImm {
-        rd: 24,
-        rn: 24,
-        imm12: 40,
-    });
+    a.add_imm(24, 24, 40);
     a.b(seg_top);
     a.b.bind(seg_done);
     // reset scratch, log control, stack
@@ -440,27 +347,11 @@ fn routines() -> Routines {
     let z = a.b.new_label();
     let zd = a.b.new_label();
     a.b.bind(z);
-    a.i(Inst::SubsImm {
-        rd: XZR,
-        rn: 2,
-        imm12: 0,
-    });
+    a.cmp_zero(2);
     a.bcond(Cond::Eq, zd);
-    a.i(Inst::StrImm {
-        rt: XZR,
-        rn: 0,
-        imm12: 0,
-    });
-    a.i(Inst::AddImm {
-        rd: 0,
-        rn: 0,
-        imm12: 8,
-    });
-    a.i(Inst::SubImm {
-        rd: 2,
-        rn: 2,
-        imm12: 8,
-    });
+    a.str(XZR, 0, 0);
+    a.add_imm(0, 0, 8);
+    a.sub_imm(2, 2, 8);
     a.b(z);
     a.b.bind(zd);
     // arm the timer
@@ -471,11 +362,7 @@ fn routines() -> Routines {
     // initial registers: INITREGS[16] = entry, sp, nzcv, then x0..x30 from the table
     a.store_abs(22, INITREGS + 16 * 8, 9);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm {
-        rd: SP,
-        rn: 9,
-        imm12: 0,
-    });
+    a.add_imm(SP, 9, 0);
     a.i(Inst::MsrNzcv { rt: XZR });
     a.imm(30, INITREGS);
     for k in 0..15u8 {
@@ -486,11 +373,7 @@ fn routines() -> Routines {
             imm7: 2 * k as i8,
         });
     }
-    a.i(Inst::LdrImm {
-        rt: 30,
-        rn: 30,
-        imm12: 30,
-    });
+    a.ldr(30, 30, 30);
     a.i(Inst::Br { rn: 16 });
 
     // map_failed: record status 3 with the mmap result, then report.
@@ -503,37 +386,25 @@ fn routines() -> Routines {
     // report: cancel the timer, write the record, unmap, next.
     a.b.bind(report);
     a.imm(9, STACK_TOP);
-    a.i(Inst::AddImm {
-        rd: SP,
-        rn: 9,
-        imm12: 0,
-    });
+    a.add_imm(SP, 9, 0);
     a.imm(0, 0);
     a.imm(1, ITIMER_OFF);
     a.imm(2, 0);
     a.svc(sys::SETITIMER);
     a.imm(9, STATE);
     a.imm(10, MAGIC);
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 0,
-    });
+    a.str(10, 9, 0);
     a.load_abs(10, CUR);
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 1,
-    });
+    a.str(10, 9, 1);
     // log_len = cursor - LOG_ADDR, or LOG_CORRUPT when the cursor left the region
     a.load_abs(11, LOGCTL_ADDR);
     a.imm(12, LOG_ADDR);
     a.imm(13, LOG_ADDR + LOG_BYTES);
     let corrupt = a.b.new_label();
     let have_len = a.b.new_label();
-    a.i(Inst::CmpReg { rn: 11, rm: 12 });
+    a.cmp(11, 12);
     a.bcond(Cond::Lo, corrupt);
-    a.i(Inst::CmpReg { rn: 11, rm: 13 });
+    a.cmp(11, 13);
     a.bcond(Cond::Hi, corrupt);
     a.i(Inst::Alu {
         op: AluOp::Sub,
@@ -550,11 +421,7 @@ fn routines() -> Routines {
     });
     a.b.bind(have_len);
     a.imm(9, STATE);
-    a.i(Inst::StrImm {
-        rt: 19,
-        rn: 9,
-        imm12: (HEADER_WORDS - 1) as u16,
-    });
+    a.str(19, 9, (HEADER_WORDS - 1) as u16);
     a.imm(1, STATE);
     a.imm(2, HEADER_WORDS as u64 * 8);
     a.bl(write_all);
@@ -567,7 +434,7 @@ fn routines() -> Routines {
         imm16: 0,
         hw: 0,
     });
-    a.i(Inst::CmpReg { rn: 19, rm: 9 });
+    a.cmp(19, 9);
     a.bcond(Cond::Eq, no_log);
     a.imm(1, LOG_ADDR);
     a.i(Inst::MovReg { rd: 2, rm: 19 });
@@ -576,69 +443,26 @@ fn routines() -> Routines {
     // clear STATE's status fields for the next program
     a.imm(9, STATE);
     for w in 2..5u16 {
-        a.i(Inst::StrImm {
-            rt: XZR,
-            rn: 9,
-            imm12: w,
-        });
+        a.str(XZR, 9, w);
     }
     // munmap the segments mapped for this program
     a.load_abs(19, CUR);
-    a.i(Inst::Lsl {
-        rd: 21,
-        rn: 19,
-        shift: 5,
-    });
-    a.imm(22, PROGTAB);
-    a.i(Inst::Alu {
-        op: AluOp::Add,
-        rd: 21,
-        rn: 21,
-        rm: 22,
-    });
-    a.i(Inst::LdrImm {
-        rt: 24,
-        rn: 21,
-        imm12: 2,
-    });
+    a.prog_entry();
+    a.ldr(24, 21, 2);
     a.load_abs(25, MAPPED);
     let um_top = a.b.new_label();
     let um_done = a.b.new_label();
     a.b.bind(um_top);
-    a.i(Inst::SubsImm {
-        rd: XZR,
-        rn: 25,
-        imm12: 0,
-    });
+    a.cmp_zero(25);
     a.bcond(Cond::Eq, um_done);
-    a.i(Inst::LdrImm {
-        rt: 0,
-        rn: 24,
-        imm12: 3,
-    });
-    a.i(Inst::LdrImm {
-        rt: 1,
-        rn: 24,
-        imm12: 4,
-    });
+    a.ldr(0, 24, 3);
+    a.ldr(1, 24, 4);
     a.svc(sys::MUNMAP);
-    a.i(Inst::AddImm {
-        rd: 24,
-        rn: 24,
-        imm12: 40,
-    });
-    a.i(Inst::SubImm {
-        rd: 25,
-        rn: 25,
-        imm12: 1,
-    });
+    a.add_imm(24, 24, 40);
+    a.sub_imm(25, 25, 1);
     a.b(um_top);
     a.b.bind(um_done);
-    a.i(Inst::AddImm {
-        rd: 19,
-        rn: 19,
-        imm12: 1,
-    });
+    a.add_imm(19, 19, 1);
     a.store_abs(19, CUR, 9);
     a.b(next_program);
 
@@ -652,7 +476,7 @@ fn routines() -> Routines {
     a.imm(10, STATUS_SIGNAL);
     let not_alarm = a.b.new_label();
     a.imm(11, SIGALRM);
-    a.i(Inst::CmpReg { rn: 0, rm: 11 });
+    a.cmp(0, 11);
     a.bcond(Cond::Ne, not_alarm);
     a.imm(10, STATUS_TIMEOUT);
     a.b.bind(not_alarm);
@@ -668,16 +492,8 @@ fn routines() -> Routines {
         a.uc_to_state(UC_REGS + 8 * k, 6 + k);
     }
     a.uc_to_state(UC_SP, 37);
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_PSTATE,
-    });
-    a.i(Inst::LdrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
+    a.add_imm(3, 2, UC_PSTATE);
+    a.ldr(10, 3, 0);
     a.i(Inst::Lsr {
         rd: 10,
         rn: 10,
@@ -688,36 +504,16 @@ fn routines() -> Routines {
         rn: 10,
         shift: 28,
     });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 9,
-        imm12: 38,
-    });
+    a.str(10, 9, 38);
     // resume at report with a sane stack
     let report_addr =
         layout::ENTRY_ADDR + u64::from(a.b.label_offset(report).expect("report is bound"));
     a.imm(10, report_addr);
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_PC,
-    });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
+    a.add_imm(3, 2, UC_PC);
+    a.str(10, 3, 0);
     a.imm(10, STACK_TOP);
-    a.i(Inst::AddImm {
-        rd: 3,
-        rn: 2,
-        imm12: UC_SP,
-    });
-    a.i(Inst::StrImm {
-        rt: 10,
-        rn: 3,
-        imm12: 0,
-    });
+    a.add_imm(3, 2, UC_SP);
+    a.str(10, 3, 0);
     a.i(Inst::Ret);
 
     a.b.bind(restorer);
@@ -732,61 +528,21 @@ fn routines() -> Routines {
     };
     x.i(encode::MSR_TPIDR_X0);
     x.imm(0, STATE);
-    x.i(Inst::StrImm {
-        rt: 1,
-        rn: 0,
-        imm12: 7,
-    });
+    x.str(1, 0, 7);
     for r in 2..31u8 {
-        x.i(Inst::StrImm {
-            rt: r,
-            rn: 0,
-            imm12: 6 + u16::from(r),
-        });
+        x.str(r, 0, 6 + u16::from(r));
     }
     x.i(encode::MRS_X1_TPIDR);
-    x.i(Inst::StrImm {
-        rt: 1,
-        rn: 0,
-        imm12: 6,
-    });
-    x.i(Inst::AddImm {
-        rd: 1,
-        rn: SP,
-        imm12: 0,
-    });
-    x.i(Inst::StrImm {
-        rt: 1,
-        rn: 0,
-        imm12: 37,
-    });
+    x.str(1, 0, 6);
+    x.add_imm(1, SP, 0);
+    x.str(1, 0, 37);
     x.i(Inst::MrsNzcv { rt: 1 });
-    x.i(Inst::StrImm {
-        rt: 1,
-        rn: 0,
-        imm12: 38,
-    });
+    x.str(1, 0, 38);
     x.imm(1, EXIT_ADDR);
-    x.i(Inst::StrImm {
-        rt: 1,
-        rn: 0,
-        imm12: 5,
-    });
-    x.i(Inst::StrImm {
-        rt: XZR,
-        rn: 0,
-        imm12: 2,
-    });
-    x.i(Inst::StrImm {
-        rt: XZR,
-        rn: 0,
-        imm12: 3,
-    });
-    x.i(Inst::StrImm {
-        rt: XZR,
-        rn: 0,
-        imm12: 4,
-    });
+    x.str(1, 0, 5);
+    x.str(XZR, 0, 2);
+    x.str(XZR, 0, 3);
+    x.str(XZR, 0, 4);
     x.imm(16, report_addr);
     x.i(Inst::Br { rn: 16 });
     let exit = x.b.finish().expect("exit routine encodes").bytes;
