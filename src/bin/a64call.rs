@@ -680,8 +680,11 @@ fn cmd_check(
         names.join("+")
     );
     println!(
-        "throughput: {:.0} programs per CPU-second ({:.1} s CPU of a64call and its qemu processes, {:.1} s wall)",
-        n as f64 / cpu,
+        "throughput: {} programs per CPU-second ({:.1} s CPU of a64call and its qemu processes, {:.1} s wall)",
+        {
+            let rate = n as f64 / cpu;
+            if rate < 10.0 { format!("{rate:.2}") } else { format!("{rate:.0}") }
+        },
         cpu,
         wall
     );
