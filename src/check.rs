@@ -51,6 +51,10 @@ thread_local! {
 
 thread_local! {
     static CACHE: RefCell<std::collections::HashMap<u32, Option<String>>> = RefCell::new(Default::default());
+    /// (word, meant instruction) pairs already proved equal, for words that are not
+    /// pc-relative: capstone's text for those depends on the word alone, so the proof holds at
+    /// every address.
+    static VERIFIED: RefCell<std::collections::HashSet<(u32, Inst)>> = RefCell::new(Default::default());
 }
 
 /// Is `word` in one of the A64 encoding classes whose disassembly depends on the pc
@@ -173,10 +177,24 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
                         message: "instruction inside a data range".into(),
                     });
                 }
+                let cacheable = !is_pc_relative(word);
+                if cacheable && VERIFIED.with(|v| v.borrow().contains(&(word, *inst))) {
+                    continue;
+                }
                 let pc = e.code.base + u64::from(off);
                 let meant = inst.render(pc);
                 match decode_word(word, pc) {
-                    Some(got) if got == meant => {}
+                    Some(got) if got == meant => {
+                        if cacheable {
+                            VERIFIED.with(|v| {
+                                let mut v = v.borrow_mut();
+                                if v.len() > 1 << 20 {
+                                    v.clear();
+                                }
+                                v.insert((word, *inst));
+                            });
+                        }
+                    }
                     Some(got) => {
                         return Err(CheckError {
                             offset: off,
@@ -555,6 +573,39 @@ mod tests {
                 "{i:?} ({w:08x})"
             );
         }
+    }
+
+    #[test]
+    fn the_verified_cache_cannot_hide_a_mismatch() {
+        let p = from_seed(3, &Profile::named("default").unwrap());
+        let e = emit(
+            &p,
+            strategy::by_name("pool").unwrap(),
+            &EmitOptions::default(),
+        )
+        .unwrap();
+        check(&e).unwrap(); // fills the cache with this code's (word, meaning) pairs
+        let k = e
+            .code
+            .slots
+            .iter()
+            .position(|s| matches!(s, Slot::Inst(Inst::MovReg { .. })))
+            .unwrap();
+        let mut lied = e.clone();
+        let Slot::Inst(Inst::MovReg { rd, rm }) = lied.code.slots[k] else {
+            unreachable!()
+        };
+        // Same bytes, a different claimed meaning.
+        lied.code.slots[k] = Slot::Inst(Inst::MovReg {
+            rd: (rd + 1) % 28,
+            rm,
+        });
+        let err = check_encoding(&lied).unwrap_err();
+        assert_eq!(err.offset as usize, 4 * k, "{err}");
+        // Same meaning, different bytes.
+        let mut flipped = e.clone();
+        flipped.code.bytes[4 * k] ^= 1;
+        assert!(check_encoding(&flipped).is_err());
     }
 
     #[test]

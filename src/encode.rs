@@ -125,7 +125,7 @@ impl AluOp {
 }
 
 /// One AArch64 instruction of the subset a64call emits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Inst {
     /// `movz xd, #imm16, lsl #(16*hw)`
     Movz { rd: Reg, imm16: u16, hw: u8 },
