@@ -5,7 +5,7 @@
 //! the problem, unless `A64CALL_SKIP_QEMU=1` is set (the README's documented opt-out).
 
 use a64call::differential::{run_on, run_programs, Config, EngineChoice};
-use a64call::encode::{Inst, X16};
+use a64call::encode::Inst;
 use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
 use a64call::gen::{from_seed, Profile};
 use a64call::runtime::Image;
@@ -22,7 +22,7 @@ fn qemu() -> Option<ElfEngine> {
 }
 
 mod common;
-use common::image;
+use common::{image, undefined_instruction, unmapped_call, unmapped_read, unmapped_write};
 
 #[test]
 fn engines_agree_on_fixed_programs() {
@@ -54,45 +54,11 @@ fn engines_agree_on_fixed_programs() {
 fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
     let Some(mut q) = qemu() else { return };
     let mut u = UnicornEngine::new().unwrap();
-    let mut udf = image(&[Inst::Nop]);
-    udf.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
     let cases = [
-        image(&[
-            Inst::Movz {
-                rd: 9,
-                imm16: 0x4000,
-                hw: 2,
-            },
-            Inst::LdrImm {
-                rt: 0,
-                rn: 9,
-                imm12: 0,
-            },
-            Inst::Ret,
-        ]),
-        image(&[
-            Inst::Movz {
-                rd: 9,
-                imm16: 0x4000,
-                hw: 2,
-            },
-            Inst::StrImm {
-                rt: 0,
-                rn: 9,
-                imm12: 1,
-            },
-            Inst::Ret,
-        ]),
-        image(&[
-            Inst::Movz {
-                rd: X16,
-                imm16: 0x5000,
-                hw: 2,
-            },
-            Inst::Blr { rn: X16 },
-            Inst::Ret,
-        ]),
-        udf,
+        unmapped_read(),
+        unmapped_write(),
+        unmapped_call(),
+        undefined_instruction(),
         image(&[Inst::Brk { imm16: 0x77 }]),
         image(&[
             Inst::Movz {

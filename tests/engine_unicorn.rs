@@ -1,12 +1,12 @@
 //! Unicorn engine behaviour: rewritten code always runs, and bad code gives clear outcomes.
 
-use a64call::encode::{Inst, X16};
+use a64call::encode::Inst;
 use a64call::engine::{Access, Engine, Exit, UnicornEngine};
 use a64call::layout::{self, EXIT_ADDR};
 use a64call::runtime::{Image, Segment};
 
 mod common;
-use common::{image, BASE};
+use common::{image, undefined_instruction, unmapped_call, unmapped_read, unmapped_write, BASE};
 
 fn ret_const(v: u16) -> Vec<Inst> {
     vec![
@@ -60,20 +60,7 @@ fn runaway_code_hits_the_instruction_limit() {
 fn faults_and_bad_instructions_are_outcomes() {
     let mut e = UnicornEngine::new().unwrap();
     // Read from an unmapped address.
-    let mut code = vec![
-        Inst::Movz {
-            rd: 9,
-            imm16: 0x4000,
-            hw: 2,
-        },
-        Inst::LdrImm {
-            rt: 0,
-            rn: 9,
-            imm12: 0,
-        },
-        Inst::Ret,
-    ];
-    let o = e.run(&image(&code)).unwrap();
+    let o = e.run(&unmapped_read()).unwrap();
     assert_eq!(
         o.exit,
         Exit::Fault {
@@ -81,17 +68,17 @@ fn faults_and_bad_instructions_are_outcomes() {
             addr: 0x4000_0000_0000
         }
     );
+    // Write to an unmapped address.
+    let o = e.run(&unmapped_write()).unwrap();
+    assert_eq!(
+        o.exit,
+        Exit::Fault {
+            access: Access::Write,
+            addr: 0x4000_0000_0008
+        }
+    );
     // Jump to an unmapped address.
-    code = vec![
-        Inst::Movz {
-            rd: X16,
-            imm16: 0x5000,
-            hw: 2,
-        },
-        Inst::Blr { rn: X16 },
-        Inst::Ret,
-    ];
-    let o = e.run(&image(&code)).unwrap();
+    let o = e.run(&unmapped_call()).unwrap();
     assert!(
         matches!(
             o.exit,
@@ -104,9 +91,7 @@ fn faults_and_bad_instructions_are_outcomes() {
         o.exit
     );
     // A zero word is a permanently undefined instruction.
-    let mut img = image(&[Inst::Nop]);
-    img.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
-    let o = e.run(&img).unwrap();
+    let o = e.run(&undefined_instruction()).unwrap();
     assert_eq!(o.exit, Exit::InvalidInstruction);
     let o = e.run(&image(&[Inst::Brk { imm16: 0x123 }])).unwrap();
     assert_eq!(o.exit, Exit::Breakpoint(Some(0x123)));

@@ -20,3 +20,58 @@ pub fn image(code: &[Inst]) -> Image {
         insn_limit: 100_000,
     }
 }
+
+/// Loads from the unmapped address 0x4000_0000_0000.
+pub fn unmapped_read() -> Image {
+    image(&[
+        Inst::Movz {
+            rd: 9,
+            imm16: 0x4000,
+            hw: 2,
+        },
+        Inst::LdrImm {
+            rt: 0,
+            rn: 9,
+            imm12: 0,
+        },
+        Inst::Ret,
+    ])
+}
+
+/// Stores to the unmapped address 0x4000_0000_0008.
+pub fn unmapped_write() -> Image {
+    image(&[
+        Inst::Movz {
+            rd: 9,
+            imm16: 0x4000,
+            hw: 2,
+        },
+        Inst::StrImm {
+            rt: 0,
+            rn: 9,
+            imm12: 1,
+        },
+        Inst::Ret,
+    ])
+}
+
+/// Calls the unmapped address 0x5000_0000_0000.
+pub fn unmapped_call() -> Image {
+    image(&[
+        Inst::Movz {
+            rd: 16,
+            imm16: 0x5000,
+            hw: 2,
+        },
+        Inst::Blr { rn: 16 },
+        Inst::Ret,
+    ])
+}
+
+/// A zero word: a permanently undefined instruction, after a nop.
+pub fn undefined_instruction() -> Image {
+    let mut img = image(&[Inst::Nop]);
+    img.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
+    img.code.end += 4;
+    img
+}
