@@ -1,20 +1,34 @@
 """Check the CinderX tier's outputs and write findings.md (runs on the host's Python).
 
-    report.py OUT_DIR THRESHOLDS FINDINGS_MD
+    report.py [--thresholds FILE] [--findings PATH] BUILD_OUT_DIR...
+    report.py --check-bench BENCH_RUN_DIR...
 
-Fails (exit 1), saying why, when: the smoke test did not print jit-effective-ok, bytes per call
-site exceed the threshold, the differential diverged or its planted divergence went unnoticed,
-or a JIT-mode benchmark run shows no worker process that compiled __main__ functions."""
+A BUILD_OUT_DIR is what `ci/cinderx --wheel NAME` writes (target/cinderx/NAME/); findings.md gets
+one section per build given, plus a comparison when there are several. Exit 1 (saying why) when,
+in any build: the smoke test did not print jit-effective-ok or ran another build's cinderx, bytes
+per call site exceed the threshold, the differential diverged or its planted divergence went
+unnoticed, or a benchmark run fails the worker check.
+
+The worker check (also alone with --check-bench, on harness/cinderx/bench output directories):
+every process records itself (harness/cinderx/sitecustomize.py, DIR/procs/proc-PID.json); in a
+JIT-mode run every pyperf worker (a process with `--worker` in argv; the manager does not count)
+must have exited normally with the JIT enabled and compiled `__main__` functions, and there must
+be at least as many worker records as pyperf recorded runs (and as `-p` asked for). In interp
+mode no worker may have imported cinderx.
+
+Exact instruction counts (the primary performance figures once measured) are read from
+BUILD_OUT_DIR/counts/*.json when present; see counts_section() for the shape expected. Wall-clock
+times are secondary: a speed ratio is printed only between rows that each have at least 2
+values and are not flagged noisy."""
+import argparse
 import glob
 import json
 import os
 import re
 import statistics
-import subprocess
 import sys
 
-out, thresholds_path, findings_path = sys.argv[1:4]
-problems = []
+NOISY = 0.1  # stdev above this fraction of the mean flags a benchmark row as noisy
 
 
 def read(path, default=""):
@@ -25,168 +39,408 @@ def read(path, default=""):
         return default
 
 
-def load(path):
+def load(path, problems, default=None):
     try:
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError) as e:
         problems.append(f"{path}: {e}")
-        return None
+        return default
 
 
-versions = json.loads(read(os.path.join(out, "versions.json"), "{}"))
-thresholds = {}
-for line in read(thresholds_path).splitlines():
-    line = line.split("#")[0].strip()
-    if line:
-        k, v = (x.strip() for x in line.split("="))
-        thresholds[k] = float(v)
+def load_thresholds(path):
+    t = {}
+    for line in read(path).splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            k, v = (x.strip() for x in line.split("="))
+            t[k] = float(v)
+    return t
 
-# 1. smoke
-smoke = read(os.path.join(out, "smoke.txt")).strip()
-if "jit-effective-ok" not in smoke:
-    problems.append(f"smoke: {smoke or 'no output'}")
 
-# 2. sizes and call-sequence classes
-sizes = (load(os.path.join(out, "sizes.json")) or {}).get("sizes", {})
-classes = load(os.path.join(out, "sizes-classify.json")) or []
-by_n = {}
-for f in classes:
-    m = re.search(r"sqrt_sites_(\d+)$", f["name"])
-    if m:
-        by_n[int(m.group(1))] = f
-ns = sorted(int(n) for n in sizes)
-per_site = None
-if len(ns) >= 2:
-    lo, hi = ns[-2], ns[-1]
-    per_site = (sizes[str(hi)] - sizes[str(lo)]) / (hi - lo)
-    limit = thresholds.get("max_bytes_per_call_site")
-    if limit is not None and per_site > limit:
-        problems.append(f"sizes: {per_site:.1f} bytes per call site > threshold {limit:.0f} ({thresholds_path})")
-else:
-    problems.append("sizes: no size measurements")
-kinds = sorted({k for f in by_n.values() for k in f["calls"]})
-per_site_kinds = {}
-if len(ns) >= 2 and ns[-1] in by_n and ns[-2] in by_n:
-    a, b = by_n[ns[-2]], by_n[ns[-1]]
-    for k in kinds:
-        per_site_kinds[k] = (b["calls"].get(k, 0) - a["calls"].get(k, 0)) / (ns[-1] - ns[-2])
+# ---------------------------------------------------------------- benchmarks and the worker check
 
-# 3. differential
-diff = load(os.path.join(out, "difftest.json")) or {}
-if diff.get("divergences", 1) != 0:
-    problems.append(f"differential: {diff.get('divergences')} divergences, repros {diff.get('repros')}")
-if diff.get("functions", 0) == 0:
-    problems.append("differential: no function was compared")
-plant = load(os.path.join(out, "difftest-plant.json")) or {}
-if plant.get("divergences", 0) == 0:
-    problems.append("differential: the planted divergence (compiled copy's min returns max) was not caught")
+def pyperf_values(res):
+    values, runs = [], 0
+    for b in (res or {}).get("benchmarks", []):
+        for r in b.get("runs", []):
+            runs += 1
+            values.extend(r.get("values", []))
+    return values, runs
 
-# 4. benchmarks
-bench_rows = []
-for d in sorted(glob.glob(os.path.join(out, "bench", "*"))):
-    name, mode = os.path.basename(d).rsplit("-", 1)
-    res = load(os.path.join(d, "result.json"))
-    values = []
-    if res:
-        for b in res.get("benchmarks", []):
-            for r in b.get("runs", []):
-                values.extend(r.get("values", []))
+
+def check_bench(d):
+    """Problems of one harness/cinderx/bench run directory, and a summary dict."""
+    problems = []
+    meta = load(os.path.join(d, "meta.json"), problems, {})
+    name, mode = meta.get("benchmark", os.path.basename(d)), meta.get("mode", "?")
+    label = f"{meta.get('build', '?')} {name} {mode}"
+    res = load(os.path.join(d, "result.json"), [], None)
+    values, runs = pyperf_values(res)
     if not values:
-        problems.append(f"{name} {mode}: no timing values (see {d}/stdout)")
-    compiled_workers, functions = 0, set()
-    for log in glob.glob(os.path.join(d, "logs", "*.log")):
-        found = re.findall(r"Finished compiling (__main__:\S+)", read(log))
-        if found:
-            compiled_workers += 1
-            functions.update(found)
-    args = versions.get("pyperf_args", "").split()
-    workers = int(args[args.index("-p") + 1]) if "-p" in args else 1
-    if mode != "interp" and compiled_workers < workers:
-        problems.append(f"{name} {mode}: only {compiled_workers} processes compiled __main__ functions, "
-                        f"{workers} pyperf workers ran: the JIT was silently skipped")
-    bench_rows.append((name, mode, values, compiled_workers, sorted(functions)))
+        problems.append(f"{label}: no timing values (see {d}/stdout)")
+    args = meta.get("pyperf_args", [])
+    asked = int(args[args.index("-p") + 1]) if "-p" in args else 1
+    procs = []
+    for p in sorted(glob.glob(os.path.join(d, "procs", "proc-*.json"))):
+        rec = load(p, problems)
+        if rec:
+            procs.append(rec)
+    workers = [r for r in procs if r.get("worker")]
+    expected = max(asked, runs)
+    if len(workers) < expected:
+        problems.append(f"{label}: {len(workers)} pyperf worker processes left a record, expected {expected} "
+                        f"(-p {asked}, {runs} runs in result.json): A64CALL_PROC_DIR not passed to the workers?")
+    good = 0
+    functions = set()
+    for w in workers:
+        who = f"{label}: worker pid {w['pid']}"
+        if not w.get("exited"):
+            problems.append(f"{who} did not exit normally (no exit record)")
+            continue
+        if mode == "interp":
+            if w.get("cinderx_imported"):
+                problems.append(f"{who} imported cinderx in interpreter mode")
+            continue
+        if not w.get("cinderx_imported"):
+            problems.append(f"{who} ran without the JIT: cinderx was not imported (A64CALL_CINDERX not inherited?)")
+        elif not w.get("jit_enabled"):
+            problems.append(f"{who} ran with the JIT disabled")
+        elif not w.get("compiled_main"):
+            problems.append(f"{who} compiled no __main__ functions ({w.get('compiled_total')} functions in all)")
+        else:
+            good += 1
+            functions.update(w["compiled_main"])
+    summary = {"dir": d, "name": name, "mode": mode, "values": values, "workers": len(workers),
+               "jit_workers": good, "functions": sorted(functions),
+               "manager_compiled": sum(len(r.get("compiled_main") or []) for r in procs if not r.get("worker"))}
+    return problems, summary
 
-# findings.md
-L = []
-L.append("# CinderX on aarch64 under emulation: findings\n")
-L.append(f"Generated by `ci/cinderx` from a64call commit `{versions.get('a64call', 'unknown')}` on {versions.get('date', '?')}.\n")
-L.append("| component | version |\n|---|---|")
-for k in ["qemu", "python", "cinderx", "pyperf", "host"]:
-    L.append(f"| {k} | {versions.get(k, '?')} |")
-L.append("")
-L.append("**Wall-clock under qemu-user is not ARM time.** qemu translates every aarch64 instruction into "
-         "several x86 ones, so times below are only comparable with each other (same machine, same run), "
-         "and even then only roughly: ratios between interpreter and JIT under emulation need not match "
-         "real hardware. Code sizes and call-sequence counts are exact and do not depend on emulation.\n")
-L.append("## JIT-effective smoke\n")
-L.append(f"`{smoke or 'no output'}`\n")
-L.append("## Code size per call site\n")
-L.append("Functions with N repeated `x = math.sqrt(x) + 1.0` call sites, force-compiled; "
-         "`get_compiled_size` per N, and every call sequence in the dumped code (`_cinderx.dump_elf`) "
-         "classified by `a64call classify` (a64call's capstone decoder).\n")
-if ns:
-    L.append("| N | compiled bytes | stubs | " + " | ".join(kinds) + " |")
-    L.append("|---:|---:|---:|" + "---:|" * len(kinds))
-    for n in ns:
-        f = by_n.get(n, {"calls": {}, "stubs": "?"})
-        L.append(f"| {n} | {sizes[str(n)]} | {f['stubs']} | " + " | ".join(str(f['calls'].get(k, 0)) for k in kinds) + " |")
-    L.append("")
-if per_site is not None:
-    L.append(f"Bytes per added call site: **{per_site:.1f}** (threshold {thresholds.get('max_bytes_per_call_site', 'none')}, "
-             f"`ci/cinderx-thresholds`). Per added call site the JIT emits: "
-             + ", ".join(f"{v:g} × {k}" for k, v in per_site_kinds.items() if v) + ".\n")
-    stub_calls = per_site_kinds.get("bl->stub", 0)
-    if stub_calls:
-        L.append(f"Each `math.sqrt` call site makes {stub_calls:g} far calls through stubs (`bl` → `ldr x16, [pc+8]; br x16`: "
-                 f"3 instructions and 2 taken branches each). With the literal-pool strategy (`ldr x16, literal; blr x16`) "
-                 f"those become 2 instructions and 1 taken branch: {stub_calls:g} instructions and {stub_calls:g} taken "
-                 f"branches fewer executed per call site, for {4 * stub_calls:g} more inline bytes per site "
-                 f"(each call grows from 4 to 8 bytes; the per-function stubs, 16 bytes each, become 8-byte pool entries). "
-                 f"The shape is the one the `cinderx` profile of `a64call measure` models: far helpers reached from many call sites "
-                 f"through {min(f['stubs'] for f in by_n.values()) if by_n else '?'} shared stubs per function (the profile uses 4-14), "
-                 f"near calls into the extension as direct `bl`.\n")
-L.append("## JIT-versus-interpreter differential\n")
-L.append(f"{diff.get('functions', 0)} generated call-heavy functions (builtins, Python functions and methods, "
-         f"C functions and methods, 0-4 arguments, loops, branches, try/except), each run on its own inputs "
-         f"interpreted and force-compiled ({diff.get('runs', 0)} runs in total): **{diff.get('divergences', '?')} divergences** "
-         f"({diff.get('exceptions', 0)} runs raised, compared by type and message). The same run with a planted divergence "
-         f"(the compiled copy's `min` returns the maximum) reported {plant.get('divergences', 0)} divergences, "
-         f"so the comparison is live.\n")
-L.append(f"## Benchmarks (pyperformance, pyperf `{versions.get('pyperf_args', '?')}`)\n")
-L.append("| benchmark | mode | mean | stdev | values | processes whose JIT log shows `__main__` compiled | distinct `__main__` functions compiled |")
-L.append("|---|---|---:|---:|---:|---:|---:|")
-means = {}
-for name, mode, values, workers, funcs in bench_rows:
-    if values:
-        mean = statistics.mean(values)
-        means[(name, mode)] = mean
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        noisy = " (noisy: other load?)" if sd > 0.1 * mean else ""
-        L.append(f"| {name} | {mode} | {mean * 1000:.0f} ms | {sd * 1000:.0f} ms{noisy} | {len(values)} | {workers if mode != 'interp' else '-'} | {len(funcs) if mode != 'interp' else '-'} |")
+
+def row_stats(values):
+    if not values:
+        return None
+    mean = statistics.mean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else None
+    return {"mean": mean, "sd": sd, "n": len(values), "noisy": sd is not None and sd > NOISY * mean}
+
+
+def ratio_text(base, other):
+    """`base/other` as a speed ratio, or why it is not printed."""
+    if base is None or other is None:
+        return None, "a run failed"
+    for s in (base, other):
+        if s["n"] < 2:
+            return None, "single value"
+        if s["noisy"]:
+            return None, "noisy row"
+    return base["mean"] / other["mean"], None
+
+
+# ---------------------------------------------------------------- one build
+
+def check_build(out, thresholds):
+    problems = []
+    b = {"out": out, "problems": problems}
+    b["versions"] = json.loads(read(os.path.join(out, "versions.json"), "{}") or "{}")
+    b["name"] = b["versions"].get("build", os.path.basename(os.path.normpath(out)))
+    tag = b["name"]
+    b["smoke"] = read(os.path.join(out, "smoke.txt")).strip()
+    if "jit-effective-ok" not in b["smoke"]:
+        problems.append(f"{tag} smoke: {b['smoke'] or 'no output'}")
+    site, path = b["versions"].get("build_site"), b["versions"].get("cinderx_path", "")
+    if site and not path.startswith(site.rstrip("/") + "/"):
+        problems.append(f"{tag}: the guest imported cinderx from {path or '?'}, not from the build's {site}")
+
+    sizes = (load(os.path.join(out, "sizes.json"), problems, {}) or {}).get("sizes", {})
+    classes = load(os.path.join(out, "sizes-classify.json"), problems, []) or []
+    by_n = {}
+    for f in classes:
+        m = re.search(r"sqrt_sites_(\d+)$", f["name"])
+        if m:
+            by_n[int(m.group(1))] = f
+    ns = sorted(int(n) for n in sizes)
+    b.update(sizes=sizes, by_n=by_n, ns=ns, per_site=None, per_site_kinds={})
+    b["kinds"] = sorted({k for f in by_n.values() for k in f["calls"]})
+    if len(ns) >= 2:
+        lo, hi = ns[-2], ns[-1]
+        b["per_site"] = (sizes[str(hi)] - sizes[str(lo)]) / (hi - lo)
+        limit = thresholds.get("max_bytes_per_call_site")
+        if limit is not None and b["per_site"] > limit:
+            problems.append(f"{tag} sizes: {b['per_site']:.1f} bytes per call site > threshold {limit:.0f}")
+        if lo in by_n and hi in by_n:
+            for k in b["kinds"]:
+                b["per_site_kinds"][k] = (by_n[hi]["calls"].get(k, 0) - by_n[lo]["calls"].get(k, 0)) / (hi - lo)
     else:
-        L.append(f"| {name} | {mode} | failed | | | {workers} | {len(funcs)} |")
-L.append("")
-for (name, mode), m in sorted(means.items()):
-    base = means.get((name, "interp"))
-    if mode != "interp" and base:
-        L.append(f"- {name}, {mode}: {base / m:.2f}x the interpreter's speed under emulation (not an ARM figure).")
-L.append("")
-L.append("Modes: `interp` is CPython 3.14 without cinderx; `autojit` imports cinderx with `CINDERX_JIT_AUTO=1` "
-         "(compile after 1000 calls); `jitlist` compiles the benchmark's top-level functions and methods "
-         "(`harness/cinderx/jitlist.py`) at their first call. Both JIT modes set `CINDERX_JIT_BACKGROUND_COMPILE=0` "
-         "(background compilation silently skips the JIT in short runs) and pass the JIT variables to pyperf's "
-         "workers with `--inherit-environ`; JIT logs (`CINDERX_JIT_LOG_FILE=.../jit-{pid}.log`, one per process) must show "
-         "`Finished compiling __main__:` lines in at least as many processes as pyperf ran workers, or the run fails.\n")
-L.append("## Commands\n")
-L.append("```\nharness/cinderx/setup      # root, qemu, pinned wheels\nci/cinderx                 # everything above, then this file\n```\n")
-if problems:
-    L.append("## Problems\n")
-    L.extend(f"- {p}" for p in problems)
+        problems.append(f"{tag} sizes: no size measurements")
+
+    b["diff"] = load(os.path.join(out, "difftest.json"), problems, {}) or {}
+    if b["diff"].get("divergences", 1) != 0:
+        problems.append(f"{tag} differential: {b['diff'].get('divergences')} divergences, repros {b['diff'].get('repros')}")
+    if b["diff"].get("functions", 0) == 0:
+        problems.append(f"{tag} differential: no function was compared")
+    b["plant"] = load(os.path.join(out, "difftest-plant.json"), problems, {}) or {}
+    if b["plant"].get("divergences", 0) == 0:
+        problems.append(f"{tag} differential: the planted divergence (compiled copy's min returns max) was not caught")
+
+    b["bench"] = {}
+    for d in sorted(glob.glob(os.path.join(out, "bench", "*"))):
+        p, s = check_bench(d)
+        problems.extend(p)
+        s["stats"] = row_stats(s["values"])
+        b["bench"][(s["name"], s["mode"])] = s
+    b["counts"] = sorted(glob.glob(os.path.join(out, "counts", "*.json")))
+    return b
+
+
+# ---------------------------------------------------------------- exact counts (hook)
+
+def fmt_int(v):
+    return f"{v:,}" if isinstance(v, int) else (f"{v:,.1f}" if isinstance(v, float) else str(v))
+
+
+def counts_section(paths, L):
+    """Exact instruction counts, the primary performance figures. Each JSON file (written by the
+    counting step into BUILD_OUT_DIR/counts/) is expected to look like
+        {"title": "math.sqrt call sites", "iterations": 1000,
+         "phases": [{"name": "measured", "total": N,
+                     "by_mapping": {"jit": N, "python3.14": N, "_cinderx.so": N, "libc": N, "other": N},
+                     "call_kinds": {"bl direct": N, "bl->stub": N, "ldr literal+blr": N, "blr reg": N},
+                     "stub_instructions": N}],
+         "repeat": {"runs": 2, "max_difference": N, "bound": N}}
+    Anything else in a phase that is a number or a dict of numbers is shown too; the figures per
+    iteration are printed when "iterations" is given."""
+    if not paths:
+        L.append("No exact instruction counts in these results (no `counts/*.json`). They are the primary "
+                 "performance figures once measured; until then only the static shapes and emulated "
+                 "wall-clock below are available, and neither is an executed count.\n")
+        return
+    for path in paths:
+        problems = []
+        c = load(path, problems, {}) or {}
+        if problems:
+            L.append(f"- {problems[0]}")
+            continue
+        it = c.get("iterations")
+        L.append(f"**{c.get('title', os.path.basename(path))}** (`{path}`" + (f", {it} iterations" if it else "") + ")\n")
+        for ph in c.get("phases", []):
+            L.append(f"Phase `{ph.get('name', '?')}`:\n")
+            L.append("| what | instructions executed |" + (" per iteration |" if it else ""))
+            L.append("|---|---:|" + ("---:|" if it else ""))
+            for key, val in ph.items():
+                if key == "name":
+                    continue
+                items = val.items() if isinstance(val, dict) else [(None, val)]
+                for sub, v in items:
+                    if not isinstance(v, (int, float)):
+                        continue
+                    what = f"{key}: {sub}" if sub is not None else key
+                    L.append(f"| {what} | {fmt_int(v)} |" + (f" {v / it:,.2f} |" if it else ""))
+            L.append("")
+        rep = c.get("repeat")
+        if rep:
+            L.append(f"Repeatability: {json.dumps(rep)}\n")
+
+
+# ---------------------------------------------------------------- findings
+
+def build_section(b, thresholds, L):
+    v = b["versions"]
+    L.append(f"## Build `{b['name']}`\n")
+    desc = v.get("build_json") or {}
+    L.append(f"cinderx {v.get('cinderx', '?')} from `{v.get('build_site', '?')}`; "
+             + (", ".join(f"{k}: {val}" for k, val in desc.items() if k != "name") or "no build.json") + ". "
+             + f"Results in `{b['out']}` ({v.get('date', '?')}, a64call `{v.get('a64call', '?')}`).\n")
+    L.append("### Exact instruction counts\n")
+    counts_section(b["counts"], L)
+    L.append("### JIT-effective smoke\n")
+    L.append(f"`{b['smoke'] or 'no output'}`\n")
+    size_section(b, thresholds, L)
+    d, p = b["diff"], b["plant"]
+    L.append("### JIT-versus-interpreter differential\n")
+    L.append(f"{d.get('functions', 0)} generated call-heavy functions (builtins, Python functions and methods, "
+             f"C functions and methods, 0-4 arguments, loops, branches, try/except), each run on its own inputs "
+             f"interpreted and force-compiled ({d.get('runs', 0)} runs in total): **{d.get('divergences', '?')} divergences** "
+             f"({d.get('exceptions', 0)} runs raised, compared by type and message). The same run with a planted divergence "
+             f"(the compiled copy's `min` returns the maximum) reported {p.get('divergences', 0)} divergences, "
+             f"so the comparison is live.\n")
+    bench_section(b, L)
+
+
+def size_section(b, thresholds, L):
+    L.append("### Code size per call site (static: what is emitted, not what executes)\n")
+    L.append("Functions with N repeated `x = math.sqrt(x) + 1.0` call sites, force-compiled; `get_compiled_size` per N, "
+             "and every call sequence in the dumped code (`_cinderx.dump_elf`) classified by `a64call classify`. "
+             "These are exact counts of emitted code, not of executed instructions.\n")
+    kinds, by_n = b["kinds"], b["by_n"]
+    if b["ns"]:
+        L.append("| N | compiled bytes | stubs | " + " | ".join(kinds) + " |")
+        L.append("|---:|---:|---:|" + "---:|" * len(kinds))
+        for n in b["ns"]:
+            f = by_n.get(n, {"calls": {}, "stubs": "?"})
+            L.append(f"| {n} | {b['sizes'][str(n)]} | {f['stubs']} | "
+                     + " | ".join(str(f["calls"].get(k, 0)) for k in kinds) + " |")
+        L.append("")
+    if b["per_site"] is not None:
+        L.append(f"Bytes per added call site: **{b['per_site']:.1f}** (threshold "
+                 f"{thresholds.get('max_bytes_per_call_site', 'none')}, `ci/cinderx-thresholds`). Per added call site "
+                 "the emitted code contains: "
+                 + ", ".join(f"{v:g} × {k}" for k, v in b["per_site_kinds"].items() if v) + ".\n")
+        stub_calls = b["per_site_kinds"].get("bl->stub", 0)
+        if stub_calls:
+            L.append(f"Static, not executed: each added call site contains {stub_calls:g} `bl`→stub call sequences "
+                     "(`bl` → `ldr x16, [pc+8]; br x16`). Not all of them execute: some sit on paths that run only "
+                     "when an object dies (the dealloc reached from the Decref of the `sqrt` builtin, which the "
+                     "module keeps alive), so this count overstates the far calls executed. Per far call that "
+                     "does execute, a literal pool (`ldr x16, literal; blr x16`) executes 1 instruction and 1 taken "
+                     "branch fewer than a stub. Executed far calls per call site: "
+                     + ("see the exact counts above.\n" if b["counts"] else "not measured in these results.\n"))
+
+
+def bench_section(b, L):
+    v = b["versions"]
+    L.append(f"### Benchmarks (emulated wall-clock, secondary; pyperformance, pyperf `{v.get('pyperf_args', '?')}`)\n")
+    if not b["bench"]:
+        L.append("No benchmarks were run.\n")
+        return
+    L.append("| benchmark | mode | mean | stdev | values | pyperf workers | workers with JIT-compiled `__main__` | "
+             "distinct `__main__` functions compiled in workers |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (name, mode), s in sorted(b["bench"].items()):
+        st = s["stats"]
+        jit = mode != "interp"
+        tail = f"{s['workers']} | {s['jit_workers'] if jit else '-'} | {len(s['functions']) if jit else '-'} |"
+        if st:
+            sd = f"{st['sd'] * 1000:.0f} ms" if st["sd"] is not None else "-"
+            flag = " (noisy: other load?)" if st["noisy"] else ""
+            L.append(f"| {name} | {mode} | {st['mean'] * 1000:.0f} ms | {sd}{flag} | {st['n']} | {tail}")
+        else:
+            L.append(f"| {name} | {mode} | failed | | | {tail}")
     L.append("")
-with open(findings_path, "w") as f:
-    f.write("\n".join(L))
-for p in problems:
-    print(f"cinderx: FAIL: {p}")
-print(f"cinderx: {'FAILED' if problems else 'ok'}; wrote {findings_path}")
-sys.exit(1 if problems else 0)
+    for (name, mode), s in sorted(b["bench"].items()):
+        base = b["bench"].get((name, "interp"))
+        if mode == "interp" or base is None:
+            continue
+        r, why = ratio_text(base["stats"], s["stats"])
+        if r is None:
+            L.append(f"- {name}, {mode}: no speed ratio ({why}).")
+        else:
+            L.append(f"- {name}, {mode}: {r:.2f}x the interpreter's speed under emulation (not an ARM figure).")
+    L.append("")
+
+
+def comparison_section(builds, L):
+    L.append("## Builds compared\n")
+    names = [b["name"] for b in builds]
+    ns = sorted({n for b in builds for n in b["ns"]})
+    if ns:
+        L.append("Compiled bytes of the call-site functions (static):\n")
+        L.append("| N | " + " | ".join(names) + " |")
+        L.append("|---:|" + "---:|" * len(names))
+        for n in ns:
+            L.append(f"| {n} | " + " | ".join(str(b["sizes"].get(str(n), "-")) for b in builds) + " |")
+        L.append("")
+    keys = sorted({k for b in builds for k in b["bench"]})
+    if keys:
+        L.append("Benchmark means (emulated wall-clock, secondary), and each build's speed relative to the first:\n")
+        L.append("| benchmark | mode | " + " | ".join(names) + " |")
+        L.append("|---|---|" + "---:|" * len(names))
+        first = builds[0]
+        for k in keys:
+            cells = []
+            for b in builds:
+                s = b["bench"].get(k)
+                st = s and s["stats"]
+                if not st:
+                    cells.append("-")
+                    continue
+                cell = f"{st['mean'] * 1000:.0f} ms"
+                if b is not first:
+                    base = first["bench"].get(k)
+                    r, why = ratio_text(base and base["stats"], st)
+                    cell += f" ({r:.2f}x)" if r is not None else f" (no ratio: {why})"
+                cells.append(cell)
+            L.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
+        L.append("")
+
+
+def findings(builds, thresholds):
+    L = ["# CinderX on aarch64 under emulation: findings\n"]
+    v0 = builds[0]["versions"]
+    L.append(f"Generated by `ci/cinderx` from a64call commit `{v0.get('a64call', 'unknown')}`; builds: "
+             + ", ".join(f"`{b['name']}`" for b in builds) + ".\n")
+    L.append("| component | version |\n|---|---|")
+    for k in ["qemu", "python", "pyperf", "host"]:
+        L.append(f"| {k} | {v0.get(k, '?')} |")
+    for b in builds:
+        L.append(f"| cinderx (`{b['name']}`) | {b['versions'].get('cinderx', '?')} |")
+    L.append("")
+    L.append("**Wall-clock under qemu-user is not ARM time.** qemu translates every aarch64 instruction into "
+             "several x86 ones, so times below are only comparable with each other (same machine, same run), "
+             "and even then only roughly: ratios between interpreter and JIT under emulation need not match "
+             "real hardware, and a loaded machine moves them a lot. Speed ratios are printed only between rows "
+             "with at least 2 values each that are not flagged noisy. Code sizes and call-sequence counts are "
+             "exact but static (emitted, not executed); executed instruction counts are the primary figures "
+             "where present.\n")
+    for b in builds:
+        build_section(b, thresholds, L)
+    if len(builds) > 1:
+        comparison_section(builds, L)
+    L.append("## How the benchmarks are checked\n")
+    L.append("Modes: `interp` is CPython 3.14 without cinderx; `autojit` imports cinderx with `CINDERX_JIT_AUTO=1` "
+             "(compile after 1000 calls); `jitlist` compiles the benchmark's top-level functions and methods "
+             "(`harness/cinderx/jitlist.py`) at their first call. Both JIT modes set `CINDERX_JIT_BACKGROUND_COMPILE=0` "
+             "(background compilation silently skips the JIT in short runs) and pass the JIT variables to pyperf's "
+             "workers with `--inherit-environ`. Every process writes a record (`harness/cinderx/sitecustomize.py`): "
+             "pid, argv, whether it is a pyperf worker (`--worker` in argv), whether the JIT was enabled, and the "
+             "`__main__` functions compiled at exit. In a JIT mode every worker must have compiled `__main__` "
+             "functions, and there must be a worker record for every pyperf run; the manager process does not "
+             "count. `harness/cinderx/test-withheld` shows a run whose workers do not get the JIT fails.\n")
+    L.append("## Commands\n")
+    L.append("```\nharness/cinderx/setup                  # root, qemu, pinned wheels\n"
+             "ci/cinderx --wheel official|baseline|patched|PATH.whl   # everything above, then this file\n"
+             "harness/cinderx/fidelity official baseline             # same code generated, function by function\n```\n")
+    problems = [p for b in builds for p in b["problems"]]
+    if problems:
+        L.append("## Problems\n")
+        L.extend(f"- {p}" for p in problems)
+        L.append("")
+    return "\n".join(L), problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--thresholds", default="ci/cinderx-thresholds")
+    ap.add_argument("--findings", default=None, help="write findings.md here")
+    ap.add_argument("--check-bench", action="store_true", help="only the worker check of bench run dirs")
+    ap.add_argument("dirs", nargs="+")
+    a = ap.parse_args()
+    for d in a.dirs:
+        if not os.path.isdir(d):
+            print(f"report.py: {d}: no such directory", file=sys.stderr)
+            sys.exit(2)
+    if a.check_bench:
+        problems = []
+        for d in a.dirs:
+            p, s = check_bench(d)
+            problems.extend(p)
+            if not p:
+                print(f"cinderx: ok: {s['name']} {s['mode']}: {s['workers']} pyperf workers"
+                      + (f", each compiled __main__ functions ({len(s['functions'])} distinct)" if s["mode"] != "interp" else ""))
+        for p in problems:
+            print(f"cinderx: FAIL: {p}")
+        sys.exit(1 if problems else 0)
+    thresholds = load_thresholds(a.thresholds)
+    builds = [check_build(d, thresholds) for d in a.dirs]
+    text, problems = findings(builds, thresholds)
+    if a.findings:
+        with open(a.findings, "w") as f:
+            f.write(text)
+    for p in problems:
+        print(f"cinderx: FAIL: {p}")
+    print(f"cinderx: {'FAILED' if problems else 'ok'}" + (f"; wrote {a.findings}" if a.findings else ""))
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

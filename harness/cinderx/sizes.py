@@ -1,29 +1,46 @@
 """Call-site size test: for each N, a function with N repeated `math.sqrt()` call sites is
 force-compiled; prints JSON {"sizes": {N: compiled size}} and writes every compiled function's
-code to the ELF path given as argv[1] (via _cinderx.dump_elf) for a64call classify."""
+code to the ELF path given as argv[1] (via _cinderx.dump_elf) for a64call classify.
+harness/cinderx/fidelity_guest.py imports make_sqrt_sites and compile_sqrt_sites from here."""
 import json
 import sys
 
 import cinderx
 import cinderx.jit as jit
-import _cinderx
 
-if cinderx.get_import_error() is not None:
-    sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
 NS = [1, 2, 4, 8, 16, 32]
-sizes = {}
-for n in NS:
+
+
+def make_sqrt_sites(n):
+    """The function sqrt_sites_N (module `sizetest`), with N `x = math.sqrt(x) + 1.0` lines."""
     src = "import math\ndef sqrt_sites_%d(x):\n" % n
     src += "".join("    x = math.sqrt(x) + 1.0\n" for _ in range(n))
     src += "    return x\n"
     ns = {"__name__": "sizetest"}
     exec(compile(src, "sizetest", "exec"), ns)
-    f = ns["sqrt_sites_%d" % n]
+    return ns["sqrt_sites_%d" % n]
+
+
+def compile_sqrt_sites(n):
+    """Make sqrt_sites_N, call it once, force-compile it; returns the function or exits."""
+    f = make_sqrt_sites(n)
     f(2.0)
     if not jit.force_compile(f) or not jit.is_jit_compiled(f):
         sys.exit(f"sqrt_sites_{n} did not compile")
-    sizes[n] = jit.get_compiled_size(f)
     # Interpreter and JIT must agree on the value too.
     assert f(2.0) == f(2.0)
-_cinderx.dump_elf(sys.argv[1])
-print(json.dumps({"sizes": sizes}))
+    return f
+
+
+def main():
+    import _cinderx
+
+    if cinderx.get_import_error() is not None:
+        sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
+    sizes = {n: jit.get_compiled_size(compile_sqrt_sites(n)) for n in NS}
+    _cinderx.dump_elf(sys.argv[1])
+    print(json.dumps({"sizes": sizes}))
+
+
+if __name__ == "__main__":
+    main()
