@@ -1,0 +1,67 @@
+"""A JIT-compiled function over 1 MiB of aarch64 code (guest script, run on python3.14).
+
+    bigfunc.py OUT.elf [--sites N]
+
+Generates a function of N `x = math.sqrt(x) + 1.0` call sites (default 4800, about 1.2 MiB of
+code with CinderX 2026.11 on aarch64), force-compiles it, checks that its compiled size exceeds
+1 MiB (so a literal pool after the code is out of `ldr` literal range from the first call
+sites), runs it compiled and compares with the interpreter's result, and dumps the JIT's code
+with `_cinderx.dump_elf(OUT.elf)`. Prints one JSON object; exits 1 if anything did not hold."""
+import json
+import math
+import os
+import sys
+
+# CinderX refuses functions over 40,000 HIR or 80,000 LIR instructions (about 12 and 33 per call
+# site here); the limits are read when _cinderx is imported.
+os.environ.setdefault("CINDERX_JIT_MAX_HIR_INSTRS", "1000000")
+os.environ.setdefault("CINDERX_JIT_MAX_HIR_BLOCKS", "100000")
+os.environ.setdefault("CINDERX_JIT_MAX_LIR_BLOCKS", "1000000")
+os.environ.setdefault("CINDERX_JIT_MAX_LIR_INSTRS", "10000000")
+
+import cinderx
+import cinderx.jit as jit
+import _cinderx
+
+ONE_MIB = 1 << 20
+
+
+def build(n):
+    src = "import math\ndef big_sqrt_sites(x):\n"
+    src += "    x = math.sqrt(x) + 1.0\n" * n
+    src += "    return x\n"
+    ns = {"__name__": "bigfunc"}
+    exec(compile(src, "bigfunc", "exec"), ns)
+    return ns["big_sqrt_sites"]
+
+
+def expected(n, x):
+    for _ in range(n):
+        x = math.sqrt(x) + 1.0
+    return x
+
+
+def main():
+    if cinderx.get_import_error() is not None:
+        sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
+    out = sys.argv[1]
+    n = int(sys.argv[sys.argv.index("--sites") + 1]) if "--sites" in sys.argv else 4800
+    f = build(n)
+    interpreted = f(2.0)
+    problems = []
+    if not jit.force_compile(f) or not jit.is_jit_compiled(f):
+        problems.append("big_sqrt_sites did not compile")
+    size = jit.get_compiled_size(f)
+    if size <= ONE_MIB:
+        problems.append(f"compiled size {size} bytes is not over 1 MiB: raise --sites")
+    compiled = f(2.0)
+    want = expected(n, 2.0)
+    if not (compiled == interpreted == want):
+        problems.append(f"results differ: compiled {compiled!r}, interpreted {interpreted!r}, expected {want!r}")
+    _cinderx.dump_elf(out)
+    print(json.dumps({"sites": n, "compiled_size": size, "result": compiled, "ok": not problems,
+                      "problems": problems}))
+    sys.exit(1 if problems else 0)
+
+
+main()
