@@ -199,17 +199,39 @@ def fmt_int(v):
     return f"{v:,}" if isinstance(v, int) else (f"{v:,.1f}" if isinstance(v, float) else str(v))
 
 
+def flatten(d, prefix=""):
+    """(label, number) for every numeric leaf of nested dicts, in order."""
+    for k, v in d.items():
+        label = f"{prefix}{k}"
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, (int, float)):
+            yield label, v
+        elif isinstance(v, dict):
+            yield from flatten(v, label + ": ")
+
+
+def counts_phases(c):
+    """(title, phase dict) pairs from either shape below."""
+    if "processes" in c:
+        for p in c["processes"]:
+            for ph in p.get("phases", []):
+                yield f"pid {p.get('pid', '?')}, phase {ph.get('phase', '?')} `{ph.get('name', '?')}`", ph
+    for ph in c.get("phases", []):
+        yield f"phase `{ph.get('name', '?')}`", ph
+
+
 def counts_section(paths, L):
-    """Exact instruction counts, the primary performance figures. Each JSON file (written by the
-    counting step into BUILD_OUT_DIR/counts/) is expected to look like
-        {"title": "math.sqrt call sites", "iterations": 1000,
-         "phases": [{"name": "measured", "total": N,
-                     "by_mapping": {"jit": N, "python3.14": N, "_cinderx.so": N, "libc": N, "other": N},
-                     "call_kinds": {"bl direct": N, "bl->stub": N, "ldr literal+blr": N, "blr reg": N},
-                     "stub_instructions": N}],
-         "repeat": {"runs": 2, "max_difference": N, "bound": N}}
-    Anything else in a phase that is a number or a dict of numbers is shown too; the figures per
-    iteration are printed when "iterations" is given."""
+    """Exact instruction counts, the primary performance figures: every JSON file in
+    BUILD_OUT_DIR/counts/ (written by the counting step) is shown. Accepted shapes:
+    `a64call counts --json` output,
+        {"processes": [{"pid": P, "phases": [{"phase": 1, "name": "...", "total": N,
+                        "by_region": {...}, "by_file": {...}, "calls": {KIND: {"execs": N, "sites": N}},
+                        "stub_execs": N, "stub_insns": N}]}]}
+    or {"title": "...", "phases": [{"name": "...", "total": N, ...}]}; either may carry
+    "title", "iterations" (figures per iteration are then printed too) and "repeat" (how two
+    identical runs compared, e.g. {"runs": 2, "max_difference": N, "bound": N}). Every numeric
+    field of a phase, nested ones included, becomes a row."""
     if not paths:
         L.append("No exact instruction counts in these results (no `counts/*.json`). They are the primary "
                  "performance figures once measured; until then only the static shapes and emulated "
@@ -223,19 +245,13 @@ def counts_section(paths, L):
             continue
         it = c.get("iterations")
         L.append(f"**{c.get('title', os.path.basename(path))}** (`{path}`" + (f", {it} iterations" if it else "") + ")\n")
-        for ph in c.get("phases", []):
-            L.append(f"Phase `{ph.get('name', '?')}`:\n")
-            L.append("| what | instructions executed |" + (" per iteration |" if it else ""))
+        for title, ph in counts_phases(c):
+            L.append(f"{title}:\n")
+            L.append("| what | executed |" + (" per iteration |" if it else ""))
             L.append("|---|---:|" + ("---:|" if it else ""))
-            for key, val in ph.items():
-                if key == "name":
-                    continue
-                items = val.items() if isinstance(val, dict) else [(None, val)]
-                for sub, v in items:
-                    if not isinstance(v, (int, float)):
-                        continue
-                    what = f"{key}: {sub}" if sub is not None else key
-                    L.append(f"| {what} | {fmt_int(v)} |" + (f" {v / it:,.2f} |" if it else ""))
+            for what, v in flatten({k: v for k, v in ph.items() if k not in ("phase", "name", "pid")}):
+                per = " |" if what.endswith("sites") else f" {v / it:,.2f} |"  # sites are static
+                L.append(f"| {what} | {fmt_int(v)} |" + (per if it else ""))
             L.append("")
         rep = c.get("repeat")
         if rep:
