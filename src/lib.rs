@@ -10,11 +10,13 @@
 //! standalone ELF the qemu/native engine runs, [`bugs`] catalogues the planted bugs that prove the
 //! oracles work, [`measure`] turns runs into exact size and instruction reports and gate
 //! thresholds, [`fuzzing`] holds everything the cargo-fuzz targets do, and [`jitdump`] classifies
-//! the call sequences of a real JIT's code dump (CinderX).
+//! the call sequences of a real JIT's code dump (CinderX), which [`verify`] checks against the
+//! guest's memory map and symbol tables.
 
 pub mod buffer;
 pub mod bugs;
 pub mod check;
+pub mod counts;
 pub mod differential;
 pub mod elf;
 pub mod emit;
@@ -30,3 +32,4 @@ pub mod program;
 pub mod runtime;
 pub mod strategy;
 pub mod text;
+pub mod verify;

@@ -156,6 +156,29 @@ enum Cmd {
         #[arg(long)]
         no_static_check: bool,
     },
+    /// Verify every call sequence of a CinderX code dump against the guest's memory map and
+    /// symbol tables (exit 0 clean, 1 violations, 2 bad input).
+    Verify {
+        /// The dump (`_cinderx.dump_elf`).
+        dump: PathBuf,
+        /// The guest's /proc/self/maps, captured after compiling.
+        #[arg(long)]
+        maps: PathBuf,
+        /// CinderX's perf map (/tmp/perf-PID.map, CINDERX_JIT_PERF_MAP=1): places the dump.
+        #[arg(long)]
+        perf_map: Option<PathBuf>,
+        /// ELF file for a mapped path: PATH (matched by file name) or MAPPED_NAME=PATH;
+        /// other mapped files are read from the paths the maps give.
+        #[arg(long)]
+        elf: Vec<String>,
+        /// Report violations of this rule as allowed instead of failing (e.g.
+        /// constant-misaligned for CinderX 2026.11's unaligned constant pool).
+        #[arg(long)]
+        allow: Vec<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify the call sequences in a JIT code dump (CinderX's `_cinderx.dump_elf`).
     Classify {
         /// The dump (ELF64).
@@ -468,6 +491,23 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                 ExitCode::SUCCESS
             })
         }
+        Cmd::Verify {
+            dump,
+            maps,
+            perf_map,
+            elf,
+            allow,
+            json,
+        } => cmd_verify(
+            a64call::verify::Inputs {
+                dump,
+                maps,
+                perf_map,
+                elfs: elf,
+                allow,
+            },
+            json,
+        ),
         Cmd::Classify { dump, json } => {
             let d = std::fs::read(&dump)
                 .map_err(|e| Fail(format!("cannot read {}: {e}", dump.display())))?;
@@ -533,6 +573,21 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `a64call verify`: 0 clean, 1 on any violation, 2 on bad input.
+fn cmd_verify(inputs: a64call::verify::Inputs, json: bool) -> Result<ExitCode, Fail> {
+    let report = a64call::verify::run(&inputs).map_err(Fail)?;
+    if json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.violations() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn cmd_emit(

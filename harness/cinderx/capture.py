@@ -1,0 +1,84 @@
+"""Code dump for `a64call verify`: force-compiles a few call-heavy functions (math.sqrt call sites,
+a method mix, and any `module:qualname` given after the output path) and writes, beside OUT:
+  OUT          every compiled function's code (_cinderx.dump_elf)
+  OUT.maps     this process's /proc/self/maps (where every mapped file and JIT buffer is)
+  OUT.perfmap  CinderX's perf map (/tmp/perf-PID.map): each function's real address, which the
+               dump does not keep (it packs functions from 0x1000), and CinderX's own JIT code
+
+Usage: capture.py OUT.elf [module:qualname ...]
+Then:  a64call verify OUT.elf --maps OUT.elf.maps --perf-map OUT.elf.perfmap"""
+import importlib
+import math
+import os
+import shutil
+import sys
+
+if "_cinderx" in sys.modules:
+    sys.exit("capture.py: cinderx was imported before CINDERX_JIT_PERF_MAP could be set")
+# Read once, when _cinderx is imported.
+os.environ["CINDERX_JIT_PERF_MAP"] = "1"
+import cinderx
+import cinderx.jit as jit
+import _cinderx
+
+if cinderx.get_import_error() is not None:
+    sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
+
+
+def sqrt_sites(x):
+    for _ in range(3):
+        x = math.sqrt(x) + 1.0
+        x = math.sqrt(x) + 2.0
+    return x
+
+
+class Point:
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def add(self, other):
+        return Point(self.x + other.x, self.y + other.y)
+
+    def norm(self):
+        return math.hypot(self.x, self.y)
+
+
+def mixed(n):
+    acc = []
+    d = {}
+    p = Point(0, 0)
+    for i in range(n):
+        p = p.add(Point(i, -i))
+        acc.append(str(i))
+        d[i % 7] = d.get(i % 7, 0) + len(acc)
+        try:
+            if i == n - 1:
+                raise ValueError(i)
+        except ValueError as e:
+            acc.append(repr(e))
+    return p.norm(), sorted(d.items()), "".join(acc)[:10]
+
+
+def resolve(spec):
+    mod, _, qual = spec.partition(":")
+    obj = importlib.import_module(mod)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+funcs = [sqrt_sites, mixed, Point.__init__, Point.add, Point.norm]
+funcs += [resolve(s) for s in sys.argv[2:]]
+for f in funcs:
+    if not jit.force_compile(f) or not jit.is_jit_compiled(f):
+        sys.exit(f"{f.__qualname__} did not compile")
+assert sqrt_sites(2.0) == sqrt_sites(2.0)
+assert mixed(20) == mixed(20)
+out = sys.argv[1]
+_cinderx.dump_elf(out)
+# The maps must come from this process, after compiling: the dump's addresses are its own.
+shutil.copyfile("/proc/self/maps", out + ".maps")
+perf = f"/tmp/perf-{os.getpid()}.map"
+shutil.copyfile(perf, out + ".perfmap")
+os.unlink(perf)
+print(f"wrote {out}, {out}.maps and {out}.perfmap ({len(funcs)} functions forced)")

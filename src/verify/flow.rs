@@ -1,0 +1,270 @@
+//! Call sites and branch targets of a walked function, with the values of the registers they
+//! go through.
+//!
+//! Invariants:
+//!
+//! * **F1 (straight line only).** Register values are tracked only along straight-line code:
+//!   every leader (entry, branch or `adr` target) and every word not reached by fall-through
+//!   from the previous one starts with nothing known. A value is therefore exactly what the
+//!   instructions just before the use computed, whatever path led there.
+//! * **F2 (conservative writes).** Only `ldr xN, <literal>` (the bytes are read from the
+//!   function itself), `movz`/`movn`/`movk`, `adrp` (needs the real address), `add xN, xM,
+//!   #imm` and `mov xN, xM` produce values. Any other instruction forgets its destination
+//!   register; loads and stores forget Rt, Rt2 and the base register; calls forget everything.
+//!   Forgetting can only turn a resolved target into an "indirect" one, never invent a value.
+//! * **F3 (every exit is a site).** Each `bl`, `blr`, and each branch leaving the function
+//!   (`b`, conditional branches, `br`) is a site. A site whose target is known (a literal, an
+//!   immediate, a pc-relative offset once the function is placed) must resolve to a function
+//!   entry; one through a register with no tracked value is counted as indirect.
+
+use super::reach::{flow, Flow, Walk};
+
+/// What kind of site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    /// `bl` to a target outside the function.
+    BlDirect,
+    /// `bl` to an in-function stub `ldr x16, <lit>; br x16`.
+    BlStub,
+    /// `bl` to another in-function target.
+    BlLocal,
+    /// `blr` of a register loaded from a literal.
+    LdrLiteralBlr,
+    /// `blr` of a register built by `movz`/`movn`/`movk`.
+    MovImmBlr,
+    /// `blr` of a register built by `adrp` (and `add`).
+    AdrpBlr,
+    /// `blr` of a register with no tracked value.
+    BlrIndirect,
+    /// `b`/conditional branch leaving the function.
+    BranchOut,
+    /// `br` of a register with a tracked value (a stub's tail, ...).
+    BrOut,
+    /// `br` of a register with no tracked value.
+    BrIndirect,
+}
+
+impl Kind {
+    /// Report name (the call kinds match `a64call classify`'s).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::BlDirect => "bl direct",
+            Kind::BlStub => "bl->stub",
+            Kind::BlLocal => "bl local",
+            Kind::LdrLiteralBlr => "ldr-literal+blr",
+            Kind::MovImmBlr => "movz/movk+blr",
+            Kind::AdrpBlr => "adrp+blr",
+            Kind::BlrIndirect => "blr indirect",
+            Kind::BranchOut => "b out",
+            Kind::BrOut => "br out",
+            Kind::BrIndirect => "br indirect",
+        }
+    }
+    /// Is it a call (branch and link)?
+    pub fn is_call(self) -> bool {
+        !matches!(self, Kind::BranchOut | Kind::BrOut | Kind::BrIndirect)
+    }
+}
+
+/// Where a site goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A guest address to resolve.
+    Addr(u64),
+    /// A pc-relative target, but the function's real address is unknown.
+    Unplaced,
+    /// Nothing to resolve (local target, untracked register).
+    None,
+}
+
+/// One site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Site {
+    /// Word index.
+    pub at: usize,
+    /// Kind.
+    pub kind: Kind,
+    /// Target.
+    pub target: Target,
+    /// Byte offset of the literal the target was loaded from, if it was.
+    pub literal: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Prov {
+    /// Loaded from the literal at this byte offset.
+    Literal(i64),
+    MovImm,
+    Adrp,
+}
+
+/// A tracked register: its provenance and value (`None`: an `adrp` of an unplaced function).
+type Reg = Option<(Prov, Option<u64>)>;
+
+/// The u64 at byte offset `t` of `bytes`, if all 8 bytes are inside.
+fn u64_at(bytes: &[u8], t: i64) -> Option<u64> {
+    let t = usize::try_from(t).ok()?;
+    bytes
+        .get(t..t.checked_add(8)?)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+}
+
+/// Is word `i` the start of a stub `ldr x16, <lit>; br x16`? Returns the literal's value.
+fn stub_target(words: &[u32], bytes: &[u8], i: usize) -> Option<Option<u64>> {
+    match (flow(*words.get(i)?), flow(*words.get(i + 1)?)) {
+        (
+            Flow::Literal {
+                rt: 16,
+                vector: false,
+                offset,
+                size: 8,
+            },
+            Flow::JumpReg(16),
+        ) => Some(u64_at(bytes, 4 * i as i64 + offset)),
+        _ => None,
+    }
+}
+
+/// Apply one instruction's register effects (F2); `pc` is its real address if known.
+fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) {
+    let rd = (w & 31) as usize;
+    let rn = ((w >> 5) & 31) as usize;
+    let imm16 = u64::from((w >> 5) & 0xFFFF);
+    let shift = 16 * ((w >> 21) & 3);
+    let width = |v: u64| if w >> 31 == 1 { v } else { v & 0xFFFF_FFFF };
+    let val: Reg = match w {
+        _ if matches!(flow(w), Flow::Call(_) | Flow::CallReg(_)) => {
+            *regs = [None; 32];
+            return;
+        }
+        _ if w & 0x7F80_0000 == 0x5280_0000 => Some((Prov::MovImm, Some(width(imm16 << shift)))),
+        _ if w & 0x7F80_0000 == 0x1280_0000 => Some((Prov::MovImm, Some(width(!(imm16 << shift))))),
+        _ if w & 0x7F80_0000 == 0x7280_0000 => match regs[rd] {
+            Some((Prov::MovImm, Some(v))) => Some((
+                Prov::MovImm,
+                Some(width((v & !(0xFFFF << shift)) | (imm16 << shift))),
+            )),
+            _ => None,
+        },
+        _ if w & 0x9F00_0000 == 0x9000_0000 => {
+            let pages = (((w >> 5) & 0x7FFFF) << 2) | ((w >> 29) & 3);
+            let delta = ((u64::from(pages) << 43) as i64 >> 43) << 12;
+            Some((
+                Prov::Adrp,
+                pc.map(|p| (p & !0xFFF).wrapping_add(delta as u64)),
+            ))
+        }
+        _ if w & 0xFF80_0000 == 0x9100_0000 && rn != 31 => {
+            let imm = u64::from((w >> 10) & 0xFFF) << (12 * ((w >> 22) & 1));
+            regs[rn].map(|(p, v)| (p, v.map(|v| v.wrapping_add(imm))))
+        }
+        _ if w & 0xFFE0_FFE0 == 0xAA00_03E0 => regs[((w >> 16) & 31) as usize],
+        _ => match flow(w) {
+            Flow::Literal {
+                rt,
+                vector: false,
+                offset,
+                size: 8,
+            } => {
+                regs[rt as usize] =
+                    Some((Prov::Literal(off + offset), u64_at(bytes, off + offset)));
+                return;
+            }
+            Flow::Literal { vector: true, .. } => return,
+            _ if w & 0x0A00_0000 == 0x0800_0000 => {
+                for r in [rd, rn, ((w >> 10) & 31) as usize] {
+                    regs[r] = None;
+                }
+                return;
+            }
+            _ => None,
+        },
+    };
+    regs[rd] = val;
+}
+
+/// The target of a tracked register: an `adrp` without a real address is unplaced; a literal
+/// outside the function has no value (that load is reported by the literal checks).
+fn known(p: Prov, v: Option<u64>) -> Target {
+    match (v, p) {
+        (Some(a), _) => Target::Addr(a),
+        (None, Prov::Adrp) => Target::Unplaced,
+        (None, _) => Target::None,
+    }
+}
+
+/// Every site of a walked function whose bytes are `bytes`, placed at `base` if known (F3).
+pub fn sites(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> Vec<Site> {
+    let mut out = Vec::new();
+    let mut regs: [Reg; 32] = [None; 32];
+    let abs = |off: i64| {
+        base.map_or(Target::Unplaced, |b| {
+            Target::Addr(b.wrapping_add(off as u64))
+        })
+    };
+    for (i, &w) in words.iter().enumerate() {
+        if !walk.code[i] {
+            continue;
+        }
+        let straight = i > 0 && walk.code[i - 1] && falls_through(words[i - 1]);
+        if walk.leader[i] || !straight {
+            regs = [None; 32];
+        }
+        let pc = 4 * i as i64;
+        let inside = |t: i64| (0..bytes.len() as i64).contains(&t);
+        let site = |kind, target| Site {
+            at: i,
+            kind,
+            target,
+            literal: None,
+        };
+        let via = |r: u8, call: bool| match (regs[r as usize], call) {
+            (Some((p, v)), call) => {
+                let kind = match p {
+                    _ if !call => Kind::BrOut,
+                    Prov::Literal(_) => Kind::LdrLiteralBlr,
+                    Prov::MovImm => Kind::MovImmBlr,
+                    Prov::Adrp => Kind::AdrpBlr,
+                };
+                let literal = match p {
+                    Prov::Literal(o) => Some(o),
+                    _ => None,
+                };
+                Site {
+                    literal,
+                    ..site(kind, known(p, v))
+                }
+            }
+            (None, true) => site(Kind::BlrIndirect, Target::None),
+            (None, false) => site(Kind::BrIndirect, Target::None),
+        };
+        match flow(w) {
+            Flow::Call(o) if inside(pc + o) => {
+                out.push(match stub_target(words, bytes, ((pc + o) / 4) as usize) {
+                    Some(v) => site(Kind::BlStub, v.map_or(Target::None, Target::Addr)),
+                    None => site(Kind::BlLocal, Target::None),
+                })
+            }
+            Flow::Call(o) => out.push(site(Kind::BlDirect, abs(pc + o))),
+            Flow::Jump(o) | Flow::Cond(o) if !inside(pc + o) => {
+                out.push(site(Kind::BranchOut, abs(pc + o)))
+            }
+            Flow::CallReg(r) => out.push(via(r, true)),
+            Flow::JumpReg(r) => out.push(via(r, false)),
+            _ => {}
+        }
+        step(
+            &mut regs,
+            w,
+            pc,
+            base.map(|b| b.wrapping_add(pc as u64)),
+            bytes,
+        );
+    }
+    out
+}
+
+/// Can control fall through `w` to the next word?
+pub fn falls_through(w: u32) -> bool {
+    !matches!(flow(w), Flow::Jump(_) | Flow::JumpReg(_) | Flow::End)
+}
