@@ -16,7 +16,6 @@
 pub mod buffer;
 pub mod bugs;
 pub mod check;
-pub mod counts;
 pub mod differential;
 pub mod elf;
 pub mod emit;
