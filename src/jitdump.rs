@@ -53,6 +53,18 @@ pub enum CallKind {
 }
 
 impl CallKind {
+    /// Every kind, in report order.
+    pub const ALL: [CallKind; 8] = [
+        CallKind::DirectBl,
+        CallKind::BlStub,
+        CallKind::BlLocal,
+        CallKind::LdrLiteralBlr,
+        CallKind::MovImmBlr,
+        CallKind::AdrpBlr,
+        CallKind::LoadedBlr,
+        CallKind::OtherBlr,
+    ];
+
     /// Report name.
     pub fn name(self) -> &'static str {
         match self {
@@ -172,8 +184,27 @@ pub fn classify(d: &[u8]) -> Result<Vec<DumpFunction>, String> {
     Ok(funcs)
 }
 
-const LDR_X16_PC8: u32 = 0x5800_0050;
-const BR_X16: u32 = 0xD61F_0200;
+/// `ldr x16, [pc+8]`: the first word of a stub.
+pub const LDR_X16_PC8: u32 = 0x5800_0050;
+/// `br x16`: the second word of a stub.
+pub const BR_X16: u32 = 0xD61F_0200;
+
+/// What a `blr reg` is when the capstone text `insn` is the last instruction before it that
+/// writes `reg`; `None` when `insn` does not write `reg`.
+pub fn blr_kind_after(insn: &str, reg: &str) -> Option<CallKind> {
+    let mut parts = insn.splitn(2, ' ');
+    let (m, ops) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if ops.split(',').next().map(str::trim) != Some(reg) {
+        return None;
+    }
+    Some(match m {
+        "ldr" if ops.contains("#0x") && !ops.contains('[') => CallKind::LdrLiteralBlr,
+        "mov" | "movz" | "movk" | "movn" if ops.contains('#') => CallKind::MovImmBlr,
+        "adrp" | "add" => CallKind::AdrpBlr,
+        "ldr" | "ldur" | "ldp" => CallKind::LoadedBlr,
+        _ => CallKind::OtherBlr,
+    })
+}
 
 /// Classify one function's bytes placed at `addr`.
 pub fn classify_function(name: String, addr: u64, bytes: &[u8]) -> DumpFunction {
@@ -233,19 +264,10 @@ pub fn classify_function(name: String, addr: u64, bytes: &[u8]) -> DumpFunction 
             let mut kind = CallKind::OtherBlr;
             for j in (i.saturating_sub(8)..i).rev() {
                 let Some(p) = &text[j] else { continue };
-                let mut parts = p.splitn(2, ' ');
-                let (m, ops) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-                if ops.split(',').next().map(str::trim) != Some(reg) {
-                    continue;
+                if let Some(k) = blr_kind_after(p, reg) {
+                    kind = k;
+                    break;
                 }
-                kind = match m {
-                    "ldr" if ops.contains("#0x") && !ops.contains('[') => CallKind::LdrLiteralBlr,
-                    "mov" | "movz" | "movk" | "movn" if ops.contains('#') => CallKind::MovImmBlr,
-                    "adrp" | "add" => CallKind::AdrpBlr,
-                    "ldr" | "ldur" | "ldp" => CallKind::LoadedBlr,
-                    _ => CallKind::OtherBlr,
-                };
-                break;
             }
             kind
         } else {

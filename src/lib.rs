@@ -16,6 +16,7 @@
 pub mod buffer;
 pub mod bugs;
 pub mod check;
+pub mod counts;
 pub mod differential;
 pub mod elf;
 pub mod emit;

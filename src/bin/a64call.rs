@@ -187,6 +187,15 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Exact instruction counts of marked guest phases (qemu counting plugin output in DIR):
+    /// totals by mapping and executed call sequences in JIT code.
+    Counts {
+        /// Directory with counts-<pid>.txt and maps-<pid>-<phase>.txt files.
+        dir: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the workload profiles.
     Profiles,
     /// List the strategies.
@@ -544,6 +553,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Counts { dir, json } => cmd_counts(&dir, json),
         Cmd::Profiles => {
             for p in Profile::all() {
                 println!("{:10} {}", p.name, p.about);
@@ -865,6 +875,17 @@ fn cmd_repro(artifact: &Path, target: Option<&str>, out: &Path) -> Result<ExitCo
     match result {
         Err(case) => println!("{case}"),
         Ok(()) => println!("{header}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `a64call counts DIR [--json]`.
+fn cmd_counts(dir: &Path, json: bool) -> Result<ExitCode, Fail> {
+    let reports = a64call::counts::analyze_dir(dir).map_err(Fail)?;
+    if json {
+        print!("{}", a64call::counts::render_json(&reports));
+    } else {
+        print!("{}", a64call::counts::render_text(&reports));
     }
     Ok(ExitCode::SUCCESS)
 }
