@@ -1,15 +1,17 @@
 //! Classify the call sequences in a real JIT's code dump (CinderX's `_cinderx.dump_elf`).
 //!
-//! The dump is an ELF64 file whose `.text` holds every compiled function and whose `.dynsym`
-//! names each one (`module:qualname`, value and size). Its header claims x86-64 even on aarch64,
-//! so the machine field is ignored: every word is decoded as AArch64 with capstone.
+//! The dump is read by [`crate::verify::dump`]: every function's bytes and its entries (the
+//! start, and the normal and static entries CinderX's `.note.pyfunc` records). Every word is
+//! decoded as AArch64 with capstone, whatever machine the ELF header claims.
 //!
-//! In each function: a `ldr x16, [pc+8]; br x16` pair followed by 8 bytes of data is a stub; the
-//! 8 bytes after it and every `ldr` literal's target are data and are not decoded. Each `bl` is a
-//! direct call (target outside the function), a call through a stub, or a local call (deopt exits
-//! and other in-function targets). Each `blr xN` is classified by the last instruction before it,
-//! within 8, that wrote xN: a literal load (pool), `mov`/`movk` immediates, `adrp`, a load from
-//! memory, or a register move.
+//! Which words are instructions is decided by following control flow from those entries
+//! ([`crate::verify::reach`]), not by a linear sweep: a word no path reaches is data (a literal,
+//! a stub's `.quad`, an unreferenced pointer whose low half might encode `bl`) and is never
+//! classified. A reached `ldr x16, [pc+8]; br x16` pair is a stub. Each `bl` is a direct call
+//! (target outside the function), a call through a stub, or a local call (deopt exits and other
+//! in-function targets). Each `blr xN` is classified by the last instruction before it, within
+//! 8, that wrote xN: a literal load (pool), `mov`/`movk` immediates, `adrp`, a load from memory,
+//! or a register move.
 
 use crate::check::decode_word;
 use std::collections::BTreeMap;
@@ -80,108 +82,12 @@ impl CallKind {
     }
 }
 
-fn u16_at(d: &[u8], o: usize) -> Result<u64, String> {
-    d.get(o..o + 2)
-        .map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])))
-        .ok_or_else(|| format!("truncated ELF at byte {o}"))
-}
-fn u32_at(d: &[u8], o: usize) -> Result<u64, String> {
-    d.get(o..o + 4)
-        .map(|b| u64::from(u32::from_le_bytes(b.try_into().unwrap())))
-        .ok_or_else(|| format!("truncated ELF at byte {o}"))
-}
-fn u64_at(d: &[u8], o: usize) -> Result<u64, String> {
-    d.get(o..o + 8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
-        .ok_or_else(|| format!("truncated ELF at byte {o}"))
-}
-
-struct Section {
-    name: String,
-    addr: u64,
-    offset: u64,
-    size: u64,
-    link: u64,
-}
-
-fn sections(d: &[u8]) -> Result<Vec<Section>, String> {
-    if d.get(..4) != Some(b"\x7fELF") || d.get(4) != Some(&2) || d.get(5) != Some(&1) {
-        return Err("not a little-endian ELF64 file".into());
-    }
-    let shoff = u64_at(d, 0x28)? as usize;
-    let shentsize = u16_at(d, 0x3A)? as usize;
-    let shnum = u16_at(d, 0x3C)? as usize;
-    let shstrndx = u16_at(d, 0x3E)? as usize;
-    let raw = |i: usize| -> Result<(u64, u64, u64, u64, u64), String> {
-        let b = shoff + i * shentsize;
-        Ok((
-            u32_at(d, b)?,
-            u64_at(d, b + 0x10)?,
-            u64_at(d, b + 0x18)?,
-            u64_at(d, b + 0x20)?,
-            u32_at(d, b + 0x28)?,
-        ))
-    };
-    let (_, _, stroff, _, _) = raw(shstrndx)?;
-    let mut out = Vec::new();
-    for i in 0..shnum {
-        let (name_off, addr, offset, size, link) = raw(i)?;
-        out.push(Section {
-            name: cstr(d, (stroff + name_off) as usize)?,
-            addr,
-            offset,
-            size,
-            link,
-        });
-    }
-    Ok(out)
-}
-
-fn cstr(d: &[u8], o: usize) -> Result<String, String> {
-    let tail = d
-        .get(o..)
-        .ok_or_else(|| format!("string offset {o} outside the file"))?;
-    let end = tail
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or("unterminated string")?;
-    Ok(String::from_utf8_lossy(&tail[..end]).into_owned())
-}
-
 /// Parse a dump and classify every function in it.
 pub fn classify(d: &[u8]) -> Result<Vec<DumpFunction>, String> {
-    let secs = sections(d)?;
-    let text = secs
-        .iter()
-        .find(|s| s.name == ".text")
-        .ok_or("no .text section")?;
-    let (symtab_i, symtab) = secs
-        .iter()
-        .enumerate()
-        .find(|(_, s)| s.name == ".dynsym" || s.name == ".symtab")
-        .ok_or("no symbol table")?;
-    let strtab = secs
-        .get(symtab.link as usize)
-        .ok_or_else(|| format!("symbol table {symtab_i} links to a missing string table"))?;
-    let mut funcs = Vec::new();
-    for k in 1..(symtab.size / 24) {
-        let b = (symtab.offset + 24 * k) as usize;
-        let name = cstr(d, (strtab.offset + u32_at(d, b)?) as usize)?;
-        let info = d.get(b + 4).copied().ok_or("truncated symbol")?;
-        let (value, size) = (u64_at(d, b + 8)?, u64_at(d, b + 16)?);
-        if info & 0xF != 2 || size == 0 {
-            continue; // not a function
-        }
-        if value < text.addr || value + size > text.addr + text.size {
-            return Err(format!("function {name} lies outside .text"));
-        }
-        let o = (text.offset + value - text.addr) as usize;
-        let bytes = d
-            .get(o..o + size as usize)
-            .ok_or_else(|| format!("function {name} is cut off"))?;
-        funcs.push(classify_function(name, value, bytes));
-    }
-    Ok(funcs)
+    Ok(crate::verify::dump::parse(d)?
+        .into_iter()
+        .map(|f| classify_with_entries(f.name, f.addr, &f.bytes, &f.entries))
+        .collect())
 }
 
 /// `ldr x16, [pc+8]`: the first word of a stub.
@@ -206,37 +112,30 @@ pub fn blr_kind_after(insn: &str, reg: &str) -> Option<CallKind> {
     })
 }
 
-/// Classify one function's bytes placed at `addr`.
+/// Classify one function's bytes placed at `addr`, entered only at its start.
 pub fn classify_function(name: String, addr: u64, bytes: &[u8]) -> DumpFunction {
-    let words: Vec<u32> = bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-        .collect();
+    classify_with_entries(name, addr, bytes, &[0])
+}
+
+/// Classify one function's bytes placed at `addr`, entered at the byte offsets `entries`.
+pub fn classify_with_entries(
+    name: String,
+    addr: u64,
+    bytes: &[u8],
+    entries: &[u32],
+) -> DumpFunction {
+    let words = crate::verify::reach::words(bytes);
     let n = words.len();
-    let mut data = vec![false; n];
-    let mut stub_at = vec![false; n];
-    let mut stubs = 0;
-    for i in 0..n.saturating_sub(3) {
-        if !data[i] && words[i] == LDR_X16_PC8 && words[i + 1] == BR_X16 {
-            stub_at[i] = true;
-            data[i + 2] = true;
-            data[i + 3] = true;
-            stubs += 1;
-        }
-    }
-    // Literal targets are data too.
-    for i in 0..n {
-        let w = words[i];
-        if !data[i] && (w & 0xFF00_0000) == 0x5800_0000 {
-            let imm = ((w >> 5) & 0x7FFFF) as i64;
-            let off = ((imm << 45) >> 45) * 4;
-            let t = i as i64 + off / 4;
-            if t >= 0 && (t as usize) + 1 < n && !stub_at[i] {
-                data[t as usize] = true;
-                data[t as usize + 1] = true;
-            }
-        }
-    }
+    let starts: Vec<usize> = entries.iter().map(|&e| e as usize / 4).collect();
+    let data: Vec<bool> = crate::verify::reach::walk(&words, &starts)
+        .code
+        .iter()
+        .map(|c| !c)
+        .collect();
+    let stub_at: Vec<bool> = (0..n)
+        .map(|i| !data[i] && words[i] == LDR_X16_PC8 && words.get(i + 1) == Some(&BR_X16))
+        .collect();
+    let stubs = stub_at.iter().filter(|&&s| s).count() as u64;
     let text: Vec<Option<String>> = (0..n)
         .map(|i| {
             if data[i] {
@@ -334,11 +233,32 @@ mod tests {
         assert_eq!(f.calls.get("bl direct").copied(), Some(64), "{:?}", f.calls);
     }
 
+    /// Eight words between two stubs that nothing reaches, two of them encoding `bl`, are data:
+    /// a linear sweep would count them as a direct and a local call.
+    #[test]
+    fn unreferenced_words_between_stubs_are_not_calls() {
+        let bl = |from: u32, to: u32| 0x9400_0000 | ((to - from) / 4);
+        let stub = [LDR_X16_PC8, BR_X16, 0x40_1000, 0];
+        let mut w = vec![bl(0, 16), bl(4, 64), 0xD65F_03C0, 0xD503_201F];
+        w.extend(stub);
+        w.extend([0x9400_0010, 0, 0x9400_0001, 0, 0, 0, 0, 0]);
+        w.extend(stub);
+        let bytes: Vec<u8> = w.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let f = classify_function("f".into(), 0x7f00_0000_0000, &bytes);
+        assert_eq!(f.calls.get("bl->stub"), Some(&2), "{:?}", f.calls);
+        assert_eq!(f.calls.values().sum::<u64>(), 2, "{:?}", f.calls);
+        assert_eq!(
+            (f.stubs, f.data_words),
+            (2, 13),
+            "4 stub literal words, 8 data, 1 nop"
+        );
+    }
+
     #[test]
     fn malformed_dumps_are_errors() {
         assert!(classify(b"not an elf")
             .unwrap_err()
-            .contains("not a little-endian ELF64"));
+            .contains("not an ELF64"));
         let mut d = vec![0u8; 64];
         d[..6].copy_from_slice(b"\x7fELF\x02\x01");
         assert!(classify(&d).is_err());

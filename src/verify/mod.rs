@@ -88,8 +88,15 @@ pub struct Loaded {
 /// Load every input: the dump's functions, each one's real address (if the perf map places
 /// it), the address space, and notes on what could not be placed or loaded.
 pub fn load(inp: &Inputs) -> Result<Loaded, String> {
-    let funcs =
-        dump::parse(&read(&inp.dump)?).map_err(|e| format!("{}: {e}", inp.dump.display()))?;
+    let funcs = dump::parse(&read(&inp.dump)?)
+        .and_then(|f| {
+            if f.is_empty() {
+                Err("no functions".into())
+            } else {
+                Ok(f)
+            }
+        })
+        .map_err(|e| format!("{}: {e}", inp.dump.display()))?;
     let maps = maps::parse_maps(&read_text(&inp.maps)?)
         .map_err(|e| format!("{}: {e}", inp.maps.display()))?;
     let perf = match &inp.perf_map {

@@ -311,6 +311,8 @@ fn truncated_and_malformed_inputs_are_errors() {
         let e = run(&g.inputs).unwrap_err();
         assert!(e.contains("dump.elf"), "cut {cut}: {e}");
     }
+    std::fs::write(&g.inputs.dump, testelf::dump(&[])).unwrap();
+    assert!(run(&g.inputs).unwrap_err().contains("no functions"));
     std::fs::write(&g.inputs.dump, &dump).unwrap();
     std::fs::write(&g.inputs.maps, "00400000 r-xp\n").unwrap();
     assert!(run(&g.inputs).unwrap_err().contains("maps: line 1"));
