@@ -12,6 +12,7 @@ import math
 import os
 import shutil
 import sys
+import types
 
 if "_cinderx" in sys.modules:
     sys.exit("capture.py: cinderx was imported before CINDERX_JIT_PERF_MAP could be set")
@@ -68,7 +69,11 @@ def resolve(spec):
 
 
 funcs = [sqrt_sites, mixed, Point.__init__, Point.add, Point.norm]
-funcs += [resolve(s) for s in sys.argv[2:]]
+for spec in sys.argv[2:]:
+    f = resolve(spec)
+    if not isinstance(f, types.FunctionType):
+        sys.exit(f"{spec} is not a Python function ({type(f).__name__})")
+    funcs.append(f)
 for f in funcs:
     if not jit.force_compile(f) or not jit.is_jit_compiled(f):
         sys.exit(f"{f.__qualname__} did not compile")
