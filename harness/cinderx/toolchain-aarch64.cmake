@@ -12,8 +12,13 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 # CMake 4.3: without the new behaviour of CMP0190 FindPython gives an empty extension suffix when
-# cross-compiling and the module does not load.
-set(CMAKE_POLICY_DEFAULT_CMP0190 NEW)
+# cross-compiling and the module does not load. CinderX asks for 3.18 policies before this file is
+# read, so the policy is set at the end of project() (policy-cmp0190.cmake beside this file).
+set(CMAKE_PROJECT_INCLUDE ${CMAKE_CURRENT_LIST_DIR}/policy-cmp0190.cmake)
+# With CMP0190 NEW, FindPython queries the target's interpreter through the cross-compiling
+# emulator. The build root's own python3.14 answers for aarch64 (setup.py runs with
+# _PYTHON_SYSCONFIGDATA_NAME naming the aarch64 sysconfig data), so the "emulator" only runs it.
+set(CMAKE_CROSSCOMPILING_EMULATOR /usr/bin/env)
 # FetchContent from local, hash-checked Debian source tarballs; never from the network.
 set(FETCHCONTENT_FULLY_DISCONNECTED ON)
 set(FETCHCONTENT_SOURCE_DIR_CAPSTONE $ENV{A64CALL_DEPS}/capstone)
