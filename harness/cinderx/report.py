@@ -1,13 +1,16 @@
 """Check the CinderX tier's outputs and write findings.md (runs on the host's Python).
 
-    report.py [--thresholds FILE] [--findings PATH] BUILD_OUT_DIR...
+    report.py [--thresholds FILE] [--findings PATH] [--extra FILE.md]... BUILD_OUT_DIR...
     report.py --check-bench BENCH_RUN_DIR...
 
 A BUILD_OUT_DIR is what `ci/cinderx --wheel NAME` writes (target/cinderx/NAME/); findings.md gets
 one section per build given, plus a comparison when there are several. Exit 1 (saying why) when,
 in any build: the smoke test did not print jit-effective-ok or ran another build's cinderx, bytes
 per call site exceed the threshold, the differential diverged or its planted divergence went
-unnoticed, or a benchmark run fails the worker check.
+unnoticed, a benchmark run fails the worker check, a counted run is inconsistent (a JIT mode
+without the JIT, an interpreted run executing JIT code, a force-compiled call-site function that
+executed no JIT code), or `a64call verify` found violations or exited non-zero. --extra files are
+appended verbatim, in order, before the Commands section.
 
 The worker check (also alone with --check-bench, on harness/cinderx/bench output directories):
 every process records itself (harness/cinderx/sitecustomize.py, DIR/procs/proc-PID.json); in a
@@ -16,8 +19,9 @@ must have exited normally with the JIT enabled and compiled `__main__` functions
 be at least as many worker records as pyperf recorded runs (and as `-p` asked for). In interp
 mode no worker may have imported cinderx.
 
-Exact instruction counts (the primary performance figures once measured) are read from
-BUILD_OUT_DIR/counts/*.json when present; see counts_section() for the shape expected. Wall-clock
+Exact instruction counts (BUILD_OUT_DIR/counts/sites.json and bench.json) are the primary
+performance figures, and `a64call verify` results (BUILD_OUT_DIR/verify/) are reported per build;
+both are rendered by report_counts.py beside this file, which describes the shapes. Wall-clock
 times are secondary: a speed ratio is printed only between rows that each have at least 2
 values and are not flagged noisy."""
 import argparse
@@ -27,6 +31,8 @@ import os
 import re
 import statistics
 import sys
+
+import report_counts  # beside this file
 
 NOISY = 0.1  # stdev above this fraction of the mean flags a benchmark row as noisy
 
@@ -189,73 +195,9 @@ def check_build(out, thresholds):
         problems.extend(p)
         s["stats"] = row_stats(s["values"])
         b["bench"][(s["name"], s["mode"])] = s
-    b["counts"] = sorted(glob.glob(os.path.join(out, "counts", "*.json")))
+    b["counts"] = report_counts.load_counts(out, tag, problems, load)
+    b["verify"] = report_counts.load_verify(out, tag, problems, load)
     return b
-
-
-# ---------------------------------------------------------------- exact counts (hook)
-
-def fmt_int(v):
-    return f"{v:,}" if isinstance(v, int) else (f"{v:,.1f}" if isinstance(v, float) else str(v))
-
-
-def flatten(d, prefix=""):
-    """(label, number) for every numeric leaf of nested dicts, in order."""
-    for k, v in d.items():
-        label = f"{prefix}{k}"
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, (int, float)):
-            yield label, v
-        elif isinstance(v, dict):
-            yield from flatten(v, label + ": ")
-
-
-def counts_phases(c):
-    """(title, phase dict) pairs from either shape below."""
-    if "processes" in c:
-        for p in c["processes"]:
-            for ph in p.get("phases", []):
-                yield f"pid {p.get('pid', '?')}, phase {ph.get('phase', '?')} `{ph.get('name', '?')}`", ph
-    for ph in c.get("phases", []):
-        yield f"phase `{ph.get('name', '?')}`", ph
-
-
-def counts_section(paths, L):
-    """Exact instruction counts, the primary performance figures: every JSON file in
-    BUILD_OUT_DIR/counts/ (written by the counting step) is shown. Accepted shapes:
-    `a64call counts --json` output,
-        {"processes": [{"pid": P, "phases": [{"phase": 1, "name": "...", "total": N,
-                        "by_region": {...}, "by_file": {...}, "calls": {KIND: {"execs": N, "sites": N}},
-                        "stub_execs": N, "stub_insns": N}]}]}
-    or {"title": "...", "phases": [{"name": "...", "total": N, ...}]}; either may carry
-    "title", "iterations" (figures per iteration are then printed too) and "repeat" (how two
-    identical runs compared, e.g. {"runs": 2, "max_difference": N, "bound": N}). Every numeric
-    field of a phase, nested ones included, becomes a row."""
-    if not paths:
-        L.append("No exact instruction counts in these results (no `counts/*.json`). They are the primary "
-                 "performance figures once measured; until then only the static shapes and emulated "
-                 "wall-clock below are available, and neither is an executed count.\n")
-        return
-    for path in paths:
-        problems = []
-        c = load(path, problems, {}) or {}
-        if problems:
-            L.append(f"- {problems[0]}")
-            continue
-        it = c.get("iterations")
-        L.append(f"**{c.get('title', os.path.basename(path))}** (`{path}`" + (f", {it} iterations" if it else "") + ")\n")
-        for title, ph in counts_phases(c):
-            L.append(f"{title}:\n")
-            L.append("| what | executed |" + (" per iteration |" if it else ""))
-            L.append("|---|---:|" + ("---:|" if it else ""))
-            for what, v in flatten({k: v for k, v in ph.items() if k not in ("phase", "name", "pid")}):
-                per = " |" if what.endswith("sites") else f" {v / it:,.2f} |"  # sites are static
-                L.append(f"| {what} | {fmt_int(v)} |" + (per if it else ""))
-            L.append("")
-        rep = c.get("repeat")
-        if rep:
-            L.append(f"Repeatability: {json.dumps(rep)}\n")
 
 
 # ---------------------------------------------------------------- findings
@@ -267,8 +209,8 @@ def build_section(b, thresholds, L):
     L.append(f"cinderx {v.get('cinderx', '?')} from `{v.get('build_site', '?')}`; "
              + (", ".join(f"{k}: {val}" for k, val in desc.items() if k != "name") or "no build.json") + ". "
              + f"Results in `{b['out']}` ({v.get('date', '?')}, a64call `{v.get('a64call', '?')}`).\n")
-    L.append("### Exact instruction counts\n")
-    counts_section(b["counts"], L)
+    report_counts.counts_section(b["counts"], L)
+    report_counts.verify_section(b["verify"], L)
     L.append("### JIT-effective smoke\n")
     L.append(f"`{b['smoke'] or 'no output'}`\n")
     size_section(b, thresholds, L)
@@ -315,7 +257,9 @@ def size_section(b, thresholds, L):
 
 def bench_section(b, L):
     v = b["versions"]
-    L.append(f"### Benchmarks (emulated wall-clock, secondary; pyperformance, pyperf `{v.get('pyperf_args', '?')}`)\n")
+    L.append(f"### Benchmarks: emulated wall-clock (secondary; pyperformance, pyperf `{v.get('pyperf_args', '?')}`)\n")
+    L.append("Secondary figures: time under qemu-user on a shared machine, not ARM time; the exact counts above "
+             "are the primary performance figures.\n")
     if not b["bench"]:
         L.append("No benchmarks were run.\n")
         return
@@ -348,9 +292,11 @@ def bench_section(b, L):
 def comparison_section(builds, L):
     L.append("## Builds compared\n")
     names = [b["name"] for b in builds]
+    report_counts.comparison(builds, L)
     ns = sorted({n for b in builds for n in b["ns"]})
     if ns:
-        L.append("Compiled bytes of the call-site functions (static):\n")
+        L.append("### Code size compared (static)\n")
+        L.append("Compiled bytes of the call-site functions:\n")
         L.append("| N | " + " | ".join(names) + " |")
         L.append("|---:|" + "---:|" * len(names))
         for n in ns:
@@ -358,7 +304,8 @@ def comparison_section(builds, L):
         L.append("")
     keys = sorted({k for b in builds for k in b["bench"]})
     if keys:
-        L.append("Benchmark means (emulated wall-clock, secondary), and each build's speed relative to the first:\n")
+        L.append("### Emulated wall-clock compared (secondary)\n")
+        L.append("Benchmark means under qemu-user (not ARM time), and each build's speed relative to the first:\n")
         L.append("| benchmark | mode | " + " | ".join(names) + " |")
         L.append("|---|---|" + "---:|" * len(names))
         first = builds[0]
@@ -380,7 +327,7 @@ def comparison_section(builds, L):
         L.append("")
 
 
-def findings(builds, thresholds):
+def findings(builds, thresholds, extras=()):
     L = ["# CinderX on aarch64 under emulation: findings\n"]
     v0 = builds[0]["versions"]
     L.append(f"Generated by `ci/cinderx` from a64call commit `{v0.get('a64call', 'unknown')}`; builds: "
@@ -395,9 +342,10 @@ def findings(builds, thresholds):
              "several x86 ones, so times below are only comparable with each other (same machine, same run), "
              "and even then only roughly: ratios between interpreter and JIT under emulation need not match "
              "real hardware, and a loaded machine moves them a lot. Speed ratios are printed only between rows "
-             "with at least 2 values each that are not flagged noisy. Code sizes and call-sequence counts are "
-             "exact but static (emitted, not executed); executed instruction counts are the primary figures "
-             "where present.\n")
+             "with at least 2 values each that are not flagged noisy. The primary performance figures are the "
+             "exact executed-instruction counts (per build, section \"Exact instruction counts\", and compared "
+             "between builds), which are deterministic but are not time either. Code sizes and call-sequence "
+             "counts are exact but static (emitted, not executed).\n")
     for b in builds:
         build_section(b, thresholds, L)
     if len(builds) > 1:
@@ -412,11 +360,19 @@ def findings(builds, thresholds):
              "`__main__` functions compiled at exit. In a JIT mode every worker must have compiled `__main__` "
              "functions, and there must be a worker record for every pyperf run; the manager process does not "
              "count. `harness/cinderx/test-withheld` shows a run whose workers do not get the JIT fails.\n")
+    problems = [p for b in builds for p in b["problems"]]
+    for path in extras:
+        text = read(path, None)
+        if text is None:
+            problems.append(f"--extra {path}: cannot read")
+        else:
+            L.append(text.rstrip("\n") + "\n")
     L.append("## Commands\n")
     L.append("```\nharness/cinderx/setup                  # root, qemu, pinned wheels\n"
              "ci/cinderx --wheel official|baseline|patched|PATH.whl   # everything above, then this file\n"
-             "harness/cinderx/fidelity official baseline             # same code generated, function by function\n```\n")
-    problems = [p for b in builds for p in b["problems"]]
+             "harness/cinderx/fidelity official baseline             # same code generated, function by function\n"
+             "ci/cinderx --wheel baseline,patched --counts --verify  # exact counts and code verification too\n"
+             "harness/cinderx/count-determinism                      # counted figures identical over two runs\n```\n")
     if problems:
         L.append("## Problems\n")
         L.extend(f"- {p}" for p in problems)
@@ -428,6 +384,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--thresholds", default="ci/cinderx-thresholds")
     ap.add_argument("--findings", default=None, help="write findings.md here")
+    ap.add_argument("--extra", action="append", default=[], metavar="FILE.md",
+                    help="append this markdown file verbatim before the Commands section (repeatable)")
     ap.add_argument("--check-bench", action="store_true", help="only the worker check of bench run dirs")
     ap.add_argument("dirs", nargs="+")
     a = ap.parse_args()
@@ -448,7 +406,7 @@ def main():
         sys.exit(1 if problems else 0)
     thresholds = load_thresholds(a.thresholds)
     builds = [check_build(d, thresholds) for d in a.dirs]
-    text, problems = findings(builds, thresholds)
+    text, problems = findings(builds, thresholds, a.extra)
     if a.findings:
         with open(a.findings, "w") as f:
             f.write(text)
