@@ -7,13 +7,15 @@
 //! 2. **Layout.** Every data range is preceded by an instruction that never falls through, and
 //!    no branch inside the function lands in data.
 //! 3. **Call sites.** Starting at each site's first instruction, the decoded instructions are
-//!    evaluated (mov-immediates, literal loads read from the real bytes, adrp/add, bl into a stub
-//!    and the stub's br) until control leaves the function. The site must transfer to the
-//!    program's helper address, with x30 = the site's recorded return address, writing no
-//!    register but x16, x17 and x30, and every literal it loads must be an 8-byte-aligned entry
-//!    inside a data range.
+//!    evaluated (mov-immediates, literal loads read from the real bytes, adrp/add, adrp/ldr
+//!    with an immediate offset, bl into a stub and the stub's br) until control leaves the
+//!    function. The site must transfer to the program's helper address, with x30 = the site's
+//!    recorded return address, writing no register but x16, x17 and x30; every literal it loads
+//!    with `ldr` (literal) must be an 8-byte-aligned entry inside a data range, and every one it
+//!    loads through a computed address (`adrp x16; ldr x16, [x16, #lo12]`) must be 8-byte
+//!    aligned and exactly one entry of the literal pool.
 //!
-//! The checker knows no strategy: it sees only bytes, slots, data ranges and call sites.
+//! The checker knows no strategy: it sees only bytes, slots, data and pool ranges and call sites.
 
 use crate::buffer::Slot;
 use crate::emit::{CallSite, Emitted};
@@ -333,6 +335,37 @@ pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
                     return Err(err(
                         off,
                         format!("literal at offset {lit:#x} is not pool or stub data"),
+                    ));
+                }
+                let v = u64::from_le_bytes(
+                    e.code.bytes[lit as usize..lit as usize + 8]
+                        .try_into()
+                        .unwrap(),
+                );
+                write(&mut regs, rt, v)?
+            }
+            Inst::LdrImm { rt, rn, imm12 } => {
+                let addr = get(&regs, rn)?.wrapping_add(8 * u64::from(imm12));
+                let lit = addr.wrapping_sub(base);
+                if lit >= len || lit + 8 > len {
+                    return Err(err(off, format!("loads {addr:#x}, outside the function")));
+                }
+                if !addr.is_multiple_of(8) {
+                    return Err(err(
+                        off,
+                        format!("loads {addr:#x} (offset {lit:#x}), not 8-byte aligned"),
+                    ));
+                }
+                let entry = e.code.pool.iter().any(|r| {
+                    let (s, t) = (u64::from(r.start), u64::from(r.end));
+                    s <= lit && lit + 8 <= t && (lit - s) % 8 == 0
+                });
+                if !entry {
+                    return Err(err(
+                        off,
+                        format!(
+                            "loads {addr:#x} (offset {lit:#x}), not an entry of the literal pool"
+                        ),
                     ));
                 }
                 let v = u64::from_le_bytes(

@@ -5,7 +5,7 @@
 //! arguments from `x19..x27` to `x0..x7`, let the strategy emit the call sequence, then copy `x0`
 //! to the destination value. Everything else is one instruction per operation.
 
-use crate::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown};
+use crate::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown, Slot};
 use crate::bugs::PlantedBug;
 use crate::encode::{mov_imm_minimal, Inst, SP};
 use crate::program::{Op, Program, ShiftOp};
@@ -126,6 +126,7 @@ pub fn emit(
         strategy,
         sites: Vec::new(),
     };
+    l.buf.set_pool_placement(strategy.pool_placement());
     l.buf.push_all(&[
         Inst::StpPre {
             rt: 29,
@@ -156,11 +157,27 @@ pub fn emit(
         Inst::Ret,
     ]);
     let code = l.buf.finish()?;
+    // Sites were recorded in the layout the code was emitted in; shrinking literal uses
+    // (buffer invariant 2) moved them back. A pool load left in its `adrp` form is reported as
+    // such, read from the final slot.
+    let mut sites = l.sites;
+    for s in &mut sites {
+        s.start = code.new_offset(s.start);
+        s.ret = code.new_offset(s.ret);
+        if s.choice.kind == SeqKind::PoolLoad
+            && matches!(
+                code.slots[(s.start / 4) as usize],
+                Slot::Inst(Inst::Adrp { .. })
+            )
+        {
+            s.choice.kind = SeqKind::PoolLoadAdrp;
+        }
+    }
     Ok(Emitted {
         strategy: strategy.name(),
         position_independent: strategy.position_independent(),
         code,
-        sites: l.sites,
+        sites,
     })
 }
 

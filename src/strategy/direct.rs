@@ -16,9 +16,7 @@ pub struct DirectBl;
 pub(crate) fn try_direct_bl(buf: &mut CodeBuffer, target: u64) -> bool {
     let delta = target.wrapping_sub(buf.pc()) as i64;
     if fits_signed(delta / 4, 26) {
-        buf.push(Inst::Bl {
-            offset: delta as i32,
-        });
+        buf.bl_abs(target);
         return true;
     }
     false

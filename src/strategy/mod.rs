@@ -5,7 +5,7 @@
 //! branch-and-link whose return address is the end of the sequence (the emitter records that as
 //! the call site's return offset). Pools and stubs are the buffer's: strategies ask for them.
 
-use crate::buffer::CodeBuffer;
+use crate::buffer::{CodeBuffer, PoolPlacement};
 
 mod adrp;
 mod direct;
@@ -36,6 +36,9 @@ pub enum SeqKind {
     MovImm,
     /// `ldr x16, literal; blr x16`
     PoolLoad,
+    /// `adrp x16, page; ldr x16, [x16, #lo12]; blr x16`: a pool load whose literal is out of
+    /// `ldr` range (pool after the code, functions over 1 MiB).
+    PoolLoadAdrp,
     /// `bl stub` → `ldr x16, [pc+8]; br x16`
     Stub,
 }
@@ -48,6 +51,7 @@ impl SeqKind {
             SeqKind::AdrpAdd => "adrp+add+blr",
             SeqKind::MovImm => "movz/movk+blr",
             SeqKind::PoolLoad => "ldr-literal+blr",
+            SeqKind::PoolLoadAdrp => "adrp+ldr-literal+blr",
             SeqKind::Stub => "bl->stub",
         }
     }
@@ -89,6 +93,10 @@ pub trait Strategy: Send + Sync {
     fn position_independent(&self) -> bool;
     /// Emit the inline sequence for a call to `target`, ending with the branch-and-link.
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice;
+    /// Where the buffer places the literal pool the strategy's loads use.
+    fn pool_placement(&self) -> PoolPlacement {
+        PoolPlacement::Islands
+    }
 }
 
 /// Every strategy, in report order (`movz-min` first: it is the measurement reference).
