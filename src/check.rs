@@ -642,6 +642,54 @@ mod tests {
     }
 
     #[test]
+    fn an_adrp_ldr_load_must_read_a_pool_entry() {
+        let p = from_seed(3, &Profile::named("huge").unwrap());
+        let e = emit(
+            &p,
+            strategy::by_name("pool+bl").unwrap(),
+            &EmitOptions::default(),
+        )
+        .unwrap();
+        check(&e).unwrap();
+        let s = e
+            .sites
+            .iter()
+            .find(|s| s.choice.kind == strategy::SeqKind::PoolLoadAdrp)
+            .unwrap();
+        let k = (s.start / 4) as usize;
+        let Slot::Inst(Inst::Adrp { rd, pages }) = e.code.slots[k] else {
+            unreachable!()
+        };
+        let Slot::Inst(Inst::LdrImm { imm12, .. }) = e.code.slots[k + 1] else {
+            unreachable!()
+        };
+        let tamper = |pages: i32, imm12: u16| {
+            let mut t = e.clone();
+            t.code.slots[k] = Slot::Inst(Inst::Adrp { rd, pages });
+            t.code.slots[k + 1] = Slot::Inst(Inst::LdrImm {
+                rt: rd,
+                rn: rd,
+                imm12,
+            });
+            for j in [k, k + 1] {
+                let Slot::Inst(i) = t.code.slots[j] else {
+                    unreachable!()
+                };
+                t.code.bytes[4 * j..4 * j + 4].copy_from_slice(&i.encode().unwrap().to_le_bytes());
+            }
+            check_site(&t, s).unwrap_err().message
+        };
+        // A page back is code; the word before the entry is padding or another entry's half.
+        assert!(tamper(pages - 1, imm12).contains("not an entry of the literal pool"));
+        let m = tamper(pages, imm12.wrapping_sub(1) & 0xFFF);
+        assert!(
+            m.contains("not an entry") || m.contains("transfers to"),
+            "{m}"
+        );
+        assert!(tamper(pages + 1, imm12).contains("outside the function"));
+    }
+
+    #[test]
     fn every_strategy_passes_on_generated_programs() {
         for prof in ["default", "nested", "far64", "cinderx"] {
             let p = Profile::named(prof).unwrap();
