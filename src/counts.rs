@@ -14,7 +14,10 @@
 //! * `bl`: a stub call when its target is a stub (`ldr x16, [pc+8]` followed by `br x16`, both seen
 //!   executed), a direct call when the target lies outside JIT code, else a local call;
 //! * `blr xN`: by the instruction before it in its block, when that writes xN (literal load,
-//!   `mov`/`movk` immediates, `adrp`/`add`, load from memory), else "blr other".
+//!   `mov`/`movk` immediates, `adrp`/`add`, load from memory), else "blr other". The plugin
+//!   records one word before each call, so a relaxed pool load (`adrp xN; ldr xN, [xN, #off];
+//!   blr xN`, functions over 1 MiB) is counted as a load from memory, and
+//!   `adrp+ldr-literal+blr` is not among the counted kinds ([`CallKind::COUNTED`]).
 //!
 //! Stub instructions executed are the executions of both words of every stub.
 
@@ -468,7 +471,7 @@ pub fn analyze(phase: &Phase, maps: &Maps) -> PhaseReport {
         *by_file.entry(file).or_insert(0) += n;
     }
     let stubs = stub_addresses(&phase.insns, maps);
-    let mut calls: BTreeMap<&'static str, KindCount> = CallKind::ALL
+    let mut calls: BTreeMap<&'static str, KindCount> = CallKind::COUNTED
         .iter()
         .map(|k| (k.name(), KindCount::default()))
         .collect();
@@ -600,7 +603,7 @@ pub fn render_text(reports: &[ProcessReport]) -> String {
             for (region, n) in REGIONS.iter().map(|&k| (k, r.by_region[k])) {
                 let _ = writeln!(s, "    {region:12} {n:14} {:6.2}%", percent(n, r.total));
             }
-            let calls: Vec<String> = CallKind::ALL
+            let calls: Vec<String> = CallKind::COUNTED
                 .iter()
                 .map(|k| (k.name(), r.calls[k.name()]))
                 .filter(|(_, c)| c.execs > 0)

@@ -11,7 +11,13 @@
 //! (target outside the function), a call through a stub, or a local call (deopt exits and other
 //! in-function targets). Each `blr xN` is classified by the last instruction before it, within
 //! 8, that wrote xN: a literal load (pool), `mov`/`movk` immediates, `adrp`, a load from memory,
-//! or a register move.
+//! or a register move. A load `ldr xN, [xM, #off]` whose base xM was last written (within the
+//! same 8) by `adrp xM` is the relaxed form of a literal load (asmjit's `adrp; ldr` for a literal
+//! beyond the ±1 MiB of `ldr`, functions over 1 MiB) when its address lands in the function's
+//! data: that call is `adrp+ldr-literal+blr`. The dump places functions at addresses of its own,
+//! not their real ones, so the `adrp` page is known only up to the real address's offset in its
+//! 4 KiB page: the address must land in the function's data for some such offset (`a64call
+//! verify`, which has the real address, checks the exact literal).
 
 use crate::check::decode_word;
 use std::collections::BTreeMap;
@@ -44,6 +50,9 @@ pub enum CallKind {
     BlLocal,
     /// `blr` after a literal load.
     LdrLiteralBlr,
+    /// `blr` after `adrp` + `ldr [xN, #off]` of a literal in the function (the relaxed form of a
+    /// literal load, functions over 1 MiB).
+    AdrpLdrLiteralBlr,
     /// `blr` after `mov`/`movk` immediates.
     MovImmBlr,
     /// `blr` after `adrp`.
@@ -56,7 +65,22 @@ pub enum CallKind {
 
 impl CallKind {
     /// Every kind, in report order.
-    pub const ALL: [CallKind; 8] = [
+    pub const ALL: [CallKind; 9] = [
+        CallKind::DirectBl,
+        CallKind::BlStub,
+        CallKind::BlLocal,
+        CallKind::LdrLiteralBlr,
+        CallKind::AdrpLdrLiteralBlr,
+        CallKind::MovImmBlr,
+        CallKind::AdrpBlr,
+        CallKind::LoadedBlr,
+        CallKind::OtherBlr,
+    ];
+
+    /// The kinds [`crate::counts`] can tell apart from an executed call and the one word before
+    /// it (all but [`CallKind::AdrpLdrLiteralBlr`], whose `adrp` is two words back: the counter
+    /// sees `ldr xN, [xN, #off]` and counts it as `ldr [mem]+blr`).
+    pub const COUNTED: [CallKind; 8] = [
         CallKind::DirectBl,
         CallKind::BlStub,
         CallKind::BlLocal,
@@ -74,6 +98,7 @@ impl CallKind {
             CallKind::BlStub => "bl->stub",
             CallKind::BlLocal => "bl local",
             CallKind::LdrLiteralBlr => "ldr-literal+blr",
+            CallKind::AdrpLdrLiteralBlr => "adrp+ldr-literal+blr",
             CallKind::MovImmBlr => "movz/movk+blr",
             CallKind::AdrpBlr => "adrp+blr",
             CallKind::LoadedBlr => "ldr [mem]+blr",
@@ -110,6 +135,65 @@ pub fn blr_kind_after(insn: &str, reg: &str) -> Option<CallKind> {
         "ldr" | "ldur" | "ldp" => CallKind::LoadedBlr,
         _ => CallKind::OtherBlr,
     })
+}
+
+/// If `load` (the capstone text of word `j`) is `ldr xT, [xM, #off]` and the last instruction
+/// in `window..j` that writes xM is `adrp xM, #page`, the byte offset (from the function's start)
+/// of a data word pair the load can read, for some offset of the function's real address in its
+/// page (see the module documentation); `None` when there is none.
+fn adrp_literal(
+    text: &[Option<String>],
+    data: &[bool],
+    window: usize,
+    j: usize,
+    load: &str,
+    addr: u64,
+) -> Option<u64> {
+    let ops = load.strip_prefix("ldr x")?;
+    let (_, mem) = ops.split_once(", [")?;
+    let mem = mem.strip_suffix(']')?;
+    let (base, off) = match mem.split_once(", #") {
+        Some((b, o)) => (b, parse_imm(o)?),
+        None => (mem, 0),
+    };
+    if !base.starts_with('x') {
+        return None;
+    }
+    // The last writer of the base register: a write is any instruction whose first operand
+    // is that register (as blr_kind_after decides for the blr's register).
+    let k = (window..j).rev().find(|&k| {
+        text[k].as_deref().is_some_and(|t| {
+            t.split_once(' ')
+                .is_some_and(|(_, ops)| ops.split(',').next().map(str::trim) == Some(base))
+        })
+    })?;
+    let page = parse_imm(
+        text[k]
+            .as_deref()?
+            .strip_prefix("adrp ")?
+            .split_once(", #")?
+            .1,
+    )?;
+    // The adrp at dump address pc names page(pc) + 4096 * pages; at the real address it names
+    // page(real pc) + 4096 * pages, so the literal is `base_off - r` bytes from the function's
+    // start, r = the real pc's offset in its page, unknown.
+    let pc = addr + 4 * k as u64;
+    let pages = (page as i64 - (pc & !0xFFF) as i64) >> 12;
+    let base_off = 4 * k as i64 + (pages << 12) + off as i64;
+    let n = data.len() as i64;
+    (0..1024i64)
+        .map(|q| base_off - 4 * q)
+        .filter(|&t| t >= 0 && t + 8 <= 4 * n)
+        .find(|&t| data[(t / 4) as usize] && data[(t / 4 + 1) as usize])
+        .map(|t| t as u64)
+}
+
+/// `0x1f` or `31` as capstone prints immediates.
+fn parse_imm(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
 }
 
 /// Classify one function's bytes placed at `addr`, entered only at its start.
@@ -161,10 +245,16 @@ pub fn classify_with_entries(
         } else if let Some(reg) = t.strip_prefix("blr ") {
             let reg = reg.trim();
             let mut kind = CallKind::OtherBlr;
-            for j in (i.saturating_sub(8)..i).rev() {
+            let window = i.saturating_sub(8);
+            for j in (window..i).rev() {
                 let Some(p) = &text[j] else { continue };
                 if let Some(k) = blr_kind_after(p, reg) {
                     kind = k;
+                    if k == CallKind::LoadedBlr
+                        && adrp_literal(&text, &data, window, j, p, addr).is_some()
+                    {
+                        kind = CallKind::AdrpLdrLiteralBlr;
+                    }
                     break;
                 }
             }
@@ -188,6 +278,7 @@ pub fn classify_with_entries(
 mod tests {
     use super::*;
     use crate::emit::{emit, EmitOptions};
+    use crate::encode::Inst;
     use crate::gen::{from_seed, Profile};
     use crate::strategy;
 
@@ -231,6 +322,57 @@ mod tests {
         .unwrap();
         let f = classify_function("near".into(), e.code.base, &e.code.bytes);
         assert_eq!(f.calls.get("bl direct").copied(), Some(64), "{:?}", f.calls);
+    }
+
+    /// pool+bl on a function over 1 MiB: both pool forms, counted exactly as emitted, whatever
+    /// the dump address's offset in its page (the dump does not keep the real address).
+    #[test]
+    fn classifies_relaxed_pool_loads_over_one_mib() {
+        use crate::strategy::SeqKind;
+        let p = from_seed(3, &Profile::named("huge").unwrap());
+        let e = emit(
+            &p,
+            strategy::by_name("pool+bl").unwrap(),
+            &EmitOptions::default(),
+        )
+        .unwrap();
+        let n = |k| e.sites.iter().filter(|s| s.choice.kind == k).count() as u64;
+        assert!(n(SeqKind::PoolLoadAdrp) > 0 && n(SeqKind::PoolLoad) > 0);
+        for shift in [0, 0x10, 0x7f0, 0xff0] {
+            let f = classify_function("big".into(), e.code.base + shift, &e.code.bytes);
+            assert_eq!(
+                f.calls.get("adrp+ldr-literal+blr").copied(),
+                Some(n(SeqKind::PoolLoadAdrp)),
+                "shift {shift:#x}: {:?}",
+                f.calls
+            );
+            assert_eq!(
+                f.calls.get("ldr-literal+blr").copied(),
+                Some(n(SeqKind::PoolLoad))
+            );
+            assert_eq!(f.calls.values().sum::<u64>(), e.sites.len() as u64);
+        }
+        // An adrp+ldr whose address is far from the function's data is a load from memory.
+        let far = |pages: i32| {
+            let w = [
+                Inst::Adrp { rd: 16, pages },
+                Inst::LdrImm {
+                    rt: 16,
+                    rn: 16,
+                    imm12: 2,
+                },
+                Inst::Blr { rn: 16 },
+                Inst::Ret,
+            ];
+            let mut b: Vec<u8> = w
+                .iter()
+                .flat_map(|i| i.encode().unwrap().to_le_bytes())
+                .collect();
+            b.extend([0u8; 24]);
+            classify_function("f".into(), 0x7f00_0000_0000, &b).calls
+        };
+        assert_eq!(far(0).get("adrp+ldr-literal+blr"), Some(&1));
+        assert_eq!(far(3).get("ldr [mem]+blr"), Some(&1));
     }
 
     /// Eight words between two stubs that nothing reaches, two of them encoding `bl`, are data:

@@ -9,15 +9,23 @@
 //!   instructions just before the use computed, whatever path led there.
 //! * **F2 (conservative writes).** Only `ldr xN, <literal>` (the bytes are read from the
 //!   function itself), `movz`/`movn`/`movk`, `adrp` (needs the real address), `add xN, xM,
-//!   #imm` and `mov xN, xM` produce values. Any other instruction forgets its destination
-//!   register; loads and stores forget Rt, Rt2 and the base register; calls forget everything.
-//!   Forgetting can only turn a resolved target into an "indirect" one, never invent a value.
+//!   #imm`, `mov xN, xM` and `ldr xT, [xM, #off]` whose base xM holds an `adrp` value produce
+//!   values. Any other instruction forgets its destination register; other loads and stores
+//!   forget Rt, Rt2 and the base register; calls forget everything. Forgetting can only turn a
+//!   resolved target into an "indirect" one, never invent a value.
+//! * **F2a (relaxed literal loads).** `adrp xM, page; ldr xT, [xM, #off]` is the form asmjit
+//!   gives a literal load beyond the ±1 MiB of `ldr` (functions over 1 MiB; `adrp` + `add` is
+//!   its form for an address, never a load). JIT code has no static data of its own outside the
+//!   function that it could address page-relatively, so the pair is taken for what it is, a
+//!   literal load, and its address (known once the function is placed) is checked like any
+//!   literal's: inside the function, aligned, never reached as code ([`Analysis::reads`]). Its
+//!   value is the literal's bytes, and a call through it is `adrp+ldr-literal+blr`.
 //! * **F3 (every exit is a site).** Each `bl`, `blr`, and each branch leaving the function
 //!   (`b`, conditional branches, `br`) is a site. A site whose target is known (a literal, an
 //!   immediate, a pc-relative offset once the function is placed) must resolve to a function
 //!   entry; one through a register with no tracked value is counted as indirect.
 
-use super::reach::{flow, Flow, Walk};
+use super::reach::{flow, Flow, Read, Walk};
 
 /// What kind of site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -30,6 +38,8 @@ pub enum Kind {
     BlLocal,
     /// `blr` of a register loaded from a literal.
     LdrLiteralBlr,
+    /// `blr` of a register loaded from a literal by `adrp` + `ldr [xM, #off]` (F2a).
+    AdrpLdrLiteralBlr,
     /// `blr` of a register built by `movz`/`movn`/`movk`.
     MovImmBlr,
     /// `blr` of a register built by `adrp` (and `add`).
@@ -52,6 +62,7 @@ impl Kind {
             Kind::BlStub => "bl->stub",
             Kind::BlLocal => "bl local",
             Kind::LdrLiteralBlr => "ldr-literal+blr",
+            Kind::AdrpLdrLiteralBlr => "adrp+ldr-literal+blr",
             Kind::MovImmBlr => "movz/movk+blr",
             Kind::AdrpBlr => "adrp+blr",
             Kind::BlrIndirect => "blr indirect",
@@ -94,6 +105,9 @@ pub struct Site {
 enum Prov {
     /// Loaded from the literal at this byte offset.
     Literal(i64),
+    /// Loaded by `adrp` + `ldr [xM, #off]` from the literal at this byte offset (`None`: the
+    /// function is not placed).
+    AdrpLiteral(Option<i64>),
     MovImm,
     Adrp,
 }
@@ -125,8 +139,9 @@ fn stub_target(words: &[u32], bytes: &[u8], i: usize) -> Option<Option<u64>> {
     }
 }
 
-/// Apply one instruction's register effects (F2); `pc` is its real address if known.
-fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) {
+/// Apply one instruction's register effects (F2); `pc` is its real address if known. Returns
+/// the byte offset of the literal a relaxed literal load reads (F2a), when placed.
+fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) -> Option<i64> {
     let rd = (w & 31) as usize;
     let rn = ((w >> 5) & 31) as usize;
     let imm16 = u64::from((w >> 5) & 0xFFFF);
@@ -135,7 +150,25 @@ fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) {
     let val: Reg = match w {
         _ if matches!(flow(w), Flow::Call(_) | Flow::CallReg(_)) => {
             *regs = [None; 32];
-            return;
+            return None;
+        }
+        // ldr xT, [xM, #8*imm12] with xM from adrp (F2a).
+        _ if w & 0xFFC0_0000 == 0xF940_0000 && matches!(regs[rn], Some((Prov::Adrp, _))) => {
+            let Some((_, v)) = regs[rn] else {
+                unreachable!()
+            };
+            let at = match (v, pc) {
+                (Some(a), Some(p)) => {
+                    let base = p.wrapping_sub(off as u64);
+                    Some(
+                        a.wrapping_add(8 * u64::from((w >> 10) & 0xFFF))
+                            .wrapping_sub(base) as i64,
+                    )
+                }
+                _ => None,
+            };
+            regs[rd] = Some((Prov::AdrpLiteral(at), at.and_then(|t| u64_at(bytes, t))));
+            return at;
         }
         _ if w & 0x7F80_0000 == 0x5280_0000 => Some((Prov::MovImm, Some(width(imm16 << shift)))),
         _ if w & 0x7F80_0000 == 0x1280_0000 => Some((Prov::MovImm, Some(width(!(imm16 << shift))))),
@@ -168,19 +201,20 @@ fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) {
             } => {
                 regs[rt as usize] =
                     Some((Prov::Literal(off + offset), u64_at(bytes, off + offset)));
-                return;
+                return None;
             }
-            Flow::Literal { vector: true, .. } => return,
+            Flow::Literal { vector: true, .. } => return None,
             _ if w & 0x0A00_0000 == 0x0800_0000 => {
                 for r in [rd, rn, ((w >> 10) & 31) as usize] {
                     regs[r] = None;
                 }
-                return;
+                return None;
             }
             _ => None,
         },
     };
     regs[rd] = val;
+    None
 }
 
 /// The target of a tracked register: an `adrp` without a real address is unplaced; a literal
@@ -188,14 +222,30 @@ fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) {
 fn known(p: Prov, v: Option<u64>) -> Target {
     match (v, p) {
         (Some(a), _) => Target::Addr(a),
-        (None, Prov::Adrp) => Target::Unplaced,
+        (None, Prov::Adrp | Prov::AdrpLiteral(None)) => Target::Unplaced,
         (None, _) => Target::None,
     }
 }
 
 /// Every site of a walked function whose bytes are `bytes`, placed at `base` if known (F3).
 pub fn sites(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> Vec<Site> {
+    analyse(words, bytes, walk, base).sites
+}
+
+/// What [`analyse`] finds.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Every site (F3).
+    pub sites: Vec<Site>,
+    /// Literals read by relaxed literal loads (F2a), when the function is placed: the checks
+    /// treat them like [`Walk::reads`].
+    pub reads: Vec<Read>,
+}
+
+/// The sites of a walked function and the literals its relaxed literal loads read.
+pub fn analyse(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> Analysis {
     let mut out = Vec::new();
+    let mut reads = Vec::new();
     let mut regs: [Reg; 32] = [None; 32];
     let abs = |off: i64| {
         base.map_or(Target::Unplaced, |b| {
@@ -223,11 +273,12 @@ pub fn sites(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> Vec
                 let kind = match p {
                     _ if !call => Kind::BrOut,
                     Prov::Literal(_) => Kind::LdrLiteralBlr,
+                    Prov::AdrpLiteral(_) => Kind::AdrpLdrLiteralBlr,
                     Prov::MovImm => Kind::MovImmBlr,
                     Prov::Adrp => Kind::AdrpBlr,
                 };
                 let literal = match p {
-                    Prov::Literal(o) => Some(o),
+                    Prov::Literal(o) | Prov::AdrpLiteral(Some(o)) => Some(o),
                     _ => None,
                 };
                 Site {
@@ -253,15 +304,21 @@ pub fn sites(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> Vec
             Flow::JumpReg(r) => out.push(via(r, false)),
             _ => {}
         }
-        step(
+        if let Some(target) = step(
             &mut regs,
             w,
             pc,
             base.map(|b| b.wrapping_add(pc as u64)),
             bytes,
-        );
+        ) {
+            reads.push(Read {
+                at: i,
+                target,
+                size: 8,
+            });
+        }
     }
-    out
+    Analysis { sites: out, reads }
 }
 
 /// Can control fall through `w` to the next word?

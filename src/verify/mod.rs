@@ -7,7 +7,9 @@
 //! registers its calls go through ([`flow`]):
 //!
 //! 1. every literal load reads naturally aligned bytes (8 for `ldr xN`) inside the function,
-//!    in words no path reaches (its pool: the data after the code, and any island);
+//!    in words no path reaches (its pool: the data after the code, and any island); so does
+//!    every relaxed literal load `adrp; ldr xN, [xM, #off]` of a placed function
+//!    ([`flow`]'s F2a);
 //! 2. no pool or stub word is reached as code (on a fall-through path or a branch target), every
 //!    reached word is an instruction capstone decodes (and not `udf`, which is padding), and no path (in particular no call's
 //!    return) runs past the function's end;
@@ -242,10 +244,14 @@ fn load_images(
 pub fn verify_function(f: &DumpFn, base: Option<u64>, space: &AddressSpace) -> FunctionReport {
     let words = reach::words(&f.bytes);
     let entries: Vec<usize> = f.entries.iter().map(|&e| e as usize / 4).collect();
-    let walk = reach::walk(&words, &entries);
+    let mut walk = reach::walk(&words, &entries);
     let at = base.unwrap_or(f.addr);
     let mut v = Vec::new();
-    let sites = flow::sites(&words, &f.bytes, &walk, base);
+    let flow::Analysis { sites, reads } = flow::analyse(&words, &f.bytes, &walk, base);
+    // Relaxed literal loads (flow F2a) are literal reads like any other: checked and counted
+    // as pool words.
+    walk.reads.extend(reads);
+    walk.reads.sort_by_key(|r| r.at);
     let called: Vec<i64> = sites.iter().filter_map(|s| s.literal).collect();
     check_literals(&walk, f.bytes.len(), at, &called, &mut v);
     for (i, &w) in words.iter().enumerate() {

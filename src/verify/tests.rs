@@ -371,3 +371,101 @@ fn entries_from_the_dump_notes_are_walked() {
     let f = dump::parse(&d).unwrap();
     assert_eq!(f[0].entries, [0, 4]);
 }
+
+/// The literal-pool patch's shape for a function over 1 MiB: the first far call's literal is
+/// beyond `ldr`'s reach, so it is loaded by `adrp x16; ldr x16, [x16, #lo12]`.
+fn pool_bl_over_1mib(base: u64, bug: Option<PlantedBug>) -> Vec<u8> {
+    let mut b = CodeBuffer::new(base, bug);
+    b.set_pool_placement(crate::buffer::PoolPlacement::AfterCode);
+    b.load_const(X16, ADD);
+    b.push(Inst::Blr { rn: X16 });
+    b.bl_abs(NEAR);
+    for _ in 0..(1 << 18) {
+        b.push(Inst::Nop);
+    }
+    b.load_const(X16, DEALLOC);
+    b.push(Inst::Blr { rn: X16 });
+    b.load_const(X16, ADD);
+    b.push(Inst::Blr { rn: X16 });
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.adrp_loads, 1);
+    f.bytes
+}
+
+#[test]
+fn relaxed_literal_loads_of_a_function_over_1mib_are_checked() {
+    const BIG: u64 = JIT + 0x1_0000;
+    // Not at JIT (where verify_one places functions): the adrp pages are those of BIG.
+    let g = guest("over-1mib", &[("m:big", BIG, pool_bl_over_1mib(BIG, None))]);
+    let r = run(&g.inputs).unwrap();
+    assert_eq!(r.violations(), 0, "{}", r.text());
+    let f = &r.functions[0];
+    assert_eq!(
+        f.calls.get("adrp+ldr-literal+blr"),
+        Some(&1),
+        "{}",
+        r.text()
+    );
+    assert_eq!(f.calls.get("ldr-literal+blr"), Some(&2), "{}", r.text());
+    assert_eq!(f.calls.get("bl direct"), Some(&1));
+    assert_eq!(f.resolved.get("symbol"), Some(&4), "{:?}", f.sites);
+    assert_eq!(f.pool_words, 4, "two 8-byte literals, one read by adrp+ldr");
+    let site = f
+        .sites
+        .iter()
+        .find(|s| s.kind == "adrp+ldr-literal+blr")
+        .unwrap();
+    assert_eq!(site.target, Some(ADD));
+    // The adrp one page too far reads past the function's end.
+    let g = guest(
+        "over-1mib-page",
+        &[(
+            "m:big",
+            BIG,
+            pool_bl_over_1mib(BIG, Some(PlantedBug::AdrpLdrPageOffByOne)),
+        )],
+    );
+    let r = run(&g.inputs).unwrap();
+    assert!(
+        rules(&r).contains(&"literal-outside-function"),
+        "{}",
+        r.text()
+    );
+    // lo12 not scaled: 8 times the page offset, past the end too.
+    let g = guest(
+        "over-1mib-lo12",
+        &[(
+            "m:big",
+            BIG,
+            pool_bl_over_1mib(BIG, Some(PlantedBug::AdrpLdrLo12Unscaled)),
+        )],
+    );
+    let r = run(&g.inputs).unwrap();
+    assert!(
+        rules(&r).contains(&"literal-outside-function"),
+        "{}",
+        r.text()
+    );
+    // Unplaced (no perf map): the adrp's page is unknown; reported, never accepted.
+    let mut g = guest(
+        "over-1mib-unplaced",
+        &[("m:big", BIG, pool_bl_over_1mib(BIG, None))],
+    );
+    g.inputs.perf_map = None;
+    let r = run(&g.inputs).unwrap();
+    let f = &r.functions[0];
+    assert_eq!(
+        f.calls.get("adrp+ldr-literal+blr"),
+        Some(&1),
+        "{}",
+        r.text()
+    );
+    assert!(
+        f.violations
+            .iter()
+            .any(|v| v.rule == "unplaced-target" && v.message.contains("adrp+ldr-literal+blr")),
+        "{}",
+        r.text()
+    );
+}
