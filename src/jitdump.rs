@@ -373,6 +373,20 @@ mod tests {
         };
         assert_eq!(far(0).get("adrp+ldr-literal+blr"), Some(&1));
         assert_eq!(far(3).get("ldr [mem]+blr"), Some(&1));
+        // asmjit's third form, an 8-byte slot found in range at relocation: `ldr; nop`.
+        let w = [
+            Inst::LdrLit { rt: 16, offset: 16 },
+            Inst::Nop,
+            Inst::Blr { rn: 16 },
+            Inst::Ret,
+        ];
+        let mut b: Vec<u8> = w
+            .iter()
+            .flat_map(|i| i.encode().unwrap().to_le_bytes())
+            .collect();
+        b.extend([0u8; 8]);
+        let f = classify_function("f".into(), 0x7f00_0000_0000, &b);
+        assert_eq!(f.calls.get("ldr-literal+blr"), Some(&1), "{:?}", f.calls);
     }
 
     /// Eight words between two stubs that nothing reaches, two of them encoding `bl`, are data:
