@@ -25,6 +25,7 @@ pub mod engine;
 pub mod fuzzing;
 pub mod gen;
 pub mod jitdump;
+pub mod jitshape;
 pub mod layout;
 pub mod measure;
 pub mod oracle;

@@ -3,17 +3,35 @@
     fidelity_compare.py compare LABEL_A DIR_A LABEL_B DIR_B
     fidelity_compare.py generate LIST_OUT CANDIDATES DESCRIPTION RUN_DIR...
 
-Each DIR holds capture.json (fidelity_guest.py capture) and classify.json (`a64call classify
---json` of its dump). A function's record is: compiled or not, get_compiled_size, and from the
-dump its size, stub count, data words and call sequences by kind.
+Each DIR holds capture.json (fidelity_guest.py capture), classify.json (`a64call classify
+--json` of its dump) and shape.json (`a64call classify --shape`). A function's record is:
+compiled or not, get_compiled_size, and from the dump its size, stub count, data words and call
+sequences by kind; its shape is its instruction stream with constant values taken out
+(src/jitshape.rs: every materialisation of a constant into a register, movz/movn/movk runs, pool
+loads, adr/adrp(+add), is one token `const R`; data words are dropped; in-function branch
+targets are token indices, others `far`; everything else is capstone's text).
 
-compare: prints every function whose record differs between A and B (or that did not compile in
-either), then `N/N equal`; exit 1 on any difference.
+compare: classifies every function as
+  exact              same record (size, stubs, data words, call-sequence counts) and shape;
+  modulo constants   same shape, and the constant values both sides know (movz/movk runs, pool
+                     literals) form a consistent one-to-one renaming, but not the same record;
+  DIFFERENT          anything else (not compiled, not exactly once in a dump, another shape:
+                     printed with the first differing instruction).
+and prints two counts: functions with the same record (the exact check of earlier versions,
+which cannot see instructions that differ at the same size) and functions equal modulo
+constants.
+Constants are excluded because compiled code embeds addresses of objects and functions in
+_cinderx.so and the heap; another build lays these out differently, and the value decides how
+many movz/movk materialise it, whether it goes to the constant pool and whether adr or adrp+add
+reaches it, so sizes and pool words differ although the code generator did the same. Prints one
+line per function, both counts, and exits 1 unless every function is exact or equal modulo
+constants.
 generate: writes the function list from candidate runs: a candidate is kept when it compiled in
-every run, its record is identical across runs, and its name is unique in each dump. The list
-records what was excluded and why."""
+every run, its record and its shape are identical across runs, and its name is unique in each
+dump. The list records what was excluded and why."""
 import json
 import os
+import re
 import sys
 
 
@@ -30,6 +48,84 @@ def records(d):
     return out
 
 
+def shapes(d):
+    """name -> list of (shape, values) per dump entry, from DIR/shape.json."""
+    out = {}
+    for f in json.load(open(os.path.join(d, "shape.json"))):
+        out.setdefault(f["name"], []).append((f["shape"], f["values"]))
+    return out
+
+
+def first_difference(sa, sb):
+    """Index of the first differing token of two shapes, or None.
+
+    >>> first_difference(["const x0", "b.eq @3", "ret"], ["const x0", "b.ne @3", "ret"])
+    1
+    >>> first_difference(["const x0", "ret"], ["const x0", "ret"]) is None
+    True
+    >>> first_difference(["bl far", "ret"], ["bl far"])
+    1
+    """
+    for k in range(max(len(sa), len(sb))):
+        if k >= len(sa) or k >= len(sb) or sa[k] != sb[k]:
+            return k
+    return None
+
+
+def renaming_conflict(va, vb):
+    """Index where the constant values known on both sides stop being a consistent one-to-one
+    renaming (a value of A standing for two values of B, or the other way round), or None.
+
+    >>> renaming_conflict(["0x5", "0x5", "0x6", None], ["0x7", "0x7", "0x8", "0x9"]) is None
+    True
+    >>> renaming_conflict(["0x5", "0x5", "0x6"], ["0x7", "0x8", "0x8"])
+    1
+    >>> renaming_conflict(["0x5", "0x6"], ["0x7", "0x7"])
+    1
+    """
+    ab, ba = {}, {}
+    for k, (x, y) in enumerate(zip(va, vb)):
+        if x is None or y is None:
+            continue
+        if ab.setdefault(x, y) != y or ba.setdefault(y, x) != x:
+            return k
+    return None
+
+
+def context(s, k, n=2):
+    """Tokens around index k, the one at k marked.
+
+    >>> context(["a", "b", "c", "d"], 1, 1)
+    'a; >>b<<; c'
+    >>> context(["a"], 1, 1)
+    'a; >>(end)<<'
+    """
+    lo, hi = max(0, k - n), min(len(s), k + n + 1)
+    return "; ".join([*s[lo:k], f">>{s[k] if k < len(s) else '(end)'}<<", *s[k + 1:hi]])
+
+
+def modulo_constants(sa, sb):
+    """(equal, why) for two functions' shape entries (lists of (shape, values) per dump entry)."""
+    if len(sa) != 1 or len(sb) != 1:
+        return False, f"{len(sa)} and {len(sb)} entries in the dumps"
+    (ta, va), (tb, vb) = sa[0], sb[0]
+    k = first_difference(ta, tb)
+    if k is not None:
+        # A moved block first shows as a branch whose target index differs: point at the first
+        # instruction that differs other than in a target index, when there is one.
+        untarget = [lambda s: [re.sub(r"@\d+", "@", t) for t in s]][0]
+        k2 = first_difference(untarget(ta), untarget(tb))
+        note = "" if k2 is None or k2 == k else f" (a branch target index differs first, at {k})"
+        return False, (f"instruction {k if k2 is None else k2} of {len(ta)}/{len(tb)} (constants and data "
+                       f"excluded) differs{note}:\n"
+                       f"      A: {context(ta, k if k2 is None else k2)}\n      B: {context(tb, k if k2 is None else k2)}")
+    k = renaming_conflict(va, vb)
+    if k is not None:
+        return False, (f"same instructions, but constant {k} ({ta[k]}: {va[k]} vs {vb[k]}) breaks the "
+                       f"one-to-one renaming of the other constants")
+    return True, None
+
+
 def describe(r):
     if not r["compiled"]:
         return f"not compiled ({r['error']})"
@@ -42,26 +138,45 @@ def describe(r):
 
 def compare(la, da, lb, db):
     a, b = records(da), records(db)
+    sha, shb = shapes(da), shapes(db)
     names = list(a) + [n for n in b if n not in a]
-    diffs = []
+    lines, diffs, n_exact, n_mod = [], [], 0, 0
     for n in names:
         ra, rb = a.get(n), b.get(n)
         if ra is None or rb is None:
             diffs.append(f"{n}: only captured under {la if rb is None else lb}")
-        elif not ra["compiled"] or not rb["compiled"]:
+            continue
+        if not ra["compiled"] or not rb["compiled"]:
             diffs.append(f"{n}: {la}: {describe(ra)}; {lb}: {describe(rb)} (a listed function must compile in both)")
-        elif ra != rb or len(ra["dump"]) != 1:
-            diffs.append(f"{n}:\n    {la}: {describe(ra)}\n    {lb}: {describe(rb)}")
+            continue
+        same_shape, why = modulo_constants(sha.get(n, []), shb.get(n, []))
+        exact = ra == rb and len(ra["dump"]) == 1
+        n_exact += exact
+        n_mod += same_shape
+        if exact and same_shape:
+            lines.append(f"exact             {n}")
+        elif same_shape:
+            lines.append(f"modulo constants  {n}: {la} {describe(ra)}; {lb} {describe(rb)}")
+        elif exact:
+            diffs.append(f"{n}: same size, stubs, data words and call counts, but\n    {why}")
+        else:
+            diffs.append(f"{n}:\n    {la}: {describe(ra)}\n    {lb}: {describe(rb)}\n    {why}")
+    for line in lines:
+        print(line)
     for d in diffs:
-        print(f"DIFFERENT {d}")
-    equal = len(names) - len(diffs)
-    print(f"{equal}/{len(names)} equal ({la} vs {lb}: get_compiled_size and call-sequence classification per function)")
+        print(f"DIFFERENT         {d}")
+    total = len(names)
+    print(f"{n_exact}/{total} exactly equal ({la} vs {lb}: get_compiled_size, dumped size, stubs, data words "
+          f"and call-sequence counts per function)")
+    print(f"{n_mod}/{total} equal modulo constants (the same instructions in the same order, with embedded "
+          f"constant values, mostly addresses that differ with the library's layout, excluded: see --help)")
     return 1 if diffs else 0
 
 
 def generate(list_out, cand_path, description, run_dirs):
     cands = [l.strip() for l in open(cand_path) if l.strip()]
     runs = [records(d) for d in run_dirs]
+    shs = [shapes(d) for d in run_dirs]
     keep, why = [], {}
     for n in cands:
         rs = [r.get(n) for r in runs]
@@ -71,6 +186,9 @@ def generate(list_out, cand_path, description, run_dirs):
             why.setdefault("name not unique in the dump", []).append(n)
         elif any(r != rs[0] for r in rs):
             why.setdefault("differs between runs of the same build (depends on addresses or hash seed)", []).append(n)
+        elif any(s.get(n) is None or [t for t, _ in s[n]] != [t for t, _ in shs[0][n]] for s in shs):
+            why.setdefault("instructions differ between runs of the same build (code generation depends on "
+                           "addresses or hash seed)", []).append(n)
         else:
             keep.append(n)
     with open(list_out, "w") as f:

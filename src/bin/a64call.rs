@@ -186,6 +186,11 @@ enum Cmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Print each function's shape as JSON instead: its instructions with constant values
+        /// taken out (movz/movk runs, pool loads and adr/adrp+add become `const R`), data words
+        /// dropped, in-function branch targets as token indices (see src/jitshape.rs).
+        #[arg(long)]
+        shape: bool,
     },
     /// Exact instruction counts of marked guest phases (qemu counting plugin output in DIR):
     /// totals by mapping and executed call sequences in JIT code.
@@ -517,9 +522,15 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             },
             json,
         ),
-        Cmd::Classify { dump, json } => {
+        Cmd::Classify { dump, json, shape } => {
             let d = std::fs::read(&dump)
                 .map_err(|e| Fail(format!("cannot read {}: {e}", dump.display())))?;
+            if shape {
+                let j = a64call::jitshape::shapes_json(&d)
+                    .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
+                println!("{j}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let funcs = a64call::jitdump::classify(&d)
                 .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
             if json {
