@@ -13,13 +13,14 @@
 //!   values. Any other instruction forgets its destination register; other loads and stores
 //!   forget Rt, Rt2 and the base register; calls forget everything. Forgetting can only turn a
 //!   resolved target into an "indirect" one, never invent a value.
-//! * **F2a (relaxed literal loads).** `adrp xM, page; ldr xT, [xM, #off]` is the form asmjit
-//!   gives a literal load beyond the ±1 MiB of `ldr` (functions over 1 MiB; `adrp` + `add` is
-//!   its form for an address, never a load). JIT code has no static data of its own outside the
-//!   function that it could address page-relatively, so the pair is taken for what it is, a
-//!   literal load, and its address (known once the function is placed) is checked like any
-//!   literal's: inside the function, aligned, never reached as code ([`Analysis::reads`]). Its
-//!   value is the literal's bytes, and a call through it is `adrp+ldr-literal+blr`.
+//! * **F2a (relaxed literal loads).** `adrp x16, page; ldr x16, [x16, #off]` followed by
+//!   `blr x16` is the form asmjit gives a call-target literal load beyond the ±1 MiB of `ldr`
+//!   (functions over 1 MiB), so that exact call shape is taken for a literal load: its address
+//!   (known once the function is placed) is checked like any literal's (inside the function,
+//!   aligned, never reached as code: [`Analysis::reads`]), its value is the literal's bytes, and
+//!   the call is `adrp+ldr-literal+blr`. Any other `adrp` + `ldr` is an ordinary data load
+//!   (CinderX reads `_cinderx.so`'s globals that way, which `adrp` reaches) and forgets its
+//!   destination like other loads (F2).
 //! * **F3 (every exit is a site).** Each `bl`, `blr`, and each branch leaving the function
 //!   (`b`, conditional branches, `br`) is a site. A site whose target is known (a literal, an
 //!   immediate, a pc-relative offset once the function is placed) must resolve to a function
@@ -139,9 +140,28 @@ fn stub_target(words: &[u32], bytes: &[u8], i: usize) -> Option<Option<u64>> {
     }
 }
 
-/// Apply one instruction's register effects (F2); `pc` is its real address if known. Returns
-/// the byte offset of the literal a relaxed literal load reads (F2a), when placed.
-fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) -> Option<i64> {
+/// `ldr x16, [x16, #8*imm12]`: the load of the relaxed literal call shape (F2a).
+const LDR_X16_FROM_X16: u32 = 0xF940_0210;
+const LDR_X16_FROM_X16_MASK: u32 = 0xFFC0_03FF;
+/// `blr x16`.
+const BLR_X16: u32 = 0xD63F_0200;
+
+/// Is word `i` the load of a relaxed literal call, `adrp x16; ldr x16, [x16, #off]; blr x16`
+/// (F2a)? The `adrp` itself is checked by [`step`] through the register's provenance.
+fn relaxed_literal_call_load(words: &[u32], i: usize) -> bool {
+    words[i] & LDR_X16_FROM_X16_MASK == LDR_X16_FROM_X16 && words.get(i + 1) == Some(&BLR_X16)
+}
+
+/// Apply one instruction's register effects (F2); `pc` is its real address if known;
+/// `literal_call` says the word is the load of a relaxed literal call (F2a). Returns the byte
+/// offset of the literal such a load reads, when placed.
+fn step(
+    regs: &mut [Reg; 32],
+    w: u32,
+    (off, pc): (i64, Option<u64>),
+    literal_call: bool,
+    bytes: &[u8],
+) -> Option<i64> {
     let rd = (w & 31) as usize;
     let rn = ((w >> 5) & 31) as usize;
     let imm16 = u64::from((w >> 5) & 0xFFFF);
@@ -152,8 +172,8 @@ fn step(regs: &mut [Reg; 32], w: u32, off: i64, pc: Option<u64>, bytes: &[u8]) -
             *regs = [None; 32];
             return None;
         }
-        // ldr xT, [xM, #8*imm12] with xM from adrp (F2a).
-        _ if w & 0xFFC0_0000 == 0xF940_0000 && matches!(regs[rn], Some((Prov::Adrp, _))) => {
+        // ldr x16, [x16, #8*imm12] with x16 from adrp, then blr x16 (F2a).
+        _ if literal_call && matches!(regs[rn], Some((Prov::Adrp, _))) => {
             let Some((_, v)) = regs[rn] else {
                 unreachable!()
             };
@@ -304,13 +324,9 @@ pub fn analyse(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> A
             Flow::JumpReg(r) => out.push(via(r, false)),
             _ => {}
         }
-        if let Some(target) = step(
-            &mut regs,
-            w,
-            pc,
-            base.map(|b| b.wrapping_add(pc as u64)),
-            bytes,
-        ) {
+        let real_pc = base.map(|b| b.wrapping_add(pc as u64));
+        let literal_call = relaxed_literal_call_load(words, i);
+        if let Some(target) = step(&mut regs, w, (pc, real_pc), literal_call, bytes) {
             reads.push(Read {
                 at: i,
                 target,
@@ -324,4 +340,49 @@ pub fn analyse(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> A
 /// Can control fall through `w` to the next word?
 pub fn falls_through(w: u32) -> bool {
     !matches!(flow(w), Flow::Jump(_) | Flow::JumpReg(_) | Flow::End)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::reach::walk;
+
+    /// `adrp xd, #pages` (immhi:immlo = pages).
+    fn adrp(rd: u32, pages: u32) -> u32 {
+        0x9000_0000 | ((pages & 3) << 29) | ((pages >> 2) << 5) | rd
+    }
+    /// `ldr xt, [xn, #8*imm12]`.
+    fn ldr_uimm(rt: u32, rn: u32, imm12: u32) -> u32 {
+        0xF940_0000 | (imm12 << 10) | (rn << 5) | rt
+    }
+    const RET: u32 = 0xD65F_03C0;
+
+    fn bytes(words: &[u32]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn only_the_relaxed_call_shape_is_a_literal_read() {
+        let base = 0x10_0000_0000;
+        // A relaxed literal call: adrp x16 (this page); ldr x16, [x16, #0x10]; blr x16; ret;
+        // then the literal at +0x10.
+        let call = [adrp(16, 0), ldr_uimm(16, 16, 2), BLR_X16, RET, 0, 0];
+        let a = analyse(&call, &bytes(&call), &walk(&call, &[0]), Some(base));
+        assert_eq!(a.reads.len(), 1, "{:?}", a.reads);
+        assert_eq!(a.reads[0].target, 0x10);
+        // A data load through adrp (CinderX reads _cinderx.so's globals this way): not a
+        // literal of the function, whatever page it reads.
+        let data = [adrp(0, 5), ldr_uimm(23, 0, 2), RET];
+        let a = analyse(&data, &bytes(&data), &walk(&data, &[0]), Some(base));
+        assert!(a.reads.is_empty(), "{:?}", a.reads);
+        // The same load into x16 but not followed by blr x16 is a data load too.
+        let no_call = [adrp(16, 0), ldr_uimm(16, 16, 2), RET, 0, 0];
+        let a = analyse(
+            &no_call,
+            &bytes(&no_call),
+            &walk(&no_call, &[0]),
+            Some(base),
+        );
+        assert!(a.reads.is_empty(), "{:?}", a.reads);
+    }
 }
