@@ -115,7 +115,8 @@ def executed_checks(t, base, cand):
 
 def main():
     if len(sys.argv) != 5:
-        sys.exit(__doc__.split("\n\n")[1])
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        sys.exit(2)
     base_res, cand_res, base_counts, cand_counts = sys.argv[1:5]
     t = Test()
     try:
