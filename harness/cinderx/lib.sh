@@ -13,7 +13,7 @@ CX_DEPS=$CX/deps
 CX_JITMODE=$CX/jitmode
 CX_TMP_BUILDS=()
 
-cx_die2() { echo "$*" >&2; exit 2; }
+cx_die2() { echo "$(basename "$0"): $*" >&2; exit 2; }
 
 # resolve_build SPEC: sets BUILD_NAME, BUILD_DIR and BUILD_SITE, or exits 2 saying why.
 # SPEC is a build name (official, baseline, patched, or any NAME under .cache/cinderx/builds/),
@@ -23,6 +23,8 @@ resolve_build() {
   local spec=$1 sha
   if [[ $spec == *.whl ]]; then
     [ -f "$spec" ] || cx_die2 "--wheel $spec: no such wheel file"
+    python3 -c 'import sys, zipfile; sys.exit(0 if zipfile.is_zipfile(sys.argv[1]) else 1)' "$spec" ||
+      cx_die2 "--wheel $spec: not a wheel (not a zip file)"
     sha=$(sha256sum "$spec" | cut -c1-12)
     BUILD_NAME=wheel-$sha
     BUILD_DIR=$(mktemp -d "$CX/builds/tmp-$BUILD_NAME.XXXXXX")
@@ -38,6 +40,9 @@ PY
     BUILD_DIR=$(cd "$spec" && pwd)
     BUILD_NAME=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("name", ""))' "$BUILD_DIR/build.json" 2>/dev/null)
     [ -n "$BUILD_NAME" ] || BUILD_NAME=$(basename "$BUILD_DIR")
+    # The name becomes a results directory that is removed and remade: keep it a plain name.
+    [[ $BUILD_NAME =~ ^[A-Za-z0-9._-]+$ && $BUILD_NAME != .* ]] ||
+      cx_die2 "--wheel $spec: its build.json names it '$BUILD_NAME', not a plain name"
   else
     [[ $spec =~ ^[A-Za-z0-9._-]+$ ]] || cx_die2 "--wheel $spec: not a build name, .whl file or build directory"
     BUILD_NAME=$spec
