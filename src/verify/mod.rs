@@ -209,12 +209,14 @@ fn load_images(
     let mut out = Vec::new();
     for path in paths {
         let short = path.rsplit('/').next().unwrap_or(path);
-        let file = given
+        let named = given
             .iter()
             .find(|(n, _)| n == short)
-            .map(|(_, p)| p.clone())
-            .unwrap_or_else(|| PathBuf::from(path));
+            .map(|(_, p)| p.clone());
+        let file = named.clone().unwrap_or_else(|| PathBuf::from(path));
         let placed = match std::fs::read(&file) {
+            // A file named with --elf that cannot be read is bad input, not a finding.
+            Err(e) if named.is_some() => return Err(format!("--elf {}: {e}", file.display())),
             Err(e) => {
                 notes.push(format!(
                     "{path}: symbols unavailable ({}: {e})",

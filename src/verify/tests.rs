@@ -300,6 +300,10 @@ fn elf_files_can_be_named_explicitly() {
     assert!(run(&g.inputs)
         .unwrap_err()
         .contains("no executable mapping"));
+    // A named file that cannot be read is bad input, not a crowd of unresolved targets.
+    let missing = g.dir.join("no-such-python");
+    g.inputs.elfs = vec![format!("python3.14={}", missing.display())];
+    assert!(run(&g.inputs).unwrap_err().contains("no-such-python"));
 }
 
 #[test]
