@@ -12,15 +12,9 @@ import json
 import os
 import sys
 
+from report import read  # the tier's report, beside this script
+
 PATCH_DIR = "harness/cinderx/patches"
-
-
-def read(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return default
 
 
 def patches():
