@@ -19,9 +19,9 @@ os.environ.setdefault("CINDERX_JIT_MAX_HIR_BLOCKS", "100000")
 os.environ.setdefault("CINDERX_JIT_MAX_LIR_BLOCKS", "1000000")
 os.environ.setdefault("CINDERX_JIT_MAX_LIR_INSTRS", "10000000")
 
+import verifiable_dump  # before cinderx: turns on the perf map (a64call verify)
 import cinderx
 import cinderx.jit as jit
-import _cinderx
 
 ONE_MIB = 1 << 20
 
@@ -61,7 +61,7 @@ def main():
     if not (got == interpreted == want):
         problems.append(f"results differ: {'compiled' if compiled else 'interpreted'} {got!r}, "
                         f"interpreted {interpreted!r}, expected {want!r}")
-    _cinderx.dump_elf(out)
+    verifiable_dump.save(out)
     print(json.dumps({"sites": n, "compiled": compiled, "compiled_size": size,
                       "over_1_mib": size > ONE_MIB, "jit_error": error, "result": got,
                       "ok": not problems, "problems": problems}))

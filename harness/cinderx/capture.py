@@ -10,18 +10,12 @@ Usage: capture.py OUT.elf [--no-run] [module:qualname ...]
 Then:  a64call verify OUT.elf --maps OUT.elf.maps --perf-map OUT.elf.perfmap"""
 import importlib
 import math
-import os
-import shutil
 import sys
 import types
 
-if "_cinderx" in sys.modules:
-    sys.exit("capture.py: cinderx was imported before CINDERX_JIT_PERF_MAP could be set")
-# Read once, when _cinderx is imported.
-os.environ["CINDERX_JIT_PERF_MAP"] = "1"
+import verifiable_dump  # before cinderx: turns on the perf map
 import cinderx
 import cinderx.jit as jit
-import _cinderx
 
 if cinderx.get_import_error() is not None:
     sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
@@ -84,10 +78,5 @@ if not no_run:
     assert sqrt_sites(2.0) == sqrt_sites(2.0)
     assert mixed(20) == mixed(20)
 out = sys.argv[1]
-_cinderx.dump_elf(out)
-# The maps must come from this process, after compiling: the dump's addresses are its own.
-shutil.copyfile("/proc/self/maps", out + ".maps")
-perf = f"/tmp/perf-{os.getpid()}.map"
-shutil.copyfile(perf, out + ".perfmap")
-os.unlink(perf)
+verifiable_dump.save(out)
 print(f"wrote {out}, {out}.maps and {out}.perfmap ({len(funcs)} functions forced)")

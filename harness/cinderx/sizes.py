@@ -1,10 +1,13 @@
 """Call-site size test: for each N, a function with N repeated `math.sqrt()` call sites is
 force-compiled; prints JSON {"sizes": {N: compiled size}} and writes every compiled function's
-code to the ELF path given as argv[1] (via _cinderx.dump_elf) for a64call classify.
+code to the ELF path given as argv[1] (via _cinderx.dump_elf, with ARG.maps and ARG.perfmap beside
+it for a64call verify) for a64call classify.
 harness/cinderx/fidelity_guest.py imports make_sqrt_sites and compile_sqrt_sites from here."""
 import json
 import sys
 
+if __name__ == "__main__":
+    import verifiable_dump  # before cinderx: turns on the perf map (a64call verify)
 import cinderx
 import cinderx.jit as jit
 
@@ -33,12 +36,12 @@ def compile_sqrt_sites(n):
 
 
 def main():
-    import _cinderx
-
     if cinderx.get_import_error() is not None:
         sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
-    sizes = {n: jit.get_compiled_size(compile_sqrt_sites(n)) for n in NS}
-    _cinderx.dump_elf(sys.argv[1])
+    # Every function stays referenced until the dump: a dropped function frees its code.
+    funcs = {n: compile_sqrt_sites(n) for n in NS}
+    sizes = {n: jit.get_compiled_size(f) for n, f in funcs.items()}
+    verifiable_dump.save(sys.argv[1])
     print(json.dumps({"sizes": sizes}))
 
 
