@@ -1,6 +1,6 @@
 """Host side of harness/cinderx/fidelity (host python3).
 
-    fidelity_compare.py compare LABEL_A DIR_A LABEL_B DIR_B
+    fidelity_compare.py compare LABEL_A LABEL_B DIR_B DIR_A...
     fidelity_compare.py generate LIST_OUT CANDIDATES DESCRIPTION RUN_DIR...
 
 Each DIR holds capture.json (fidelity_guest.py capture), classify.json (`a64call classify
@@ -11,21 +11,30 @@ sequences by kind; its shape is its instruction stream with constant values take
 loads, adr/adrp(+add), is one token `const R`; data words are dropped; in-function branch
 targets are token indices, others `far`; everything else is capstone's text).
 
-compare: classifies every function as
-  exact              same record (size, stubs, data words, call-sequence counts) and shape;
-  modulo constants   same shape, and the constant values both sides know (movz/movk runs, pool
-                     literals) form a consistent one-to-one renaming, but not the same record;
-  DIFFERENT          anything else (not compiled, not exactly once in a dump, another shape:
-                     printed with the first differing instruction).
-and prints two counts: functions with the same record (the exact check of earlier versions,
-which cannot see instructions that differ at the same size) and functions equal modulo
-constants.
+compare: the reference A was captured once per heap layout (DIR_A..., the first the plain fixed
+run), the candidate B once. CinderX's LIR backend iterates hash sets keyed by heap pointers
+(block sorter, register allocator), so the reference itself emits another register choice, move
+order or block order for some functions when the heap layout changes, and another build (another
+_cinderx.so) necessarily lays out the heap differently. The set of shapes A produced over the
+layouts is therefore the reference; each function of B is
+  exact              same record (size, stubs, data words, call-sequence counts) and shape as
+                     A's first (fixed) run;
+  modulo constants   same shape as A's first run, and the constant values both sides know
+                     (movz/movk runs, pool literals) form a consistent one-to-one renaming;
+  other layout       the shape (modulo constants, as above) of A's run under another heap
+                     layout, printed with in how many of the n layouts A produced it;
+  DIFFERENT          anything else (not compiled, not exactly once in a dump, or a shape A never
+                     produced: printed with its first differing instruction against A's first
+                     run and how many distinct shapes A produced).
+It prints one line per function, the counts, and `N/T equal` counting only functions whose
+shape A produced, and exits 1 on any DIFFERENT (or when A did not compile a listed function in
+every layout).
 Constants are excluded because compiled code embeds addresses of objects and functions in
 _cinderx.so and the heap; another build lays these out differently, and the value decides how
 many movz/movk materialise it, whether it goes to the constant pool and whether adr or adrp+add
-reaches it, so sizes and pool words differ although the code generator did the same. Prints one
-line per function, both counts, and exits 1 unless every function is exact or equal modulo
-constants.
+reaches it, so sizes and pool words differ although the code generator did the same.
+Doctests: python3 -m doctest harness/cinderx/fidelity_compare.py (harness/cinderx/fidelity runs
+them first).
 generate: writes the function list from candidate runs: a candidate is kept when it compiled in
 every run, its record and its shape are identical across runs, and its name is unique in each
 dump. The list records what was excluded and why."""
@@ -136,40 +145,94 @@ def describe(r):
     return f"{r['compiled_size']} bytes, {d['stubs']} stubs, {d['data_words']} data words, {calls}"
 
 
-def compare(la, da, lb, db):
-    a, b = records(da), records(db)
-    sha, shb = shapes(da), shapes(db)
-    names = list(a) + [n for n in b if n not in a]
-    lines, diffs, n_exact, n_mod = [], [], 0, 0
-    for n in names:
-        ra, rb = a.get(n), b.get(n)
-        if ra is None or rb is None:
-            diffs.append(f"{n}: only captured under {la if rb is None else lb}")
+def judge(ref, cand):
+    """Judge a candidate's shape entries `cand` against the reference's entries per layout `ref`
+    (ref[0] the fixed run). Returns (verdict, layouts, why): verdict `same` (equal modulo
+    constants to ref[0]), `other layout` (equal modulo constants to the reference under the
+    layouts listed, not ref[0]) or `DIFFERENT` (why says how, against ref[0]).
+
+    >>> fixed = [(["cmp x0, #1", "b.eq @4", "bl far", "mov x19, x0", "ret"], [None] * 5)]
+    >>> moved = [(["cmp x0, #1", "b.eq @4", "bl far", "mov x20, x0", "ret"], [None] * 5)]
+    >>> ref = [fixed, moved, fixed]
+    >>> judge(ref, fixed)[:2]
+    ('same', [0, 2])
+    >>> judge(ref, moved)[:2]
+    ('other layout', [1])
+
+    A flipped branch condition or a missing call is a shape the reference never produced:
+
+    >>> flipped = [(["cmp x0, #1", "b.ne @4", "bl far", "mov x19, x0", "ret"], [None] * 5)]
+    >>> v, ls, why = judge(ref, flipped); v, ls
+    ('DIFFERENT', [])
+    >>> print(why)
+    instruction 1 of 5/5 (constants and data excluded) differs:
+          A: cmp x0, #1; >>b.eq @4<<; bl far; mov x19, x0
+          B: cmp x0, #1; >>b.ne @4<<; bl far; mov x19, x0
+    >>> judge(ref, [(["cmp x0, #1", "b.eq @3", "mov x19, x0", "ret"], [None] * 4)])[:2]
+    ('DIFFERENT', [])
+    """
+    ok = [i for i, r in enumerate(ref) if modulo_constants(r, cand)[0]]
+    if ok and ok[0] == 0:
+        return "same", ok, None
+    if ok:
+        return "other layout", ok, None
+    return "DIFFERENT", [], modulo_constants(ref[0], cand)[1]
+
+
+def compare(la, lb, db, das):
+    layouts = [open(os.path.join(d, "layout.txt")).read().strip() if os.path.exists(os.path.join(d, "layout.txt"))
+               else os.path.basename(d) for d in das]
+    ra_all = [records(d) for d in das]
+    sh_all = [shapes(d) for d in das]
+    a, b, shb = ra_all[0], records(db), shapes(db)
+    n = len(das)
+    names = list(a) + [x for x in b if x not in a]
+    lines, diffs, n_exact, n_mod, n_other, n_var = [], [], 0, 0, 0, 0
+    for name in names:
+        ras, rb = [r.get(name) for r in ra_all], b.get(name)
+        if any(r is None for r in ras) or rb is None:
+            diffs.append(f"{name}: only captured under {la if rb is None else lb}")
             continue
-        if not ra["compiled"] or not rb["compiled"]:
-            diffs.append(f"{n}: {la}: {describe(ra)}; {lb}: {describe(rb)} (a listed function must compile in both)")
+        if not all(r["compiled"] for r in ras) or not rb["compiled"]:
+            bad = [i for i, r in enumerate(ras) if not r["compiled"]]
+            diffs.append(f"{name}: {la}: {describe(ras[bad[0]] if bad else ras[0])}"
+                         f"{f' (layouts {bad})' if bad else ''}; {lb}: {describe(rb)} "
+                         f"(a listed function must compile in both, in every layout)")
             continue
-        same_shape, why = modulo_constants(sha.get(n, []), shb.get(n, []))
-        exact = ra == rb and len(ra["dump"]) == 1
-        n_exact += exact
-        n_mod += same_shape
-        if exact and same_shape:
-            lines.append(f"exact             {n}")
-        elif same_shape:
-            lines.append(f"modulo constants  {n}: {la} {describe(ra)}; {lb} {describe(rb)}")
-        elif exact:
-            diffs.append(f"{n}: same size, stubs, data words and call counts, but\n    {why}")
+        ref = [s.get(name, []) for s in sh_all]
+        distinct = len({tuple(tuple(t) for t, _ in r) for r in ref})
+        n_var += distinct > 1
+        verdict, ok, why = judge(ref, shb.get(name, []))
+        if verdict == "same":
+            exact = ras[0] == rb and len(rb["dump"]) == 1
+            n_exact += exact
+            n_mod += not exact
+            if exact:
+                lines.append(f"exact             {name}")
+            else:
+                lines.append(f"modulo constants  {name}: {la} {describe(ras[0])}; {lb} {describe(rb)}")
+        elif verdict == "other layout":
+            n_other += 1
+            lines.append(f"other layout      {name}: a shape the reference produced under another heap layout "
+                         f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)}; "
+                         f"{distinct} distinct shapes in all)")
         else:
-            diffs.append(f"{n}:\n    {la}: {describe(ra)}\n    {lb}: {describe(rb)}\n    {why}")
+            diffs.append(f"{name}: a shape {la} did not produce in any of {n} heap layouts "
+                         f"({distinct} distinct shapes there); against its fixed run:\n"
+                         f"    {la}: {describe(ras[0])}\n    {lb}: {describe(rb)}\n    {why}")
     for line in lines:
         print(line)
     for d in diffs:
         print(f"DIFFERENT         {d}")
     total = len(names)
-    print(f"{n_exact}/{total} exactly equal ({la} vs {lb}: get_compiled_size, dumped size, stubs, data words "
-          f"and call-sequence counts per function)")
-    print(f"{n_mod}/{total} equal modulo constants (the same instructions in the same order, with embedded "
-          f"constant values, mostly addresses that differ with the library's layout, excluded: see --help)")
+    print(f"reference {la}: {n} heap layouts ({'; '.join(layouts)}); {n_var}/{total} functions have more "
+          f"than one shape across them")
+    print(f"{n_exact} exact (get_compiled_size, dumped size, stubs, data words, call-sequence counts and "
+          f"instructions as {la}'s fixed run), {n_mod} modulo constants (the same instructions, embedded "
+          f"constant values excluded: see --help), {n_other} a shape {la} produced under another heap layout, "
+          f"{len(diffs)} DIFFERENT")
+    print(f"{n_exact + n_mod + n_other}/{total} equal ({lb} vs {la}: functions whose shape, modulo constants, "
+          f"{la} also produced)")
     return 1 if diffs else 0
 
 
@@ -206,8 +269,8 @@ def generate(list_out, cand_path, description, run_dirs):
 
 def main():
     a = sys.argv[1:]
-    if a[:1] == ["compare"] and len(a) == 5:
-        sys.exit(compare(*a[1:]))
+    if a[:1] == ["compare"] and len(a) >= 5:
+        sys.exit(compare(a[1], a[2], a[3], a[4:]))
     if a[:1] == ["generate"] and len(a) >= 5:
         sys.exit(generate(a[1], a[2], a[3], a[4:]))
     print(__doc__, file=sys.stderr)

@@ -10,6 +10,14 @@ every compiled function's code to OUT.elf (_cinderx.dump_elf) for `a64call class
 function that cannot be found or does not compile is recorded as such (the list is fixed; the
 comparison reports it), never skipped. Without --lenient it also exits 1 in that case.
 
+FIDELITY_HEAP_PAD=N (environment, default 0): before cinderx is imported, allocate and keep
+alive N bytes of padding (one N-byte bytearray from the C heap, and N // 64 small objects from
+Python's allocator), so every later heap address moves by an amount that is not a round number.
+CinderX's LIR backend iterates hash sets keyed by heap pointers (block sorter, register
+allocator), so its register choice, move order and block order can depend on the heap layout;
+harness/cinderx/fidelity runs the reference build under several fixed paddings to collect the
+shapes it produces.
+
 candidates: prints, one per line, the Python functions and methods defined in a fixed set of
 stable standard-library modules (sorted, at most PER_MODULE per module), the raw material from
 which `harness/cinderx/fidelity --generate` makes the committed list."""
@@ -19,8 +27,12 @@ import os
 import sys
 import types
 
-import cinderx
-import cinderx.jit as jit
+# Before anything of cinderx is allocated (see the docstring): fixed, deterministic padding.
+_HEAP_PAD = int(os.environ.get("FIDELITY_HEAP_PAD", "0"))
+_PADDING = (bytearray(_HEAP_PAD), [object() for _ in range(_HEAP_PAD // 64)]) if _HEAP_PAD else None
+
+import cinderx  # noqa: E402
+import cinderx.jit as jit  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import sizes  # noqa: E402  (harness/cinderx/sizes.py)
@@ -94,7 +106,7 @@ def capture(list_path, out_json, out_elf, lenient):
         result[f"sizetest:sqrt_sites_{n}"] = {"compiled": True, "size": jit.get_compiled_size(f), "error": None}
     _cinderx.dump_elf(out_elf)
     with open(out_json, "w") as fh:
-        json.dump({"functions": result, "cinderx": cinderx.__file__, "_cinderx": _cinderx.__file__}, fh, indent=1)
+        json.dump({"functions": result, "heap_pad": _HEAP_PAD, "cinderx": cinderx.__file__, "_cinderx": _cinderx.__file__}, fh, indent=1)
     bad = [k for k, r in result.items() if not r["compiled"]]
     if bad and not lenient:
         print(f"fidelity_guest: {len(bad)} listed functions did not compile, e.g. {bad[0]}: {result[bad[0]]['error']}",
