@@ -23,12 +23,15 @@ layouts is therefore the reference; each function of B is
                      (movz/movk runs, pool literals) form a consistent one-to-one renaming;
   other layout       the shape (modulo constants, as above) of A's run under another heap
                      layout, printed with in how many of the n layouts A produced it;
+  not judgeable      a shape A never produced, for a function whose shapes A did not cover: A
+                     itself produced more than n/2 distinct shapes in the n layouts, so a shape
+                     missing from them says nothing about B (printed with its first difference);
   DIFFERENT          anything else (not compiled, not exactly once in a dump, or a shape A never
-                     produced: printed with its first differing instruction against A's first
-                     run and how many distinct shapes A produced).
-It prints one line per function, the counts, and `N/T equal` counting only functions whose
-shape A produced, and exits 1 on any DIFFERENT (or when A did not compile a listed function in
-every layout).
+                     produced although A's shapes repeat: printed with its first differing
+                     instruction against A's first run and how many distinct shapes A produced).
+It prints one line per function, the counts, and `N/J equal` over the J judgeable functions
+(those not "not judgeable"), and exits 1 on any DIFFERENT (or when A did not compile a listed
+function in every layout).
 Constants are excluded because compiled code embeds addresses of objects and functions in
 _cinderx.so and the heap; another build lays these out differently, and the value decides how
 many movz/movk materialise it, whether it goes to the constant pool and whether adr or adrp+add
@@ -187,7 +190,7 @@ def compare(la, lb, db, das):
     a, b, shb = ra_all[0], records(db), shapes(db)
     n = len(das)
     names = list(a) + [x for x in b if x not in a]
-    lines, diffs, n_exact, n_mod, n_other, n_var = [], [], 0, 0, 0, 0
+    lines, diffs, unjudged, n_exact, n_mod, n_other, n_var = [], [], [], 0, 0, 0, 0
     for name in names:
         ras, rb = [r.get(name) for r in ra_all], b.get(name)
         if any(r is None for r in ras) or rb is None:
@@ -216,23 +219,29 @@ def compare(la, lb, db, das):
             lines.append(f"other layout      {name}: a shape the reference produced under another heap layout "
                          f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)}; "
                          f"{distinct} distinct shapes in all)")
+        elif distinct > n / 2:
+            unjudged.append(f"{name}: a shape {la} did not produce, but {la} itself produced {distinct} "
+                            f"distinct shapes in {n} heap layouts; against its fixed run: {why}")
         else:
             diffs.append(f"{name}: a shape {la} did not produce in any of {n} heap layouts "
                          f"({distinct} distinct shapes there); against its fixed run:\n"
                          f"    {la}: {describe(ras[0])}\n    {lb}: {describe(rb)}\n    {why}")
     for line in lines:
         print(line)
+    for u in unjudged:
+        print(f"not judgeable     {u}")
     for d in diffs:
         print(f"DIFFERENT         {d}")
     total = len(names)
+    judged = total - len(unjudged)
     print(f"reference {la}: {n} heap layouts ({'; '.join(layouts)}); {n_var}/{total} functions have more "
           f"than one shape across them")
     print(f"{n_exact} exact (get_compiled_size, dumped size, stubs, data words, call-sequence counts and "
           f"instructions as {la}'s fixed run), {n_mod} modulo constants (the same instructions, embedded "
           f"constant values excluded: see --help), {n_other} a shape {la} produced under another heap layout, "
-          f"{len(diffs)} DIFFERENT")
-    print(f"{n_exact + n_mod + n_other}/{total} equal ({lb} vs {la}: functions whose shape, modulo constants, "
-          f"{la} also produced)")
+          f"{len(unjudged)} not judgeable, {len(diffs)} DIFFERENT")
+    print(f"{n_exact + n_mod + n_other}/{judged} equal ({lb} vs {la}: judgeable functions whose shape, modulo "
+          f"constants, {la} also produced; {len(unjudged)} of {total} not judgeable)")
     return 1 if diffs else 0
 
 
