@@ -17,10 +17,18 @@ if "_cinderx" in sys.modules:
 os.environ["CINDERX_JIT_PERF_MAP"] = "1"
 
 
+def _flush_probe(x):
+    return x + 1
+
+
 def save(out):
     import _cinderx
+    import cinderx.jit as jit
 
     _cinderx.dump_elf(out)
+    # The perf map entry of the last function compiled appears only once another is written:
+    # compile one more (after the dump, so the dump does not hold it).
+    jit.force_compile(_flush_probe)
     shutil.copyfile("/proc/self/maps", out + ".maps")
     perf = f"/tmp/perf-{os.getpid()}.map"
     shutil.copyfile(perf, out + ".perfmap")

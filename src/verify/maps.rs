@@ -104,7 +104,9 @@ pub struct PerfSymbol {
 /// Parse a perf map (`ADDR SIZE NAME`, hex without `0x`). A `__CINDER_JIT:` line is merged into
 /// the previous one when it has the same name and starts where that one ends: CinderX writes one
 /// line per code section of a compiled function (body, then stubs), and only the first is an
-/// entry. Other lines (CinderX's own trampolines) stay separate: each is an entry.
+/// entry. A `__CINDER_JIT:` line repeating a section already inside the previous one (CinderX
+/// sometimes writes a section's line twice) is dropped. Other lines (CinderX's own trampolines)
+/// stay separate: each is an entry.
 pub fn parse_perf_map(text: &str) -> Result<Vec<PerfSymbol>, String> {
     let mut out: Vec<PerfSymbol> = Vec::new();
     for (i, line) in text.lines().enumerate() {
@@ -125,6 +127,11 @@ pub fn parse_perf_map(text: &str) -> Result<Vec<PerfSymbol>, String> {
             {
                 p.size += size
             }
+            Some(p)
+                if name.starts_with(JIT_PREFIX)
+                    && p.name == name
+                    && p.addr <= addr
+                    && addr + size <= p.addr + p.size => {}
             _ => out.push(PerfSymbol {
                 addr,
                 size,
@@ -183,9 +190,11 @@ mod tests {
             "7fad21c00000 98 __CINDER_INFRA_JIT:deopt_trampoline\n\
              7fad21c00098 20 __CINDER_INFRA_JIT:deopt_trampoline\n\
              7fad21c000c0 270 __CINDER_JIT:__main__:f\n\
+             7fad21c00330 a0 __CINDER_JIT:__main__:f\n\
              7fad21c00330 a0 __CINDER_JIT:__main__:f\n",
         )
         .unwrap();
+        // The repeated stubs line (as CinderX wrote it for a 1 MiB function) is dropped.
         assert_eq!(p.len(), 3, "{p:?}");
         assert_eq!((p[1].addr, p[1].size), (0x7fad21c00098, 0x20));
         assert_eq!((p[2].addr, p[2].size), (0x7fad21c000c0, 0x310));

@@ -116,10 +116,26 @@ pub fn load(inp: &Inputs) -> Result<Loaded, String> {
     let mut placed = Vec::new();
     for f in &funcs {
         let want = format!("{}{}", maps::JIT_PREFIX, f.name);
-        let c: Vec<_> = perf
+        let size = f.bytes.len() as u64;
+        let mut c: Vec<_> = perf
             .iter()
-            .filter(|p| p.name == want && p.size == f.bytes.len() as u64)
+            .filter(|p| p.name == want && p.size == size)
             .collect();
+        if c.is_empty() {
+            // The perf map lists a function's code sections, not trailing data asmjit adds for
+            // functions near 1 MiB (an address table): one entry of its name, no larger than
+            // the dump's, still places it.
+            let named: Vec<_> = perf.iter().filter(|p| p.name == want).collect();
+            if let [one] = named.as_slice() {
+                if one.size < size {
+                    notes.push(format!(
+                        "{}: placed by its one perf-map entry ({} bytes of the dump's {})",
+                        f.name, one.size, size
+                    ));
+                    c = named;
+                }
+            }
+        }
         let base = match c.as_slice() {
             [one] => Some(one.addr),
             [] if inp.perf_map.is_some() => {

@@ -288,6 +288,38 @@ fn unresolved_and_unplaced_targets_are_reported() {
 }
 
 #[test]
+fn one_shorter_perf_map_entry_still_places_its_function() {
+    // A function near 1 MiB carries data the perf map does not list: one entry of its name,
+    // shorter than the dump's bytes, places it; two such entries would not.
+    let g = guest("shorter", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let path = g.inputs.perf_map.clone().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let shorter: String = text
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.splitn(3, ' ').collect();
+            let size = u64::from_str_radix(f[1], 16).unwrap() - 8;
+            format!("{} {size:x} {}\n", f[0], f[2])
+        })
+        .collect();
+    std::fs::write(&path, &shorter).unwrap();
+    let r = run(&g.inputs).unwrap();
+    assert_eq!(r.violations(), 0, "{}", r.text());
+    assert!(r
+        .notes
+        .iter()
+        .any(|n| n.contains("placed by its one perf-map entry")));
+    let twice: String = shorter
+        .lines()
+        .chain(shorter.lines())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, twice).unwrap();
+    let r = run(&g.inputs).unwrap();
+    assert_eq!(rules(&r), ["unplaced-target"], "{}", r.text());
+}
+
+#[test]
 fn elf_files_can_be_named_explicitly() {
     let mut g = guest("named", &[("m:f", JIT, pool_bl(JIT, None, true))]);
     let moved = g.dir.join("copy-of-python");
