@@ -324,6 +324,16 @@ mod tests {
         assert_eq!(f.calls.get("bl direct").copied(), Some(64), "{:?}", f.calls);
     }
 
+    /// The encoded instructions followed by `data` zero bytes.
+    fn code_then_data(insts: &[Inst], data: usize) -> Vec<u8> {
+        let mut b: Vec<u8> = insts
+            .iter()
+            .flat_map(|i| i.encode().unwrap().to_le_bytes())
+            .collect();
+        b.resize(b.len() + data, 0);
+        b
+    }
+
     /// pool+bl on a function over 1 MiB: both pool forms, counted exactly as emitted, whatever
     /// the dump address's offset in its page (the dump does not keep the real address).
     #[test]
@@ -364,12 +374,7 @@ mod tests {
                 Inst::Blr { rn: 16 },
                 Inst::Ret,
             ];
-            let mut b: Vec<u8> = w
-                .iter()
-                .flat_map(|i| i.encode().unwrap().to_le_bytes())
-                .collect();
-            b.extend([0u8; 24]);
-            classify_function("f".into(), 0x7f00_0000_0000, &b).calls
+            classify_function("f".into(), 0x7f00_0000_0000, &code_then_data(&w, 24)).calls
         };
         assert_eq!(far(0).get("adrp+ldr-literal+blr"), Some(&1));
         assert_eq!(far(3).get("ldr [mem]+blr"), Some(&1));
@@ -380,12 +385,7 @@ mod tests {
             Inst::Blr { rn: 16 },
             Inst::Ret,
         ];
-        let mut b: Vec<u8> = w
-            .iter()
-            .flat_map(|i| i.encode().unwrap().to_le_bytes())
-            .collect();
-        b.extend([0u8; 8]);
-        let f = classify_function("f".into(), 0x7f00_0000_0000, &b);
+        let f = classify_function("f".into(), 0x7f00_0000_0000, &code_then_data(&w, 8));
         assert_eq!(f.calls.get("ldr-literal+blr"), Some(&1), "{:?}", f.calls);
     }
 

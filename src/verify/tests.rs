@@ -453,36 +453,20 @@ fn relaxed_literal_loads_of_a_function_over_1mib_are_checked() {
         .find(|s| s.kind == "adrp+ldr-literal+blr")
         .unwrap();
     assert_eq!(site.target, Some(ADD));
-    // The adrp one page too far reads past the function's end.
-    let g = guest(
-        "over-1mib-page",
-        &[(
-            "m:big",
-            BIG,
-            pool_bl_over_1mib(BIG, Some(PlantedBug::AdrpLdrPageOffByOne)),
-        )],
-    );
-    let r = run(&g.inputs).unwrap();
-    assert!(
-        rules(&r).contains(&"literal-outside-function"),
-        "{}",
-        r.text()
-    );
-    // lo12 not scaled: 8 times the page offset, past the end too.
-    let g = guest(
-        "over-1mib-lo12",
-        &[(
-            "m:big",
-            BIG,
-            pool_bl_over_1mib(BIG, Some(PlantedBug::AdrpLdrLo12Unscaled)),
-        )],
-    );
-    let r = run(&g.inputs).unwrap();
-    assert!(
-        rules(&r).contains(&"literal-outside-function"),
-        "{}",
-        r.text()
-    );
+    // The adrp one page too far, and lo12 not scaled (8 times the page offset): both read past
+    // the function's end.
+    for (dir, bug) in [
+        ("over-1mib-page", PlantedBug::AdrpLdrPageOffByOne),
+        ("over-1mib-lo12", PlantedBug::AdrpLdrLo12Unscaled),
+    ] {
+        let g = guest(dir, &[("m:big", BIG, pool_bl_over_1mib(BIG, Some(bug)))]);
+        let r = run(&g.inputs).unwrap();
+        assert!(
+            rules(&r).contains(&"literal-outside-function"),
+            "{dir}: {}",
+            r.text()
+        );
+    }
     // Unplaced (no perf map): the adrp's page is unknown; reported, never accepted.
     let mut g = guest(
         "over-1mib-unplaced",
