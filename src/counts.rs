@@ -5,7 +5,8 @@
 //! phase, every executed block with its instruction count and executions, and every executed
 //! `bl`, `blr`, `br` and literal load with its word and the word before it) and, per phase,
 //! `maps-<pid>-<phase>.txt` (written by the guest at the phase's end: a `# a64count phase <n>
-//! <name>` line, then the guest's `/proc/self/maps`, which qemu-user prints with guest addresses).
+//! <name>` line, the guest's `/proc/self/maps`, which qemu-user prints with guest addresses, and a
+//! closing `# a64count end <n>` line, so a truncated file is an error, not fewer mappings).
 //!
 //! Each phase's instructions are split by the mapping their block starts in: JIT code (anonymous
 //! executable mappings), `python3.14`, `_cinderx.so`, libc and other. Inside JIT code each executed
@@ -33,6 +34,8 @@ pub const FORMAT_VERSION: u32 = 1;
 const COUNTS_HEADER: &str = "a64count";
 /// Start of the first line of a maps file.
 const MAPS_HEADER: &str = "# a64count phase ";
+/// Start of the last line of a maps file (`# a64count end <n>`): without it the file is truncated.
+const MAPS_END: &str = "# a64count end ";
 
 /// Region names, in report order.
 pub const REGIONS: [&str; 5] = ["jit", "python3.14", "_cinderx.so", "libc", "other"];
@@ -345,11 +348,27 @@ pub fn parse_maps(text: &str) -> Result<Maps, String> {
     let (n, name) = rest.split_once(' ').unwrap_or((rest, ""));
     let phase = dec(n, "phase number").map_err(|e| format!("line 1: {e}"))? as u32;
     let mut mappings = Vec::new();
+    let mut ended = false;
     for (i, line) in lines {
-        if line.trim().is_empty() {
-            continue;
+        let at = |e: String| format!("line {}: {e}", i + 1);
+        if ended {
+            return Err(at(format!("text after the `{MAPS_END}{phase}` line")));
         }
-        mappings.push(parse_mapping(line).map_err(|e| format!("line {}: {e}", i + 1))?);
+        if let Some(end) = line.strip_prefix(MAPS_END) {
+            if dec(end, "end phase number").map_err(at)? != u64::from(phase) {
+                return Err(at(format!("end line `{line}` does not close phase {phase}")));
+            }
+            ended = true;
+        } else if !line.trim().is_empty() {
+            mappings.push(parse_mapping(line).map_err(at)?);
+        }
+    }
+    if !ended {
+        return Err(format!(
+            "line {}: truncated: no `{MAPS_END}{phase}` line (the guest's write was cut off, or \
+             the file predates that line: run harness/cinderx/count-run again)",
+            text.lines().count()
+        ));
     }
     mappings.sort_by_key(|m| m.start);
     Ok(Maps {
@@ -696,6 +715,7 @@ mod tests {
 7f0000000000-7f0000200000 r-xp 00000000 00:00 0 
 7f1000000000-7f1000100000 r-xp 00000000 08:01 43 /root/usr/lib/aarch64-linux-gnu/libc.so.6
 7f2000000000-7f2000100000 r-xp 00000000 08:01 44 /site/cinderx/_cinderx.cpython-314-aarch64-linux-gnu.so
+# a64count end 1
 ";
 
     const JIT: u64 = 0x7f00_0000_0000;
@@ -878,6 +898,18 @@ exit 5000
             (
                 "# a64count phase 1 y\n00400000-00800000\n",
                 "line 2: expected a /proc/self/maps",
+            ),
+            (
+                "# a64count phase 1 y\n00400000-00800000 r-xp 0 0 0 /x\n",
+                "line 2: truncated: no `# a64count end 1` line",
+            ),
+            (
+                "# a64count phase 1 y\n00400000-00800000 r-xp 0 0 0 /x\n# a64count end 2\n",
+                "line 3: end line `# a64count end 2` does not close phase 1",
+            ),
+            (
+                "# a64count phase 1 y\n# a64count end 1\n00400000-00800000 r-xp 0 0 0 /x\n",
+                "line 3: text after the `# a64count end 1` line",
             ),
         ];
         for (text, want) in cases {

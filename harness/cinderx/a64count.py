@@ -3,8 +3,8 @@
 `with phase("name"): ...` marks a measured phase: it makes the marker syscall the counting plugin
 watches (getppid, aarch64 nr 173, with x0 = COUNT_MAGIC and x1 = MARK_BEGIN, then MARK_END), and
 after the end marker writes `$A64CALL_COUNT_DIR/maps-<pid>-<n>.txt`: a `# a64count phase <n>
-<name>` line and the guest's /proc/self/maps (qemu-user shows guest addresses), so `a64call
-counts` can split the phase's instructions by mapping. Phases are numbered 1, 2, ... per
+<name>` line, the guest's /proc/self/maps (qemu-user shows guest addresses) and a `# a64count
+end <n>` line (without it `a64call counts` reports the file truncated), so `a64call counts` can split the phase's instructions by mapping. Phases are numbered 1, 2, ... per
 process, as the plugin numbers them; they do not nest.
 
 When A64CALL_COUNT_DIR is unset (not a counted run) `phase` does nothing and costs nothing.
@@ -43,7 +43,7 @@ def _write_maps(number, name):
     with open("/proc/self/maps") as f:
         maps = f.read()
     with open(path, "w") as out:
-        out.write(f"# a64count phase {number} {name}\n{maps}")
+        out.write(f"# a64count phase {number} {name}\n{maps}# a64count end {number}\n")
 
 
 @contextlib.contextmanager

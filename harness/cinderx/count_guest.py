@@ -142,6 +142,9 @@ def stand_in_pyperf():
 def run_bench(mode, script, warmups, loops):
     sys.modules["pyperf"] = stand_in_pyperf()
     sys.argv = [script]
+    # As `python3.14 run_benchmark.py` would: the script's directory first on sys.path
+    # (regex_compile imports its sibling modules bm_regex_effbot and bm_regex_v8).
+    sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
     runpy.run_path(script, run_name="__main__")
     if not StandInRunner.registered:
         sys.exit(f"count_guest: {script} registered no benchmark")

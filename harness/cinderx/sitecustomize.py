@@ -15,6 +15,13 @@ import json
 import os
 import sys
 
+# A64CALL_HEAP_PAD=N: before cinderx is imported, allocate and keep N bytes of padding (as
+# harness/cinderx/fidelity_guest.py does), so every later heap address moves. CinderX's code for
+# some functions depends on heap addresses (its LIR backend iterates hash sets keyed by
+# pointers); harness/cinderx/count-layout uses this to measure how much that moves the counts.
+_HEAP_PAD = int(os.environ.get("A64CALL_HEAP_PAD", "0"))
+_PADDING = (bytearray(_HEAP_PAD), [object() for _ in range(_HEAP_PAD // 64)]) if _HEAP_PAD else None
+
 _jit = None
 if os.environ.get("A64CALL_CINDERX"):
     import cinderx
