@@ -356,7 +356,9 @@ pub fn parse_maps(text: &str) -> Result<Maps, String> {
         }
         if let Some(end) = line.strip_prefix(MAPS_END) {
             if dec(end, "end phase number").map_err(at)? != u64::from(phase) {
-                return Err(at(format!("end line `{line}` does not close phase {phase}")));
+                return Err(at(format!(
+                    "end line `{line}` does not close phase {phase}"
+                )));
             }
             ended = true;
         } else if !line.trim().is_empty() {

@@ -94,6 +94,17 @@ def load_json(path):
         return None
 
 
+CALL_KINDS_SAME_TARGETS = ("calls bl direct", "calls bl local", "calls ldr [mem]+blr", "calls blr other",
+                           "calls movz/movk+blr", "calls adrp+blr")
+
+
+def same_calls(braw, praw):
+    """Whether two phases executed the same calls: every kind the patch does not touch is equal, and
+    the patched build's literal-pool calls equal the baseline's stub calls."""
+    return (all(braw.get(k, 0) == praw.get(k, 0) for k in CALL_KINDS_SAME_TARGETS)
+            and braw.get("calls bl->stub", 0) == praw.get("calls ldr-literal+blr", 0) + praw.get("calls bl->stub", 0))
+
+
 def residuals(L):
     """Benchmarks: JIT-code instructions saved against far calls executed through stubs."""
     base = load_json("target/cinderx/baseline/counts/bench.json")
@@ -101,27 +112,32 @@ def residuals(L):
     if not base or not pat:
         L.append("No benchmark counts for both builds.\n")
         return
-    L.append("| benchmark/mode | far calls through stubs (baseline) | JIT-code instructions saved | saved − far calls | clean |")
-    L.append("|---|---:|---:|---:|---|")
+    L.append("| benchmark/mode | far calls through stubs (baseline) | far calls through the pool (patched) | "
+             "same calls executed | JIT-code instructions saved | saved − far calls | clean |")
+    L.append("|---|---:|---:|---|---:|---:|---|")
     for key in sorted(set(base) & set(pat)):
         if key.endswith("/interp"):
             continue
         for name in sorted(set(base[key]["phases"]) & set(pat[key]["phases"])):
             b, p = base[key]["phases"][name], pat[key]["phases"][name]
-            far = b["raw"]["calls bl->stub"] - base[key]["marker"]["calls bl->stub"]
-            saved = (b["raw"]["jit"] - base[key]["marker"]["jit"]) - (p["raw"]["jit"] - pat[key]["marker"]["jit"])
+            braw = {k: v - base[key]["marker"].get(k, 0) for k, v in b["raw"].items()}
+            praw = {k: v - pat[key]["marker"].get(k, 0) for k, v in p["raw"].items()}
+            far, pool = braw["calls bl->stub"], praw["calls ldr-literal+blr"]
+            saved = braw["jit"] - praw["jit"]
+            same = "yes" if same_calls(braw, praw) else "**no**"
             clean = "yes" if not (b.get("jit_compiled_during_phase") or p.get("jit_compiled_during_phase")) else "no (JIT compiled during the phase)"
-            L.append(f"| {key} | {far:,} | {saved:,} | {saved - far:+,} | {clean} |")
+            L.append(f"| {key} | {far:,} | {pool:,} | {same} | {saved:,} | {saved - far:+,} | {clean} |")
     L.append("")
     L.append("Each far call executed through a stub runs `bl`, `ldr`, `br`; through the pool it runs `ldr`, "
              "`blr`: one instruction fewer. By the code shapes (static, not counted: the plugin does not count "
-             "branches) it is also one taken branch fewer (`bl` + `br` against `blr`). Where the saving is "
-             "not exactly one instruction per far call, the residual is NOT explained here: a likely cause, "
-             "not checked, is code placement (the two builds place the same functions at different addresses "
-             "because pool and stub sizes differ, and CinderX materialises an address constant with `adr`, "
-             "`adrp`+`add` or `movz`/`movk` depending on its distance from the code); a phase during which the "
-             "JIT compiled is not clean. The call-site test above is exact: there the saving is exactly one "
-             "instruction per far call.\n")
+             "branches) it is also one taken branch fewer (`bl` + `br` against `blr`). \"same calls executed\" "
+             "compares every executed call kind of the two runs (the pool's calls against the stubs' calls, "
+             "every other kind equal): where it holds, both builds ran the same calls and a residual is a "
+             "difference in the code between them; where it does not, the two runs did not execute the "
+             "same code paths (for example the JIT compiled another set of functions, or compiled one "
+             "differently, see \"fidelity\"), so the residual is not a per-call figure. A phase during which "
+             "the JIT compiled is not clean. The call-site test above is exact: there the saving is exactly "
+             "one instruction per far call.\n")
 
 
 def main():
