@@ -1,12 +1,15 @@
 """A JIT-compiled function over 1 MiB of aarch64 code (guest script, run on python3.14).
 
-    bigfunc.py OUT.elf [--sites N]
+    bigfunc.py OUT.elf [--sites N] [--filler K]
 
-Generates a function of N `x = math.sqrt(x) + 1.0` call sites (default 4800, about 1.2 MiB of
-code with CinderX 2026.11 on aarch64), force-compiles it, checks that its compiled size exceeds
-1 MiB (so a literal pool after the code is out of `ldr` literal range from the first call
-sites), runs it compiled and compares with the interpreter's result, and dumps the JIT's code
-with `_cinderx.dump_elf(OUT.elf)`. Prints one JSON object; exits 1 if anything did not hold."""
+Generates a function of N `x = math.sqrt(x) + 1.0` call sites (default 4800, over 1 MiB of code
+with CinderX 2026.11 on aarch64, about 256 bytes per site in the baseline build and 272 in the
+patched one) followed by K lines `y = x + 1.0` (default 0; 80 bytes each in the patched build, a
+finer step than a call site, to place the code size exactly), force-compiles it, runs it compiled
+(or interpreted, when the JIT refuses it) and compares with the interpreter's result, and dumps
+the JIT's code with `_cinderx.dump_elf(OUT.elf)`. Prints one JSON object (`over_1_mib`: compiled
+size over 1 MiB, so a literal pool after the code is beyond `ldr` literal range of the first call
+sites); exits 1 if the results differ."""
 import json
 import math
 import os
@@ -26,9 +29,10 @@ import cinderx.jit as jit
 ONE_MIB = 1 << 20
 
 
-def build(n):
+def build(n, filler):
     src = "import math\ndef big_sqrt_sites(x):\n"
     src += "    x = math.sqrt(x) + 1.0\n" * n
+    src += "    y = x + 1.0\n" * filler
     src += "    return x\n"
     ns = {"__name__": "bigfunc"}
     exec(compile(src, "bigfunc", "exec"), ns)
@@ -46,7 +50,8 @@ def main():
         sys.exit(f"cinderx failed to import: {cinderx.get_import_error()}")
     out = sys.argv[1]
     n = int(sys.argv[sys.argv.index("--sites") + 1]) if "--sites" in sys.argv else 4800
-    f = build(n)
+    filler = int(sys.argv[sys.argv.index("--filler") + 1]) if "--filler" in sys.argv else 0
+    f = build(n, filler)
     interpreted = f(2.0)
     error = None
     try:
@@ -62,7 +67,7 @@ def main():
         problems.append(f"results differ: {'compiled' if compiled else 'interpreted'} {got!r}, "
                         f"interpreted {interpreted!r}, expected {want!r}")
     verifiable_dump.save(out)
-    print(json.dumps({"sites": n, "compiled": compiled, "compiled_size": size,
+    print(json.dumps({"sites": n, "filler": filler, "compiled": compiled, "compiled_size": size,
                       "over_1_mib": size > ONE_MIB, "jit_error": error, "result": got,
                       "ok": not problems, "problems": problems}))
     sys.exit(1 if problems else 0)
