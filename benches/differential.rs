@@ -4,11 +4,11 @@
 //! target/criterion/a64call-exact-counts.md.
 
 use a64call::differential::{run_programs, run_unicorn, Config};
+use a64call::emit::strategy;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{ElfEngine, Engine, UnicornEngine};
-use a64call::gen::{from_seed, Profile};
-use a64call::runtime::Image;
-use a64call::strategy;
+use a64call::machine::runtime::Image;
+use a64call::model::gen::{from_seed, Profile};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ fn exact_counts() {
         .iter()
         .map(|n| Profile::named(n).unwrap())
         .collect();
-    match a64call::measure::measure(&profs, 1, 10) {
+    match a64call::report::measure::measure(&profs, 1, 10) {
         Ok(r) => {
             let md = r.markdown();
             println!("{md}");

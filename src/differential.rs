@@ -2,16 +2,16 @@
 //! run each on every engine, and judge the outcomes. Used by the CLI, the tests, the benches and
 //! the fuzz targets, so each of those is a few lines over this.
 
-use crate::buffer::EmitError;
-use crate::bugs::PlantedBug;
-use crate::check::{self, CheckError};
+use crate::asm::buffer::EmitError;
+use crate::emit::strategy::{self, Strategy};
 use crate::emit::{emit, EmitOptions, Emitted};
 use crate::engine::{Engine, EngineError, Outcome};
-use crate::oracle::{self, Divergence, Run};
-use crate::program::Program;
-use crate::runtime::Image;
-use crate::strategy::{self, Strategy};
-use crate::text;
+use crate::machine::runtime::Image;
+use crate::model::program::Program;
+use crate::model::text;
+use crate::oracle::check::{self, CheckError};
+use crate::oracle::dynamic::{self as oracle, Divergence, Run};
+use crate::planted::PlantedBug;
 use std::path::{Path, PathBuf};
 
 /// What to run.
@@ -389,7 +389,8 @@ pub fn hunt_bug(
     time_limit: std::time::Duration,
 ) -> Result<Hunt, EngineError> {
     let start = std::time::Instant::now();
-    let profile = crate::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
+    let profile =
+        crate::model::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
     let reference = if bug.strategy() == "movz-min" {
         "pool"
     } else {
@@ -408,7 +409,7 @@ pub fn hunt_bug(
     let mut programs = 0;
     while programs < max_programs && start.elapsed() < time_limit {
         let seed = first_seed + programs;
-        let p = crate::gen::from_seed(seed, &profile);
+        let p = crate::model::gen::from_seed(seed, &profile);
         programs += 1;
         if let Some(f) = run_unicorn(&p, &cfg)?.finding {
             return Ok(Hunt {
@@ -431,7 +432,7 @@ pub fn hunt_bug(
 /// displacements (not a multiple of 4 GiB, so page offsets and distances change) that keeps the
 /// code inside the user range and off every helper page.
 pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
-    let page = crate::layout::HELPER_PAGE;
+    let page = crate::machine::layout::HELPER_PAGE;
     let deltas: [i64; 6] = [
         0x1_2345_0000,
         -0x1_2345_0000,
@@ -444,9 +445,9 @@ pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
         .iter()
         .map(|d| program.code_base.wrapping_add(*d as u64))
         .find(|&b| {
-            let end = crate::layout::align_up(b + len, page);
-            b >= crate::layout::USER_MIN
-                && end <= crate::layout::USER_MAX
+            let end = crate::machine::layout::align_up(b + len, page);
+            b >= crate::machine::layout::USER_MIN
+                && end <= crate::machine::layout::USER_MAX
                 && program.helpers.iter().all(|h| {
                     let hp = h.addr & !(page - 1);
                     hp + page <= (b & !(page - 1)) || hp >= end

@@ -7,12 +7,12 @@
 //! switched on for a whole fuzz run with `A64CALL_PLANT=<name>` (tests of the oracles only); it
 //! also switches the profile to the one that exercises the bug.
 
-use crate::bugs::PlantedBug;
 use crate::differential::{self, Config, EngineChoice, Finding};
-use crate::gen::{self, Profile};
-use crate::program::Program;
-use crate::strategy;
-use crate::text;
+use crate::emit::strategy;
+use crate::model::gen::{self, Profile};
+use crate::model::program::Program;
+use crate::model::text;
+use crate::planted::PlantedBug;
 use arbitrary::Unstructured;
 use std::sync::OnceLock;
 

@@ -1,36 +1,28 @@
 //! a64call: proves and measures how a JIT emits calls on AArch64.
 //!
-//! Pipeline: [`gen`] makes a call-heavy [`program::Program`] (or [`text`] parses one), [`emit`]
-//! lowers it under each [`strategy::Strategy`] into a [`buffer::CodeBuffer`], [`check`] decodes
-//! every emitted word with capstone and proves each call site reaches its helper, [`runtime`]
-//! builds the memory image, an [`engine::Engine`] runs it, and [`oracle`] compares outcomes.
-//! [`differential`] ties the steps together for the CLI, the tests, the benches and the fuzzers.
+//! The tree is the pipeline, in order:
+//! 1. [`model`]: a call-heavy program ([`model::gen`] draws one, [`model::text`] reads one);
+//! 2. [`emit`]: lowered under each [`emit::strategy::Strategy`] into an [`asm::buffer::CodeBuffer`]
+//!    ([`asm`]: encoder, labels, pools, stubs, veneers);
+//! 3. [`oracle::check`]: every emitted word decoded with capstone, each call site proven to reach
+//!    its helper;
+//! 4. [`machine`]: the fixed memory map and the image a program runs in;
+//! 5. [`engine`]: Unicorn, or a standalone ELF under qemu-aarch64 (natively on an ARM host);
+//! 6. [`oracle::dynamic`]: what the engines observed, judged.
 //!
-//! Around it: [`layout`] is the fixed memory map every engine reproduces, [`elf`] writes the
-//! standalone ELF the qemu/native engine runs, [`bugs`] catalogues the planted bugs that prove the
-//! oracles work, [`measure`] turns runs into exact size and instruction reports and gate
-//! thresholds, [`fuzzing`] holds everything the cargo-fuzz targets do, and [`jitdump`] classifies
-//! the call sequences of a real JIT's code dump (CinderX), which [`verify`] checks against the
-//! guest's memory map and symbol tables.
+//! [`differential`] ties the steps together for the CLI, the tests, the benches and the fuzzers
+//! ([`fuzzing`]); [`planted`] catalogues the planted bugs that prove the oracles work; [`report`]
+//! turns runs into exact size and instruction reports and gate thresholds. [`jitcode`] is the real
+//! JIT's side (CinderX): classifying, counting and verifying the call sequences of its code.
 
-pub mod buffer;
-pub mod bugs;
-pub mod check;
-pub mod counts;
+pub mod asm;
 pub mod differential;
-pub mod elf;
 pub mod emit;
-pub mod encode;
 pub mod engine;
 pub mod fuzzing;
-pub mod gen;
-pub mod jitdump;
-pub mod jitshape;
-pub mod layout;
-pub mod measure;
+pub mod jitcode;
+pub mod machine;
+pub mod model;
 pub mod oracle;
-pub mod program;
-pub mod runtime;
-pub mod strategy;
-pub mod text;
-pub mod verify;
+pub mod planted;
+pub mod report;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::useless_conversion)] // dynasm!'s expansion of X(reg)
 
-use a64call::encode::{AluOp, Inst};
+use a64call::asm::encode::{AluOp, Inst};
 use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
@@ -126,7 +126,7 @@ fn encoder_matches_dynasm() {
         want.extend(ours(Inst::Bl { offset: d - 4 }));
         want.extend(ours(Inst::B { offset: d - 8 }));
         want.extend(ours(Inst::BCond {
-            cond: a64call::encode::Cond::Ne,
+            cond: a64call::asm::encode::Cond::Ne,
             offset: d - 12,
         }));
         assert_eq!(&got[..16], &want[..], "pc-relative over {words} words");

@@ -4,11 +4,11 @@
 //! These tests need qemu-aarch64 (`harness/setup` installs it). Without it they fail, naming
 //! the problem, unless `A64CALL_SKIP_QEMU=1` is set (the README's documented opt-out).
 
+use a64call::asm::encode::Inst;
 use a64call::differential::{run_on, run_programs, Config, EngineChoice};
-use a64call::encode::Inst;
 use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
-use a64call::gen::{from_seed, Profile};
-use a64call::runtime::Image;
+use a64call::machine::runtime::Image;
+use a64call::model::gen::{from_seed, Profile};
 
 fn qemu() -> Option<ElfEngine> {
     if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
@@ -41,7 +41,7 @@ fn engines_agree_on_fixed_programs() {
             r.finding.is_none(),
             "{}\n{}",
             r.finding.as_ref().unwrap(),
-            a64call::text::print(p)
+            a64call::model::text::print(p)
         );
         let engines: std::collections::BTreeSet<_> =
             r.outcomes.iter().map(|(_, e, _)| *e).collect();
@@ -173,5 +173,5 @@ fn default_engine_list_runs_both() {
     .pop()
     .unwrap();
     assert!(r.finding.is_none());
-    assert_eq!(r.outcomes.len(), 2 * a64call::strategy::all().len());
+    assert_eq!(r.outcomes.len(), 2 * a64call::emit::strategy::all().len());
 }

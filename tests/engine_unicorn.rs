@@ -1,9 +1,9 @@
 //! Unicorn engine behaviour: rewritten code always runs, and bad code gives clear outcomes.
 
-use a64call::encode::Inst;
+use a64call::asm::encode::Inst;
 use a64call::engine::{Access, Engine, Exit, UnicornEngine};
-use a64call::layout::{self, EXIT_ADDR};
-use a64call::runtime::{Image, Segment};
+use a64call::machine::layout::{self, EXIT_ADDR};
+use a64call::machine::runtime::{Image, Segment};
 
 mod common;
 use common::{image, undefined_instruction, unmapped_call, unmapped_read, unmapped_write, BASE};
@@ -209,7 +209,7 @@ fn regression_nested_seeds_1_to_3_in_one_engine() {
     let mut e = UnicornEngine::new().unwrap();
     for seed in 1..=3 {
         let src = std::fs::read_to_string(dir.join(format!("nested-seed{seed}.a64"))).unwrap();
-        let p = a64call::text::parse(&src).unwrap();
+        let p = a64call::model::text::parse(&src).unwrap();
         let r = run_programs(&[&p], &Config::default(), &mut [&mut e])
             .unwrap()
             .pop()

@@ -2,10 +2,10 @@
 //! every call, and clobber the caller-saved registers.
 
 use a64call::differential::{run_unicorn, Config};
-use a64call::gen::{from_seed, Profile};
-use a64call::program::Op;
-use a64call::runtime::helper_result;
-use a64call::strategy;
+use a64call::emit::strategy;
+use a64call::machine::runtime::helper_result;
+use a64call::model::gen::{from_seed, Profile};
+use a64call::model::program::Op;
 
 #[test]
 fn helper_results_match_the_model() {

@@ -1,10 +1,10 @@
 //! Functions over 1 MiB work under the pool strategy, and byte / instruction counts are exact.
 
 use a64call::differential::{run_unicorn, Config};
+use a64call::emit::strategy::{self, SeqKind};
 use a64call::emit::{emit, EmitOptions};
-use a64call::gen::{from_seed, Profile};
-use a64call::program::Op;
-use a64call::strategy::{self, SeqKind};
+use a64call::model::gen::{from_seed, Profile};
+use a64call::model::program::Op;
 
 #[test]
 fn a_function_over_one_mib_passes_under_the_pool_strategy() {
@@ -28,7 +28,7 @@ fn a_function_over_one_mib_passes_under_the_pool_strategy() {
     // Some literal load really reaches more than 1 MiB-worth of code away from the final pool
     // only through an island: every use is within range of the entry it loads.
     for s in &pool.sites {
-        let a64call::buffer::Slot::Inst(a64call::encode::Inst::LdrLit { offset, .. }) =
+        let a64call::asm::buffer::Slot::Inst(a64call::asm::encode::Inst::LdrLit { offset, .. }) =
             pool.code.slots[(s.start / 4) as usize]
         else {
             panic!("pool site without a literal load")
@@ -119,8 +119,8 @@ fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
 /// Where pool+bl site `s` of `e` reads its literal (byte offset) and whether it took the `adrp`
 /// form; the literal's distance is measured from the sequence's first instruction.
 fn pool_bl_literal(e: &a64call::emit::Emitted, s: &a64call::emit::CallSite) -> (i64, bool) {
-    use a64call::buffer::Slot;
-    use a64call::encode::Inst;
+    use a64call::asm::buffer::Slot;
+    use a64call::asm::encode::Inst;
     let at = (s.start / 4) as usize;
     match (e.code.slots[at], e.code.slots[at + 1], s.choice.kind) {
         (Slot::Inst(Inst::LdrLit { offset, .. }), _, SeqKind::PoolLoad) => {
@@ -191,9 +191,9 @@ fn a_function_over_one_mib_passes_under_pool_bl_with_adrp_loads() {
 }
 
 /// One call of a far helper after `lead` ALU operations, then `fill` more.
-fn edge_program(lead: usize, fill: usize) -> a64call::program::Program {
-    use a64call::encode::AluOp;
-    use a64call::program::{Helper, Val};
+fn edge_program(lead: usize, fill: usize) -> a64call::model::program::Program {
+    use a64call::asm::encode::AluOp;
+    use a64call::model::program::{Helper, Val};
     let mut p = from_seed(1, &Profile::named("far64").unwrap());
     p.helpers = vec![Helper {
         addr: p.helpers[0].addr,

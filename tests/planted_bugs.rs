@@ -1,7 +1,7 @@
 //! Every planted bug is caught, and we know by which oracle.
 
-use a64call::bugs::PlantedBug;
 use a64call::differential::{hunt_bug, Finding};
+use a64call::planted::PlantedBug;
 use std::time::Duration;
 
 const MAX_PROGRAMS: u64 = 40;
@@ -51,12 +51,14 @@ fn the_dynamic_oracle_alone_catches_every_observable_bug() {
 #[test]
 fn the_static_oracle_alone_catches_every_bug() {
     use a64call::differential::{emit_all, Config};
-    use a64call::gen::{from_seed, Profile};
+    use a64call::model::gen::{from_seed, Profile};
     for bug in PlantedBug::ALL {
         let prof = Profile::named(bug.profile()).unwrap();
         let cfg = Config {
             bug: Some(bug),
-            ..Config::with_strategies(vec![a64call::strategy::by_name(bug.strategy()).unwrap()])
+            ..Config::with_strategies(vec![
+                a64call::emit::strategy::by_name(bug.strategy()).unwrap()
+            ])
         };
         let caught =
             (1..=MAX_PROGRAMS).find_map(|seed| match emit_all(&from_seed(seed, &prof), &cfg).1 {
@@ -72,7 +74,7 @@ fn the_static_oracle_alone_catches_every_bug() {
 fn no_bug_means_no_finding_on_the_same_programs() {
     // The same hunts with no bug switched on: proves the findings above come from the bugs.
     use a64call::differential::{run_unicorn, Config};
-    use a64call::gen::{from_seed, Profile};
+    use a64call::model::gen::{from_seed, Profile};
     for prof in ["far64", "default"] {
         let p = Profile::named(prof).unwrap();
         for seed in 1..=10 {

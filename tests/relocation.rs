@@ -2,12 +2,12 @@
 //! second address; position-dependent code is refused, and copying it anyway is caught.
 
 use a64call::differential::{check_relocation, relocation_base, Config};
+use a64call::emit::strategy;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{Engine, UnicornEngine};
-use a64call::gen::{from_seed, Profile};
-use a64call::oracle::{compare, Run};
-use a64call::runtime::Image;
-use a64call::strategy;
+use a64call::machine::runtime::Image;
+use a64call::model::gen::{from_seed, Profile};
+use a64call::oracle::dynamic::{compare, Run};
 
 #[test]
 fn position_independent_strategies_survive_a_copy() {
@@ -63,7 +63,9 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
                 emitted: &moved,
                 outcome: &b,
             };
-            if compare(&ra, &rb, false).is_err() || a64call::oracle::check_run(&rb).is_err() {
+            if compare(&ra, &rb, false).is_err()
+                || a64call::oracle::dynamic::check_run(&rb).is_err()
+            {
                 caught += 1;
             }
         }

@@ -30,7 +30,7 @@ fn every_corpus_program_agrees_on_every_engine() {
     let progs: Vec<_> = all
         .iter()
         .map(|f| {
-            a64call::text::parse(&std::fs::read_to_string(f).unwrap())
+            a64call::model::text::parse(&std::fs::read_to_string(f).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
         })
         .collect();

@@ -9,7 +9,7 @@ recomputed here from the raw integers, exactly: (raw - marker) / iterations, the
 cost of one empty phase; differences between builds are computed the same way, so a difference
 over a whole phase is an exact integer.
 
-Verification: BUILD_OUT_DIR/verify/verify.json (`a64call verify --json`, src/verify/report.rs:
+Verification: BUILD_OUT_DIR/verify/verify.json (`a64call verify --json`, src/jitcode/verify/report.rs:
 {"dump", "functions": [{"name", "size", "calls", "sites": [{"kind", "target", "entry"}],
 "violations", "allowed", ...}], "notes", "totals": {"functions", "placed", "calls", "branches",
 "resolved", "violations", "allowed"}}) and verify/exit (its exit status: 0 clean, 1 violations,
@@ -31,15 +31,15 @@ SOURCE = ("Exact executed-instruction counts from a qemu TCG plugin (`harness/qe
           "instructions differ in cost, and cache and branch-predictor behaviour is invisible here; taken "
           "branches are not counted at all.")
 
-# Call kinds (src/jitdump.rs CallKind), grouped by what the counter knows of their target.
+# Call kinds (src/jitcode/classify.rs CallKind), grouped by what the counter knows of their target.
 # adrp+ldr-literal+blr (a literal over 1 MiB away) is never among the executed kinds: the plugin
-# records one word before a call, so it counts as `ldr [mem]+blr` (src/counts.rs); listed here so
+# records one word before a call, so it counts as `ldr [mem]+blr` (src/jitcode/counts.rs); listed here so
 # that it is grouped as far wherever a kind name reaches this report.
 FAR = ["bl->stub", "ldr-literal+blr", "adrp+ldr-literal+blr", "movz/movk+blr", "adrp+blr"]  # constant target
 NEAR = ["bl direct", "bl local"]
 INDIRECT = ["ldr [mem]+blr", "blr other"]
 ALWAYS = ["bl->stub", "ldr-literal+blr"]  # the literal-pool experiment's two kinds: always shown
-KIND_TEXT = ("Executed calls in JIT code, by call sequence (`src/counts.rs`): **far, constant target** "
+KIND_TEXT = ("Executed calls in JIT code, by call sequence (`src/jitcode/counts.rs`): **far, constant target** "
              "(`bl->stub`: `bl` to a stub `ldr x16, [pc+8]; br x16`; `ldr-literal+blr`: `ldr x16, <literal>; "
              "blr x16`; `movz/movk+blr`; `adrp+blr`): the target is fixed when the code is emitted and "
              "reached without a direct `bl`; the counter does not record where it lands (the code "
@@ -56,7 +56,7 @@ def group(kind):
         if kind in kinds:
             return name
     sys.exit(f"report_counts: unknown call kind {kind!r}: add it to FAR, NEAR or INDIRECT "
-             "(src/jitdump.rs CallKind names the kinds)")
+             "(src/jitcode/classify.rs CallKind names the kinds)")
 
 
 def fnum(x, d=3):

@@ -4,13 +4,13 @@
 //! Exit status: 0 when everything agrees, 1 on a divergence (a repro file is written), 2 on bad
 //! input (unreadable or malformed files, unknown names) or a harness failure.
 
-use a64call::bugs::PlantedBug;
 use a64call::differential::{self, Config, EngineChoice, Report};
+use a64call::emit::strategy::{self, Strategy};
 use a64call::emit::{emit, EmitOptions};
-use a64call::gen::{self, Profile};
-use a64call::program::Program;
-use a64call::strategy::{self, Strategy};
-use a64call::{check, text};
+use a64call::model::gen::{self, Profile};
+use a64call::model::program::Program;
+use a64call::planted::PlantedBug;
+use a64call::{model::text, oracle::check};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -188,7 +188,7 @@ enum Cmd {
         json: bool,
         /// Print each function's shape as JSON instead: its instructions with constant values
         /// taken out (movz/movk runs, pool loads and adr/adrp+add become `const R`), data words
-        /// dropped, in-function branch targets as token indices (see src/jitshape.rs).
+        /// dropped, in-function branch targets as token indices (see src/jitcode/shape.rs).
         #[arg(long)]
         shape: bool,
     },
@@ -402,7 +402,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             if programs == 0 {
                 return Err(Fail("--programs must be at least 1".into()));
             }
-            let report = a64call::measure::measure(&profs, seed, programs).map_err(Fail)?;
+            let report = a64call::report::measure::measure(&profs, seed, programs).map_err(Fail)?;
             std::fs::create_dir_all(&out)
                 .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
             for (name, body) in [
@@ -426,7 +426,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
         Cmd::Thresholds { file, programs } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| Fail(format!("cannot read {}: {e}", file.display())))?;
-            let rules = a64call::measure::parse_rules(&text)
+            let rules = a64call::report::measure::parse_rules(&text)
                 .map_err(|e| Fail(format!("{}: {e}", file.display())))?;
             if rules.is_empty() {
                 return Err(Fail(format!("{} holds no rules", file.display())));
@@ -439,7 +439,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                 .iter()
                 .map(|n| profile(n))
                 .collect::<Result<Vec<_>, _>>()?;
-            let report = a64call::measure::measure(&profs, 1, programs).map_err(Fail)?;
+            let report = a64call::report::measure::measure(&profs, 1, programs).map_err(Fail)?;
             let mut failed = 0;
             for r in &rules {
                 let pr = report
@@ -513,7 +513,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             allow,
             json,
         } => cmd_verify(
-            a64call::verify::Inputs {
+            a64call::jitcode::verify::Inputs {
                 dump,
                 maps,
                 perf_map,
@@ -526,12 +526,12 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             let d = std::fs::read(&dump)
                 .map_err(|e| Fail(format!("cannot read {}: {e}", dump.display())))?;
             if shape {
-                let j = a64call::jitshape::shapes_json(&d)
+                let j = a64call::jitcode::shape::shapes_json(&d)
                     .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
                 println!("{j}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let funcs = a64call::jitdump::classify(&d)
+            let funcs = a64call::jitcode::classify::classify(&d)
                 .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
             if json {
                 let items: Vec<String> = funcs
@@ -597,8 +597,8 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
 }
 
 /// `a64call verify`: 0 clean, 1 on any violation, 2 on bad input.
-fn cmd_verify(inputs: a64call::verify::Inputs, json: bool) -> Result<ExitCode, Fail> {
-    let report = a64call::verify::run(&inputs).map_err(Fail)?;
+fn cmd_verify(inputs: a64call::jitcode::verify::Inputs, json: bool) -> Result<ExitCode, Fail> {
+    let report = a64call::jitcode::verify::run(&inputs).map_err(Fail)?;
     if json {
         println!("{}", report.json());
     } else {
@@ -892,11 +892,11 @@ fn cmd_repro(artifact: &Path, target: Option<&str>, out: &Path) -> Result<ExitCo
 
 /// `a64call counts DIR [--json]`.
 fn cmd_counts(dir: &Path, json: bool) -> Result<ExitCode, Fail> {
-    let reports = a64call::counts::analyze_dir(dir).map_err(Fail)?;
+    let reports = a64call::jitcode::counts::analyze_dir(dir).map_err(Fail)?;
     if json {
-        print!("{}", a64call::counts::render_json(&reports));
+        print!("{}", a64call::jitcode::counts::render_json(&reports));
     } else {
-        print!("{}", a64call::counts::render_text(&reports));
+        print!("{}", a64call::jitcode::counts::render_text(&reports));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,14 @@
 //! Engines run an [`Image`] and report an [`Outcome`]: one engine per file, all behind [`Engine`].
 //!
-//! Every engine reproduces the fixed memory map of [`crate::layout`], enters the function with the
-//! registers of [`crate::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
-//! returns to [`crate::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
+//! Every engine reproduces the fixed memory map of [`crate::machine::layout`], enters the function with the
+//! registers of [`crate::machine::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
+//! returns to [`crate::machine::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
 //! breakpoints and the instruction limit are outcomes ([`Exit`]), never panics; [`EngineError`] is
 //! only for the harness itself failing (an engine that cannot start, a missing qemu).
 
-use crate::runtime::{CallRecord, Image};
+use crate::machine::runtime::{CallRecord, Image};
 
+pub mod elf;
 pub mod qemu;
 pub mod unicorn;
 

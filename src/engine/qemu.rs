@@ -1,4 +1,4 @@
-//! The ELF engine: writes the standalone ELF of [`crate::elf`] for a batch of images and runs it
+//! The ELF engine: writes the standalone ELF of [`crate::engine::elf`] for a batch of images and runs it
 //! under `qemu-aarch64` (x86 hosts) or directly (aarch64 Linux hosts), then turns the records it
 //! prints into [`Outcome`]s. One process runs the whole batch; each process costs milliseconds,
 //! so callers should batch.
@@ -7,9 +7,9 @@
 //! repository (installed by `harness/setup`); `qemu-aarch64` or `qemu-aarch64-static` on PATH.
 
 use super::{Access, Engine, EngineError, Exit, Outcome};
-use crate::elf::{self, Record};
-use crate::layout;
-use crate::runtime::{parse_log, Image};
+use crate::engine::elf::{self, Record};
+use crate::machine::layout;
+use crate::machine::runtime::{parse_log, Image};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

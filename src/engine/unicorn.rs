@@ -11,11 +11,11 @@
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
 use super::{Access, Engine, EngineError, Exit, InsnCounts, Outcome};
-use crate::layout::{
+use crate::machine::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
     STACK_TOP,
 };
-use crate::runtime::{parse_log, Image};
+use crate::machine::runtime::{parse_log, Image};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use unicorn_engine::{Arch, HookType, MemType, Mode, Prot, RegisterARM64, Unicorn};
@@ -39,7 +39,7 @@ pub struct UnicornEngine {
     /// Program-dependent 4 KiB pages currently mapped.
     mapped: BTreeSet<u64>,
     /// Segments as last written.
-    loaded: Vec<crate::runtime::Segment>,
+    loaded: Vec<crate::machine::runtime::Segment>,
     runs: u64,
     /// Runs between full translation-cache flushes (bounds the cache's memory).
     flush_every: u64,
@@ -79,7 +79,7 @@ impl UnicornEngine {
         }
         uc.mem_write(
             EXIT_ADDR,
-            &crate::encode::Inst::Brk { imm16: 0 }
+            &crate::asm::encode::Inst::Brk { imm16: 0 }
                 .encode()
                 .unwrap()
                 .to_le_bytes(),

@@ -1,7 +1,7 @@
 //! Helpers shared by the engine tests.
 
-use a64call::encode::Inst;
-use a64call::runtime::{Image, Segment};
+use a64call::asm::encode::Inst;
+use a64call::machine::runtime::{Image, Segment};
 
 /// Where the hand-written test code lives.
 pub const BASE: u64 = 0x2000_0000;

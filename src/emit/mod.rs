@@ -1,0 +1,376 @@
+//! Lowering a [`Program`] to machine code under one [`Strategy`].
+//!
+//! The frame: `stp x29, x30, [sp, #-48]!; mov x29, sp; mov x28, x0` on entry, loop counters at
+//! `[sp+16+8*depth]`, and `mov x0, vR; ldp x29, x30, [sp], #48; ret` on exit. Calls move their
+//! arguments from `x19..x27` to `x0..x7`, let the strategy emit the call sequence, then copy `x0`
+//! to the destination value. Everything else is one instruction per operation.
+
+pub mod strategy;
+
+use crate::asm::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown, Slot};
+use crate::asm::encode::{mov_imm_minimal, Inst, SP};
+use crate::emit::strategy::{SeqKind, SiteChoice, Strategy};
+use crate::model::program::{Op, Program, ShiftOp};
+use crate::planted::PlantedBug;
+
+/// Options for one emission.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmitOptions {
+    /// A planted bug to switch on (tests only). It affects only its own strategy.
+    pub bug: Option<PlantedBug>,
+}
+
+/// One call site of the emitted function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallSite {
+    /// Static call-site number (order of appearance in the body).
+    pub index: u32,
+    /// Helper id called.
+    pub helper: u16,
+    /// Helper address.
+    pub target: u64,
+    /// Byte offset of the call sequence's first instruction.
+    pub start: u32,
+    /// Byte offset just after the branch-and-link: the return address minus the base.
+    pub ret: u32,
+    /// What the strategy did.
+    pub choice: SiteChoice,
+}
+
+impl CallSite {
+    /// Instructions of the inline sequence.
+    pub fn inline_insns(&self) -> u32 {
+        (self.ret - self.start) / 4
+    }
+}
+
+/// The result of emitting one program under one strategy.
+#[derive(Clone, Debug)]
+pub struct Emitted {
+    /// Strategy name.
+    pub strategy: &'static str,
+    /// Whether the strategy claims position independence.
+    pub position_independent: bool,
+    /// The finished code (slots, bytes, data ranges, size breakdown).
+    pub code: Finished,
+    /// Every call site in emission order.
+    pub sites: Vec<CallSite>,
+}
+
+impl Emitted {
+    /// Byte size breakdown.
+    pub fn sizes(&self) -> &SizeBreakdown {
+        &self.code.sizes
+    }
+
+    /// The call site whose return address is `ret` (absolute), if any. Sites are emitted in
+    /// increasing offset order, so this is a binary search.
+    pub fn site_by_return(&self, ret: u64) -> Option<&CallSite> {
+        let off = ret.checked_sub(self.code.base)?;
+        let i = self.sites.partition_point(|s| u64::from(s.ret) < off);
+        self.sites.get(i).filter(|s| u64::from(s.ret) == off)
+    }
+
+    /// The same bytes placed at `base` instead, for strategies that claim position
+    /// independence. Position-dependent code (pc-relative references to absolute targets) must be
+    /// emitted again for the new address, so it is refused rather than copied.
+    pub fn relocated(&self, base: u64) -> Result<Emitted, String> {
+        if !self.position_independent {
+            return Err(format!(
+                "{} code is position-dependent: emit it again at {base:#x} instead of copying it",
+                self.strategy
+            ));
+        }
+        let mut e = self.clone();
+        e.code.base = base;
+        Ok(e)
+    }
+
+    /// Copy the bytes to `base` even when the strategy is position-dependent. Exists only so a
+    /// test can show what [`Emitted::relocated`] protects against.
+    #[doc(hidden)]
+    pub fn copied_unchecked(&self, base: u64) -> Emitted {
+        let mut e = self.clone();
+        e.code.base = base;
+        e
+    }
+
+    /// Number of call sites that fell back from the strategy's preferred form.
+    pub fn fallbacks(&self) -> usize {
+        self.sites
+            .iter()
+            .filter(|s| s.choice.fallback.is_some())
+            .count()
+    }
+}
+
+struct Lower<'a> {
+    buf: CodeBuffer,
+    program: &'a Program,
+    strategy: &'a dyn Strategy,
+    sites: Vec<CallSite>,
+}
+
+/// Bytes reserved before each leaf operation: the largest call is 8 argument moves, a 5-word
+/// sequence and a result move (14 words); everything else is smaller.
+const LEAF_RESERVE: u32 = 64;
+
+/// Emit `program` under `strategy`.
+pub fn emit(
+    program: &Program,
+    strategy: &dyn Strategy,
+    opts: &EmitOptions,
+) -> Result<Emitted, EmitError> {
+    let bug = opts.bug.filter(|b| b.strategy() == strategy.name());
+    let mut l = Lower {
+        buf: CodeBuffer::new(program.code_base, bug),
+        program,
+        strategy,
+        sites: Vec::new(),
+    };
+    l.buf.set_pool_placement(strategy.pool_placement());
+    l.buf.push_all(&[
+        Inst::StpPre {
+            rt: 29,
+            rt2: 30,
+            rn: SP,
+            imm7: -6,
+        },
+        Inst::AddImm {
+            rd: 29,
+            rn: SP,
+            imm12: 0,
+        },
+        Inst::MovReg { rd: 28, rm: 0 },
+    ]);
+    l.ops(&program.body, 0);
+    l.buf.reserve(LEAF_RESERVE);
+    l.buf.push_all(&[
+        Inst::MovReg {
+            rd: 0,
+            rm: program.ret.reg(),
+        },
+        Inst::LdpPost {
+            rt: 29,
+            rt2: 30,
+            rn: SP,
+            imm7: 6,
+        },
+        Inst::Ret,
+    ]);
+    let code = l.buf.finish()?;
+    // Sites were recorded in the layout the code was emitted in; shrinking literal uses
+    // (buffer invariant 2) moved them back. A pool load left in its `adrp` form is reported as
+    // such, read from the final slot.
+    let mut sites = l.sites;
+    for s in &mut sites {
+        s.start = code.new_offset(s.start);
+        s.ret = code.new_offset(s.ret);
+        if s.choice.kind == SeqKind::PoolLoad
+            && matches!(
+                code.slots[(s.start / 4) as usize],
+                Slot::Inst(Inst::Adrp { .. })
+            )
+        {
+            s.choice.kind = SeqKind::PoolLoadAdrp;
+        }
+    }
+    Ok(Emitted {
+        strategy: strategy.name(),
+        position_independent: strategy.position_independent(),
+        code,
+        sites,
+    })
+}
+
+impl Lower<'_> {
+    fn ops(&mut self, ops: &[Op], depth: u16) {
+        for op in ops {
+            self.buf.reserve(LEAF_RESERVE);
+            self.op(op, depth);
+        }
+    }
+
+    fn op(&mut self, op: &Op, depth: u16) {
+        let b = &mut self.buf;
+        match op {
+            Op::Const { dst, imm } => b.push_all(&mov_imm_minimal(dst.reg(), *imm)),
+            Op::Alu { op, dst, a, b: rb } => b.push(Inst::Alu {
+                op: *op,
+                rd: dst.reg(),
+                rn: a.reg(),
+                rm: rb.reg(),
+            }),
+            Op::Shift {
+                op,
+                dst,
+                src,
+                amount,
+            } => b.push(match op {
+                ShiftOp::Lsl => Inst::Lsl {
+                    rd: dst.reg(),
+                    rn: src.reg(),
+                    shift: *amount,
+                },
+                ShiftOp::Lsr => Inst::Lsr {
+                    rd: dst.reg(),
+                    rn: src.reg(),
+                    shift: *amount,
+                },
+            }),
+            Op::Load { dst, slot } => b.push(Inst::LdrImm {
+                rt: dst.reg(),
+                rn: 28,
+                imm12: *slot,
+            }),
+            Op::Store { slot, src } => b.push(Inst::StrImm {
+                rt: src.reg(),
+                rn: 28,
+                imm12: *slot,
+            }),
+            Op::Call { dst, helper, args } => {
+                for (i, a) in args.iter().enumerate() {
+                    b.push(Inst::MovReg {
+                        rd: i as u8,
+                        rm: a.reg(),
+                    });
+                }
+                let target = self.program.helpers[*helper as usize].addr;
+                let start = b.offset();
+                let choice = self.strategy.emit_call(b, target);
+                let ret = b.offset();
+                self.sites.push(CallSite {
+                    index: self.sites.len() as u32,
+                    helper: *helper,
+                    target,
+                    start,
+                    ret,
+                    choice,
+                });
+                if let Some(d) = dst {
+                    self.buf.push(Inst::MovReg { rd: d.reg(), rm: 0 });
+                }
+            }
+            Op::If {
+                cmp,
+                a,
+                b: rb,
+                then,
+                els,
+            } => {
+                b.push(Inst::CmpReg {
+                    rn: a.reg(),
+                    rm: rb.reg(),
+                });
+                let else_l = b.new_label();
+                b.push_use(
+                    Inst::BCond {
+                        cond: cmp.cond().invert(),
+                        offset: 0,
+                    },
+                    else_l,
+                    LabelUse::Branch19,
+                );
+                self.ops(then, depth);
+                if els.is_empty() {
+                    self.buf.bind(else_l);
+                } else {
+                    let end = self.buf.new_label();
+                    self.buf
+                        .push_use(Inst::B { offset: 0 }, end, LabelUse::Branch26);
+                    self.buf.bind(else_l);
+                    self.ops(els, depth);
+                    self.buf.bind(end);
+                }
+            }
+            Op::Loop { count, body } => {
+                let slot = 2 + depth;
+                b.push(Inst::Movz {
+                    rd: 9,
+                    imm16: u16::from(*count),
+                    hw: 0,
+                });
+                b.push(Inst::StrImm {
+                    rt: 9,
+                    rn: SP,
+                    imm12: slot,
+                });
+                let top = b.new_label();
+                b.bind(top);
+                self.ops(body, depth + 1);
+                self.buf.reserve(LEAF_RESERVE);
+                self.buf.push_all(&[
+                    Inst::LdrImm {
+                        rt: 9,
+                        rn: SP,
+                        imm12: slot,
+                    },
+                    Inst::SubsImm {
+                        rd: 9,
+                        rn: 9,
+                        imm12: 1,
+                    },
+                    Inst::StrImm {
+                        rt: 9,
+                        rn: SP,
+                        imm12: slot,
+                    },
+                ]);
+                self.buf.push_use(
+                    Inst::BCond {
+                        cond: crate::asm::encode::Cond::Ne,
+                        offset: 0,
+                    },
+                    top,
+                    LabelUse::Branch19,
+                );
+            }
+        }
+    }
+}
+
+/// Summary numbers of one emission, all exact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmitStats {
+    /// Total bytes (body + pool + stubs).
+    pub total_bytes: u64,
+    /// Byte breakdown.
+    pub sizes: SizeBreakdown,
+    /// Static call sites.
+    pub call_sites: u32,
+    /// Inline instructions over all call sites.
+    pub inline_call_insns: u64,
+    /// Instructions executed per call summed statically (inline + stub).
+    pub executed_call_insns: u64,
+    /// Sites per sequence kind.
+    pub kinds: Vec<(SeqKind, u32)>,
+    /// Sites that fell back.
+    pub fallbacks: u32,
+}
+
+impl Emitted {
+    /// Exact static statistics.
+    pub fn stats(&self) -> EmitStats {
+        let mut kinds: Vec<(SeqKind, u32)> = Vec::new();
+        for s in &self.sites {
+            match kinds.iter_mut().find(|(k, _)| *k == s.choice.kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((s.choice.kind, 1)),
+            }
+        }
+        kinds.sort();
+        EmitStats {
+            total_bytes: self.code.bytes.len() as u64,
+            sizes: self.code.sizes.clone(),
+            call_sites: self.sites.len() as u32,
+            inline_call_insns: self.sites.iter().map(|s| u64::from(s.inline_insns())).sum(),
+            executed_call_insns: self
+                .sites
+                .iter()
+                .map(|s| u64::from(s.inline_insns() + s.choice.kind.out_of_line_insns()))
+                .sum(),
+            kinds,
+            fallbacks: self.fallbacks() as u32,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Call strategies: one file each, all behind [`Strategy`].
+//!
+//! A strategy turns "call the helper at `target` from here" into instructions in a
+//! [`CodeBuffer`]. It may use only x16/x17 as scratch and must end the inline sequence with the
+//! branch-and-link whose return address is the end of the sequence (the emitter records that as
+//! the call site's return offset). Pools and stubs are the buffer's: strategies ask for them.
+
+use crate::asm::buffer::{CodeBuffer, PoolPlacement};
+
+mod adrp;
+mod direct;
+mod movz_fixed;
+mod movz_min;
+mod pool;
+mod pool_bl;
+mod stub;
+mod stub_bl;
+
+pub use adrp::AdrpAdd;
+pub use direct::DirectBl;
+pub use movz_fixed::MovzFixed4;
+pub use movz_min::MovzMinimal;
+pub use pool::LiteralPool;
+pub use pool_bl::PoolOrBl;
+pub use stub::StubCall;
+pub use stub_bl::StubOrBl;
+
+/// The instruction shape a call site ended up with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SeqKind {
+    /// `bl target`
+    DirectBl,
+    /// `adrp x16; add x16; blr x16`
+    AdrpAdd,
+    /// `movz/movn (+movk)*; blr x16`
+    MovImm,
+    /// `ldr x16, literal; blr x16`
+    PoolLoad,
+    /// `adrp x16, page; ldr x16, [x16, #lo12]; blr x16`: a pool load whose literal is out of
+    /// `ldr` range (pool after the code, functions over 1 MiB).
+    PoolLoadAdrp,
+    /// `bl stub` → `ldr x16, [pc+8]; br x16`
+    Stub,
+}
+
+impl SeqKind {
+    /// Name used in listings and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SeqKind::DirectBl => "bl",
+            SeqKind::AdrpAdd => "adrp+add+blr",
+            SeqKind::MovImm => "movz/movk+blr",
+            SeqKind::PoolLoad => "ldr-literal+blr",
+            SeqKind::PoolLoadAdrp => "adrp+ldr-literal+blr",
+            SeqKind::Stub => "bl->stub",
+        }
+    }
+
+    /// Instructions executed out of line per call (in the stub).
+    pub fn out_of_line_insns(self) -> u32 {
+        match self {
+            SeqKind::Stub => 2,
+            _ => 0,
+        }
+    }
+
+    /// Taken branches per call, not counting the helper's return.
+    pub fn taken_branches(self) -> u32 {
+        match self {
+            SeqKind::Stub => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// What a strategy did at one call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SiteChoice {
+    /// The sequence emitted.
+    pub kind: SeqKind,
+    /// Set when the strategy's preferred form was out of range and it fell back; says why.
+    pub fallback: Option<&'static str>,
+}
+
+/// A way of emitting calls.
+pub trait Strategy: Send + Sync {
+    /// Short name used on the command line and in reports.
+    fn name(&self) -> &'static str;
+    /// One line describing the emitted shape.
+    fn about(&self) -> &'static str;
+    /// Does the emitted function keep working when its code (with pools/stubs) is copied to
+    /// another address?
+    fn position_independent(&self) -> bool;
+    /// Emit the inline sequence for a call to `target`, ending with the branch-and-link.
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice;
+    /// Where the buffer places the literal pool the strategy's loads use.
+    fn pool_placement(&self) -> PoolPlacement {
+        PoolPlacement::Islands
+    }
+}
+
+/// Every strategy, in report order (`movz-min` first: it is the measurement reference).
+pub fn all() -> Vec<&'static dyn Strategy> {
+    vec![
+        &MovzMinimal,
+        &MovzFixed4,
+        &LiteralPool,
+        &StubCall,
+        &DirectBl,
+        &AdrpAdd,
+        &StubOrBl,
+        &PoolOrBl,
+    ]
+}
+
+/// Look a strategy up by name.
+pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
+    all().into_iter().find(|s| s.name() == name)
+}
+
+/// Names of every strategy, comma separated (for help and error messages).
+pub fn names() -> String {
+    all().iter().map(|s| s.name()).collect::<Vec<_>>().join(",")
+}

@@ -1,0 +1,33 @@
+//! Fixed-length materialisation: `movz` + three `movk` into x16, then `blr x16` (5 instructions).
+
+use super::{SeqKind, SiteChoice, Strategy};
+use crate::asm::buffer::CodeBuffer;
+use crate::asm::encode::{mov_imm_fixed4, Inst, X16};
+use crate::planted::PlantedBug;
+
+/// `movz x16, #hw0; movk x16, #hw1, lsl 16; movk ..., lsl 32; movk ..., lsl 48; blr x16`.
+pub struct MovzFixed4;
+
+impl Strategy for MovzFixed4 {
+    fn name(&self) -> &'static str {
+        "movz-fixed4"
+    }
+    fn about(&self) -> &'static str {
+        "movz + 3 movk into x16 always (patchable fixed length), blr x16"
+    }
+    fn position_independent(&self) -> bool {
+        true
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        let mut seq = mov_imm_fixed4(X16, target);
+        if buf.bug() == Some(PlantedBug::Fixed4DropsHw2) {
+            seq.remove(2);
+        }
+        buf.push_all(&seq);
+        buf.push(Inst::Blr { rn: X16 });
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: None,
+        }
+    }
+}

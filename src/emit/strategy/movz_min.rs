@@ -1,0 +1,54 @@
+//! Minimal `movz`/`movn` + `movk` materialisation of the target in x16, then `blr x16`
+//! (the shape older CinderX emitted): 2 to 5 instructions, no data.
+
+use super::{SeqKind, SiteChoice, Strategy};
+use crate::asm::buffer::CodeBuffer;
+use crate::asm::encode::{mov_imm_minimal, Inst, X16};
+use crate::planted::PlantedBug;
+
+/// `movz/movn x16 (+movk)*; blr x16`, skipping halfwords the first instruction already set.
+pub struct MovzMinimal;
+
+/// Emit the minimal materialisation of `target` into x16 plus `blr x16`; shared with the
+/// strategies that fall back to it.
+pub(crate) fn emit_movz_call(buf: &mut CodeBuffer, target: u64) {
+    let mut seq = mov_imm_minimal(X16, target);
+    for i in &mut seq {
+        match (buf.bug(), *i) {
+            (Some(PlantedBug::MovkShiftWrong), Inst::Movk { rd, imm16, hw: 2 }) => {
+                *i = Inst::Movk { rd, imm16, hw: 3 }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movz { imm16, hw, .. }) => {
+                *i = Inst::Movz { rd: 17, imm16, hw }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movn { imm16, hw, .. }) => {
+                *i = Inst::Movn { rd: 17, imm16, hw }
+            }
+            (Some(PlantedBug::MovzRegMismatch), Inst::Movk { imm16, hw, .. }) => {
+                *i = Inst::Movk { rd: 17, imm16, hw }
+            }
+            _ => {}
+        }
+    }
+    buf.push_all(&seq);
+    buf.push(Inst::Blr { rn: X16 });
+}
+
+impl Strategy for MovzMinimal {
+    fn name(&self) -> &'static str {
+        "movz-min"
+    }
+    fn about(&self) -> &'static str {
+        "movz/movn + movk of non-trivial halfwords into x16, blr x16"
+    }
+    fn position_independent(&self) -> bool {
+        true
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        emit_movz_call(buf, target);
+        SiteChoice {
+            kind: SeqKind::MovImm,
+            fallback: None,
+        }
+    }
+}

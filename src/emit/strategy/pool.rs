@@ -1,0 +1,36 @@
+//! Per-function literal pool: `ldr x16, <literal>; blr x16`, one 8-byte aligned, de-duplicated
+//! entry per target after the code, with islands when a use would be out of `ldr` range
+//! (the buffer's invariant 2 and 3).
+
+use super::{SeqKind, SiteChoice, Strategy};
+use crate::asm::buffer::CodeBuffer;
+use crate::asm::encode::{Inst, X16};
+use crate::planted::PlantedBug;
+
+/// `ldr x16, <pool entry>; blr x16`.
+pub struct LiteralPool;
+
+impl Strategy for LiteralPool {
+    fn name(&self) -> &'static str {
+        "pool"
+    }
+    fn about(&self) -> &'static str {
+        "ldr x16 from a de-duplicated 8-byte-aligned literal pool (islands past 1 MiB), blr x16"
+    }
+    fn position_independent(&self) -> bool {
+        true
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        let reg = if buf.bug() == Some(PlantedBug::PoolScratchX19) {
+            19
+        } else {
+            X16
+        };
+        buf.load_const(reg, target);
+        buf.push(Inst::Blr { rn: reg });
+        SiteChoice {
+            kind: SeqKind::PoolLoad,
+            fallback: None,
+        }
+    }
+}

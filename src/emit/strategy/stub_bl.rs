@@ -1,0 +1,34 @@
+//! What CinderX 2026.11 emits on aarch64: a direct `bl` when the target is within ±128 MiB
+//! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
+
+use super::direct::try_direct_bl;
+use super::{SeqKind, SiteChoice, Strategy};
+use crate::asm::buffer::CodeBuffer;
+
+/// `bl target` in range, else `bl stub`.
+pub struct StubOrBl;
+
+impl Strategy for StubOrBl {
+    fn name(&self) -> &'static str {
+        "stub+bl"
+    }
+    fn about(&self) -> &'static str {
+        "CinderX 2026.11: bl target within ±128 MiB, else bl to a per-target stub"
+    }
+    fn position_independent(&self) -> bool {
+        false
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        if try_direct_bl(buf, target) {
+            return SiteChoice {
+                kind: SeqKind::DirectBl,
+                fallback: None,
+            };
+        }
+        buf.call_via_stub(target);
+        SiteChoice {
+            kind: SeqKind::Stub,
+            fallback: None,
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! What runs besides the emitted function: the helpers (real AArch64 code at their layout
+//! addresses), the memory image every engine loads, and the call-log format.
+//!
+//! A helper is the same machine code on every engine, so engines differ only in how they execute
+//! it. On entry helper `k` appends a record to the call log: `x0..x7`, `k`, `sp`, `x30` (see
+//! [`CallRecord`]). It returns `r = ror(...ror(seed_k ^ x0, 7) ^ x1 ...)` over exactly its arity's
+//! arguments and clobbers every other caller-saved register (`x1..x17`) with `r + n`, so a caller
+//! that keeps a live value in a caller-saved register is caught. A full log ends the run with
+//! `brk #0xf10`.
+
+use crate::asm::buffer::EmitError;
+use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, SP};
+use crate::emit::Emitted;
+use crate::machine::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
+use crate::model::program::{Helper, Program};
+use std::ops::Range;
+
+/// `brk` immediate used when the call log is full.
+pub const BRK_LOG_FULL: u16 = 0xF10;
+
+/// The seed a helper mixes its arguments into.
+pub fn helper_seed(id: usize, arity: u8) -> u64 {
+    (id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (u64::from(arity) << 56) ^ 0x00C0_FFEE
+}
+
+/// The value helper `id` returns for arguments `args` (its first `arity` entries count).
+pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
+    let mut r = helper_seed(id, arity);
+    for (i, a) in args.iter().take(arity as usize).enumerate() {
+        r = (r ^ a).rotate_right(7 + 3 * i as u32);
+    }
+    r
+}
+
+/// Instructions of helper `id`.
+pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
+    let mut c = Vec::new();
+    c.extend(mov_imm_minimal(9, LOGCTL_ADDR));
+    c.push(Inst::Ldp {
+        rt: 10,
+        rt2: 11,
+        rn: 9,
+        imm7: 0,
+    });
+    c.push(Inst::CmpReg { rn: 10, rm: 11 });
+    let bcond_at = c.len();
+    c.push(Inst::BCond {
+        cond: Cond::Hs,
+        offset: 0,
+    });
+    for i in 0..4u8 {
+        c.push(Inst::Stp {
+            rt: 2 * i,
+            rt2: 2 * i + 1,
+            rn: 10,
+            imm7: 2 * i as i8,
+        });
+    }
+    c.push(Inst::AddImm {
+        rd: 11,
+        rn: SP,
+        imm12: 0,
+    });
+    c.extend(mov_imm_minimal(12, id as u64));
+    c.push(Inst::Stp {
+        rt: 12,
+        rt2: 11,
+        rn: 10,
+        imm7: 8,
+    });
+    c.push(Inst::StrImm {
+        rt: 30,
+        rn: 10,
+        imm12: 10,
+    });
+    c.push(Inst::AddImm {
+        rd: 10,
+        rn: 10,
+        imm12: LOG_ENTRY_BYTES as u16,
+    });
+    c.push(Inst::StrImm {
+        rt: 10,
+        rn: 9,
+        imm12: 0,
+    });
+    c.extend(mov_imm_minimal(9, helper_seed(id, h.arity)));
+    for i in 0..h.arity {
+        c.push(Inst::Alu {
+            op: AluOp::Eor,
+            rd: 9,
+            rn: 9,
+            rm: i,
+        });
+        c.push(Inst::Ror {
+            rd: 9,
+            rn: 9,
+            shift: 7 + 3 * i,
+        });
+    }
+    c.push(Inst::MovReg { rd: 0, rm: 9 });
+    for r in 1..=17u8 {
+        c.push(Inst::AddImm {
+            rd: r,
+            rn: 0,
+            imm12: u16::from(r),
+        });
+    }
+    c.push(Inst::Ret);
+    let brk_at = c.len();
+    c.push(Inst::Brk {
+        imm16: BRK_LOG_FULL,
+    });
+    c[bcond_at] = Inst::BCond {
+        cond: Cond::Hs,
+        offset: 4 * (brk_at - bcond_at) as i32,
+    };
+    c
+}
+
+fn encode_all(insts: &[Inst]) -> Vec<u8> {
+    insts
+        .iter()
+        .flat_map(|i| i.encode().expect("harness code encodes").to_le_bytes())
+        .collect()
+}
+
+/// Bytes to place at an address before the run (memory around them reads as zero).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// First address.
+    pub addr: u64,
+    /// Contents.
+    pub bytes: Vec<u8>,
+}
+
+impl Segment {
+    /// One past the last address.
+    pub fn end(&self) -> u64 {
+        self.addr + self.bytes.len() as u64
+    }
+}
+
+/// Everything an engine loads for one run, beside the fixed regions of [`crate::machine::layout`].
+#[derive(Clone, Debug)]
+pub struct Image {
+    /// The function's code (first) and each helper's code, at their addresses. Engines map at
+    /// least the pages these cover, zero-filled elsewhere; no two share a 64 KiB page.
+    pub segments: Vec<Segment>,
+    /// Address range of the emitted function (code, pools, stubs).
+    pub code: Range<u64>,
+    /// Where execution starts.
+    pub entry: u64,
+    /// Runaway limit on instructions executed.
+    pub insn_limit: u64,
+}
+
+impl Image {
+    /// Build the image for `emitted` (of `program`), placing its code at `base`
+    /// (normally `program.code_base`; elsewhere for relocation tests).
+    pub fn build(program: &Program, emitted: &Emitted, base: u64) -> Result<Image, EmitError> {
+        let len = emitted.code.bytes.len() as u64;
+        let start = base & !(HELPER_PAGE - 1);
+        let end = layout::align_up(base + len, HELPER_PAGE);
+        let mut segments = vec![Segment {
+            addr: base,
+            bytes: emitted.code.bytes.clone(),
+        }];
+        for (id, h) in program.helpers.iter().enumerate() {
+            let page = h.addr & !(HELPER_PAGE - 1);
+            if page < end && start < page + HELPER_PAGE {
+                return Err(EmitError::HelperOverlap {
+                    helper: id as u16,
+                    addr: h.addr,
+                });
+            }
+            segments.push(Segment {
+                addr: h.addr,
+                bytes: encode_all(&helper_code(id, h)),
+            });
+        }
+        Ok(Image {
+            segments,
+            code: base..base + len,
+            entry: base,
+            insn_limit: layout::DEFAULT_INSN_LIMIT,
+        })
+    }
+}
+
+/// One helper call as the helper logged it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    /// Helper id.
+    pub helper: u64,
+    /// x0..x7 at entry.
+    pub args: [u64; 8],
+    /// sp at entry (must be 16-byte aligned).
+    pub sp: u64,
+    /// x30 at entry: the return address.
+    pub ret: u64,
+}
+
+/// Decode a call log (a whole number of records).
+pub fn parse_log(bytes: &[u8]) -> Result<Vec<CallRecord>, String> {
+    if !(bytes.len() as u64).is_multiple_of(LOG_ENTRY_BYTES) {
+        return Err(format!(
+            "call log is {} bytes, not a whole number of {LOG_ENTRY_BYTES}-byte records",
+            bytes.len()
+        ));
+    }
+    let q = |c: &[u8], i: usize| u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().unwrap());
+    Ok(bytes
+        .chunks(LOG_ENTRY_BYTES as usize)
+        .map(|c| {
+            let mut args = [0u64; 8];
+            for (i, a) in args.iter_mut().enumerate() {
+                *a = q(c, i);
+            }
+            CallRecord {
+                helper: q(c, 8),
+                args,
+                sp: q(c, 9),
+                ret: q(c, 10),
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helper_fits_and_result_matches_model_shape() {
+        for arity in 0..=8u8 {
+            let h = Helper {
+                addr: 0x1_0000_0000,
+                arity,
+            };
+            let code = helper_code(63, &h);
+            assert!((code.len() * 4) as u64 <= layout::HELPER_MAX_BYTES);
+        }
+        let a = helper_result(1, 2, &[1, 2, 3, 4, 5, 6, 7, 8]);
+        let b = helper_result(1, 2, &[1, 2, 9, 9, 9, 9, 9, 9]);
+        assert_eq!(a, b, "only the first `arity` arguments count");
+        assert_ne!(
+            a,
+            helper_result(1, 2, &[2, 1, 3, 4, 5, 6, 7, 8]),
+            "argument order counts"
+        );
+    }
+
+    #[test]
+    fn log_parse_rejects_partial_records() {
+        assert!(parse_log(&[0u8; 95]).is_err());
+        assert_eq!(parse_log(&[0u8; 192]).unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,452 @@
+//! Program generator: bytes (via `arbitrary::Unstructured`) plus a named [`Profile`] → [`Program`].
+//!
+//! The same bytes and profile always give the same program. [`from_seed`] expands a 64-bit seed
+//! into bytes with splitmix64 so `a64call gen --seed N` is reproducible too.
+
+use crate::asm::encode::AluOp;
+use crate::machine::layout;
+use crate::model::program::{
+    CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,
+};
+use arbitrary::{Result, Unstructured};
+
+/// Generated helpers keep this far above the code base so even `huge` functions never reach them.
+pub const CODE_CLEARANCE: u64 = 16 << 20;
+
+/// The knobs of a workload. See [`Profile::named`] for the built-in ones.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Profile {
+    /// Name used on the command line.
+    pub name: &'static str,
+    /// One line on what it is for.
+    pub about: &'static str,
+    /// Top-level operations (inclusive range).
+    pub ops: (u32, u32),
+    /// Percent of generated operations that are calls.
+    pub call_pct: u8,
+    /// Number of distinct helpers (inclusive range).
+    pub helpers: (u8, u8),
+    /// Argument counts of helpers (inclusive range, at most 8).
+    pub args: (u8, u8),
+    /// Percent of operations that open a loop (when nesting allows).
+    pub loop_pct: u8,
+    /// Percent of operations that open an if/else (when nesting allows).
+    pub if_pct: u8,
+    /// Deepest nesting of loops and ifs.
+    pub max_depth: u8,
+    /// Largest number of operations inside one nested block.
+    pub max_block: u8,
+    /// Largest loop iteration count.
+    pub max_loop_count: u8,
+    /// Weights for helper distance classes: near, mid, far.
+    pub distance: (u8, u8, u8),
+    /// Bytes of randomness [`from_seed`] feeds the generator.
+    pub seed_bytes: usize,
+}
+
+/// The built-in profiles: the files under harness/profiles, compiled in.
+const BUILT_IN: [&str; 6] = [
+    include_str!("profiles/default.profile"),
+    include_str!("profiles/tiny.profile"),
+    include_str!("profiles/far64.profile"),
+    include_str!("profiles/huge.profile"),
+    include_str!("profiles/nested.profile"),
+    include_str!("profiles/cinderx.profile"),
+];
+
+fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
+    let (a, b) = v
+        .split_once("..")
+        .ok_or_else(|| format!("`{key}` must be a range like 1..8, found `{v}`"))?;
+    let p = |x: &str| {
+        x.trim()
+            .parse::<T>()
+            .map_err(|_| format!("`{key}`: `{x}` is not a number in range"))
+    };
+    Ok((p(a)?, p(b)?))
+}
+
+impl Profile {
+    /// Every built-in profile.
+    pub fn all() -> Vec<Profile> {
+        BUILT_IN
+            .iter()
+            .map(|t| Profile::parse(t).expect("built-in profiles parse"))
+            .collect()
+    }
+
+    /// Look up a built-in profile by name.
+    pub fn named(name: &str) -> Option<Profile> {
+        Profile::all().into_iter().find(|p| p.name == name)
+    }
+
+    /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
+    /// name, about, ops, call_pct, helpers, args, loop_pct, if_pct, max_depth, max_block,
+    /// max_loop_count, distance (near,mid,far weights), seed_bytes.
+    pub fn parse(text: &'static str) -> Result<Profile, String> {
+        let mut kv = std::collections::HashMap::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| format!("line {}: expected `key = value`, found `{line}`", n + 1))?;
+            kv.insert(k.trim(), v.trim());
+        }
+        let get = |k: &str| {
+            kv.get(k)
+                .copied()
+                .ok_or_else(|| format!("missing key `{k}`"))
+        };
+        let num = |k: &str| -> Result<u8, String> {
+            get(k)?
+                .parse()
+                .map_err(|_| format!("`{k}` must be a number 0..=255"))
+        };
+        let d: Vec<u8> = get("distance")?
+            .split(',')
+            .map(|x| x.trim().parse::<u8>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| "`distance` must be three weights like 1,1,3".to_string())?;
+        let [near, mid, far] = d[..] else {
+            return Err("`distance` must be three weights like 1,1,3".into());
+        };
+        let p = Profile {
+            name: get("name")?,
+            about: get("about")?,
+            ops: range("ops", get("ops")?)?,
+            call_pct: num("call_pct")?,
+            helpers: range("helpers", get("helpers")?)?,
+            args: range("args", get("args")?)?,
+            loop_pct: num("loop_pct")?,
+            if_pct: num("if_pct")?,
+            max_depth: num("max_depth")?,
+            max_block: num("max_block")?,
+            max_loop_count: num("max_loop_count")?,
+            distance: (near, mid, far),
+            seed_bytes: get("seed_bytes")?
+                .parse()
+                .map_err(|_| "`seed_bytes` must be a number".to_string())?,
+        };
+        if p.helpers.0 == 0
+            || p.helpers.1 as usize > layout::MAX_HELPERS
+            || p.helpers.0 > p.helpers.1
+        {
+            return Err(format!(
+                "`helpers` must be within 1..{}",
+                layout::MAX_HELPERS
+            ));
+        }
+        if p.args.1 > 8 || p.args.0 > p.args.1 || p.ops.0 > p.ops.1 {
+            return Err("`args` must be within 0..8 and ranges must be ordered".into());
+        }
+        if p.max_loop_count == 0
+            || p.max_loop_count > crate::model::program::MAX_LOOP_COUNT
+            || u32::from(near) + u32::from(mid) + u32::from(far) == 0
+        {
+            return Err("`max_loop_count` must be 1..=16 and some distance weight non-zero".into());
+        }
+        Ok(p)
+    }
+}
+
+/// Expand a seed into `n` bytes (splitmix64), the input [`generate`] consumes.
+pub fn seed_bytes(seed: u64, n: usize) -> Vec<u8> {
+    let mut x = seed;
+    let mut out = Vec::with_capacity(n + 8);
+    while out.len() < n {
+        x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        out.extend_from_slice(&z.to_le_bytes());
+    }
+    out.truncate(n);
+    out
+}
+
+/// Generate the program for `seed` under `profile`.
+pub fn from_seed(seed: u64, profile: &Profile) -> Program {
+    let bytes = seed_bytes(seed, profile.seed_bytes);
+    let mut u = Unstructured::new(&bytes);
+    generate(&mut u, profile).expect("generation from seed bytes cannot fail")
+}
+
+struct Gen<'p> {
+    p: &'p Profile,
+    helpers: Vec<Helper>,
+    /// Calls generated so far; rotates the helper choice so that even an input that has run
+    /// out of bytes (every draw 0) calls several helpers.
+    calls: u32,
+}
+
+/// Generate a program from raw bytes under `profile`. Never fails on short input: missing bytes
+/// read as zeros, giving small programs. The result always passes [`Program::validate`].
+pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
+    let code_base = u
+        .int_in_range(layout::USER_MIN >> 16..=(layout::USER_MAX - 2 * layout::MAX_CODE) >> 16)?
+        << 16;
+    let nh = u
+        .int_in_range(profile.helpers.0..=profile.helpers.1)?
+        .max(1);
+    let mut helpers: Vec<Helper> = Vec::new();
+    for _ in 0..nh {
+        let (wn, wm, wf) = profile.distance;
+        let total = u32::from(wn) + u32::from(wm) + u32::from(wf);
+        let pick = u.int_in_range(0..=total.max(1) - 1)?;
+        let class = if pick < u32::from(wn) {
+            Distance::Near
+        } else if pick < u32::from(wn) + u32::from(wm) {
+            Distance::Mid
+        } else {
+            Distance::Far
+        };
+        let addr = place_helper(u, code_base, class, &helpers)?;
+        let arity = u.int_in_range(profile.args.0..=profile.args.1.min(8))?;
+        helpers.push(Helper { addr, arity });
+    }
+    let mut g = Gen {
+        p: profile,
+        helpers,
+        calls: 0,
+    };
+    let n = u.int_in_range(profile.ops.0..=profile.ops.1)?;
+    let mut body = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        body.push(g.op(u, 0, 0)?);
+    }
+    let ret = Val(u.int_in_range(0..=NUM_VALUES - 1)?);
+    let p = Program {
+        code_base,
+        helpers: g.helpers,
+        body,
+        ret,
+    };
+    debug_assert!(p.validate().is_ok(), "{:?}", p.validate());
+    Ok(p)
+}
+
+/// Pick a helper address of the wanted distance class; falls back to a deterministic search if
+/// the random choice collides with the code or another helper.
+fn place_helper(u: &mut Unstructured, code: u64, class: Distance, taken: &[Helper]) -> Result<u64> {
+    let page = layout::HELPER_PAGE;
+    let off = match u.int_in_range(0..=3u8)? {
+        0 => 0,
+        _ => u64::from(u.int_in_range(0..=((page - layout::HELPER_MAX_BYTES) / 4) as u32)?) * 4,
+    };
+    let mib = 1u64 << 20;
+    let raw_page = match class {
+        Distance::Near => {
+            let d = u.int_in_range(0..=(100 * mib) / page)? * page;
+            if u.arbitrary::<bool>()? {
+                code + CODE_CLEARANCE + d
+            } else {
+                code.saturating_sub(d + page)
+            }
+        }
+        Distance::Mid => {
+            let d = u.int_in_range((140 * mib) / page..=((4u64 << 30) - 200 * mib) / page)? * page;
+            if u.arbitrary::<bool>()? {
+                code + d
+            } else {
+                code.saturating_sub(d)
+            }
+        }
+        Distance::Far => {
+            // Mix halfwords so immediates with 0x0000 and 0xffff halfwords show up.
+            let hw2 = match u.int_in_range(0..=3u8)? {
+                0 => 0,
+                1 => (layout::USER_MAX >> 32) - 1,
+                _ => u64::from(u.int_in_range(0..=((layout::USER_MAX >> 32) - 1) as u16)?),
+            };
+            let hw1 = match u.int_in_range(0..=3u8)? {
+                0 => 0,
+                1 => 0xFFFF,
+                _ => u64::from(u.arbitrary::<u16>()?),
+            };
+            (hw2 << 32) | (hw1 << 16)
+        }
+    } / page
+        * page;
+    let ok = |p: u64| {
+        let a = p + off;
+        p >= layout::USER_MIN
+            && a < layout::USER_MAX
+            && Distance::between(code, a) == class
+            && !(p < code + CODE_CLEARANCE && code < p + page)
+            && taken.iter().all(|h| h.addr / page != p / page)
+    };
+    let mut p = raw_page;
+    for k in 0..4096u64 {
+        if ok(p) {
+            return Ok(p + off);
+        }
+        // Walk outward from the code region until the class and no-overlap rules hold.
+        p = layout::align_up(
+            match class {
+                Distance::Near => code + CODE_CLEARANCE + k * page,
+                Distance::Mid => code + (200 * mib) + k * page,
+                Distance::Far => {
+                    if code > (8u64 << 30) + layout::USER_MIN {
+                        layout::USER_MIN + k * page
+                    } else {
+                        code + (8u64 << 30) + k * page
+                    }
+                }
+            },
+            page,
+        );
+    }
+    unreachable!("no free helper page near {code:#x}")
+}
+
+impl Gen<'_> {
+    fn val(&self, u: &mut Unstructured) -> Result<Val> {
+        Ok(Val(u.int_in_range(0..=NUM_VALUES - 1)?))
+    }
+
+    fn call(&mut self, u: &mut Unstructured) -> Result<Op> {
+        let n = self.helpers.len() as u16;
+        let helper = ((u32::from(u.int_in_range(0..=n - 1)?) + self.calls % u32::from(n))
+            % u32::from(n)) as u16;
+        self.calls = self.calls.wrapping_add(1);
+        let arity = self.helpers[helper as usize].arity;
+        let args = (0..arity)
+            .map(|_| self.val(u))
+            .collect::<Result<Vec<_>>>()?;
+        let dst = if u.ratio(4, 5)? {
+            Some(self.val(u)?)
+        } else {
+            None
+        };
+        Ok(Op::Call { dst, helper, args })
+    }
+
+    fn block(&mut self, u: &mut Unstructured, depth: u8, loops: usize) -> Result<Vec<Op>> {
+        let n = u.int_in_range(1..=self.p.max_block.max(1))?;
+        (0..n).map(|_| self.op(u, depth, loops)).collect()
+    }
+
+    fn op(&mut self, u: &mut Unstructured, depth: u8, loops: usize) -> Result<Op> {
+        let roll = u.int_in_range(0..=99u8)?;
+        let nest = depth < self.p.max_depth;
+        if nest && roll < self.p.loop_pct && loops < MAX_LOOP_DEPTH {
+            let count = u.int_in_range(1..=self.p.max_loop_count.max(1))?;
+            let body = self.block(u, depth + 1, loops + 1)?;
+            return Ok(Op::Loop { count, body });
+        }
+        if nest && roll >= self.p.loop_pct && roll < self.p.loop_pct.saturating_add(self.p.if_pct) {
+            let cmp = *u.choose(&CmpOp::ALL)?;
+            let (a, b) = (self.val(u)?, self.val(u)?);
+            let then = self.block(u, depth + 1, loops)?;
+            let els = if u.arbitrary()? {
+                self.block(u, depth + 1, loops)?
+            } else {
+                Vec::new()
+            };
+            return Ok(Op::If {
+                cmp,
+                a,
+                b,
+                then,
+                els,
+            });
+        }
+        if u.int_in_range(0..=99u8)? < self.p.call_pct {
+            return self.call(u);
+        }
+        Ok(match u.int_in_range(0..=5u8)? {
+            0 => Op::Const {
+                dst: self.val(u)?,
+                imm: u.arbitrary()?,
+            },
+            1 => Op::Load {
+                dst: self.val(u)?,
+                slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)?,
+            },
+            2 => Op::Store {
+                slot: u.int_in_range(0..=SCRATCH_SLOTS - 1)?,
+                src: self.val(u)?,
+            },
+            3 => Op::Shift {
+                op: if u.arbitrary()? {
+                    ShiftOp::Lsl
+                } else {
+                    ShiftOp::Lsr
+                },
+                dst: self.val(u)?,
+                src: self.val(u)?,
+                amount: u.int_in_range(1..=63)?,
+            },
+            _ => Op::Alu {
+                op: *u.choose(&AluOp::ALL)?,
+                dst: self.val(u)?,
+                a: self.val(u)?,
+                b: self.val(u)?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::text;
+
+    #[test]
+    fn same_seed_same_program_and_text_round_trips() {
+        for prof in ["default", "tiny", "nested", "far64", "cinderx"] {
+            let p = Profile::named(prof).unwrap();
+            for seed in 0..200 {
+                let a = from_seed(seed, &p);
+                assert_eq!(a, from_seed(seed, &p));
+                a.validate().unwrap();
+                let t = text::print(&a);
+                let back =
+                    text::parse(&t).unwrap_or_else(|e| panic!("{prof} seed {seed}: {e}\n{t}"));
+                assert_eq!(back, a, "{prof} seed {seed}");
+            }
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_round_trip() {
+        // Property: any byte string gives a valid program whose text round-trips.
+        let p = Profile::named("default").unwrap();
+        for seed in 0..300u64 {
+            let len = (seed as usize * 37) % 4000;
+            let bytes = seed_bytes(seed ^ 0xABCD, len);
+            let prog = generate(&mut Unstructured::new(&bytes), &p).unwrap();
+            prog.validate().unwrap();
+            assert_eq!(text::parse(&text::print(&prog)).unwrap(), prog);
+        }
+    }
+
+    #[test]
+    fn far64_has_the_promised_shape() {
+        let p = from_seed(1, &Profile::named("far64").unwrap());
+        assert_eq!(p.call_sites(), 64);
+        assert_eq!(p.helpers.len(), 8);
+        assert!((0..8).all(|h| p.distance(h) == Distance::Far));
+    }
+
+    #[test]
+    fn distance_classes_are_respected() {
+        let p = Profile {
+            distance: (1, 1, 1),
+            helpers: (8, 8),
+            ..Profile::named("default").unwrap()
+        };
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..50 {
+            let prog = from_seed(seed, &p);
+            for h in 0..prog.helpers.len() {
+                seen.insert(prog.distance(h));
+            }
+        }
+        assert_eq!(seen.len(), 3, "{seen:?}");
+    }
+}

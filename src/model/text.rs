@@ -1,0 +1,497 @@
+//! The readable text form of a [`Program`]: what `a64call gen` prints and repro files hold.
+//!
+//! ```text
+//! a64call-program 1
+//! code 0x3f0000000000
+//! helper h0 0x3f0000400010 args 2
+//! body
+//!   v1 = call h0(v0, v3)
+//!   store [5], v1
+//!   if v1 ult v2 {
+//!     v4 = add v1, v2
+//!   } else {
+//!     call h0(v1, v1)
+//!   }
+//!   loop 3 {
+//!     v2 = load [5]
+//!   }
+//! ret v1
+//! ```
+//! `#` starts a comment. [`print`] and [`parse`] round-trip exactly; a parse error names the
+//! line and what was expected there.
+
+use crate::asm::encode::AluOp;
+use crate::model::program::{CmpOp, Helper, Op, Program, ShiftOp, Val};
+use std::fmt::Write;
+
+/// First line of every program file.
+pub const MAGIC: &str = "a64call-program 1";
+
+/// A parse failure: the 1-based line and what was expected there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number (0 when the input ended early).
+    pub line: usize,
+    /// What was expected, and what was found.
+    pub message: String,
+}
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "at end of input: {}", self.message)
+        } else {
+            write!(f, "line {}: {}", self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Print a program in its canonical text form.
+pub fn print(p: &Program) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{MAGIC}");
+    let _ = writeln!(s, "code {:#x}", p.code_base);
+    for (i, h) in p.helpers.iter().enumerate() {
+        let _ = writeln!(s, "helper h{i} {:#x} args {}", h.addr, h.arity);
+    }
+    let _ = writeln!(s, "body");
+    print_ops(&mut s, &p.body, 1);
+    let _ = writeln!(s, "ret v{}", p.ret.0);
+    s
+}
+
+fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
+    let ind = "  ".repeat(depth);
+    for op in ops {
+        match op {
+            Op::Const { dst, imm } => {
+                let _ = writeln!(s, "{ind}v{} = const {imm:#x}", dst.0);
+            }
+            Op::Alu { op, dst, a, b } => {
+                let _ = writeln!(s, "{ind}v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0);
+            }
+            Op::Shift {
+                op,
+                dst,
+                src,
+                amount,
+            } => {
+                let m = if *op == ShiftOp::Lsl { "lsl" } else { "lsr" };
+                let _ = writeln!(s, "{ind}v{} = {m} v{}, {amount}", dst.0, src.0);
+            }
+            Op::Load { dst, slot } => {
+                let _ = writeln!(s, "{ind}v{} = load [{slot}]", dst.0);
+            }
+            Op::Store { slot, src } => {
+                let _ = writeln!(s, "{ind}store [{slot}], v{}", src.0);
+            }
+            Op::Call { dst, helper, args } => {
+                let args: Vec<String> = args.iter().map(|a| format!("v{}", a.0)).collect();
+                match dst {
+                    Some(d) => {
+                        let _ = writeln!(s, "{ind}v{} = call h{helper}({})", d.0, args.join(", "));
+                    }
+                    None => {
+                        let _ = writeln!(s, "{ind}call h{helper}({})", args.join(", "));
+                    }
+                }
+            }
+            Op::If {
+                cmp,
+                a,
+                b,
+                then,
+                els,
+            } => {
+                let _ = writeln!(s, "{ind}if v{} {} v{} {{", a.0, cmp.name(), b.0);
+                print_ops(s, then, depth + 1);
+                if els.is_empty() {
+                    let _ = writeln!(s, "{ind}}}");
+                } else {
+                    let _ = writeln!(s, "{ind}}} else {{");
+                    print_ops(s, els, depth + 1);
+                    let _ = writeln!(s, "{ind}}}");
+                }
+            }
+            Op::Loop { count, body } => {
+                let _ = writeln!(s, "{ind}loop {count} {{");
+                print_ops(s, body, depth + 1);
+                let _ = writeln!(s, "{ind}}}");
+            }
+        }
+    }
+}
+
+struct Lines<'a> {
+    lines: Vec<(usize, &'a str)>,
+    pos: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn next(&mut self, expected: &str) -> Result<(usize, &'a str), ParseError> {
+        let l = self
+            .lines
+            .get(self.pos)
+            .copied()
+            .ok_or_else(|| ParseError {
+                line: 0,
+                message: format!("expected {expected}, but the input ended"),
+            })?;
+        self.pos += 1;
+        Ok(l)
+    }
+}
+
+fn err<T>(line: usize, message: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError {
+        line,
+        message: message.into(),
+    })
+}
+
+fn parse_u64(line: usize, t: &str, what: &str) -> Result<u64, ParseError> {
+    let t = t.replace('_', "");
+    let r = if let Some(h) = t.strip_prefix("0x") {
+        u64::from_str_radix(h, 16)
+    } else {
+        t.parse::<u64>()
+    };
+    r.or_else(|_| {
+        err(
+            line,
+            format!("expected {what} (a decimal or 0x number), found `{t}`"),
+        )
+    })
+}
+
+fn parse_small<T: TryFrom<u64>>(line: usize, t: &str, what: &str) -> Result<T, ParseError> {
+    let v = parse_u64(line, t, what)?;
+    T::try_from(v).or_else(|_| err(line, format!("{what} `{t}` is too large")))
+}
+
+fn parse_val(line: usize, t: &str) -> Result<Val, ParseError> {
+    let t = t.trim();
+    match t.strip_prefix('v').and_then(|n| n.parse::<u8>().ok()) {
+        Some(n) if n < crate::model::program::NUM_VALUES => Ok(Val(n)),
+        _ => err(line, format!("expected a value v0..v8, found `{t}`")),
+    }
+}
+
+fn parse_helper_ref(line: usize, t: &str) -> Result<u16, ParseError> {
+    match t
+        .trim()
+        .strip_prefix('h')
+        .and_then(|n| n.parse::<u16>().ok())
+    {
+        Some(n) => Ok(n),
+        None => err(line, format!("expected a helper name like h3, found `{t}`")),
+    }
+}
+
+fn parse_slot(line: usize, t: &str) -> Result<u16, ParseError> {
+    let inner = t
+        .trim()
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .ok_or_else(|| ParseError {
+            line,
+            message: format!("expected a slot like [12], found `{t}`"),
+        })?;
+    parse_small(line, inner, "slot number")
+}
+
+/// Parse a program from its text form and validate it.
+pub fn parse(src: &str) -> Result<Program, ParseError> {
+    let lines: Vec<(usize, &str)> = src
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split('#').next().unwrap_or("").trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    // The magic line may not contain '#', so re-read it unstripped of comments.
+    let mut it = Lines { lines, pos: 0 };
+    let (ln, first) = it.next("the header line")?;
+    if src.lines().nth(ln - 1).map(str::trim) != Some(MAGIC) && first != MAGIC {
+        return err(
+            ln,
+            format!("expected the header `{MAGIC}`, found `{first}`"),
+        );
+    }
+    let (ln, code) = it.next("`code <address>`")?;
+    let code_base = match code.split_whitespace().collect::<Vec<_>>()[..] {
+        ["code", a] => parse_u64(ln, a, "the code address")?,
+        _ => return err(ln, format!("expected `code <address>`, found `{code}`")),
+    };
+    let mut helpers = Vec::new();
+    let body_line;
+    loop {
+        let (ln, l) = it.next("`helper ...` or `body`")?;
+        if l == "body" {
+            body_line = ln;
+            break;
+        }
+        match l.split_whitespace().collect::<Vec<_>>()[..] {
+            ["helper", name, addr, "args", n] => {
+                let id = parse_helper_ref(ln, name)?;
+                if id as usize != helpers.len() {
+                    return err(ln, format!("expected helper h{} next (helpers are numbered in order), found `{name}`", helpers.len()));
+                }
+                let addr = parse_u64(ln, addr, "the helper address")?;
+                let arity = parse_small(ln, n, "argument count")?;
+                helpers.push(Helper { addr, arity });
+            }
+            _ => {
+                return err(
+                    ln,
+                    format!("expected `helper hN <address> args <n>` or `body`, found `{l}`"),
+                )
+            }
+        }
+    }
+    let (body, end) = parse_block(&mut it, false)?;
+    let ret = match end {
+        BlockEnd::Ret(v) => v,
+        _ => return err(body_line, "the body must end with `ret vN`"),
+    };
+    if let Some((ln, l)) = it.lines.get(it.pos) {
+        return err(*ln, format!("expected nothing after `ret`, found `{l}`"));
+    }
+    let p = Program {
+        code_base,
+        helpers,
+        body,
+        ret,
+    };
+    p.validate().map_err(|e| ParseError {
+        line: body_line,
+        message: format!("invalid program: {e}"),
+    })?;
+    Ok(p)
+}
+
+enum BlockEnd {
+    Close,
+    CloseElse,
+    Ret(Val),
+}
+
+fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), ParseError> {
+    let mut ops = Vec::new();
+    loop {
+        let (ln, l) = it.next(if nested {
+            "an operation or `}`"
+        } else {
+            "an operation or `ret vN`"
+        })?;
+        if nested && l == "}" {
+            return Ok((ops, BlockEnd::Close));
+        }
+        if nested && l == "} else {" {
+            return Ok((ops, BlockEnd::CloseElse));
+        }
+        if !nested {
+            if let Some(v) = l.strip_prefix("ret ") {
+                return Ok((ops, BlockEnd::Ret(parse_val(ln, v)?)));
+            }
+        }
+        ops.push(parse_op(it, ln, l)?);
+    }
+}
+
+fn parse_call(ln: usize, dst: Option<Val>, rest: &str) -> Result<Op, ParseError> {
+    let (name, args) = rest
+        .split_once('(')
+        .and_then(|(n, a)| a.strip_suffix(')').map(|a| (n, a)))
+        .ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `call hN(v.., ..)`, found `call {rest}`"),
+        })?;
+    let helper = parse_helper_ref(ln, name)?;
+    let args = if args.trim().is_empty() {
+        Vec::new()
+    } else {
+        args.split(',')
+            .map(|a| parse_val(ln, a))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    Ok(Op::Call { dst, helper, args })
+}
+
+fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
+    if let Some(rest) = l.strip_prefix("call ") {
+        return parse_call(ln, None, rest.trim());
+    }
+    if let Some(rest) = l.strip_prefix("store ") {
+        let (slot, v) = rest.split_once(',').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `store [slot], vN`, found `{l}`"),
+        })?;
+        return Ok(Op::Store {
+            slot: parse_slot(ln, slot)?,
+            src: parse_val(ln, v)?,
+        });
+    }
+    if let Some(rest) = l.strip_prefix("if ") {
+        let rest = rest.strip_suffix('{').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `if vA cmp vB {{`, found `{l}`"),
+        })?;
+        let (a, cmp, b) = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+            [a, c, b] => (a, c, b),
+            _ => return err(ln, format!("expected `if vA cmp vB {{`, found `{l}`")),
+        };
+        let cmp = CmpOp::ALL
+            .iter()
+            .copied()
+            .find(|c| c.name() == cmp)
+            .ok_or_else(|| ParseError {
+                line: ln,
+                message: format!(
+                    "expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"
+                ),
+            })?;
+        let (then, end) = parse_block(it, true)?;
+        let els = match end {
+            BlockEnd::CloseElse => {
+                let (els, end2) = parse_block(it, true)?;
+                if !matches!(end2, BlockEnd::Close) {
+                    return err(ln, "expected `}` to close the else block of this `if`");
+                }
+                els
+            }
+            _ => Vec::new(),
+        };
+        return Ok(Op::If {
+            cmp,
+            a: parse_val(ln, a)?,
+            b: parse_val(ln, b)?,
+            then,
+            els,
+        });
+    }
+    if let Some(rest) = l.strip_prefix("loop ") {
+        let n = rest.strip_suffix('{').ok_or_else(|| ParseError {
+            line: ln,
+            message: format!("expected `loop N {{`, found `{l}`"),
+        })?;
+        let count = parse_small(ln, n.trim(), "loop count")?;
+        let (body, end) = parse_block(it, true)?;
+        if !matches!(end, BlockEnd::Close) {
+            return err(ln, "a loop has no else block: expected `}`");
+        }
+        return Ok(Op::Loop { count, body });
+    }
+    let (dst, rhs) = l.split_once('=').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!(
+            "expected an operation (`vN = ...`, `call`, `store`, `if`, `loop`), found `{l}`"
+        ),
+    })?;
+    let dst = parse_val(ln, dst)?;
+    let rhs = rhs.trim();
+    let (opname, operands) = rhs.split_once(' ').unwrap_or((rhs, ""));
+    let operands = operands.trim();
+    match opname {
+        "const" => Ok(Op::Const {
+            dst,
+            imm: parse_u64(ln, operands, "a constant")?,
+        }),
+        "load" => Ok(Op::Load {
+            dst,
+            slot: parse_slot(ln, operands)?,
+        }),
+        "call" => parse_call(ln, Some(dst), operands),
+        "lsl" | "lsr" => {
+            let (src, amt) = operands.split_once(',').ok_or_else(|| ParseError {
+                line: ln,
+                message: format!("expected `{opname} vN, amount`, found `{rhs}`"),
+            })?;
+            let op = if opname == "lsl" {
+                ShiftOp::Lsl
+            } else {
+                ShiftOp::Lsr
+            };
+            Ok(Op::Shift {
+                op,
+                dst,
+                src: parse_val(ln, src)?,
+                amount: parse_small(ln, amt.trim(), "shift amount")?,
+            })
+        }
+        _ => {
+            let Some(op) = AluOp::ALL.iter().copied().find(|o| o.mnemonic() == opname) else {
+                return err(
+                    ln,
+                    format!("expected an operation (const, load, call, lsl, lsr, add, sub, and, orr, eor, mul), found `{opname}`"),
+                );
+            };
+            let (a, b) = operands.split_once(',').ok_or_else(|| ParseError {
+                line: ln,
+                message: format!("expected `{opname} vA, vB`, found `{rhs}`"),
+            })?;
+            Ok(Op::Alu {
+                op,
+                dst,
+                a: parse_val(ln, a)?,
+                b: parse_val(ln, b)?,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "a64call-program 1
+code 0x3f0000000000
+helper h0 0x3f0000400010 args 2
+helper h1 0x12345670000 args 0
+body
+  v1 = call h0(v0, v3)
+  store [5], v1   # keep it
+  if v1 ult v2 {
+    v4 = add v1, v2
+  } else {
+    call h1()
+  }
+  loop 3 {
+    v2 = load [5]
+    v3 = lsr v2, 7
+  }
+  v5 = const 0xdeadbeef
+ret v1
+";
+
+    #[test]
+    fn parses_and_round_trips_sample() {
+        let p = parse(SAMPLE).unwrap();
+        assert_eq!(p.helpers.len(), 2);
+        assert_eq!(p.call_sites(), 2);
+        let printed = print(&p);
+        assert_eq!(parse(&printed).unwrap(), p);
+        assert_eq!(print(&parse(&printed).unwrap()), printed);
+    }
+
+    #[test]
+    fn errors_name_line_and_expectation() {
+        let bad = SAMPLE.replace("v4 = add v1, v2", "v4 = frob v1, v2");
+        let e = parse(&bad).unwrap_err();
+        assert_eq!(e.line, 9);
+        assert!(e.message.contains("expected an operation"), "{e}");
+        let e = parse(&SAMPLE.replace("args 2", "args two")).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.to_string().contains("argument count"), "{e}");
+        let e = parse("a64call-program 1\ncode 0x3f0000000000\n").unwrap_err();
+        assert_eq!(e.line, 0);
+        assert!(e.message.contains("input ended"), "{e}");
+        let e = parse(&SAMPLE.replace("call h0(v0, v3)", "call h0(v0)")).unwrap_err();
+        assert!(e.message.contains("passes 1 args; it takes 2"), "{e}");
+        let e = parse("not a program").unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
+        assert!(e.message.contains("v0..v8"), "{e}");
+    }
+}

@@ -1,0 +1,324 @@
+//! The dynamic oracle: compares runs of one program and checks each run's own invariants.
+//!
+//! It knows neither strategies nor engines, only their names, the emitted code (to map return
+//! addresses to call sites and to print disassembly) and the outcomes.
+//!
+//! * **Per run:** every helper call has `sp % 16 == 0`, returns to just after a call site of the
+//!   function, and that site is a call to the helper that ran; a returned function has restored
+//!   `sp`.
+//! * **Across engines (same bytes):** exit, pc, x0..x30, sp, NZCV, scratch memory and call log
+//!   must be identical. A difference is an [`Kind::EngineDisagreement`].
+//! * **Across strategies:** exit class, x0..x30 except x16/x17, sp, NZCV, scratch memory, and the
+//!   call log (helper, x0..x7, sp, call-site number) must be identical. A difference is a
+//!   [`Kind::StrategyDivergence`].
+
+use crate::emit::Emitted;
+use crate::engine::{Exit, Outcome};
+use crate::machine::layout::STACK_TOP;
+use crate::oracle::check::disassemble;
+
+/// One run to compare.
+#[derive(Clone, Copy)]
+pub struct Run<'a> {
+    /// Strategy name.
+    pub strategy: &'a str,
+    /// Engine name.
+    pub engine: &'a str,
+    /// The code that ran.
+    pub emitted: &'a Emitted,
+    /// What happened.
+    pub outcome: &'a Outcome,
+}
+
+/// What kind of finding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One run broke an invariant on its own.
+    Invariant,
+    /// Two strategies disagree on one engine: a miscompile.
+    StrategyDivergence,
+    /// Two engines disagree on the same bytes: an emulator or harness bug.
+    EngineDisagreement,
+}
+
+impl Kind {
+    /// Report label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Invariant => "invariant violated",
+            Kind::StrategyDivergence => "strategy divergence",
+            Kind::EngineDisagreement => "engine disagreement",
+        }
+    }
+}
+
+/// The first difference found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    /// What kind.
+    pub kind: Kind,
+    /// The runs involved as (strategy, engine): one for an invariant, two otherwise.
+    pub runs: Vec<(String, String)>,
+    /// The first difference, in words.
+    pub what: String,
+    /// Disassembly around the difference, one block per run.
+    pub context: String,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let runs: Vec<String> = self.runs.iter().map(|(s, e)| format!("{s}@{e}")).collect();
+        writeln!(
+            f,
+            "{}: {} [{}]",
+            self.kind.label(),
+            self.what,
+            runs.join(" vs ")
+        )?;
+        write!(f, "{}", self.context)
+    }
+}
+
+/// Disassembly around call `call` of `run` (or around its last call, or its epilogue).
+fn context_for(run: &Run, call: Option<usize>) -> String {
+    let e = run.emitted;
+    let idx = call
+        .unwrap_or(usize::MAX)
+        .min(run.outcome.calls.len().saturating_sub(1));
+    let site = run
+        .outcome
+        .calls
+        .get(idx)
+        .and_then(|c| e.site_by_return(c.ret));
+    let mut s = format!("--- {} on {} ---\n", run.strategy, run.engine);
+    match site {
+        Some(site) => {
+            s.push_str(&disassemble(
+                e,
+                site.start.saturating_sub(16)..site.ret + 12,
+            ));
+            let stub = e
+                .code
+                .slots
+                .get((site.ret / 4 - 1) as usize)
+                .and_then(|sl| match sl {
+                    crate::asm::buffer::Slot::Inst(crate::asm::encode::Inst::Bl { offset }) => {
+                        Some(i64::from(site.ret) - 4 + i64::from(*offset))
+                    }
+                    _ => None,
+                });
+            if let Some(st) = stub.filter(|&st| st >= 0 && (st as usize) < e.code.bytes.len()) {
+                s.push_str("  ... stub:\n");
+                s.push_str(&disassemble(e, st as u32..st as u32 + 16));
+            }
+        }
+        None => {
+            let end = e.code.sizes.body as u32;
+            s.push_str(&disassemble(e, end.saturating_sub(32)..end));
+        }
+    }
+    s
+}
+
+fn diverge(kind: Kind, a: &Run, b: Option<&Run>, what: String, call: Option<usize>) -> Divergence {
+    let mut runs = vec![(a.strategy.to_string(), a.engine.to_string())];
+    let mut context = context_for(a, call);
+    if let Some(b) = b {
+        runs.push((b.strategy.to_string(), b.engine.to_string()));
+        context.push_str(&context_for(b, call));
+    }
+    Divergence {
+        kind,
+        runs,
+        what,
+        context,
+    }
+}
+
+/// Check the invariants of a single run.
+pub fn check_run(run: &Run) -> Result<(), Divergence> {
+    for (i, c) in run.outcome.calls.iter().enumerate() {
+        let bad = |what: String| {
+            Err(diverge(
+                Kind::Invariant,
+                run,
+                None,
+                format!("call {i}: {what}"),
+                Some(i),
+            ))
+        };
+        if c.sp % 16 != 0 {
+            return bad(format!("sp {:#x} is not 16-byte aligned at the call", c.sp));
+        }
+        let Some(site) = run.emitted.site_by_return(c.ret) else {
+            return bad(format!(
+                "return address {:#x} is not just after a call site of the function",
+                c.ret
+            ));
+        };
+        if u64::from(site.helper) != c.helper {
+            return bad(format!(
+                "call site #{} calls h{}, but h{} ran",
+                site.index, site.helper, c.helper
+            ));
+        }
+    }
+    if run.outcome.exit == Exit::Returned && run.outcome.sp != STACK_TOP {
+        let what = format!(
+            "returned with sp {:#x}, entered with {STACK_TOP:#x}",
+            run.outcome.sp
+        );
+        return Err(diverge(Kind::Invariant, run, None, what, None));
+    }
+    Ok(())
+}
+
+fn first_call_difference(a: &Run, b: &Run, same_bytes: bool) -> Option<(usize, String)> {
+    let (ca, cb) = (&a.outcome.calls, &b.outcome.calls);
+    for (i, (x, y)) in ca.iter().zip(cb.iter()).enumerate() {
+        if x.helper != y.helper {
+            return Some((i, format!("call {i}: h{} vs h{}", x.helper, y.helper)));
+        }
+        if let Some(r) = (0..8).find(|&r| x.args[r] != y.args[r]) {
+            return Some((
+                i,
+                format!(
+                    "call {i} to h{}: x{r} = {:#x} vs {:#x}",
+                    x.helper, x.args[r], y.args[r]
+                ),
+            ));
+        }
+        if x.sp != y.sp {
+            return Some((
+                i,
+                format!("call {i} to h{}: sp {:#x} vs {:#x}", x.helper, x.sp, y.sp),
+            ));
+        }
+        let site = |r: &Run, ret| r.emitted.site_by_return(ret).map(|s| s.index);
+        let differs = if same_bytes {
+            x.ret != y.ret
+        } else {
+            site(a, x.ret) != site(b, y.ret)
+        };
+        if differs {
+            return Some((
+                i,
+                format!(
+                    "call {i} to h{}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
+                    x.helper,
+                    x.ret,
+                    site(a, x.ret),
+                    y.ret,
+                    site(b, y.ret)
+                ),
+            ));
+        }
+    }
+    if ca.len() != cb.len() {
+        let i = ca.len().min(cb.len());
+        return Some((i, format!("{} helper calls vs {}", ca.len(), cb.len())));
+    }
+    None
+}
+
+fn first_state_difference(a: &Outcome, b: &Outcome, same_bytes: bool) -> Option<String> {
+    for r in 0..31usize {
+        if !same_bytes && (r == 16 || r == 17) {
+            continue;
+        }
+        if a.regs[r] != b.regs[r] {
+            return Some(format!("x{r} = {:#x} vs {:#x}", a.regs[r], b.regs[r]));
+        }
+    }
+    if a.sp != b.sp {
+        return Some(format!("sp = {:#x} vs {:#x}", a.sp, b.sp));
+    }
+    if a.nzcv != b.nzcv {
+        return Some(format!("nzcv = {:#x} vs {:#x}", a.nzcv, b.nzcv));
+    }
+    if same_bytes && a.pc != b.pc {
+        return Some(format!("pc = {:#x} vs {:#x}", a.pc, b.pc));
+    }
+    None
+}
+
+fn first_scratch_difference(a: &Outcome, b: &Outcome) -> Option<String> {
+    let i = a
+        .scratch
+        .iter()
+        .zip(b.scratch.iter())
+        .position(|(x, y)| x != y)?;
+    let slot = i / 8;
+    let q = |s: &[u8]| u64::from_le_bytes(s[slot * 8..slot * 8 + 8].try_into().unwrap());
+    Some(format!(
+        "scratch slot {slot} = {:#x} vs {:#x}",
+        q(&a.scratch),
+        q(&b.scratch)
+    ))
+}
+
+/// Compare two runs. `same_bytes` is true when both ran identical code (an engine comparison).
+pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
+    let kind = if same_bytes {
+        Kind::EngineDisagreement
+    } else {
+        Kind::StrategyDivergence
+    };
+    let (oa, ob) = (a.outcome, b.outcome);
+    let exit_differs = if same_bytes {
+        oa.exit != ob.exit
+    } else {
+        oa.exit.class() != ob.exit.class()
+    };
+    if exit_differs {
+        let what = format!("exit {:?} vs {:?}", oa.exit, ob.exit);
+        let call = oa.calls.len().min(ob.calls.len());
+        return Err(diverge(kind, a, Some(b), what, Some(call)));
+    }
+    if let Some((i, what)) = first_call_difference(a, b, same_bytes) {
+        return Err(diverge(kind, a, Some(b), what, Some(i)));
+    }
+    if oa.scratch.len() != ob.scratch.len() {
+        return Err(diverge(
+            kind,
+            a,
+            Some(b),
+            "scratch buffers differ in length".into(),
+            None,
+        ));
+    }
+    if let Some(what) = first_scratch_difference(oa, ob) {
+        return Err(diverge(kind, a, Some(b), what, None));
+    }
+    if oa.exit == Exit::Returned || same_bytes {
+        if let Some(what) = first_state_difference(oa, ob, same_bytes) {
+            return Err(diverge(kind, a, Some(b), what, None));
+        }
+    }
+    Ok(())
+}
+
+/// Check every run's invariants, then every engine against the first engine for the same
+/// strategy, then every strategy against the first (on the first engine).
+pub fn judge(runs: &[Run]) -> Result<(), Divergence> {
+    for r in runs {
+        check_run(r)?;
+    }
+    let Some(reference) = runs.first() else {
+        return Ok(());
+    };
+    for r in runs {
+        if let Some(first) = runs.iter().find(|x| x.strategy == r.strategy) {
+            if first.engine != r.engine {
+                compare(first, r, true)?;
+            }
+        }
+    }
+    for r in runs
+        .iter()
+        .filter(|r| r.engine == reference.engine && r.strategy != reference.strategy)
+    {
+        compare(reference, r, false)?;
+    }
+    Ok(())
+}

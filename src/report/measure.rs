@@ -1,0 +1,644 @@
+//! Exact measurements per strategy and profile: bytes, instructions per call site, instructions
+//! executed and taken branches per call, and the distance to the physical floor (a direct `bl`:
+//! 4 bytes, 1 instruction, 1 taken branch).
+//!
+//! Everything here is a count, reproducible exactly for the same seeds. Executed counts come from
+//! Unicorn's block counts, split into call-sequence and other instructions without trusting any
+//! strategy: the non-call instructions executed are derived from the `movz-min` run (inline
+//! sequences only, no islands or stubs) and must come out identical from every strategy without
+//! islands, which is checked. Time is deliberately absent: emulated time is not ARM time
+//! (`cargo bench` measures engine time separately).
+
+use crate::differential::{run_unicorn, Config};
+use crate::emit::strategy::{self, Strategy};
+use crate::emit::Emitted;
+use crate::engine::Outcome;
+use crate::model::gen::{self, Profile};
+use std::fmt::Write;
+
+/// Sums for one strategy over a profile's programs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Strategy name.
+    pub strategy: String,
+    /// Programs measured.
+    pub programs: u64,
+    /// Static call sites.
+    pub sites: u64,
+    /// Calls executed.
+    pub calls: u64,
+    /// Total code bytes (function, pools, stubs).
+    pub total_bytes: u64,
+    /// Pool bytes (entries, padding, island branches).
+    pub pool_bytes: u64,
+    /// Stub bytes.
+    pub stub_bytes: u64,
+    /// Bytes attributable to calls: total minus the bytes of everything that is not a call
+    /// sequence, pool or stub.
+    pub call_bytes: u64,
+    /// Inline instructions over all call sites.
+    pub inline_insns: u64,
+    /// Instructions executed for calls (inline, stubs, island branches).
+    pub exec_call_insns: u64,
+    /// Taken branches executed for calls (link, stub branch, island branches).
+    pub taken_branches: u64,
+    /// Instructions executed inside the function, as Unicorn counted them.
+    pub in_code_insns: u64,
+    /// Call sites where the strategy fell back.
+    pub fallbacks: u64,
+    /// Islands placed.
+    pub islands: u64,
+    /// Total bytes of each program, in seed order (for per-function thresholds).
+    pub per_program_bytes: Vec<u64>,
+}
+
+impl Tally {
+    fn ratio(a: u64, b: u64) -> f64 {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 / b as f64
+        }
+    }
+    /// Call bytes per static call site.
+    pub fn bytes_per_site(&self) -> f64 {
+        Self::ratio(self.call_bytes, self.sites)
+    }
+    /// Inline instructions per static call site.
+    pub fn inline_per_site(&self) -> f64 {
+        Self::ratio(self.inline_insns, self.sites)
+    }
+    /// Instructions executed per call.
+    pub fn exec_per_call(&self) -> f64 {
+        Self::ratio(self.exec_call_insns, self.calls)
+    }
+    /// Taken branches per call.
+    pub fn branches_per_call(&self) -> f64 {
+        Self::ratio(self.taken_branches, self.calls)
+    }
+    /// Code bytes per function.
+    pub fn bytes_per_function(&self) -> f64 {
+        Self::ratio(self.total_bytes, self.programs)
+    }
+}
+
+/// One profile's measurements.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileReport {
+    /// The profile.
+    pub profile: Profile,
+    /// First seed; programs use seeds `first_seed..first_seed + programs`.
+    pub first_seed: u64,
+    /// One tally per strategy, in strategy order.
+    pub tallies: Vec<Tally>,
+}
+
+/// Bytes of the non-call part of a function: its body minus its inline call sequences.
+fn noncall_bytes(e: &Emitted) -> u64 {
+    e.code.sizes.body
+        - e.sites
+            .iter()
+            .map(|s| 4 * u64::from(s.inline_insns()))
+            .sum::<u64>()
+}
+
+/// Instructions executed by call sequences in one run, from the call log mapped to sites.
+fn callseq_exec(e: &Emitted, o: &Outcome) -> Result<(u64, u64), String> {
+    let (mut insns, mut branches) = (0, 0);
+    for c in &o.calls {
+        let s = e.site_by_return(c.ret).ok_or_else(|| {
+            format!(
+                "{}: a call returned to {:#x}, not after a call site",
+                e.strategy, c.ret
+            )
+        })?;
+        insns += u64::from(s.inline_insns() + s.choice.kind.out_of_line_insns());
+        branches += u64::from(s.choice.kind.taken_branches());
+    }
+    Ok((insns, branches))
+}
+
+/// Measure `programs` programs of `profile` from `first_seed` under every strategy.
+pub fn measure_profile(
+    profile: &Profile,
+    first_seed: u64,
+    programs: u64,
+) -> Result<ProfileReport, String> {
+    let strategies: Vec<&'static dyn Strategy> = strategy::all();
+    assert_eq!(
+        strategies[0].name(),
+        "movz-min",
+        "movz-min is the reference for non-call counts"
+    );
+    let mut tallies: Vec<Tally> = strategies
+        .iter()
+        .map(|s| Tally {
+            strategy: s.name().into(),
+            ..Tally::default()
+        })
+        .collect();
+    for seed in first_seed..first_seed + programs {
+        let p = gen::from_seed(seed, profile);
+        let r = run_unicorn(&p, &Config::with_strategies(strategies.clone()))
+            .map_err(|e| e.to_string())?;
+        if let Some(f) = r.finding {
+            return Err(format!(
+                "profile {} seed {seed}: {}",
+                profile.name,
+                f.summary()
+            ));
+        }
+        let reference = &r.emitted[0];
+        let noncall = noncall_bytes(reference);
+        let ro = &r.outcomes[0].2;
+        let (ref_call_exec, _) = callseq_exec(reference, ro)?;
+        let ref_in_code = ro
+            .insns
+            .ok_or("Unicorn gave no instruction counts")?
+            .in_code;
+        let noncall_exec = ref_in_code - ref_call_exec;
+        for ((i, _, o), t) in r.outcomes.iter().zip(tallies.iter_mut()) {
+            let e = &r.emitted[*i];
+            if noncall_bytes(e) != noncall {
+                return Err(format!(
+                    "{}: non-call bytes {} differ from movz-min's {noncall} (seed {seed})",
+                    e.strategy,
+                    noncall_bytes(e)
+                ));
+            }
+            let in_code = o.insns.ok_or("Unicorn gave no instruction counts")?.in_code;
+            let (seq, br) = callseq_exec(e, o)?;
+            let island_branches = (in_code - noncall_exec).checked_sub(seq).ok_or_else(|| {
+                format!(
+                    "{}: fewer instructions than its call sequences (seed {seed})",
+                    e.strategy
+                )
+            })?;
+            if island_branches > 0 && e.code.sizes.islands == 0 {
+                return Err(format!(
+                    "{}: {island_branches} unexplained instructions executed (seed {seed})",
+                    e.strategy
+                ));
+            }
+            t.programs += 1;
+            t.sites += e.sites.len() as u64;
+            t.calls += o.calls.len() as u64;
+            t.total_bytes += e.code.bytes.len() as u64;
+            t.pool_bytes += e.code.sizes.pool;
+            t.stub_bytes += e.code.sizes.stubs;
+            t.call_bytes += e.code.bytes.len() as u64 - noncall;
+            t.inline_insns += e
+                .sites
+                .iter()
+                .map(|s| u64::from(s.inline_insns()))
+                .sum::<u64>();
+            t.exec_call_insns += seq + island_branches;
+            t.taken_branches += br + island_branches;
+            t.in_code_insns += in_code;
+            t.fallbacks += e.fallbacks() as u64;
+            t.islands += u64::from(e.code.sizes.islands);
+            t.per_program_bytes.push(e.code.bytes.len() as u64);
+        }
+    }
+    Ok(ProfileReport {
+        profile: profile.clone(),
+        first_seed,
+        tallies,
+    })
+}
+
+/// A plotted metric: title, how to compute it, its floor.
+type Metric = (&'static str, fn(&Tally) -> f64, f64);
+
+/// A whole report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Commit of a64call that produced it, when known.
+    pub commit: String,
+    /// Programs per profile.
+    pub programs: u64,
+    /// Per profile.
+    pub profiles: Vec<ProfileReport>,
+}
+
+/// The commit of the working tree a64call runs from, if it is a git checkout.
+pub fn current_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Measure every named profile.
+pub fn measure(profiles: &[Profile], first_seed: u64, programs: u64) -> Result<Report, String> {
+    let profiles = profiles
+        .iter()
+        .map(|p| measure_profile(p, first_seed, programs))
+        .collect::<Result<_, _>>()?;
+    Ok(Report {
+        commit: current_commit(),
+        programs,
+        profiles,
+    })
+}
+
+fn pct(a: f64, b: f64) -> String {
+    if b == 0.0 {
+        "-".into()
+    } else {
+        format!("{:+.1}%", 100.0 * (a - b) / b)
+    }
+}
+
+impl Report {
+    /// Markdown rendering.
+    pub fn markdown(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "# a64call strategy report\n");
+        let _ = writeln!(
+            s,
+            "a64call {} (commit {}); {} programs per profile. Every number is an exact count: bytes from the emitted code, \
+             instructions and taken branches from Unicorn's execution of every program, split into call sequences and the rest \
+             (see `src/report/measure.rs`). Rerunning gives the same numbers. Time is not reported: emulated time is not ARM time.\n",
+            env!("CARGO_PKG_VERSION"),
+            self.commit,
+            self.programs
+        );
+        let _ = writeln!(s, "The physical floor is a direct `bl`: 4 bytes, 1 instruction, 1 taken branch per call; \"vs floor\" columns say how far each strategy is from it.\n");
+        for pr in &self.profiles {
+            let _ = writeln!(
+                s,
+                "## Profile `{}`\n\n{} (seeds {}..{}).\n",
+                pr.profile.name,
+                pr.profile.about,
+                pr.first_seed,
+                pr.first_seed + self.programs
+            );
+            let _ = writeln!(
+                s,
+                "| strategy | bytes/function | call bytes/site | vs floor | pool bytes | stub bytes | inline insns/site | executed insns/call | vs floor | taken branches/call | fallback sites | islands |"
+            );
+            let _ = writeln!(
+                s,
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            );
+            let _ = writeln!(
+                s,
+                "| *floor (direct bl)* | | 4.00 | | | | 1.00 | 1.00 | | 1.00 | | |"
+            );
+            for t in &pr.tallies {
+                let _ = writeln!(
+                    s,
+                    "| {} | {:.1} | {:.2} | {:+.2} B | {} | {} | {:.2} | {:.3} | {:+.3} | {:.3} | {} | {} |",
+                    t.strategy,
+                    t.bytes_per_function(),
+                    t.bytes_per_site(),
+                    t.bytes_per_site() - 4.0,
+                    t.pool_bytes,
+                    t.stub_bytes,
+                    t.inline_per_site(),
+                    t.exec_per_call(),
+                    t.exec_per_call() - 1.0,
+                    t.branches_per_call(),
+                    t.fallbacks,
+                    t.islands
+                );
+            }
+            let get = |n: &str| pr.tallies.iter().find(|t| t.strategy == n);
+            if let (Some(pbl), Some(sbl)) = (get("pool+bl"), get("stub+bl")) {
+                let _ = writeln!(
+                    s,
+                    "\nThe proposed CinderX change (`pool+bl` against today's `stub+bl`, both with direct `bl` for near targets): \
+                     code bytes per function {}; instructions executed per call {}; taken branches per call {:.3} against {:.3}.",
+                    pct(pbl.bytes_per_function(), sbl.bytes_per_function()),
+                    pct(pbl.exec_per_call(), sbl.exec_per_call()),
+                    pbl.branches_per_call(),
+                    sbl.branches_per_call()
+                );
+            }
+            if let (Some(pool), Some(stub), Some(movz)) =
+                (get("pool"), get("stub"), get("movz-min"))
+            {
+                let _ = writeln!(
+                    s,
+                    "\nLiteral pool against the alternatives on this profile: code bytes per function {} against `stub`, {} against `movz-min`; \
+                     instructions executed per call {} against `stub`, {} against `movz-min`; taken branches per call {:.3} against {:.3} (`stub`).\n",
+                    pct(pool.bytes_per_function(), stub.bytes_per_function()),
+                    pct(pool.bytes_per_function(), movz.bytes_per_function()),
+                    pct(pool.exec_per_call(), stub.exec_per_call()),
+                    pct(pool.exec_per_call(), movz.exec_per_call()),
+                    pool.branches_per_call(),
+                    stub.branches_per_call()
+                );
+            }
+        }
+        s
+    }
+
+    /// JSON rendering (stable key order).
+    pub fn json(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(s, "{{\"a64call\":\"{}\",\"commit\":\"{}\",\"programs_per_profile\":{},\"floor\":{{\"bytes_per_site\":4,\"insns_per_call\":1,\"taken_branches_per_call\":1}},\"profiles\":[", env!("CARGO_PKG_VERSION"), self.commit, self.programs);
+        for (i, pr) in self.profiles.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(
+                s,
+                "{{\"name\":\"{}\",\"first_seed\":{},\"strategies\":[",
+                pr.profile.name, pr.first_seed
+            );
+            for (j, t) in pr.tallies.iter().enumerate() {
+                if j > 0 {
+                    s.push(',');
+                }
+                let _ = write!(
+                    s,
+                    "{{\"strategy\":\"{}\",\"programs\":{},\"sites\":{},\"calls\":{},\"total_bytes\":{},\"pool_bytes\":{},\"stub_bytes\":{},\"call_bytes\":{},\"inline_insns\":{},\"exec_call_insns\":{},\"taken_branches\":{},\"in_code_insns\":{},\"fallback_sites\":{},\"islands\":{},\"bytes_per_site\":{:.4},\"inline_insns_per_site\":{:.4},\"exec_insns_per_call\":{:.4},\"taken_branches_per_call\":{:.4}}}",
+                    t.strategy, t.programs, t.sites, t.calls, t.total_bytes, t.pool_bytes, t.stub_bytes, t.call_bytes, t.inline_insns,
+                    t.exec_call_insns, t.taken_branches, t.in_code_insns, t.fallbacks, t.islands,
+                    t.bytes_per_site(), t.inline_per_site(), t.exec_per_call(), t.branches_per_call()
+                );
+            }
+            s.push_str("]}");
+        }
+        s.push_str("]}\n");
+        s
+    }
+
+    /// SVG bar charts: call bytes per site and executed instructions per call, grouped by
+    /// profile, one bar per strategy, with the floor marked.
+    pub fn svg(&self) -> String {
+        let colors = [
+            "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
+        ];
+        let names: Vec<String> = self
+            .profiles
+            .first()
+            .map(|p| p.tallies.iter().map(|t| t.strategy.clone()).collect())
+            .unwrap_or_default();
+        let bar = 14.0;
+        let group = bar * names.len() as f64 + 24.0;
+        let chart_w = 60.0 + group * self.profiles.len() as f64;
+        let (chart_h, top) = (220.0, 40.0);
+        let width = chart_w * 2.0 + 40.0;
+        let height = top + chart_h + 90.0;
+        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
+        let metrics: [Metric; 2] = [
+            ("call bytes per site", Tally::bytes_per_site, 4.0),
+            ("instructions executed per call", Tally::exec_per_call, 1.0),
+        ];
+        for (m, (title, f, floor)) in metrics.iter().enumerate() {
+            let x0 = 20.0 + m as f64 * (chart_w + 20.0);
+            let max = self
+                .profiles
+                .iter()
+                .flat_map(|p| p.tallies.iter().map(f))
+                .fold(*floor, f64::max)
+                * 1.1;
+            let y = |v: f64| top + chart_h - chart_h * v / max;
+            let _ = writeln!(
+                s,
+                "<text x=\"{:.1}\" y=\"20\" font-size=\"13\" font-weight=\"bold\">{title}</text>",
+                x0
+            );
+            let _ = writeln!(
+                s,
+                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
+                x0 + 40.0,
+                top + chart_h,
+                x0 + chart_w,
+                top + chart_h
+            );
+            for (pi, pr) in self.profiles.iter().enumerate() {
+                let gx = x0 + 50.0 + pi as f64 * group;
+                for (si, t) in pr.tallies.iter().enumerate() {
+                    let v = f(t);
+                    let bx = gx + si as f64 * bar;
+                    let _ = writeln!(s, "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {}: {v:.3}</title></rect>", y(v), bar - 2.0, top + chart_h - y(v), colors[si % colors.len()], pr.profile.name, t.strategy);
+                    let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"8\" text-anchor=\"middle\">{v:.1}</text>", bx + bar / 2.0 - 1.0, y(v) - 2.0);
+                }
+                let _ = writeln!(
+                    s,
+                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                    gx + bar * pr.tallies.len() as f64 / 2.0,
+                    top + chart_h + 14.0,
+                    pr.profile.name
+                );
+            }
+            let _ = writeln!(s, "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{:.1}\">floor {floor}</text>", x0 + 40.0, y(*floor), x0 + chart_w, y(*floor), x0, y(*floor) + 4.0);
+        }
+        for (si, n) in names.iter().enumerate() {
+            let lx = 20.0 + si as f64 * 110.0;
+            let ly = top + chart_h + 45.0;
+            let _ = writeln!(s, "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{n}</text>", ly - 9.0, colors[si % colors.len()], lx + 14.0, ly);
+        }
+        s.push_str("</svg>\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far64_counts_are_exact_and_reproducible() {
+        let prof = Profile::named("far64").unwrap();
+        let a = measure_profile(&prof, 1, 3).unwrap();
+        assert_eq!(a, measure_profile(&prof, 1, 3).unwrap());
+        let t = |n: &str| a.tallies.iter().find(|t| t.strategy == n).unwrap().clone();
+        // far64 is straight-line: every site runs once.
+        for tally in &a.tallies {
+            assert_eq!(tally.calls, tally.sites);
+        }
+        assert_eq!(t("pool").exec_call_insns, 2 * t("pool").calls);
+        assert_eq!(t("pool").taken_branches, t("pool").calls);
+        assert_eq!(t("stub").exec_call_insns, 3 * t("stub").calls);
+        assert_eq!(t("stub").taken_branches, 2 * t("stub").calls);
+        assert_eq!(t("movz-fixed4").exec_call_insns, 5 * t("movz-fixed4").calls);
+        assert_eq!(t("movz-min").exec_call_insns, t("movz-min").inline_insns);
+        assert!(t("pool").total_bytes < t("movz-min").total_bytes);
+    }
+}
+
+/// A threshold rule from the gate's thresholds file. Lines read
+/// `PROFILE STRATEGY.METRIC OP VALUE`, where VALUE is a number or `STRATEGY.METRIC`, and OP is
+/// `<=`, `<`, `==`, `>=`, `>` or `<=each` (every function's value, for `bytes`). Metrics:
+/// `bytes` (per function), `bytes_per_site`, `inline_insns_per_site`, `exec_insns_per_call`,
+/// `taken_branches_per_call`, `fallback_sites`, `islands`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Line number in the file.
+    pub line: usize,
+    /// The rule as written.
+    pub text: String,
+    profile: String,
+    lhs: (String, String),
+    op: String,
+    rhs: Rhs,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Rhs {
+    Number(f64),
+    Metric(String, String),
+}
+
+const METRICS: [&str; 7] = [
+    "bytes",
+    "bytes_per_site",
+    "inline_insns_per_site",
+    "exec_insns_per_call",
+    "taken_branches_per_call",
+    "fallback_sites",
+    "islands",
+];
+
+fn metric_ref(s: &str, line: usize) -> Result<(String, String), String> {
+    let (st, m) = s
+        .rsplit_once('.')
+        .ok_or_else(|| format!("line {line}: expected STRATEGY.METRIC, found `{s}`"))?;
+    if strategy::by_name(st).is_none() {
+        return Err(format!(
+            "line {line}: unknown strategy `{st}` (known: {})",
+            strategy::names()
+        ));
+    }
+    if !METRICS.contains(&m) {
+        return Err(format!(
+            "line {line}: unknown metric `{m}` (known: {})",
+            METRICS.join(", ")
+        ));
+    }
+    Ok((st.to_string(), m.to_string()))
+}
+
+/// Parse a thresholds file.
+pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
+    let mut rules = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let l = raw.split('#').next().unwrap_or("").trim();
+        if l.is_empty() {
+            continue;
+        }
+        let parts: Vec<&str> = l.split_whitespace().collect();
+        let [profile, lhs, op, rhs] = parts[..] else {
+            return Err(format!(
+                "line {line}: expected `PROFILE STRATEGY.METRIC OP VALUE`, found `{l}`"
+            ));
+        };
+        if Profile::named(profile).is_none() {
+            return Err(format!("line {line}: unknown profile `{profile}`"));
+        }
+        if !["<=", "<", "==", ">=", ">", "<=each"].contains(&op) {
+            return Err(format!(
+                "line {line}: unknown comparison `{op}` (use <= < == >= > <=each)"
+            ));
+        }
+        let lhs = metric_ref(lhs, line)?;
+        let rhs = match rhs.parse::<f64>() {
+            Ok(v) => Rhs::Number(v),
+            Err(_) => {
+                let (s, m) = metric_ref(rhs, line)?;
+                Rhs::Metric(s, m)
+            }
+        };
+        if op == "<=each"
+            && (lhs.1 != "bytes" || !matches!(&rhs, Rhs::Metric(_, m) if m == "bytes"))
+        {
+            return Err(format!(
+                "line {line}: `<=each` compares STRATEGY.bytes with STRATEGY.bytes"
+            ));
+        }
+        rules.push(Rule {
+            line,
+            text: l.to_string(),
+            profile: profile.to_string(),
+            lhs,
+            op: op.to_string(),
+            rhs,
+        });
+    }
+    Ok(rules)
+}
+
+impl Rule {
+    /// The profile the rule is about.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// Evaluate against a measured profile: `Ok(description)` when it holds, `Err` otherwise.
+    pub fn check(&self, pr: &ProfileReport) -> Result<String, String> {
+        let tally = |s: &str| {
+            pr.tallies
+                .iter()
+                .find(|t| t.strategy == s)
+                .ok_or_else(|| format!("strategy {s} not measured"))
+        };
+        let value = |s: &str, m: &str| -> Result<f64, String> {
+            let t = tally(s)?;
+            Ok(match m {
+                "bytes" => t.bytes_per_function(),
+                "bytes_per_site" => t.bytes_per_site(),
+                "inline_insns_per_site" => t.inline_per_site(),
+                "exec_insns_per_call" => t.exec_per_call(),
+                "taken_branches_per_call" => t.branches_per_call(),
+                "fallback_sites" => t.fallbacks as f64,
+                _ => t.islands as f64,
+            })
+        };
+        if self.op == "<=each" {
+            let Rhs::Metric(rs, _) = &self.rhs else {
+                unreachable!("checked by the parser")
+            };
+            let (a, b) = (tally(&self.lhs.0)?, tally(rs)?);
+            for (k, (x, y)) in a
+                .per_program_bytes
+                .iter()
+                .zip(&b.per_program_bytes)
+                .enumerate()
+            {
+                if x > y {
+                    return Err(format!(
+                        "{}: seed {}: {} bytes > {} bytes",
+                        self.text,
+                        pr.first_seed + k as u64,
+                        x,
+                        y
+                    ));
+                }
+            }
+            return Ok(format!(
+                "{} (all {} functions)",
+                self.text,
+                a.per_program_bytes.len()
+            ));
+        }
+        let l = value(&self.lhs.0, &self.lhs.1)?;
+        let r = match &self.rhs {
+            Rhs::Number(v) => *v,
+            Rhs::Metric(s, m) => value(s, m)?,
+        };
+        let eps = 1e-9;
+        let ok = match self.op.as_str() {
+            "<=" => l <= r + eps,
+            "<" => l < r - eps,
+            "==" => (l - r).abs() <= eps,
+            ">=" => l + eps >= r,
+            _ => l > r + eps,
+        };
+        let desc = format!("{}: {l:.4} {} {r:.4}", self.text, self.op);
+        if ok {
+            Ok(desc)
+        } else {
+            Err(desc)
+        }
+    }
+}

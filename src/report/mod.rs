@@ -1,0 +1,3 @@
+//! Reports: [`measure`] turns runs into exact size and instruction reports and gate thresholds.
+
+pub mod measure;
