@@ -7,8 +7,9 @@
 //! switched on for a whole fuzz run with `A64CALL_PLANT=<name>` (tests of the oracles only); it
 //! also switches the profile to the one that exercises the bug.
 
-use crate::differential::{self, Config, EngineChoice, Finding};
+use crate::differential::{self, Config, Finding};
 use crate::emit::strategy;
+use crate::engine::EngineKind;
 use crate::model::gen::{self, Profile};
 use crate::model::program::Program;
 use crate::model::text;
@@ -168,7 +169,7 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         Target::Engines => {
             let refs: Vec<&Program> = progs.iter().collect();
             let reports =
-                differential::run_on(&refs, &cfg, &[EngineChoice::Unicorn, EngineChoice::Qemu])
+                differential::run_on(&refs, &cfg, &[EngineKind::Unicorn, EngineKind::Qemu])
                     .map_err(|e| e.to_string())?;
             reports
                 .into_iter()
@@ -176,7 +177,7 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
                 .filter_map(|(i, r)| r.finding.map(|f| (i, f)))
                 .collect()
         }
-        Target::Relocation => differential::check_relocation(&progs[0], &cfg)
+        Target::Relocation => differential::relocation::check_relocation(&progs[0], &cfg)
             .map_err(|e| e.to_string())?
             .into_iter()
             .map(|f| (0, f))

@@ -5,7 +5,8 @@
 //! the problem, unless `A64CALL_SKIP_QEMU=1` is set (the README's documented opt-out).
 
 use a64call::asm::encode::Inst;
-use a64call::differential::{run_on, run_programs, Config, EngineChoice};
+use a64call::differential::{run_on, run_programs, Config};
+use a64call::engine::EngineKind;
 use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::{from_seed, Profile};
@@ -167,7 +168,7 @@ fn default_engine_list_runs_both() {
     let r = run_on(
         &[&p],
         &Config::default(),
-        &[EngineChoice::Unicorn, EngineChoice::Qemu],
+        &[EngineKind::Unicorn, EngineKind::Qemu],
     )
     .unwrap()
     .pop()

@@ -1,6 +1,7 @@
 //! Every planted bug is caught, and we know by which oracle.
 
-use a64call::differential::{hunt_bug, Finding};
+use a64call::differential::Finding;
+use a64call::planted::hunt::hunt_bug;
 use a64call::planted::PlantedBug;
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! Position independence: copied code of position-independent strategies behaves the same at a
 //! second address; position-dependent code is refused, and copying it anyway is caught.
 
-use a64call::differential::{check_relocation, relocation_base, Config};
+use a64call::differential::relocation::{check_relocation, relocation_base};
+use a64call::differential::Config;
 use a64call::emit::strategy;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{Engine, UnicornEngine};

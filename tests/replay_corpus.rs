@@ -1,6 +1,7 @@
 //! `cargo test` replays every program file (*.a64) under corpus/ on every engine.
 
-use a64call::differential::{run_on, Config, EngineChoice};
+use a64call::differential::{run_on, Config};
+use a64call::engine::EngineKind;
 use std::path::{Path, PathBuf};
 
 fn files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -23,9 +24,9 @@ fn every_corpus_program_agrees_on_every_engine() {
     );
     assert!(all.len() >= 3, "corpus/ lost its program files");
     let engines = if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
-        vec![EngineChoice::Unicorn]
+        vec![EngineKind::Unicorn]
     } else {
-        vec![EngineChoice::Unicorn, EngineChoice::Qemu]
+        vec![EngineKind::Unicorn, EngineKind::Qemu]
     };
     let progs: Vec<_> = all
         .iter()

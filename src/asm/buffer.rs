@@ -4,7 +4,7 @@
 //! # Invariants (all of them, in one place)
 //!
 //! 1. **Label uses carry their range.** Every pc-relative reference to a label or to an absolute
-//!    address is recorded as a [`Fixup`] with a [`LabelUse`] kind, which owns its range and its
+//!    address is recorded as a `Fixup` with a [`LabelUse`] kind, which owns its range and its
 //!    patching. [`LabelUse::max_forward`] / [`LabelUse::max_backward`] are the exact encodable
 //!    byte ranges (`b`/`bl`: +128 MiB-4 / -128 MiB; `b.cond` and `ldr` literal: +1 MiB-4 /
 //!    -1 MiB); [`LabelUse::AdrpLdr`] (`adrp xt, page; ldr xt, [xt, #lo12]`, two slots) reaches

@@ -4,9 +4,10 @@
 //! Exit status: 0 when everything agrees, 1 on a divergence (a repro file is written), 2 on bad
 //! input (unreadable or malformed files, unknown names) or a harness failure.
 
-use a64call::differential::{self, Config, EngineChoice, Report};
+use a64call::differential::{self, Config, Report};
 use a64call::emit::strategy::{self, Strategy};
 use a64call::emit::{emit, EmitOptions};
+use a64call::engine::EngineKind;
 use a64call::model::gen::{self, Profile};
 use a64call::model::program::Program;
 use a64call::planted::PlantedBug;
@@ -286,10 +287,10 @@ fn config(c: &Common) -> Result<Config, Fail> {
     })
 }
 
-fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
+fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
     if !c.engines.is_empty() {
-        let list = EngineChoice::parse_list(&c.engines).map_err(Fail)?;
-        if list.contains(&EngineChoice::Qemu)
+        let list = EngineKind::parse_list(&c.engines).map_err(Fail)?;
+        if list.contains(&EngineKind::Qemu)
             && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
         {
             a64call::engine::qemu::find_qemu()?;
@@ -297,10 +298,10 @@ fn engines(c: &Common) -> Result<Vec<EngineChoice>, Fail> {
         return Ok(list);
     }
     match a64call::engine::qemu::find_qemu() {
-        Ok(_) => Ok(vec![EngineChoice::Unicorn, EngineChoice::Qemu]),
+        Ok(_) => Ok(vec![EngineKind::Unicorn, EngineKind::Qemu]),
         Err(e) => {
             eprintln!("note: {e}; running on Unicorn only");
-            Ok(vec![EngineChoice::Unicorn])
+            Ok(vec![EngineKind::Unicorn])
         }
     }
 }
@@ -353,7 +354,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                 }
                 Some(f) => {
                     println!("verdict: DIVERGE\n{f}");
-                    let path = differential::write_repro(
+                    let path = differential::repro::write_repro(
                         &repro_dir,
                         &prog,
                         f,
@@ -478,7 +479,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
                     );
                     continue;
                 }
-                let h = differential::hunt_bug(
+                let h = a64call::planted::hunt::hunt_bug(
                     bug,
                     !no_static_check,
                     1,
@@ -694,16 +695,16 @@ fn print_outcomes(r: &Report) {
 fn cmd_check(
     prof: &Profile,
     cfg: &Config,
-    engines: &[EngineChoice],
+    engines: &[EngineKind],
     seed: u64,
     iterations: Option<u64>,
     seconds: Option<f64>,
     repro_dir: &Path,
 ) -> Result<ExitCode, Fail> {
     let start = Instant::now();
-    let cpu0 = differential::cpu_seconds();
+    let cpu0 = a64call::report::cputime::cpu_seconds();
     // With the ELF engine, programs go in batches so one qemu process serves many.
-    let batch = if engines.contains(&EngineChoice::Qemu) {
+    let batch = if engines.contains(&EngineKind::Qemu) {
         24
     } else {
         1
@@ -732,7 +733,7 @@ fn cmd_check(
                 let s = seed.wrapping_add(n + i as u64);
                 println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
                 let prov = format!("a64call check --profile {} --seed {s}", prof.name);
-                let path = differential::write_repro(repro_dir, &progs[i], f, &prov)?;
+                let path = differential::repro::write_repro(repro_dir, &progs[i], f, &prov)?;
                 println!("repro: {}", path.display());
                 return Ok(ExitCode::from(1));
             }
@@ -740,7 +741,7 @@ fn cmd_check(
         n += k;
     }
     let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, differential::cpu_seconds()) {
+    let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
@@ -781,7 +782,7 @@ fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
     Ok(())
 }
 
-fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineChoice]) -> Result<ExitCode, Fail> {
+fn cmd_replay(dir: &Path, cfg: &Config, engines: &[EngineKind]) -> Result<ExitCode, Fail> {
     let mut files = Vec::new();
     find_repros(dir, &mut files)?;
     files.sort();

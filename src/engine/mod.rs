@@ -9,9 +9,11 @@
 use crate::machine::runtime::{CallRecord, Image};
 
 pub mod elf;
+pub mod kind;
 pub mod qemu;
 pub mod unicorn;
 
+pub use self::kind::EngineKind;
 pub use self::qemu::ElfEngine;
 pub use self::unicorn::UnicornEngine;
 

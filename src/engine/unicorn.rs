@@ -3,7 +3,7 @@
 //! Unicorn caches translated blocks and does not notice `mem_write` over code it has run. This
 //! engine therefore compares every segment it is about to load with what it loaded last time;
 //! every old segment not loaded again is zeroed and removed from the translation cache
-//! (`ctl_remove_cache`, page by page: see [`remove_cache`]), and every new one is written and
+//! (`ctl_remove_cache`, page by page: see `remove_cache`), and every new one is written and
 //! removed from the cache too. Pages are mapped read-write-execute (writes into non-writable pages
 //! force a memory-map rebuild per write). A `MEM_WRITE` hook over the program address space turns
 //! a guest write into code or helpers into a fault outcome and marks the cache dirty. A block hook

@@ -17,7 +17,7 @@
 //!   }
 //! ret v1
 //! ```
-//! `#` starts a comment. [`print`] and [`parse`] round-trip exactly; a parse error names the
+//! `#` starts a comment. [`print()`] and [`parse`] round-trip exactly; a parse error names the
 //! line and what was expected there.
 
 use crate::asm::encode::AluOp;

@@ -4,6 +4,8 @@
 //! A bug is selected at run time through [`crate::emit::EmitOptions::bug`] (the CLI's hidden
 //! `--plant NAME`). With no bug selected none of this code changes what is emitted.
 
+pub mod hunt;
+
 /// One deliberately broken variant of a strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PlantedBug {

@@ -1,18 +1,20 @@
 //! One differential execution: emit a program under every strategy, check the bytes statically,
 //! run each on every engine, and judge the outcomes. Used by the CLI, the tests, the benches and
-//! the fuzz targets, so each of those is a few lines over this.
+//! the fuzz targets, so each of those is a few lines over this. [`repro`] writes a finding's
+//! program as a repro file; [`relocation`] runs position-independent code at a second address.
+
+pub mod relocation;
+pub mod repro;
 
 use crate::asm::buffer::EmitError;
 use crate::emit::strategy::{self, Strategy};
 use crate::emit::{emit, EmitOptions, Emitted};
-use crate::engine::{Engine, EngineError, Outcome};
+use crate::engine::{Engine, EngineError, EngineKind, Outcome};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
-use crate::model::text;
 use crate::oracle::check::{self, CheckError};
 use crate::oracle::dynamic::{self as oracle, Divergence, Run};
 use crate::planted::PlantedBug;
-use std::path::{Path, PathBuf};
 
 /// What to run.
 #[derive(Clone)]
@@ -151,17 +153,6 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
     (out, None)
 }
 
-/// Run the whole differential on the given engines.
-pub fn run_program(
-    program: &Program,
-    cfg: &Config,
-    engines: &mut [&mut dyn Engine],
-) -> Result<Report, EngineError> {
-    Ok(run_programs(&[program], cfg, engines)?
-        .pop()
-        .expect("one report per program"))
-}
-
 /// Run the differential for several programs, giving each engine all their images as one batch
 /// (one process for the ELF engine).
 pub fn run_programs(
@@ -250,42 +241,13 @@ pub fn run_programs(
     Ok(reports)
 }
 
-/// Engines the CLI and the gate can select by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EngineChoice {
-    /// [`crate::engine::UnicornEngine`], reused per thread.
-    Unicorn,
-    /// [`crate::engine::ElfEngine`]: qemu-aarch64 on x86 hosts, direct execution on aarch64.
-    Qemu,
-    /// Native execution: the ELF engine run directly on an aarch64 Linux host (it maps the pages,
-    /// writes code and helpers, flushes the caches, remaps them read-execute and calls the
-    /// function in the child process). Absent elsewhere.
-    Native,
-}
-
-impl EngineChoice {
-    /// Parse a comma-separated list (`unicorn`, `qemu`).
-    pub fn parse_list(s: &[String]) -> Result<Vec<EngineChoice>, String> {
-        s.iter()
-            .map(|n| match n.as_str() {
-                "unicorn" => Ok(EngineChoice::Unicorn),
-                "qemu" | "elf" => Ok(EngineChoice::Qemu),
-                "native" => Ok(EngineChoice::Native),
-                other => Err(format!(
-                    "unknown engine `{other}` (known: unicorn, qemu, native)"
-                )),
-            })
-            .collect()
-    }
-}
-
 /// Run programs on the chosen engines (Unicorn is always this thread's reused engine).
 pub fn run_on(
     programs: &[&Program],
     cfg: &Config,
-    engines: &[EngineChoice],
+    engines: &[EngineKind],
 ) -> Result<Vec<Report>, EngineError> {
-    if engines.contains(&EngineChoice::Native)
+    if engines.contains(&EngineKind::Native)
         && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
     {
         return Err(EngineError {
@@ -296,7 +258,7 @@ pub fn run_on(
             ),
         });
     }
-    let mut elf = if engines.iter().any(|e| *e != EngineChoice::Unicorn) {
+    let mut elf = if engines.iter().any(|e| *e != EngineKind::Unicorn) {
         Some(crate::engine::ElfEngine::new()?)
     } else {
         None
@@ -306,8 +268,8 @@ pub fn run_on(
         let (mut u_opt, mut q_opt) = (Some(u), elf.as_mut());
         for e in engines {
             match e {
-                EngineChoice::Unicorn => list.extend(u_opt.take().map(|u| u as &mut dyn Engine)),
-                EngineChoice::Qemu | EngineChoice::Native => {
+                EngineKind::Unicorn => list.extend(u_opt.take().map(|u| u as &mut dyn Engine)),
+                EngineKind::Qemu | EngineKind::Native => {
                     list.extend(q_opt.take().map(|q| q as &mut dyn Engine))
                 }
             }
@@ -318,190 +280,7 @@ pub fn run_on(
 
 /// Run the differential on this thread's Unicorn engine.
 pub fn run_unicorn(program: &Program, cfg: &Config) -> Result<Report, EngineError> {
-    Ok(run_on(&[program], cfg, &[EngineChoice::Unicorn])?
+    Ok(run_on(&[program], cfg, &[EngineKind::Unicorn])?
         .pop()
         .expect("one report"))
-}
-
-/// FNV-1a of the text, for stable repro file names.
-fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    })
-}
-
-/// Write `program` as a repro file in `dir` with the finding as a comment header; returns its
-/// path. The file parses back with [`text::parse`].
-pub fn write_repro(
-    dir: &Path,
-    program: &Program,
-    finding: &Finding,
-    provenance: &str,
-) -> std::io::Result<PathBuf> {
-    std::fs::create_dir_all(dir)?;
-    let body = text::print(program);
-    let path = dir.join(format!("repro-{:016x}.a64", fnv(&body)));
-    let mut s = String::new();
-    s.push_str(&format!("# a64call repro: {provenance}\n"));
-    for line in finding.to_string().lines() {
-        s.push_str("# ");
-        s.push_str(line);
-        s.push('\n');
-    }
-    s.push_str(&body);
-    std::fs::write(&path, s)?;
-    Ok(path)
-}
-
-/// CPU time used so far by this process and its waited-for children (the qemu processes of the
-/// ELF engine), in seconds: user + system from /proc/self/stat, in 100 Hz clock ticks.
-pub fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let mut ticks = 0.0;
-    for i in 11..=14 {
-        ticks += f.get(i)?.parse::<f64>().ok()?;
-    }
-    Some(ticks / 100.0)
-}
-
-/// The result of hunting one planted bug with random programs.
-#[derive(Debug)]
-pub struct Hunt {
-    /// The bug.
-    pub bug: PlantedBug,
-    /// Programs tried (including the one that caught it).
-    pub programs: u64,
-    /// Seed of the catching program, and what caught it.
-    pub caught: Option<(u64, Finding)>,
-    /// Wall-clock time spent.
-    pub elapsed: std::time::Duration,
-}
-
-/// Generate programs from the bug's profile (seeds `first_seed..`) and run the bug's strategy
-/// beside a correct reference until a finding, `max_programs` or `time_limit`.
-pub fn hunt_bug(
-    bug: PlantedBug,
-    static_check: bool,
-    first_seed: u64,
-    max_programs: u64,
-    time_limit: std::time::Duration,
-) -> Result<Hunt, EngineError> {
-    let start = std::time::Instant::now();
-    let profile =
-        crate::model::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
-    let reference = if bug.strategy() == "movz-min" {
-        "pool"
-    } else {
-        "movz-min"
-    };
-    let strategies = [reference, bug.strategy()]
-        .iter()
-        .map(|n| strategy::by_name(n).expect("known"))
-        .collect();
-    let cfg = Config {
-        strategies,
-        bug: Some(bug),
-        static_check,
-        dynamic: true,
-    };
-    let mut programs = 0;
-    while programs < max_programs && start.elapsed() < time_limit {
-        let seed = first_seed + programs;
-        let p = crate::model::gen::from_seed(seed, &profile);
-        programs += 1;
-        if let Some(f) = run_unicorn(&p, &cfg)?.finding {
-            return Ok(Hunt {
-                bug,
-                programs,
-                caught: Some((seed, f)),
-                elapsed: start.elapsed(),
-            });
-        }
-    }
-    Ok(Hunt {
-        bug,
-        programs,
-        caught: None,
-        elapsed: start.elapsed(),
-    })
-}
-
-/// A second code address for `program`'s code of `len` bytes: the first of a few fixed
-/// displacements (not a multiple of 4 GiB, so page offsets and distances change) that keeps the
-/// code inside the user range and off every helper page.
-pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
-    let page = crate::machine::layout::HELPER_PAGE;
-    let deltas: [i64; 6] = [
-        0x1_2345_0000,
-        -0x1_2345_0000,
-        0x45_6789_0000,
-        -0x45_6789_0000,
-        0x7654_0000,
-        -0x7654_0000,
-    ];
-    deltas
-        .iter()
-        .map(|d| program.code_base.wrapping_add(*d as u64))
-        .find(|&b| {
-            let end = crate::machine::layout::align_up(b + len, page);
-            b >= crate::machine::layout::USER_MIN
-                && end <= crate::machine::layout::USER_MAX
-                && program.helpers.iter().all(|h| {
-                    let hp = h.addr & !(page - 1);
-                    hp + page <= (b & !(page - 1)) || hp >= end
-                })
-        })
-}
-
-/// Emit `program` under each strategy, run it at its own address and, copied, at a second
-/// address; position-independent strategies must behave the same (call sites mapped by offset),
-/// position-dependent ones must refuse the copy. Returns the first finding.
-pub fn check_relocation(program: &Program, cfg: &Config) -> Result<Option<Finding>, EngineError> {
-    let (emitted, finding) = emit_all(program, cfg);
-    if finding.is_some() {
-        return Ok(finding);
-    }
-    let mut pairs = Vec::new();
-    for e in &emitted {
-        let moved = match e.relocated(0) {
-            Err(_) => continue, // refused, as it must be: the caller re-emits
-            Ok(_) => {
-                let Some(base) = relocation_base(program, e.code.bytes.len() as u64) else {
-                    continue;
-                };
-                e.relocated(base).expect("position independent")
-            }
-        };
-        pairs.push((e, moved));
-    }
-    crate::engine::unicorn::with_thread_engine(|u| -> Result<Option<Finding>, EngineError> {
-        for (orig, moved) in &pairs {
-            let mut outs = Vec::new();
-            for e in [*orig, moved] {
-                let img = Image::build(program, e, e.code.base).map_err(|er| EngineError {
-                    engine: "relocation",
-                    message: er.to_string(),
-                })?;
-                outs.push(u.run(&img)?);
-            }
-            let a = Run {
-                strategy: orig.strategy,
-                engine: "unicorn",
-                emitted: orig,
-                outcome: &outs[0],
-            };
-            let b = Run {
-                strategy: orig.strategy,
-                engine: "unicorn (moved)",
-                emitted: moved,
-                outcome: &outs[1],
-            };
-            if let Err(d) = oracle::check_run(&b).and_then(|_| oracle::compare(&a, &b, false)) {
-                return Ok(Some(Finding::Dynamic(d)));
-            }
-        }
-        Ok(None)
-    })?
 }

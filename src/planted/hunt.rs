@@ -1,0 +1,69 @@
+//! Hunting a planted bug: random programs from the bug's profile, the bug's strategy beside a
+//! correct reference, until a finding or a budget runs out.
+
+use super::PlantedBug;
+use crate::differential::{run_unicorn, Config, Finding};
+use crate::emit::strategy;
+use crate::engine::EngineError;
+
+/// The result of hunting one planted bug with random programs.
+#[derive(Debug)]
+pub struct Hunt {
+    /// The bug.
+    pub bug: PlantedBug,
+    /// Programs tried (including the one that caught it).
+    pub programs: u64,
+    /// Seed of the catching program, and what caught it.
+    pub caught: Option<(u64, Finding)>,
+    /// Wall-clock time spent.
+    pub elapsed: std::time::Duration,
+}
+
+/// Generate programs from the bug's profile (seeds `first_seed..`) and run the bug's strategy
+/// beside a correct reference until a finding, `max_programs` or `time_limit`.
+pub fn hunt_bug(
+    bug: PlantedBug,
+    static_check: bool,
+    first_seed: u64,
+    max_programs: u64,
+    time_limit: std::time::Duration,
+) -> Result<Hunt, EngineError> {
+    let start = std::time::Instant::now();
+    let profile =
+        crate::model::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
+    let reference = if bug.strategy() == "movz-min" {
+        "pool"
+    } else {
+        "movz-min"
+    };
+    let strategies = [reference, bug.strategy()]
+        .iter()
+        .map(|n| strategy::by_name(n).expect("known"))
+        .collect();
+    let cfg = Config {
+        strategies,
+        bug: Some(bug),
+        static_check,
+        dynamic: true,
+    };
+    let mut programs = 0;
+    while programs < max_programs && start.elapsed() < time_limit {
+        let seed = first_seed + programs;
+        let p = crate::model::gen::from_seed(seed, &profile);
+        programs += 1;
+        if let Some(f) = run_unicorn(&p, &cfg)?.finding {
+            return Ok(Hunt {
+                bug,
+                programs,
+                caught: Some((seed, f)),
+                elapsed: start.elapsed(),
+            });
+        }
+    }
+    Ok(Hunt {
+        bug,
+        programs,
+        caught: None,
+        elapsed: start.elapsed(),
+    })
+}
