@@ -22,12 +22,13 @@
 use crate::oracle::check::decode_word;
 use std::collections::BTreeMap;
 
-/// A function in the dump.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A function in the dump (`a64call classify --json` prints these, without the address).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct DumpFunction {
     /// `module:qualname`.
     pub name: String,
     /// Address in the dump.
+    #[serde(skip)]
     pub addr: u64,
     /// Size in bytes.
     pub size: u64,

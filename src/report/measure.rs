@@ -518,6 +518,28 @@ fn metric_ref(s: &str, line: usize) -> Result<(String, String), String> {
     Ok((st.to_string(), m.to_string()))
 }
 
+/// Every rule checked against the report (which must cover each rule's profile): the rule and
+/// its verdict, `Ok(description)` or `Err(description)`.
+pub fn check_rules<'r>(
+    rules: &'r [Rule],
+    report: &Report,
+) -> Vec<(&'r Rule, Result<String, String>)> {
+    rules
+        .iter()
+        .map(|r| {
+            let verdict = match report
+                .profiles
+                .iter()
+                .find(|p| p.profile.name == r.profile())
+            {
+                Some(pr) => r.check(pr),
+                None => Err(format!("profile {} was not measured", r.profile())),
+            };
+            (r, verdict)
+        })
+        .collect()
+}
+
 /// Parse a thresholds file.
 pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
     let mut rules = Vec::new();

@@ -1,0 +1,105 @@
+//! Turning command-line names into the library's values (profiles, strategies, configs,
+//! engines, programs), with errors that name what is known.
+
+use crate::Fail;
+use a64call::differential::Config;
+use a64call::emit::strategy::{self, Strategy};
+use a64call::engine::EngineKind;
+use a64call::model::gen::Profile;
+use a64call::model::program::Program;
+use a64call::model::text;
+use a64call::planted::PlantedBug;
+use std::path::Path;
+
+#[derive(clap::Args, Clone)]
+pub(crate) struct Common {
+    /// Comma-separated strategies; the first is the reference (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) strategies: Vec<String>,
+    /// Switch on a planted bug (tests of the oracles only; see `a64call bugs`).
+    #[arg(long, hide = true)]
+    pub(crate) plant: Option<String>,
+    /// Skip the capstone static check (to show what the dynamic oracle alone catches).
+    #[arg(long)]
+    pub(crate) no_static_check: bool,
+    /// Comma-separated engines: unicorn, qemu, native (aarch64 Linux hosts only). Default:
+    /// unicorn and qemu when qemu-aarch64 is found, else unicorn alone, with a note.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) engines: Vec<String>,
+}
+
+pub(crate) fn profile(name: &str) -> Result<Profile, Fail> {
+    Profile::named(name).ok_or_else(|| {
+        let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
+        Fail(format!(
+            "unknown profile `{name}` (known: {})",
+            names.join(", ")
+        ))
+    })
+}
+
+pub(crate) fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>, Fail> {
+    if names.is_empty() {
+        return Ok(strategy::all());
+    }
+    names
+        .iter()
+        .map(|n| {
+            strategy::by_name(n).ok_or_else(|| {
+                Fail(format!(
+                    "unknown strategy `{n}` (known: {})",
+                    strategy::names()
+                ))
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
+    // A planted bug comes from --plant or, for whole-pipeline tests like `ci/gate --plant`, from
+    // A64CALL_PLANT.
+    let env = std::env::var("A64CALL_PLANT")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let bug = match c.plant.as_ref().or(env.as_ref()) {
+        None => None,
+        Some(n) => Some(PlantedBug::from_name(n).ok_or_else(|| {
+            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+            Fail(format!(
+                "unknown planted bug `{n}` (known: {})",
+                names.join(", ")
+            ))
+        })?),
+    };
+    Ok(Config {
+        strategies: strategies(&c.strategies)?,
+        bug,
+        static_check: !c.no_static_check,
+        dynamic: true,
+    })
+}
+
+pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
+    if !c.engines.is_empty() {
+        let list = EngineKind::parse_list(&c.engines).map_err(Fail)?;
+        if list.contains(&EngineKind::Qemu)
+            && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
+        {
+            a64call::engine::qemu::find_qemu()?;
+        }
+        return Ok(list);
+    }
+    match a64call::engine::qemu::find_qemu() {
+        Ok(_) => Ok(vec![EngineKind::Unicorn, EngineKind::Qemu]),
+        Err(e) => {
+            eprintln!("note: {e}; running on Unicorn only");
+            Ok(vec![EngineKind::Unicorn])
+        }
+    }
+}
+
+pub(crate) fn read_program(path: &Path) -> Result<Program, Fail> {
+    let src = std::fs::read_to_string(path)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
+    text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}

@@ -1,0 +1,63 @@
+//! The real JIT's subcommands: `verify`, `classify`, `counts`.
+
+use crate::Fail;
+use std::path::Path;
+use std::process::ExitCode;
+
+/// `a64call verify`: 0 clean, 1 on any violation, 2 on bad input.
+pub(crate) fn cmd_verify(
+    inputs: a64call::jitcode::verify::Inputs,
+    json: bool,
+) -> Result<ExitCode, Fail> {
+    let report = a64call::jitcode::verify::run(&inputs).map_err(Fail)?;
+    if json {
+        println!("{}", report.json());
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(if report.violations() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `a64call classify`: every function's call sequences, as text, JSON or shapes (`--shape`).
+pub(crate) fn cmd_classify(dump: &Path, json: bool, shape: bool) -> Result<ExitCode, Fail> {
+    let d =
+        std::fs::read(dump).map_err(|e| Fail(format!("cannot read {}: {e}", dump.display())))?;
+    if shape {
+        let j = a64call::jitcode::shape::shapes_json(&d)
+            .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
+        println!("{j}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let funcs = a64call::jitcode::classify::classify(&d)
+        .map_err(|e| Fail(format!("{}: {e}", dump.display())))?;
+    if json {
+        println!("{}", serde_json::to_string(&funcs)?);
+    } else {
+        for f in &funcs {
+            let calls: Vec<String> = f.calls.iter().map(|(k, v)| format!("{v}x {k}")).collect();
+            println!(
+                "{:40} {:6} bytes {:3} stubs  {}",
+                f.name,
+                f.size,
+                f.stubs,
+                calls.join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `a64call counts DIR [--json]`.
+pub(crate) fn cmd_counts(dir: &Path, json: bool) -> Result<ExitCode, Fail> {
+    let reports = a64call::jitcode::counts::analyze_dir(dir).map_err(Fail)?;
+    if json {
+        print!("{}", a64call::jitcode::counts::render_json(&reports));
+    } else {
+        print!("{}", a64call::jitcode::counts::render_text(&reports));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,148 @@
+//! Measurement and self-test subcommands: `measure`, `thresholds`, `planted`, and the lists
+//! (`profiles`, `strategies`, `bugs`).
+
+use crate::args::profile;
+use crate::Fail;
+use a64call::emit::strategy;
+use a64call::model::gen::Profile;
+use a64call::planted::PlantedBug;
+use a64call::report::measure;
+use std::path::Path;
+use std::process::ExitCode;
+
+fn exit_status(failed: usize) -> ExitCode {
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// `a64call measure`: report.md, report.json and report.svg in `out`.
+pub(crate) fn cmd_measure(
+    profiles: &[String],
+    programs: u64,
+    seed: u64,
+    out: &Path,
+) -> Result<ExitCode, Fail> {
+    let profs = profiles
+        .iter()
+        .map(|p| profile(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    if programs == 0 {
+        return Err(Fail("--programs must be at least 1".into()));
+    }
+    let report = measure::measure(&profs, seed, programs).map_err(Fail)?;
+    std::fs::create_dir_all(out)
+        .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
+    for (name, body) in [
+        ("report.md", report.markdown()),
+        ("report.json", report.json()),
+        ("report.svg", report.svg()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, body)
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+    }
+    print!("{}", report.markdown());
+    println!("wrote {}/report.md, report.json, report.svg", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `a64call thresholds FILE`: measure the profiles the rules name and check every rule.
+pub(crate) fn cmd_thresholds(file: &Path, programs: u64) -> Result<ExitCode, Fail> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", file.display())))?;
+    let rules =
+        measure::parse_rules(&text).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+    if rules.is_empty() {
+        return Err(Fail(format!("{} holds no rules", file.display())));
+    }
+    let mut names: Vec<&str> = rules.iter().map(|r| r.profile()).collect();
+    names.sort();
+    names.dedup();
+    let profs = names
+        .iter()
+        .map(|n| profile(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let report = measure::measure(&profs, 1, programs).map_err(Fail)?;
+    let mut failed = 0;
+    for (rule, verdict) in measure::check_rules(&rules, &report) {
+        match verdict {
+            Ok(d) => println!("pass  {d}"),
+            Err(d) => {
+                println!("FAIL  {d}  ({}:{})", file.display(), rule.line);
+                failed += 1;
+            }
+        }
+    }
+    println!(
+        "thresholds: {} passed, {failed} failed",
+        rules.len() - failed
+    );
+    Ok(exit_status(failed))
+}
+
+/// `a64call planted`: hunt every planted bug; 1 if any is not caught.
+pub(crate) fn cmd_planted(programs: u64, no_static_check: bool) -> Result<ExitCode, Fail> {
+    let mut missed = 0;
+    for bug in PlantedBug::ALL {
+        if no_static_check && !bug.observable_at_run_time() {
+            println!(
+                "{:24} not observable at run time (only the static oracle can see it)",
+                bug.name()
+            );
+            continue;
+        }
+        let limit = std::time::Duration::from_secs(300);
+        let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, 1, programs, limit)?;
+        match h.caught {
+            Some((seed, f)) => println!(
+                "{:24} caught at seed {seed} after {} programs, {:.2} s: {}",
+                bug.name(),
+                h.programs,
+                h.elapsed.as_secs_f64(),
+                f.summary()
+            ),
+            None => {
+                println!("{:24} NOT CAUGHT in {} programs", bug.name(), h.programs);
+                missed += 1;
+            }
+        }
+    }
+    Ok(exit_status(missed))
+}
+
+/// `a64call profiles`.
+pub(crate) fn list_profiles() -> ExitCode {
+    for p in Profile::all() {
+        println!("{:10} {}", p.name, p.about);
+    }
+    ExitCode::SUCCESS
+}
+
+/// `a64call strategies`.
+pub(crate) fn list_strategies() -> ExitCode {
+    for s in strategy::all() {
+        let pic = if s.position_independent() {
+            "position-independent"
+        } else {
+            "position-dependent"
+        };
+        println!("{:12} {} ({pic})", s.name(), s.about());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `a64call bugs`.
+pub(crate) fn list_bugs() -> ExitCode {
+    for b in PlantedBug::ALL {
+        println!(
+            "{:24} breaks {:12} exercised by profile {}",
+            b.name(),
+            b.strategy(),
+            b.profile()
+        );
+    }
+    ExitCode::SUCCESS
+}

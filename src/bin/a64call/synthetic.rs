@@ -1,0 +1,336 @@
+//! The synthetic pipeline's subcommands: `gen`, `emit`, `run`, `check`, `replay`, `repro`.
+
+use crate::args::{config, engines, read_program, Common};
+use crate::Fail;
+use a64call::differential::{self, Config, Report};
+use a64call::emit::strategy::Strategy;
+use a64call::emit::{emit, EmitOptions};
+use a64call::engine::EngineKind;
+use a64call::model::gen::{self, Profile};
+use a64call::model::program::Program;
+use a64call::model::text;
+use a64call::oracle::check;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// `a64call gen`: a program from a seed, printed or written to `output`.
+pub(crate) fn cmd_gen(seed: u64, prof: &Profile, output: Option<&Path>) -> Result<ExitCode, Fail> {
+    let t = text::print(&gen::from_seed(seed, prof));
+    match output {
+        Some(path) => std::fs::write(path, t)
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?,
+        None => print!("{t}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `a64call run`: one program file under every strategy; 1 and a repro file on a divergence.
+pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<ExitCode, Fail> {
+    let prog = read_program(file)?;
+    let cfg = config(common)?;
+    let report = differential::run_on(&[&prog], &cfg, &engines(common)?)?
+        .pop()
+        .expect("one report");
+    print_outcomes(&report);
+    match &report.finding {
+        None => {
+            println!("verdict: agree ({} strategies)", report.emitted.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(f) => {
+            println!("verdict: DIVERGE\n{f}");
+            let prov = format!("a64call run {}", file.display());
+            let path = differential::repro::write_repro(repro_dir, &prog, f, &prov)?;
+            println!("repro: {}", path.display());
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub(crate) fn cmd_emit(
+    prog: &Program,
+    strats: &[&'static dyn Strategy],
+    listing: bool,
+) -> Result<ExitCode, Fail> {
+    println!(
+        "{} call sites, {} helpers; helper distances: {}",
+        prog.call_sites(),
+        prog.helpers.len(),
+        (0..prog.helpers.len())
+            .map(|h| format!("h{h}={}", prog.distance(h).name()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  sequences (fallbacks)",
+        "strategy", "bytes", "body", "pool", "stubs", "sites", "inline/site", "exec/site",
+    );
+    let mut out = Vec::new();
+    for s in strats {
+        let e = emit(prog, *s, &EmitOptions::default())?;
+        check::check(&e)
+            .map_err(|err| Fail(format!("{}: static check failed: {err}", s.name())))?;
+        let st = e.stats();
+        let per = |n: u64| {
+            if st.call_sites == 0 {
+                "-".to_string()
+            } else {
+                format!("{:.3}", n as f64 / f64::from(st.call_sites))
+            }
+        };
+        let kinds: Vec<String> = st
+            .kinds
+            .iter()
+            .map(|(k, n)| format!("{}x{}", n, k.name()))
+            .collect();
+        println!(
+            "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {} ({} fallbacks)",
+            s.name(),
+            st.total_bytes,
+            st.sizes.body,
+            st.sizes.pool,
+            st.sizes.stubs,
+            st.call_sites,
+            per(st.inline_call_insns),
+            per(st.executed_call_insns),
+            kinds.join(" "),
+            st.fallbacks
+        );
+        out.push(e);
+    }
+    if listing {
+        for e in &out {
+            println!("\n== {} ==", e.strategy);
+            print!("{}", check::disassemble(e, 0..e.code.bytes.len() as u32));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn print_outcomes(r: &Report) {
+    for (i, engine, o) in &r.outcomes {
+        let e = &r.emitted[*i];
+        let insns = o
+            .insns
+            .map(|c| format!("{} in function, {} total", c.in_code, c.total))
+            .unwrap_or_else(|| "-".into());
+        println!(
+            "{:12} {:8} {:>8} bytes  exit {:<10} calls {:>6}  x0 {:#018x}  insns {}",
+            e.strategy,
+            engine,
+            e.code.bytes.len(),
+            o.exit.class(),
+            o.calls.len(),
+            o.regs[0],
+            insns
+        );
+    }
+}
+
+pub(crate) fn cmd_check(
+    prof: &Profile,
+    cfg: &Config,
+    engines: &[EngineKind],
+    seed: u64,
+    iterations: Option<u64>,
+    seconds: Option<f64>,
+    repro_dir: &Path,
+) -> Result<ExitCode, Fail> {
+    let start = Instant::now();
+    let cpu0 = a64call::report::cputime::cpu_seconds();
+    // With the ELF engine, programs go in batches so one qemu process serves many.
+    let batch = if engines.contains(&EngineKind::Qemu) {
+        24
+    } else {
+        1
+    };
+    let mut n = 0u64;
+    let mut calls = 0u64;
+    loop {
+        if iterations.is_some_and(|it| n >= it)
+            || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
+        {
+            break;
+        }
+        let k = iterations.map_or(batch, |it| batch.min(it - n));
+        let progs: Vec<Program> = (0..k)
+            .map(|i| gen::from_seed(seed.wrapping_add(n + i), prof))
+            .collect();
+        let refs: Vec<&Program> = progs.iter().collect();
+        let reports = differential::run_on(&refs, cfg, engines)?;
+        for (i, report) in reports.iter().enumerate() {
+            calls += report
+                .outcomes
+                .first()
+                .map(|(_, _, o)| o.calls.len() as u64)
+                .unwrap_or(0);
+            if let Some(f) = &report.finding {
+                let s = seed.wrapping_add(n + i as u64);
+                println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
+                let prov = format!("a64call check --profile {} --seed {s}", prof.name);
+                let path = differential::repro::write_repro(repro_dir, &progs[i], f, &prov)?;
+                println!("repro: {}", path.display());
+                return Ok(ExitCode::from(1));
+            }
+        }
+        n += k;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => wall,
+    };
+    let names: Vec<String> = engines
+        .iter()
+        .map(|e| format!("{e:?}").to_lowercase())
+        .collect();
+    println!(
+        "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
+        prof.name,
+        seed.wrapping_add(n),
+        cfg.strategies.len(),
+        names.join("+")
+    );
+    println!(
+        "throughput: {} programs per CPU-second ({:.1} s CPU of a64call and its qemu processes, {:.1} s wall)",
+        {
+            let rate = n as f64 / cpu;
+            if rate < 10.0 { format!("{rate:.2}") } else { format!("{rate:.0}") }
+        },
+        cpu,
+        wall
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Fail(format!("cannot read directory {}: {e}", dir.display())))?;
+    for entry in rd {
+        let p = entry?.path();
+        if p.is_dir() {
+            find_repros(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "a64") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn cmd_replay(
+    dir: &Path,
+    cfg: &Config,
+    engines: &[EngineKind],
+) -> Result<ExitCode, Fail> {
+    let mut files = Vec::new();
+    find_repros(dir, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(Fail(format!(
+            "no *.a64 repro files under {}",
+            dir.display()
+        )));
+    }
+    let (mut ok, mut bad, mut diverged) = (0, 0, 0);
+    for f in &files {
+        let prog = match read_program(f) {
+            Ok(p) => p,
+            Err(Fail(m)) => {
+                println!("BAD INPUT {m}");
+                bad += 1;
+                continue;
+            }
+        };
+        let report = differential::run_on(&[&prog], cfg, engines)?
+            .pop()
+            .expect("one report");
+        match &report.finding {
+            None => {
+                println!("ok       {}", f.display());
+                ok += 1;
+            }
+            Some(finding) => {
+                println!("DIVERGE  {}\n{finding}", f.display());
+                diverged += 1;
+            }
+        }
+    }
+    println!("replay: {ok} passed, {diverged} failed, {bad} bad input");
+    Ok(if bad > 0 {
+        ExitCode::from(2)
+    } else if diverged > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+pub(crate) fn cmd_repro(
+    artifact: &Path,
+    target: Option<&str>,
+    out: &Path,
+) -> Result<ExitCode, Fail> {
+    use a64call::fuzzing::{self, Target};
+    let names = || {
+        Target::ALL
+            .iter()
+            .map(|t| t.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let tname = match target {
+        Some(t) => t.to_string(),
+        None => artifact
+            .parent()
+            .and_then(|d| d.file_name())
+            .and_then(|n| n.to_str())
+            .filter(|n| Target::from_name(n).is_some())
+            .ok_or_else(|| {
+                Fail(format!(
+                    "cannot tell which fuzz target produced {}: pass --target ({})",
+                    artifact.display(),
+                    names()
+                ))
+            })?
+            .to_string(),
+    };
+    let t = Target::from_name(&tname).ok_or_else(|| {
+        Fail(format!(
+            "unknown fuzz target `{tname}` (known: {})",
+            names()
+        ))
+    })?;
+    let data = std::fs::read(artifact)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
+    let progs = fuzzing::programs(t, &data);
+    let result = fuzzing::run(t, &data);
+    std::fs::create_dir_all(out)
+        .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
+    let header = match &result {
+        Err(case) => case.lines().next().unwrap_or("").to_string(),
+        Ok(()) => {
+            "no finding when replayed (fixed since, or found with A64CALL_PLANT set)".to_string()
+        }
+    };
+    for (i, p) in progs.iter().enumerate() {
+        let body = text::print(p);
+        let name = format!(
+            "fuzz-{tname}-{}-{i}.a64",
+            artifact
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("input")
+        );
+        let path = out.join(name);
+        let src = format!("# a64call repro from fuzz artifact {} (target {tname}, program {i})\n# {header}\n{body}", artifact.display());
+        std::fs::write(&path, src)
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+        println!("wrote {}", path.display());
+    }
+    match result {
+        Err(case) => println!("{case}"),
+        Ok(()) => println!("{header}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
