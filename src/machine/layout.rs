@@ -27,8 +27,10 @@ pub const STACK_SIZE: u64 = 0x0010_0000;
 pub const STACK_TOP: u64 = STACK_BASE + STACK_SIZE - 0x100;
 /// Scratch buffer base (the function's `x0` on entry).
 pub const SCRATCH_ADDR: u64 = 0x0020_0000;
+/// Number of 8-byte slots in the scratch buffer (a program's `store [slot]` addresses one).
+pub const SCRATCH_SLOTS: u16 = 512;
 /// Scratch buffer size in bytes.
-pub const SCRATCH_BYTES: u64 = crate::model::program::SCRATCH_SLOTS as u64 * 8;
+pub const SCRATCH_BYTES: u64 = SCRATCH_SLOTS as u64 * 8;
 /// Call-log control block: cursor at +0, limit at +8.
 pub const LOGCTL_ADDR: u64 = 0x0021_0000;
 /// First call-log record.

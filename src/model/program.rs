@@ -9,8 +9,8 @@ use crate::machine::layout;
 
 /// Number of program values (`v0..v8`).
 pub const NUM_VALUES: u8 = 9;
-/// Number of 8-byte slots in the scratch buffer.
-pub const SCRATCH_SLOTS: u16 = 512;
+/// Number of 8-byte slots in the scratch buffer (fixed by the memory map).
+pub use crate::machine::layout::SCRATCH_SLOTS;
 /// Maximum number of integer arguments to a helper.
 pub const MAX_ARGS: usize = 8;
 /// Maximum loop nesting depth.
