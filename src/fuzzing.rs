@@ -8,7 +8,7 @@
 //! also switches the profile to the one that exercises the bug.
 
 use crate::differential::{self, Config, Finding};
-use crate::emit::strategy;
+use crate::emit::strategy::{self, Strategy};
 use crate::engine::EngineKind;
 use crate::model::gen::{self, Profile};
 use crate::model::program::Program;
@@ -112,21 +112,14 @@ fn config(target: Target) -> Config {
     };
     match (target, bug) {
         (Target::Engines, None) => {
-            cfg.strategies = ["movz-min", "pool", "stub+bl"]
-                .iter()
-                .map(|n| strategy::by_name(n).expect("known"))
-                .collect();
+            cfg.strategies = vec![
+                strategy::reference(),
+                &strategy::LiteralPool,
+                &strategy::StubOrBl,
+            ];
         }
         (_, Some(b)) => {
-            let reference = if b.strategy() == "movz-min" {
-                "pool"
-            } else {
-                "movz-min"
-            };
-            cfg.strategies = [reference, b.strategy()]
-                .iter()
-                .map(|n| strategy::by_name(n).expect("known"))
-                .collect();
+            cfg.strategies = vec![strategy::reference_beside(b.strategy()), b.strategy()];
         }
         _ => {}
     }
@@ -139,7 +132,7 @@ fn config(target: Target) -> Config {
 /// For functions over 1 MiB the encoding target checks the strategies whose emission depends on
 /// the function's size (the literal pools with their islands) rather than all of them: one huge
 /// program under every strategy takes about 2 s, which would starve the fuzzer.
-const HUGE_STRATEGIES: [&str; 2] = ["pool", "pool+bl"];
+const HUGE_STRATEGIES: [&dyn Strategy; 2] = [&strategy::LiteralPool, &strategy::PoolOrBl];
 
 /// A finding as a readable test case: what was found, and the program in text form.
 pub fn describe(target: Target, program: &Program, finding: &Finding) -> String {
@@ -156,10 +149,7 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     let progs = programs(target, data);
     let mut cfg = config(target);
     if target == Target::Encoding && cfg.bug.is_none() && progs[0].call_sites() > 50_000 {
-        cfg.strategies = HUGE_STRATEGIES
-            .iter()
-            .map(|n| strategy::by_name(n).expect("known"))
-            .collect();
+        cfg.strategies = HUGE_STRATEGIES.to_vec();
     }
     let found: Vec<(usize, Finding)> = match target {
         Target::Strategies | Target::Encoding => {

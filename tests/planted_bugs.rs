@@ -57,9 +57,7 @@ fn the_static_oracle_alone_catches_every_bug() {
         let prof = Profile::named(bug.profile()).unwrap();
         let cfg = Config {
             bug: Some(bug),
-            ..Config::with_strategies(vec![
-                a64call::emit::strategy::by_name(bug.strategy()).unwrap()
-            ])
+            ..Config::with_strategies(vec![bug.strategy()])
         };
         let caught =
             (1..=MAX_PROGRAMS).find_map(|seed| match emit_all(&from_seed(seed, &prof), &cfg).1 {

@@ -121,7 +121,7 @@ pub fn emit(
     strategy: &dyn Strategy,
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
-    let bug = opts.bug.filter(|b| b.strategy() == strategy.name());
+    let bug = opts.bug.filter(|b| b.strategy().name() == strategy.name());
     let mut l = Lower {
         buf: CodeBuffer::new(program.code_base, bug),
         program,

@@ -31,15 +31,7 @@ pub fn hunt_bug(
     let start = std::time::Instant::now();
     let profile =
         crate::model::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
-    let reference = if bug.strategy() == "movz-min" {
-        "pool"
-    } else {
-        "movz-min"
-    };
-    let strategies = [reference, bug.strategy()]
-        .iter()
-        .map(|n| strategy::by_name(n).expect("known"))
-        .collect();
+    let strategies = vec![strategy::reference_beside(bug.strategy()), bug.strategy()];
     let cfg = Config {
         strategies,
         bug: Some(bug),

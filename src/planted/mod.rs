@@ -6,6 +6,8 @@
 
 pub mod hunt;
 
+use crate::emit::strategy::{self, Strategy};
+
 /// One deliberately broken variant of a strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PlantedBug {
@@ -93,7 +95,7 @@ impl PlantedBug {
     }
 
     /// The strategy whose emission this bug breaks.
-    pub fn strategy(self) -> &'static str {
+    pub fn strategy(self) -> &'static dyn Strategy {
         match self {
             PlantedBug::PoolOffsetOffBy4
             | PlantedBug::PoolMisaligned
@@ -101,13 +103,15 @@ impl PlantedBug {
             | PlantedBug::PoolScratchX19
             | PlantedBug::PoolMissingLastEntry
             | PlantedBug::PoolIslandSkipped
-            | PlantedBug::PoolOnFallthrough => "pool",
-            PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => "stub",
-            PlantedBug::MovkShiftWrong | PlantedBug::MovzRegMismatch => "movz-min",
-            PlantedBug::Fixed4DropsHw2 => "movz-fixed4",
-            PlantedBug::AdrpLo12Wrong => "adrp",
-            PlantedBug::DirectNoRangeCheck => "direct",
-            PlantedBug::AdrpLdrPageOffByOne | PlantedBug::AdrpLdrLo12Unscaled => "pool+bl",
+            | PlantedBug::PoolOnFallthrough => &strategy::LiteralPool,
+            PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => &strategy::StubCall,
+            PlantedBug::MovkShiftWrong | PlantedBug::MovzRegMismatch => &strategy::MovzMinimal,
+            PlantedBug::Fixed4DropsHw2 => &strategy::MovzFixed4,
+            PlantedBug::AdrpLo12Wrong => &strategy::AdrpAdd,
+            PlantedBug::DirectNoRangeCheck => &strategy::DirectBl,
+            PlantedBug::AdrpLdrPageOffByOne | PlantedBug::AdrpLdrLo12Unscaled => {
+                &strategy::PoolOrBl
+            }
         }
     }
 
@@ -126,6 +130,24 @@ impl PlantedBug {
             | PlantedBug::AdrpLdrLo12Unscaled => "huge",
             PlantedBug::AdrpLo12Wrong => "default",
             _ => "far64",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gen::Profile;
+
+    /// The catalogue's typed links hold: every bug's profile is built in (the hunt relies on it),
+    /// and the strategy beside each bug is a different, correct one.
+    #[test]
+    fn every_bug_names_a_builtin_profile_and_has_a_different_reference() {
+        for bug in PlantedBug::ALL {
+            assert!(Profile::named(bug.profile()).is_some(), "{}", bug.name());
+            let beside = strategy::reference_beside(bug.strategy());
+            assert_ne!(beside.name(), bug.strategy().name(), "{}", bug.name());
+            assert_eq!(PlantedBug::from_name(bug.name()), Some(bug));
         }
     }
 }

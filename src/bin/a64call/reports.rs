@@ -140,7 +140,7 @@ pub(crate) fn list_bugs() -> ExitCode {
         println!(
             "{:24} breaks {:12} exercised by profile {}",
             b.name(),
-            b.strategy(),
+            b.strategy().name(),
             b.profile()
         );
     }

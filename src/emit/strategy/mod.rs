@@ -99,10 +99,26 @@ pub trait Strategy: Send + Sync {
     }
 }
 
-/// Every strategy, in report order (`movz-min` first: it is the measurement reference).
+/// The reference strategy: first in [`all`], the base of `a64call measure`'s non-call counts,
+/// and the correct strategy run beside a planted bug's (see [`reference_beside`]).
+pub fn reference() -> &'static dyn Strategy {
+    &MovzMinimal
+}
+
+/// A correct strategy to compare `other` with: the [`reference`], or `pool` when `other` is the
+/// reference itself (its planted bugs need a different correct emitter beside them).
+pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
+    if other.name() == reference().name() {
+        &LiteralPool
+    } else {
+        reference()
+    }
+}
+
+/// Every strategy, in report order ([`reference`] first).
 pub fn all() -> Vec<&'static dyn Strategy> {
     vec![
-        &MovzMinimal,
+        reference(),
         &MovzFixed4,
         &LiteralPool,
         &StubCall,
