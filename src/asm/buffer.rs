@@ -258,13 +258,6 @@ pub struct SizeBreakdown {
     pub stub_count: u32,
 }
 
-impl SizeBreakdown {
-    /// Total bytes.
-    pub fn total(&self) -> u64 {
-        self.body + self.pool + self.stubs
-    }
-}
-
 /// The buffer. Offsets are bytes from the start of the function.
 pub struct CodeBuffer {
     base: u64,

@@ -79,14 +79,6 @@ impl ElfEngine {
         }
     }
 
-    /// An engine using this qemu binary.
-    pub fn with_qemu(path: PathBuf) -> ElfEngine {
-        ElfEngine {
-            runner: Runner::Qemu(path),
-            timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
-        }
-    }
-
     /// Set the per-program time limit (runaway code ends as [`Exit::Timeout`]).
     pub fn with_timeout(mut self, secs: u64) -> ElfEngine {
         self.timeout_secs = secs.max(1);
