@@ -1,6 +1,6 @@
 """Host side of harness/cinderx/fidelity (host python3).
 
-    fidelity_compare.py compare LABEL_A LABEL_B DIR_B DIR_A...
+    fidelity_compare.py compare LABEL_A LABEL_B DIR_B [DIR_B...] -- DIR_A...
     fidelity_compare.py generate LIST_OUT CANDIDATES DESCRIPTION RUN_DIR...
 
 Each DIR holds capture.json (fidelity_guest.py capture), classify.json (`a64call classify
@@ -12,7 +12,8 @@ loads, adr/adrp(+add), is one token `const R`; data words are dropped; in-functi
 targets are token indices, others `far`; everything else is capstone's text).
 
 compare: the reference A was captured once per heap layout (DIR_A..., the first the plain fixed
-run), the candidate B once. CinderX's LIR backend iterates hash sets keyed by heap pointers
+run), the candidate B once per heap layout too (DIR_B..., the first its plain fixed run, judged
+first; the others are consulted only when that run's shape is one A never produced). CinderX's LIR backend iterates hash sets keyed by heap pointers
 (block sorter, register allocator), so the reference itself emits another register choice, move
 order or block order for some functions when the heap layout changes, and another build (another
 _cinderx.so) necessarily lays out the heap differently. The set of shapes A produced over the
@@ -23,7 +24,11 @@ layouts is therefore the reference; each function of B is
                      (movz/movk runs, pool literals) form a consistent one-to-one renaming;
   other layout       the shape (modulo constants, as above) of A's run under another heap
                      layout, printed with in how many of the n layouts A produced it;
-  not judgeable      a shape A never produced, for a function whose shapes A did not cover: A
+  shared layout      B's fixed run gave a shape A never produced, but B under one of its other
+                     heap layouts gave a shape A produced under some layout: both builds emit a
+                     common shape, so the code generator did the same (its layout-dependent
+                     choices fell differently in the two fixed runs);
+  not judgeable      shapes A never produced (in any of B's layouts), for a function whose shapes A did not cover: A
                      itself produced more than n/2 distinct shapes in the n layouts, so a shape
                      missing from them says nothing about B (printed with its first difference);
   DIFFERENT          anything else (not compiled, not exactly once in a dump, or a shape A never
@@ -182,7 +187,31 @@ def judge(ref, cand):
     return "DIFFERENT", [], modulo_constants(ref[0], cand)[1]
 
 
-def compare(la, lb, db, das):
+def overlap(ref, cand_shapes):
+    """The first candidate layout (index into cand_shapes, which are the candidate's shapes under
+    its extra layouts) whose shape the reference produced under some layout, with those reference
+    layouts; (None, []) when none.
+
+    >>> a0 = [(["mov x19, x0", "ret"], [None] * 2)]
+    >>> a1 = [(["mov x20, x0", "ret"], [None] * 2)]
+    >>> overlap([a0, a0], [a1, a0])
+    (1, [0, 1])
+    >>> overlap([a0], [a1])
+    (None, [])
+    """
+    for j, c in enumerate(cand_shapes):
+        ok = [i for i, r in enumerate(ref) if modulo_constants(r, c)[0]]
+        if ok:
+            return j, ok
+    return None, []
+
+
+def compare(la, lb, dbs, das):
+    db = dbs[0]
+    shb_extra = [shapes(d) for d in dbs[1:]]
+    b_layouts = [open(os.path.join(d, "layout.txt")).read().strip() if os.path.exists(os.path.join(d, "layout.txt"))
+                 else os.path.basename(d) for d in dbs[1:]]
+    n_bshared = 0
     layouts = [open(os.path.join(d, "layout.txt")).read().strip() if os.path.exists(os.path.join(d, "layout.txt"))
                else os.path.basename(d) for d in das]
     ra_all = [records(d) for d in das]
@@ -219,6 +248,12 @@ def compare(la, lb, db, das):
             lines.append(f"other layout      {name}: a shape the reference produced under another heap layout "
                          f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)}; "
                          f"{distinct} distinct shapes in all)")
+        elif overlap(ref, [x.get(name, []) for x in shb_extra])[0] is not None:
+            j, ok = overlap(ref, [x.get(name, []) for x in shb_extra])
+            n_bshared += 1
+            lines.append(f"shared layout     {name}: {lb}'s fixed run gave a shape {la} never produced, but {lb} "
+                         f"under another heap layout ({b_layouts[j]}) gave one {la} produced "
+                         f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)})")
         elif distinct > n / 2:
             unjudged.append(f"{name}: a shape {la} did not produce, but {la} itself produced {distinct} "
                             f"distinct shapes in {n} heap layouts; against its fixed run: {why}")
@@ -239,8 +274,9 @@ def compare(la, lb, db, das):
     print(f"{n_exact} exact (get_compiled_size, dumped size, stubs, data words, call-sequence counts and "
           f"instructions as {la}'s fixed run), {n_mod} modulo constants (the same instructions, embedded "
           f"constant values excluded: see --help), {n_other} a shape {la} produced under another heap layout, "
+          f"{n_bshared} a shape both produced only under other heap layouts ({lb}: {len(dbs)} layouts), "
           f"{len(unjudged)} not judgeable, {len(diffs)} DIFFERENT")
-    print(f"{n_exact + n_mod + n_other}/{judged} equal ({lb} vs {la}: judgeable functions whose shape, modulo "
+    print(f"{n_exact + n_mod + n_other + n_bshared}/{judged} equal ({lb} vs {la}: judgeable functions whose shape, modulo "
           f"constants, {la} also produced; {len(unjudged)} of {total} not judgeable)")
     return 1 if diffs else 0
 
@@ -278,8 +314,10 @@ def generate(list_out, cand_path, description, run_dirs):
 
 def main():
     a = sys.argv[1:]
-    if a[:1] == ["compare"] and len(a) >= 5:
-        sys.exit(compare(a[1], a[2], a[3], a[4:]))
+    if a[:1] == ["compare"] and "--" in a and len(a) >= 6:
+        k = a.index("--")
+        if k >= 4 and k + 1 < len(a):
+            sys.exit(compare(a[1], a[2], a[3:k], a[k + 1:]))
     if a[:1] == ["generate"] and len(a) >= 5:
         sys.exit(generate(a[1], a[2], a[3], a[4:]))
     print(__doc__, file=sys.stderr)
