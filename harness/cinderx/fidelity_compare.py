@@ -206,14 +206,18 @@ def overlap(ref, cand_shapes):
     return None, []
 
 
+def layout_label(d):
+    """The heap layout a capture directory was run under (its layout.txt), else its name."""
+    path = os.path.join(d, "layout.txt")
+    return open(path).read().strip() if os.path.exists(path) else os.path.basename(d)
+
+
 def compare(la, lb, dbs, das):
     db = dbs[0]
     shb_extra = [shapes(d) for d in dbs[1:]]
-    b_layouts = [open(os.path.join(d, "layout.txt")).read().strip() if os.path.exists(os.path.join(d, "layout.txt"))
-                 else os.path.basename(d) for d in dbs[1:]]
+    b_layouts = [layout_label(d) for d in dbs[1:]]
     n_bshared = 0
-    layouts = [open(os.path.join(d, "layout.txt")).read().strip() if os.path.exists(os.path.join(d, "layout.txt"))
-               else os.path.basename(d) for d in das]
+    layouts = [layout_label(d) for d in das]
     ra_all = [records(d) for d in das]
     sh_all = [shapes(d) for d in das]
     a, b, shb = ra_all[0], records(db), shapes(db)
@@ -248,8 +252,8 @@ def compare(la, lb, dbs, das):
             lines.append(f"other layout      {name}: a shape the reference produced under another heap layout "
                          f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)}; "
                          f"{distinct} distinct shapes in all)")
-        elif overlap(ref, [x.get(name, []) for x in shb_extra])[0] is not None:
-            j, ok = overlap(ref, [x.get(name, []) for x in shb_extra])
+        elif (shared := overlap(ref, [x.get(name, []) for x in shb_extra]))[0] is not None:
+            j, ok = shared
             n_bshared += 1
             lines.append(f"shared layout     {name}: {lb}'s fixed run gave a shape {la} never produced, but {lb} "
                          f"under another heap layout ({b_layouts[j]}) gave one {la} produced "

@@ -14,6 +14,9 @@ CX_JITMODE=$CX/jitmode
 CX_TMP_BUILDS=()
 
 cx_die2() { echo "$(basename "$0"): $*" >&2; exit 2; }
+# cx_need_value OPTION ARGS...: prints the option's value (the first of ARGS), or exits 2 naming the
+# option when it has none. Use as value=$(cx_need_value "$@") while "$1" is the option.
+cx_need_value() { [ $# -ge 2 ] && [ -n "$2" ] || cx_die2 "$1 needs a value (see --help)"; echo "$2"; }
 
 # resolve_build SPEC: sets BUILD_NAME, BUILD_DIR and BUILD_SITE, or exits 2 saying why.
 # SPEC is a build name (official, baseline, patched, or any NAME under .cache/cinderx/builds/),
