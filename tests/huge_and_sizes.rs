@@ -1,4 +1,5 @@
-//! Functions over 1 MiB work under the pool strategy, and byte / instruction counts are exact.
+//! Functions over 1 MiB work under the pool strategy, pool+bl keeps the patch's 1 MiB rule, and
+//! byte / instruction counts are exact.
 
 use a64call::differential::{run_unicorn, Config};
 use a64call::emit::strategy::{self, SeqKind};
@@ -116,31 +117,29 @@ fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
     );
 }
 
-/// Where pool+bl site `s` of `e` reads its literal (byte offset) and whether it took the `adrp`
-/// form; the literal's distance is measured from the sequence's first instruction.
-fn pool_bl_literal(e: &a64call::emit::Emitted, s: &a64call::emit::CallSite) -> (i64, bool) {
-    use a64call::asm::buffer::Slot;
-    use a64call::asm::encode::Inst;
-    let at = (s.start / 4) as usize;
-    match (e.code.slots[at], e.code.slots[at + 1], s.choice.kind) {
-        (Slot::Inst(Inst::LdrLit { offset, .. }), _, SeqKind::PoolLoad) => {
-            (i64::from(s.start) + i64::from(offset), false)
+/// `e` is byte for byte what `stub+bl` emits for `p`, and says why at each stub site.
+fn is_the_stub_fallback(e: &a64call::emit::Emitted, p: &a64call::model::program::Program) {
+    let stub = emit(
+        p,
+        strategy::by_name("stub+bl").unwrap(),
+        &EmitOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(e.strategy, "pool+bl");
+    assert!(e.code.bytes == stub.code.bytes, "not stub+bl's code");
+    assert_eq!(e.sizes().pool_entries, 0);
+    for s in &e.sites {
+        match s.choice.kind {
+            SeqKind::DirectBl => assert_eq!(s.choice.fallback, None),
+            SeqKind::Stub => assert!(s.choice.fallback.unwrap().contains("1 MiB")),
+            other => panic!("{other:?} in the fallback"),
         }
-        (
-            Slot::Inst(Inst::Adrp { pages, .. }),
-            Slot::Inst(Inst::LdrImm { imm12, .. }),
-            SeqKind::PoolLoadAdrp,
-        ) => {
-            let pc = e.code.base + u64::from(s.start);
-            let page = (pc & !0xFFF).wrapping_add((i64::from(pages) << 12) as u64);
-            ((page + 8 * u64::from(imm12) - e.code.base) as i64, true)
-        }
-        other => panic!("site {s:?} is not a pool load: {other:?}"),
     }
 }
 
 #[test]
-fn a_function_over_one_mib_passes_under_pool_bl_with_adrp_loads() {
+fn a_function_over_one_mib_falls_back_to_stubs_under_pool_bl_and_runs() {
+    // The patch's rule: no literal pool unless code and pool are under 1 MiB.
     let p = from_seed(3, &Profile::named("huge").unwrap());
     let cfg = Config::with_strategies(vec![
         strategy::by_name("movz-min").unwrap(),
@@ -149,45 +148,15 @@ fn a_function_over_one_mib_passes_under_pool_bl_with_adrp_loads() {
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none(), "{}", r.finding.unwrap());
     let e = &r.emitted[1];
-    let len = e.code.bytes.len();
-    assert!(len > 1 << 20, "only {len} bytes");
-    // CinderX's shape: no island, one pool after all of the code, 8-byte aligned.
-    assert_eq!(e.sizes().islands, 0);
-    assert_eq!(e.code.data.len(), 1, "{:?}", e.code.data);
-    assert_eq!(e.code.data[0].end as usize, len);
-    assert_eq!(e.code.pool.len(), 1);
-    assert!(e.code.pool[0].start.is_multiple_of(8));
-    let (mut short, mut far) = (0, 0);
-    for s in e
-        .sites
-        .iter()
-        .filter(|s| s.choice.kind != SeqKind::DirectBl)
-    {
-        let (lit, adrp) = pool_bl_literal(e, s);
-        assert!(e.code.is_pool(lit as u32) && lit % 8 == 0, "{s:?}");
-        let d = lit - i64::from(s.start);
-        // Each form exactly where it must be: ldr within its reach, adrp beyond it.
-        assert_eq!(adrp, d > (1 << 20) - 4, "{s:?}: literal {d:+} bytes away");
-        assert_eq!(s.inline_insns(), if adrp { 3 } else { 2 });
-        if adrp {
-            far += 1
-        } else {
-            short += 1
-        }
-    }
-    assert!(far > 0 && short > 0, "{far} adrp loads, {short} ldr loads");
-    assert_eq!(e.sizes().adrp_loads, far);
+    assert!(
+        e.code.bytes.len() > 1 << 20,
+        "only {} bytes",
+        e.code.bytes.len()
+    );
+    is_the_stub_fallback(e, &p);
+    assert!(e.sizes().stub_count > 0);
     let (_, _, o) = &r.outcomes[1];
     assert_eq!(o.calls.len(), p.call_sites(), "every site runs once");
-    // Executed instructions: exactly one more per adrp site than the ldr form.
-    let ins = |i: usize| r.outcomes[i].2.insns.unwrap().in_code;
-    let movz: u64 = r.emitted[0]
-        .sites
-        .iter()
-        .map(|s| u64::from(s.inline_insns()))
-        .sum();
-    let pool: u64 = e.sites.iter().map(|s| u64::from(s.inline_insns())).sum();
-    assert_eq!(ins(1) - ins(0), pool - movz);
 }
 
 /// One call of a far helper after `lead` ALU operations, then `fill` more.
@@ -219,30 +188,30 @@ fn edge_program(lead: usize, fill: usize) -> a64call::model::program::Program {
 }
 
 #[test]
-fn pool_bl_literal_at_the_ldr_range_edges_takes_one_form_each_and_runs() {
+fn pool_bl_uses_its_pool_exactly_while_code_and_pool_are_under_1_mib() {
     const MIB: usize = 1 << 20;
-    // Prologue 12 bytes, the call, `fill` ALU words, epilogue 12 bytes.
-    // (a) ldr at 12, blr, code ending at 1 MiB + 4 (1 MiB + 8 while the load counted 8 bytes):
-    //     the pool is at 1 MiB + 8, the literal +1 MiB - 4 from the ldr.
-    // (b) adrp at 16, ldr, blr, code ending at 1 MiB + 16: the literal +1 MiB from the adrp.
-    for (lead, fill, dist, adrp) in [
-        (0, (MIB - 28) / 4, MIB as i64 - 4, false),
-        (1, (MIB - 24) / 4, MIB as i64, true),
-    ] {
-        let p = edge_program(lead, fill);
-        let cfg = Config::with_strategies(vec![
-            strategy::by_name("movz-min").unwrap(),
-            strategy::by_name("pool+bl").unwrap(),
-        ]);
+    // Prologue 12 bytes, `ldr x16, <literal>; blr x16`, `fill` ALU words, epilogue 12 bytes:
+    // 32 + 4 * fill bytes of code, then padding to 8 and the one 8-byte literal.
+    let cfg = Config::with_strategies(vec![
+        strategy::by_name("movz-min").unwrap(),
+        strategy::by_name("pool+bl").unwrap(),
+    ]);
+    // 1 MiB - 16 of code and the literal: 1 MiB - 8 in all, the pool, its literal 1 MiB - 28
+    // from the `ldr`.
+    let p = edge_program(0, (MIB - 48) / 4);
+    let r = run_unicorn(&p, &cfg).unwrap();
+    assert!(r.finding.is_none(), "{}", r.finding.unwrap());
+    let e = &r.emitted[1];
+    assert_eq!(e.code.bytes.len(), MIB - 8);
+    assert_eq!(e.sites[0].choice.kind, SeqKind::PoolLoad);
+    assert_eq!(e.code.pool, vec![(MIB - 16) as u32..(MIB - 8) as u32]);
+    assert_eq!(r.outcomes[1].2.calls.len(), 1);
+    // 4 or 8 bytes more of code (with and without padding): 1 MiB in all, the fallback.
+    for fill in [(MIB - 44) / 4, (MIB - 40) / 4] {
+        let p = edge_program(0, fill);
         let r = run_unicorn(&p, &cfg).unwrap();
         assert!(r.finding.is_none(), "{}", r.finding.unwrap());
-        let e = &r.emitted[1];
-        let (lit, got_adrp) = pool_bl_literal(e, &e.sites[0]);
-        assert_eq!(
-            (lit - i64::from(e.sites[0].start), got_adrp),
-            (dist, adrp),
-            "lead {lead}"
-        );
+        is_the_stub_fallback(&r.emitted[1], &p);
         assert_eq!(r.outcomes[1].2.calls.len(), 1);
     }
 }

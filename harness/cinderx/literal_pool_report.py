@@ -61,13 +61,13 @@ def broken(out, L):
 
 
 def bigfunc(out, L):
-    L.append("| call sites | build | compiled | compiled bytes | JIT's refusal | result correct | call sequences (static) |")
-    L.append("|---:|---|---|---:|---|---|---|")
+    L.append("| call sites | build | compiled | compiled bytes | JIT's refusal | result correct | "
+             "call sequences (a64call verify) | patch's pool |")
+    L.append("|---:|---|---|---:|---|---|---|---|")
     specs = sorted({os.path.basename(p)[len("bigfunc-"):-len("-baseline.json")]
-                    for p in glob.glob(f"{out}/bigfunc-*-baseline.json")},
-                   key=lambda x: tuple(int(v) for v in x.split("+")))
+                    for p in glob.glob(f"{out}/bigfunc-*-baseline.json")}, key=int)
     if not specs:
-        L.append("| - | - | - | - | not run | - | - |")
+        L.append("| - | - | - | - | not run | - | - | - |")
     for n in specs:
         for b in ("baseline", "patched"):
             f = f"{out}/bigfunc-{n}-{b}"
@@ -75,19 +75,21 @@ def bigfunc(out, L):
                 r = json.loads(read(f"{f}.json"))
             except ValueError:
                 err = read(f"{f}.err").strip().splitlines()
-                L.append(f"| {n} | `{b}` | ? | - | {(err[-1] if err else 'not run')[:200]} | no | - |")
+                L.append(f"| {n} | `{b}` | ? | - | {(err[-1] if err else 'not run')[:200]} | no | - | - |")
                 continue
             calls = "-"
-            try:
-                funcs = json.loads(read(f"{f}-classify.json"))
-                big = [x for x in funcs if x["name"].endswith("big_sqrt_sites")]
-                if big:
-                    calls = ", ".join(f"{k} {v}" for k, v in sorted(big[0]["calls"].items())) + f"; stubs {big[0]['stubs']}"
-            except (ValueError, KeyError):
-                pass
+            verified = load_json(f"{f}.verify.json") or {}
+            big = [x for x in verified.get("functions", []) if x.get("name", "").endswith("big_sqrt_sites")]
+            if big:
+                calls = ", ".join(f"{k} {v}" for k, v in sorted(big[0].get("calls", {}).items()))
+            pool = "-"
+            if b == "patched" and r.get("compiled"):
+                fallback = read(f"{f}.fallback").strip()
+                pool = f"not used: {fallback}" if fallback else "used"
             refusal = read(f"{f}.jit-error").strip() or (r.get("jit_error") or "")
             L.append(f"| {n} | `{b}` | {'yes' if r.get('compiled') else 'no'} | {r.get('compiled_size') or '-'} | "
-                     f"{refusal[:160]} | {'yes' if r.get('ok') else 'NO: ' + '; '.join(r.get('problems', []))} | {calls} |")
+                     f"{refusal[:160]} | {'yes' if r.get('ok') else 'NO: ' + '; '.join(r.get('problems', []))} | "
+                     f"{calls} | {pool} |")
     L.append("")
 
 
@@ -168,20 +170,19 @@ def main():
     L.append("### `a64call verify` on deliberately broken variants of the patch\n")
     broken(out, L)
     L.append("### Functions near and over 1 MiB (`harness/cinderx/bigfunc.py`)\n")
-    L.append("N `math.sqrt` call sites (+K lines `y = x + 1.0`, a finer size step), with CinderX's HIR and LIR "
-             "limits raised (its default limits stop this function at about 880 sites, 0.2 MiB: too many basic "
-             "blocks). 3,700 sites are just under 1 MiB in both builds; 3,854+1 put the patched build's code just "
-             "over 1 MiB, so the first call site's literal is out of `ldr` range (asmjit relaxes that load to "
-             "`adrp`+`ldr`, counted as `adrp+ldr-literal+blr`) while CinderX's own constant pool is still in "
-             "range; 4,000 are about 1 MiB in the baseline and over it in the patched build, whose code is 16 "
-             "bytes larger per site; 4,800 are over 1 MiB in both. CinderX 2026.11 refuses a function whose own "
-             "constant pool, placed after the code, is beyond `ldr` range of its first load "
-             "(`RelocOffsetOutOfRange`); the refused function runs interpreted, and its result is checked "
-             "either way. A size the baseline compiles and the patched build refuses is a regression of the "
-             "patch (the experiment fails on it). Where such a big function's code lands more than 128 MiB from "
-             "`_cinderx.so` (the code allocator places big functions in chunks of their own), the patched "
-             "build's `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub: `bl->stub` in the "
-             "patched rows, the cost of a wrong near guess, not an error.\n")
+    L.append("N `math.sqrt` call sites, with CinderX's HIR and LIR limits raised (its default limits stop this "
+             "function at about 880 sites, 0.2 MiB: too many basic blocks); 256 bytes per site in the baseline, "
+             "272 with the pool. The patch uses its pool only when an upper bound of the function's size is under "
+             "the 1 MiB of `ldr` literal, and otherwise emits the code of before the patch (stubs): 3,000 sites "
+             "(0.8 MiB) are under the bound; 3,500 are under 1 MiB but over the bound, which is about 1.2 times "
+             "the real size; 4,095 are just over 1 MiB, the largest the baseline compiles; 4,096 neither build "
+             "compiles (CinderX 2026.11 refuses a function whose own constant pool or address table, after the "
+             "code, is beyond `ldr` range of its first load: `RelocOffsetOutOfRange`) and both run interpreted. "
+             "Every result is checked either way, and a size the baseline compiles and the patched build refuses "
+             "would be a regression of the patch (the experiment fails on it). Where such a big function's code "
+             "lands more than 128 MiB from `_cinderx.so` (the code allocator places big functions in chunks of "
+             "their own), the `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub, in both builds: "
+             "the cost of a wrong near guess, not an error.\n")
     bigfunc(out, L)
     L.append("### What this shows and what it does not\n")
     L.append("- Instruction counts are exact and deterministic, but they are counts under emulation, not ARM time: "

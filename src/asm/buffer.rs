@@ -1,5 +1,5 @@
 //! The code buffer strategies emit into: instructions, labels with ranged uses, a literal pool
-//! (with islands, or after all the code with relaxed far loads), and per-target call stubs.
+//! (with islands, or after all the code), and per-target call stubs.
 //!
 //! # Invariants (all of them, in one place)
 //!
@@ -7,12 +7,9 @@
 //!    address is recorded as a `Fixup` with a [`LabelUse`] kind, which owns its range and its
 //!    patching. [`LabelUse::max_forward`] / [`LabelUse::max_backward`] are the exact encodable
 //!    byte ranges (`b`/`bl`: +128 MiB-4 / -128 MiB; `b.cond` and `ldr` literal: +1 MiB-4 /
-//!    -1 MiB); [`LabelUse::AdrpLdr`] (`adrp xt, page; ldr xt, [xt, #lo12]`, two slots) reaches
-//!    any 8-byte-aligned literal whose 4 KiB page is within -2^20..2^20-1 pages of the `adrp`'s
-//!    page ([`LabelUse::reaches`]). [`CodeBuffer::finish`] resolves every fixup against the final
-//!    layout and fails with [`EmitError::OutOfRange`] (or [`EmitError::Misaligned`]) rather than
-//!    truncate an offset. A direct `bl` to an absolute address ([`CodeBuffer::bl_abs`]) is a fixup
-//!    too, so it is resolved from where the `bl` finally lands.
+//!    -1 MiB). [`CodeBuffer::finish`] resolves every fixup against the final layout and fails
+//!    with [`EmitError::OutOfRange`] rather than truncate an offset. A direct `bl` to an absolute
+//!    address ([`CodeBuffer::bl_abs`]) is a fixup too, resolved from where the `bl` lands.
 //! 2. **Pool entries are 8-byte aligned, de-duplicated and in range.** The pool is placed in one
 //!    of two ways ([`PoolPlacement`]):
 //!    * *Islands* (strategy `pool`). A literal use either reuses an already placed entry for the
@@ -24,23 +21,11 @@
 //!      (branch + padding + every pending entry + one more entry per reserved call).
 //!    * *After the code* (strategy `pool+bl`, the shape CinderX's literal-pool patch ships): no
 //!      islands; one entry per value in first-use order, after all of the function's code, 8-byte
-//!      aligned with zero padding. Every literal use is first emitted in its conservative 8-byte
-//!      form, an [`LabelUse::AdrpLdr`] use; [`CodeBuffer::finish`] then *shrinks* to a plain
-//!      `ldr xt, <literal>` ([`LabelUse::Ldr19`]) every use whose literal is within `ldr` range in
-//!      the layout of that pass, pass after pass, until a pass shrinks nothing. This is
-//!      CinderX's asmjit (`a64::Builder::relaxBranches`, second loop: every `ldr xt, [label]` is
-//!      estimated at 8 bytes, then marked `kShortForm` wherever provably in reach; the rest are
-//!      relocated as `kA64LdrLiteralEntry`). It terminates: each pass either shrinks at least
-//!      one of the finitely many uses or ends the loop, and a use never grows back. Its result
-//!      is exact for the final layout, both ways: (a) an 8-byte use is out of `ldr` range in the
-//!      final layout, because the last pass measured that very layout and did not shrink it (so
-//!      asmjit's third form, `ldr; nop` for an 8-byte use found in range at relocation, never
-//!      arises here, where every size is exact); (b) a use shrunk in an earlier pass is still
-//!      in range, because shrinking never moves a literal farther from a use: if `n` uses shrink
-//!      after a use was measured (itself included, measured at 8 bytes) and `k` of them lie
-//!      before it, the use moves back `4k` bytes and the pool start `align8(x-4n)-align8(x)
-//!      <= 4-4n` bytes, so its distance changes by at most `4 - 4n + 4k <= 0` (`k < n`).
-//!      [`Finished::new_offset`] maps offsets of the conservative layout to the final one.
+//!      aligned with zero padding, each use a plain `ldr xt, <literal>`. The buffer does not
+//!      keep these in range by itself: every use is in range when the code and pool
+//!      ([`CodeBuffer::code_and_pool_len`]) are under 1 MiB, and a strategy with this placement
+//!      must not emit a function that is not ([`crate::emit::strategy::Strategy::size_fallback`],
+//!      the patch's rule); [`CodeBuffer::finish`] reports a use out of range as an error.
 //! 3. **Pool data is never on a fall-through path.** An island starts with `b` over itself unless
 //!    the previous instruction is a terminator (`b`, `br`, `ret`, `brk`); the final pool is placed
 //!    after the function's `ret`. Data words are recorded in [`Finished::data`] so
@@ -49,16 +34,12 @@
 //! 4. **Stubs are per target and out of line.** `bl` uses a stub label (±128 MiB); stubs are placed
 //!    after the final pool, each 8-byte aligned: `ldr x16, [pc+8]; br x16; .quad target`.
 //! 5. **Call sequences clobber only x16/x17 (and x30 by the link).** Strategies are given no other
-//!    scratch register; the checker in [`crate::oracle::check`] verifies it. The relaxed form loads
-//!    through its own destination (`adrp x16; ldr x16, [x16, #lo12]`), so it needs no other.
-//! 6. **Code moves only when uses shrink, and nothing pc-relative is written before that.** With
-//!    the pool after the code, [`CodeBuffer::push`] refuses pc-relative instructions: every one
-//!    goes through a fixup ([`CodeBuffer::push_use`], [`CodeBuffer::bl_abs`],
-//!    [`CodeBuffer::load_const`]), so shrinking cannot leave a stale offset behind.
+//!    scratch register; the checker in [`crate::oracle::check`] verifies it.
+//! 6. **Code never moves.** A slot's offset is final once pushed, so an offset a strategy
+//!    computes from [`CodeBuffer::pc`] stays true.
 //!
 //! Planted bugs ([`crate::planted`]) deliberately break 2, 3 and 4 for the tests that prove the
-//! oracles catch them (the `adrp` page and the `lo12` scaling of [`LabelUse::AdrpLdr`] among
-//! them).
+//! oracles catch them.
 
 use crate::asm::encode::{EncodeError, Inst, Reg};
 use crate::planted::PlantedBug;
@@ -87,10 +68,6 @@ pub enum LabelUse {
     Branch19,
     /// `ldr` literal: imm19 words.
     Ldr19,
-    /// `adrp xt, page(literal); ldr xt, [xt, #lo12(literal)]` (two slots): imm21 pages for the
-    /// `adrp`, and the literal's offset in its page, which must be a multiple of 8, scaled by 8
-    /// into the `ldr`'s imm12.
-    AdrpLdr,
 }
 
 /// Where a buffer's literal pool goes (invariant 2).
@@ -99,50 +76,29 @@ pub enum PoolPlacement {
     /// Islands within `ldr` range of every use, and a final pool after the code.
     #[default]
     Islands,
-    /// One pool after all of the code; uses out of `ldr` range are `adrp` + `ldr` pairs.
+    /// One pool after all of the code, no islands (the function must be under 1 MiB).
     AfterCode,
 }
 
 impl LabelUse {
-    /// Largest forward byte offset. For [`LabelUse::AdrpLdr`] it is measured from the use's
-    /// page to the literal's page (the exact rule is [`LabelUse::reaches`]).
+    /// Largest forward byte offset.
     pub fn max_forward(self) -> i64 {
         match self {
             LabelUse::Branch26 => (1 << 27) - 4,
             LabelUse::Branch19 | LabelUse::Ldr19 => (1 << 20) - 4,
-            LabelUse::AdrpLdr => ((1 << 20) - 1) << 12,
         }
     }
 
-    /// Largest backward byte offset (as a positive number); page to page for
-    /// [`LabelUse::AdrpLdr`].
+    /// Largest backward byte offset (as a positive number).
     pub fn max_backward(self) -> i64 {
         match self {
             LabelUse::Branch26 => 1 << 27,
             LabelUse::Branch19 | LabelUse::Ldr19 => 1 << 20,
-            LabelUse::AdrpLdr => 1 << 32,
-        }
-    }
-
-    /// Bytes of code the use occupies.
-    pub fn bytes(self) -> u32 {
-        match self {
-            LabelUse::AdrpLdr => 8,
-            _ => 4,
         }
     }
 
     fn in_range(self, delta: i64) -> bool {
         delta <= self.max_forward() && -delta <= self.max_backward()
-    }
-
-    /// Can a use at address `from` reach address `to`? Exact for every kind: byte distance for
-    /// the pc-relative kinds, page distance for [`LabelUse::AdrpLdr`] (alignment is separate).
-    pub fn reaches(self, from: u64, to: u64) -> bool {
-        match self {
-            LabelUse::AdrpLdr => self.in_range(((to >> 12) as i64 - (from >> 12) as i64) << 12),
-            _ => self.in_range(to.wrapping_sub(from) as i64),
-        }
     }
 }
 
@@ -183,14 +139,6 @@ pub enum EmitError {
         /// The kind of use.
         kind: LabelUse,
     },
-    /// A literal an `adrp` + `ldr` pair loads is not 8-byte aligned (the scaled `lo12` cannot
-    /// address it).
-    Misaligned {
-        /// Byte offset of the `adrp`.
-        at: u32,
-        /// Address of the literal.
-        literal: u64,
-    },
     /// An instruction field was out of range.
     Encode(EncodeError),
     /// The emitted code exceeds the layout's code region.
@@ -213,10 +161,6 @@ impl std::fmt::Display for EmitError {
                     "{kind:?} use at offset {at:#x} cannot reach its label {delta:+} bytes away"
                 )
             }
-            EmitError::Misaligned { at, literal } => write!(
-                f,
-                "adrp+ldr at offset {at:#x} cannot load the literal at {literal:#x}: not 8-byte aligned"
-            ),
             EmitError::Encode(e) => write!(f, "encoding failed: {e}"),
             EmitError::TooLarge(n) => {
                 write!(f, "emitted code is {n} bytes, larger than the code region")
@@ -252,8 +196,6 @@ pub struct SizeBreakdown {
     pub islands: u32,
     /// Distinct pool entries placed (across islands and the final pool).
     pub pool_entries: u32,
-    /// Literal loads in the relaxed `adrp` + `ldr` form (pool after the code only).
-    pub adrp_loads: u32,
     /// Stubs placed.
     pub stub_count: u32,
 }
@@ -272,8 +214,6 @@ pub struct CodeBuffer {
     sizes: SizeBreakdown,
     bug: Option<PlantedBug>,
     placement: PoolPlacement,
-    /// Offsets (in the conservative layout) of the slots removed by shrinking, ascending.
-    removed: Vec<u32>,
     /// Byte ranges of placed pool entries.
     pool: Vec<Range<u32>>,
 }
@@ -299,7 +239,6 @@ impl CodeBuffer {
             sizes: SizeBreakdown::default(),
             bug,
             placement: PoolPlacement::Islands,
-            removed: Vec::new(),
             pool: Vec::new(),
         }
     }
@@ -333,13 +272,8 @@ impl CodeBuffer {
         self.base
     }
 
-    /// Append one instruction. With the pool after the code, pc-relative instructions must go
-    /// through a fixup instead (invariant 6).
+    /// Append one instruction.
     pub fn push(&mut self, i: Inst) {
-        assert!(
-            self.placement == PoolPlacement::Islands || !is_pc_relative(&i),
-            "{i:?} pushed without a fixup into a buffer whose code may move"
-        );
         self.slots.push(Slot::Inst(i));
     }
 
@@ -383,7 +317,6 @@ impl CodeBuffer {
 
     /// Append `inst` (whose offset field is a placeholder) as a use of `label`.
     pub fn push_use(&mut self, inst: Inst, label: Label, kind: LabelUse) {
-        debug_assert_ne!(kind, LabelUse::AdrpLdr, "load_const emits adrp+ldr pairs");
         self.fixups.push(Fixup {
             at: self.offset(),
             to: Dest::Label(label),
@@ -393,8 +326,8 @@ impl CodeBuffer {
     }
 
     /// Append `bl target` for an absolute `target`, resolved from where the `bl` finally lands
-    /// (invariant 1). The caller has checked the range at the current position; code only moves
-    /// back (by shrinking), and [`CodeBuffer::finish`] checks the range again.
+    /// (invariant 1). The caller has checked the range at the current position (invariant 6);
+    /// [`CodeBuffer::finish`] checks it again.
     pub fn bl_abs(&mut self, target: u64) {
         self.fixups.push(Fixup {
             at: self.offset(),
@@ -409,9 +342,7 @@ impl CodeBuffer {
         matches!(self.slots.last(), Some(Slot::Inst(i)) if i.is_terminator())
     }
 
-    /// Emit a load of `value` into `rt` from the pool (invariant 2): `ldr rt, <literal>`, or,
-    /// with the pool after the code, the conservative `adrp rt; ldr rt, [rt, #lo12]` that
-    /// [`CodeBuffer::finish`] shrinks to `ldr rt, <literal>` where it can.
+    /// Emit a load of `value` into `rt` from the pool (invariant 2): `ldr rt, <literal>`.
     pub fn load_const(&mut self, rt: Reg, value: u64) {
         if self.placement == PoolPlacement::AfterCode {
             let label = match self.pending.iter().find(|p| p.value == value) {
@@ -427,17 +358,7 @@ impl CodeBuffer {
                     label
                 }
             };
-            self.fixups.push(Fixup {
-                at: self.offset(),
-                to: Dest::Label(label),
-                kind: LabelUse::AdrpLdr,
-            });
-            self.slots.push(Slot::Inst(Inst::Adrp { rd: rt, pages: 0 }));
-            self.slots.push(Slot::Inst(Inst::LdrImm {
-                rt,
-                rn: rt,
-                imm12: 0,
-            }));
+            self.push_use(Inst::LdrLit { rt, offset: 0 }, label, LabelUse::Ldr19);
             return;
         }
         let here = self.offset();
@@ -548,105 +469,19 @@ impl CodeBuffer {
         self.sizes.pool += u64::from(self.offset() - start);
     }
 
-    /// With the pool after the code: shrink every `adrp`+`ldr` use whose literal is within `ldr`
-    /// range, pass after pass until a pass shrinks nothing, then drop the freed slots
-    /// (invariant 2, which argues termination and exactness). Returns the number of passes.
-    fn shrink_literal_loads(&mut self) -> u32 {
-        let uses: Vec<usize> = (0..self.fixups.len())
-            .filter(|&i| self.fixups[i].kind == LabelUse::AdrpLdr)
-            .collect();
-        debug_assert!(uses
-            .windows(2)
-            .all(|w| self.fixups[w[0]].at < self.fixups[w[1]].at));
-        // The final pool holds the pending entries in order (place_pool), 8 bytes each.
-        let entry: HashMap<u32, i64> = self
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, p)| (p.label.0, 8 * k as i64))
-            .collect();
-        let end = i64::from(self.offset());
-        let mut short = vec![false; uses.len()];
-        let mut shrunk = 0i64;
-        let mut passes = 0;
-        loop {
-            passes += 1;
-            // This pass's layout: every use shrunk so far is 4 bytes, the rest 8.
-            let pool = crate::machine::layout::align_up((end - 4 * shrunk) as u64, 8) as i64;
-            let mut before = 0i64;
-            let mut marks = Vec::new();
-            for (k, &fi) in uses.iter().enumerate() {
-                if short[k] {
-                    before += 1;
-                    continue;
-                }
-                let f = self.fixups[fi];
-                let Dest::Label(l) = f.to else {
-                    unreachable!("adrp+ldr uses are pool labels")
-                };
-                let at = i64::from(f.at) - 4 * before;
-                if LabelUse::Ldr19.in_range(pool + entry[&l.0] - at) {
-                    marks.push(k);
-                }
-            }
-            if marks.is_empty() {
-                break;
-            }
-            shrunk += marks.len() as i64;
-            for k in marks {
-                short[k] = true;
-            }
-        }
-        // Rewrite the slots: a shrunk use keeps its first slot as `ldr rt, <literal>` and loses
-        // its second; every offset after a freed slot moves back 4 bytes.
-        for (k, &fi) in uses.iter().enumerate() {
-            if !short[k] {
-                continue;
-            }
-            let f = &mut self.fixups[fi];
-            f.kind = LabelUse::Ldr19;
-            let Slot::Inst(Inst::Adrp { rd, .. }) = self.slots[(f.at / 4) as usize] else {
-                unreachable!("an adrp+ldr use starts with its adrp")
-            };
-            self.slots[(f.at / 4) as usize] = Slot::Inst(Inst::LdrLit { rt: rd, offset: 0 });
-            self.removed.push(f.at + 4);
-        }
-        if self.removed.is_empty() {
-            return passes;
-        }
-        let removed = std::mem::take(&mut self.removed);
-        let map = |o: u32| o - 4 * removed.partition_point(|&r| r < o) as u32;
-        let mut gone = removed.iter().peekable();
-        let mut slots = Vec::with_capacity(self.slots.len() - removed.len());
-        for (i, s) in self.slots.iter().enumerate() {
-            if gone.peek() == Some(&&(4 * i as u32)) {
-                gone.next();
-                continue;
-            }
-            slots.push(*s);
-        }
-        self.slots = slots;
-        for l in self.labels.iter_mut().flatten() {
-            *l = map(*l);
-        }
-        for f in &mut self.fixups {
-            f.at = map(f.at);
-        }
-        for r in &mut self.data {
-            *r = map(r.start)..map(r.end);
-        }
-        for p in &mut self.pending {
-            p.first_use = map(p.first_use);
-        }
-        self.removed = removed;
-        passes
+    /// Bytes of code and final pool [`CodeBuffer::finish`] would produce now (stubs not
+    /// included): the code so far, the pool's alignment padding and its pending entries.
+    pub fn code_and_pool_len(&self) -> u32 {
+        let pad = if self.pending.is_empty() || self.offset().is_multiple_of(8) {
+            0
+        } else {
+            4
+        };
+        self.offset() + pad + 8 * self.pending.len() as u32
     }
 
     /// Place the final pool and the stubs, resolve every label use, and return the slots.
     pub fn finish(mut self) -> Result<Finished, EmitError> {
-        if self.placement == PoolPlacement::AfterCode {
-            self.shrink_literal_loads();
-        }
         self.sizes.body = u64::from(self.offset()) - self.sizes.pool;
         self.place_pool(true);
         let stubs_start = self.offset();
@@ -689,11 +524,6 @@ impl CodeBuffer {
             };
             let pc = self.base + u64::from(f.at);
             let delta = target.wrapping_sub(pc) as i64;
-            if f.kind == LabelUse::AdrpLdr {
-                self.sizes.adrp_loads += 1;
-                self.patch_adrp_ldr(f.at, pc, target)?;
-                continue;
-            }
             let delta = if f.kind.in_range(delta) {
                 delta
             } else if truncate && f.kind == LabelUse::Ldr19 {
@@ -748,57 +578,8 @@ impl CodeBuffer {
             data: self.data,
             pool: self.pool,
             sizes: self.sizes,
-            removed: self.removed,
         })
     }
-
-    /// Write the two slots of an [`LabelUse::AdrpLdr`] use at `at` (address `pc`) loading the
-    /// literal at `literal`: `adrp rt, page(literal)` and `ldr rt, [rt, #lo12(literal)]`, whose
-    /// imm12 is the page offset divided by 8 (the literal is 8-byte aligned, invariant 2).
-    fn patch_adrp_ldr(&mut self, at: u32, pc: u64, literal: u64) -> Result<(), EmitError> {
-        if !LabelUse::AdrpLdr.reaches(pc, literal) {
-            return Err(EmitError::OutOfRange {
-                at,
-                delta: literal.wrapping_sub(pc) as i64,
-                kind: LabelUse::AdrpLdr,
-            });
-        }
-        let lo12 = (literal & 0xFFF) as u16;
-        if !lo12.is_multiple_of(8) {
-            return Err(EmitError::Misaligned { at, literal });
-        }
-        let mut pages = ((literal >> 12) as i64 - (pc >> 12) as i64) as i32;
-        if self.bug == Some(PlantedBug::AdrpLdrPageOffByOne) {
-            pages += 1;
-        }
-        let imm12 = if self.bug == Some(PlantedBug::AdrpLdrLo12Unscaled) {
-            lo12
-        } else {
-            lo12 / 8
-        };
-        let i = (at / 4) as usize;
-        let (Slot::Inst(Inst::Adrp { rd, .. }), Slot::Inst(Inst::LdrImm { rt, rn, .. })) =
-            (self.slots[i], self.slots[i + 1])
-        else {
-            unreachable!("an adrp+ldr use is an adrp and an ldr")
-        };
-        debug_assert!(rd == rt && rn == rt);
-        self.slots[i] = Slot::Inst(Inst::Adrp { rd, pages });
-        self.slots[i + 1] = Slot::Inst(Inst::LdrImm { rt, rn, imm12 });
-        Ok(())
-    }
-}
-
-/// Does `i`'s encoding hold an offset from its own address?
-fn is_pc_relative(i: &Inst) -> bool {
-    matches!(
-        i,
-        Inst::B { .. }
-            | Inst::Bl { .. }
-            | Inst::BCond { .. }
-            | Inst::LdrLit { .. }
-            | Inst::Adrp { .. }
-    )
 }
 
 /// A finished buffer: resolved slots, their bytes, and where the data lives.
@@ -816,18 +597,9 @@ pub struct Finished {
     pub pool: Vec<Range<u32>>,
     /// Where the bytes went.
     pub sizes: SizeBreakdown,
-    /// Conservative-layout offsets of the slots shrinking removed (invariant 2), ascending.
-    removed: Vec<u32>,
 }
 
 impl Finished {
-    /// The final offset of what was at offset `off` of the layout the code was emitted in
-    /// (they differ only where literal uses shrank, invariant 2). Call sites recorded during
-    /// emission are mapped with it.
-    pub fn new_offset(&self, off: u32) -> u32 {
-        off - 4 * self.removed.partition_point(|&r| r < off) as u32
-    }
-
     /// Is byte offset `off` inside a pool entry?
     pub fn is_pool(&self, off: u32) -> bool {
         self.pool.iter().any(|r| r.contains(&off))
@@ -909,9 +681,9 @@ mod tests {
     }
 
     /// A buffer with the pool after the code: `lead` nops, a load of 0x1234_5678 and `blr`,
-    /// `fill` nops, `ret`.
-    fn after_code(lead: u32, fill: u32, bug: Option<PlantedBug>) -> Finished {
-        let mut b = CodeBuffer::new(0x1000_0000, bug);
+    /// `fill` nops, `ret`; its [`CodeBuffer::code_and_pool_len`] and the finished result.
+    fn after_code(lead: u32, fill: u32) -> (u32, Result<Finished, EmitError>) {
+        let mut b = CodeBuffer::new(0x1000_0000, None);
         b.set_pool_placement(PoolPlacement::AfterCode);
         for _ in 0..lead {
             b.push(Inst::Nop);
@@ -922,31 +694,24 @@ mod tests {
             b.push(Inst::Nop);
         }
         b.push(Inst::Ret);
-        b.finish().unwrap()
+        (b.code_and_pool_len(), b.finish())
     }
 
-    /// Where the load at `at` reads its literal: `Some(byte offset)` and whether it is the
-    /// `adrp` form.
-    fn literal_of(f: &Finished, at: u32) -> (u32, bool) {
-        match (f.slots[(at / 4) as usize], f.slots[(at / 4 + 1) as usize]) {
-            (Slot::Inst(Inst::LdrLit { offset, .. }), _) => ((at as i32 + offset) as u32, false),
-            (Slot::Inst(Inst::Adrp { pages, .. }), Slot::Inst(Inst::LdrImm { imm12, .. })) => {
-                let pc = f.base + u64::from(at);
-                let page = (pc & !0xFFF).wrapping_add((i64::from(pages) << 12) as u64);
-                ((page + 8 * u64::from(imm12) - f.base) as u32, true)
-            }
+    /// Where the `ldr` literal at `at` reads (byte offset).
+    fn literal_of(f: &Finished, at: u32) -> u32 {
+        match f.slots[(at / 4) as usize] {
+            Slot::Inst(Inst::LdrLit { offset, .. }) => (at as i32 + offset) as u32,
             other => panic!("no literal load at {at:#x}: {other:?}"),
         }
     }
 
     #[test]
-    fn pool_after_code_has_no_islands_and_takes_ldr_within_range() {
-        // 2 MiB of code: the first load is relaxed, a load near the end is not.
+    fn pool_after_code_is_one_aligned_pool_after_the_ret() {
         let mut b = CodeBuffer::new(0x1000_0000, None);
         b.set_pool_placement(PoolPlacement::AfterCode);
         b.load_const(X16, 0xAAAA);
         b.push(Inst::Blr { rn: X16 });
-        for _ in 0..(1 << 19) {
+        for _ in 0..1000 {
             b.reserve(8);
             b.push(Inst::Nop);
         }
@@ -955,11 +720,10 @@ mod tests {
         b.load_const(X16, 0xAAAA);
         b.push(Inst::Blr { rn: X16 });
         b.push(Inst::Ret);
+        let len = b.code_and_pool_len();
         let f = b.finish().unwrap();
-        assert_eq!(
-            (f.sizes.islands, f.sizes.pool_entries, f.sizes.adrp_loads),
-            (0, 2, 1)
-        );
+        assert_eq!(len as usize, f.bytes.len());
+        assert_eq!((f.sizes.islands, f.sizes.pool_entries), (0, 2));
         assert_eq!(
             f.data.len(),
             1,
@@ -969,104 +733,41 @@ mod tests {
         let pool = f.data[0].clone();
         assert_eq!(pool.end as usize, f.bytes.len());
         assert_eq!(f.pool, vec![pool.end - 16..pool.end]);
-        assert!(pool.end.is_multiple_of(8) && f.pool[0].start.is_multiple_of(8));
-        assert_eq!(
-            f.slots[(pool.start / 4 - 1) as usize],
-            Slot::Inst(Inst::Ret)
-        );
-        if pool.len() == 20 {
-            assert_eq!(
-                &f.bytes[pool.start as usize..pool.start as usize + 4],
-                &[0; 4]
-            );
-        }
-        let (lit, adrp) = literal_of(&f, 0);
-        assert!(adrp && lit == f.pool[0].start, "{lit:#x}");
-        let tail = 12 + 4 * (1 << 19);
-        assert_eq!(literal_of(&f, tail), (f.pool[0].start + 8, false));
-        assert_eq!(literal_of(&f, tail + 8), (f.pool[0].start, false));
-        assert_eq!(
-            &f.bytes[lit as usize..lit as usize + 8],
-            &0xAAAAu64.to_le_bytes()
-        );
+        assert!(f.pool[0].start.is_multiple_of(8));
+        let ret = (pool.start / 4 - 1) as usize;
+        assert_eq!(f.slots[ret], Slot::Inst(Inst::Ret));
+        // First-use order, de-duplicated.
+        let tail = 8 + 4 * 1000;
+        assert_eq!(literal_of(&f, 0), f.pool[0].start);
+        assert_eq!(literal_of(&f, tail), f.pool[0].start + 8);
+        assert_eq!(literal_of(&f, tail + 8), f.pool[0].start);
+        let lit = f.pool[0].start as usize;
+        assert_eq!(&f.bytes[lit..lit + 8], &0xAAAAu64.to_le_bytes());
     }
 
     #[test]
-    fn ldr_range_edges_take_one_form_each() {
+    fn pool_after_code_reaches_exactly_1_mib_minus_4_and_reports_beyond() {
         const MIB: u32 = 1 << 20;
-        // Load at 4; code ends at 1 MiB - 4 in its short form (4 bytes of zero padding), at
-        // 1 MiB in the conservative one: the literal at 1 MiB is +1 MiB - 4 away either way.
-        let f = after_code(1, (MIB - 20) / 4, None);
-        assert_eq!(literal_of(&f, 4), (MIB, false), "ldr reaches +1 MiB - 4");
+        // Load at 4; code ends at 1 MiB - 4, 4 bytes of zero padding: the literal at 1 MiB is
+        // +1 MiB - 4 away, the farthest `ldr` reaches. Code and pool: 1 MiB + 8.
+        let (len, f) = after_code(1, (MIB - 20) / 4);
+        let f = f.unwrap();
+        assert_eq!(len, MIB + 8);
+        assert_eq!(literal_of(&f, 4), MIB, "ldr reaches +1 MiB - 4");
         assert_eq!(f.data, vec![MIB - 4..MIB + 8]);
         assert_eq!(&f.bytes[(MIB - 4) as usize..MIB as usize], &[0; 4]);
-        // Load at 0, code ends at 1 MiB (the adrp form: 4 bytes more): +1 MiB is out of reach.
-        let f = after_code(0, (MIB - 16) / 4, None);
-        assert_eq!(literal_of(&f, 0), (MIB, true), "+1 MiB takes adrp+ldr");
-        assert_eq!(f.sizes.adrp_loads, 1);
-        // Conservative like asmjit: in its short form this load would reach its literal (code
-        // ending at 1 MiB, literal +1 MiB - 4 away), but the pass measures it at 8 bytes, which
-        // ends the code at 1 MiB + 4 and pads the pool to 1 MiB + 8, out of reach.
-        let f = after_code(1, (MIB - 16) / 4, None);
-        assert_eq!(literal_of(&f, 4), (MIB + 8, true));
-    }
-
-    #[test]
-    fn shrinking_moves_labels_fixups_and_reports_new_offsets() {
-        // Two far loads and a branch over a near one: after shrinking, every offset moved back.
-        let mut b = CodeBuffer::new(0x1000_0000, None);
-        b.set_pool_placement(PoolPlacement::AfterCode);
-        b.load_const(X16, 1);
-        b.push(Inst::Blr { rn: X16 });
-        for _ in 0..(1 << 18) {
-            b.push(Inst::Nop);
-        }
-        let over = b.new_label();
-        b.push_use(
-            Inst::BCond {
-                cond: crate::asm::encode::Cond::Eq,
-                offset: 0,
-            },
-            over,
-            LabelUse::Branch19,
-        );
-        let near_load = b.offset();
-        b.load_const(X16, 2);
-        b.push(Inst::Blr { rn: X16 });
-        b.bind(over);
-        b.bl_abs(0x1000_0000 + (1 << 22));
-        b.push(Inst::Ret);
-        let f = b.finish().unwrap();
-        assert_eq!(f.sizes.adrp_loads, 1);
-        // The far load keeps its 8 bytes; the near one frees the slot after it.
-        let near = f.new_offset(near_load);
-        assert_eq!(near, near_load);
-        assert_eq!(f.new_offset(near_load + 12), near_load + 8);
-        assert!(!literal_of(&f, near).1);
-        assert!(literal_of(&f, 0).1);
-        let bcond = (near - 4) / 4;
-        assert_eq!(
-            f.slots[bcond as usize],
-            Slot::Inst(Inst::BCond {
-                cond: crate::asm::encode::Cond::Eq,
-                offset: 12
+        // Load at 0, the same code: the literal is +1 MiB away, out of reach. The buffer does
+        // not relax it (invariant 2): the strategy must not have emitted a function this large.
+        let (len, f) = after_code(0, (MIB - 16) / 4);
+        assert_eq!(len, MIB + 8);
+        assert!(matches!(
+            f,
+            Err(EmitError::OutOfRange {
+                at: 0,
+                delta: 0x10_0000,
+                kind: LabelUse::Ldr19
             })
-        );
-        let bl_at = near + 8;
-        assert_eq!(
-            f.slots[(bl_at / 4) as usize],
-            Slot::Inst(Inst::Bl {
-                offset: (1 << 22) - bl_at as i32
-            })
-        );
-    }
-
-    #[test]
-    #[should_panic(expected = "without a fixup")]
-    fn a_raw_pc_relative_instruction_is_refused_when_code_may_move() {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
-        b.set_pool_placement(PoolPlacement::AfterCode);
-        b.push(Inst::Bl { offset: 64 });
+        ));
     }
 
     #[test]

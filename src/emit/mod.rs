@@ -7,9 +7,9 @@
 
 pub mod strategy;
 
-use crate::asm::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown, Slot};
+use crate::asm::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown};
 use crate::asm::encode::{mov_imm_minimal, Inst, SP};
-use crate::emit::strategy::{SeqKind, SiteChoice, Strategy};
+use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy};
 use crate::model::program::{Op, Program, ShiftOp};
 use crate::planted::PlantedBug;
 
@@ -115,13 +115,53 @@ struct Lower<'a> {
 /// sequence and a result move (14 words); everything else is smaller.
 const LEAF_RESERVE: u32 = 64;
 
-/// Emit `program` under `strategy`.
+/// Emit `program` under `strategy`, or, for a function the strategy must not emit its way, under
+/// its [`Strategy::size_fallback`] (recorded at each far call site).
 pub fn emit(
     program: &Program,
     strategy: &dyn Strategy,
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
     let bug = opts.bug.filter(|b| b.strategy().name() == strategy.name());
+    let l = lower(program, strategy, bug);
+    if let Some(fallback) = strategy.size_fallback() {
+        if l.buf.code_and_pool_len() >= fallback.limit {
+            return emit_instead(program, strategy, &fallback);
+        }
+    }
+    let code = l.buf.finish()?;
+    Ok(Emitted {
+        strategy: strategy.name(),
+        position_independent: strategy.position_independent(),
+        code,
+        sites: l.sites,
+    })
+}
+
+/// `program` emitted by `fallback.strategy` in place of `strategy`: named after `strategy`, each
+/// site that is not a direct `bl` marked with the reason.
+fn emit_instead(
+    program: &Program,
+    strategy: &dyn Strategy,
+    fallback: &SizeFallback,
+) -> Result<Emitted, EmitError> {
+    let mut e = emit(program, fallback.strategy, &EmitOptions::default())?;
+    e.strategy = strategy.name();
+    e.position_independent = strategy.position_independent();
+    for s in &mut e.sites {
+        if s.choice.kind != SeqKind::DirectBl {
+            s.choice.fallback = Some(fallback.why);
+        }
+    }
+    Ok(e)
+}
+
+/// The whole function lowered into a buffer not yet finished.
+fn lower<'a>(
+    program: &'a Program,
+    strategy: &'a dyn Strategy,
+    bug: Option<PlantedBug>,
+) -> Lower<'a> {
     let mut l = Lower {
         buf: CodeBuffer::new(program.code_base, bug),
         program,
@@ -158,29 +198,7 @@ pub fn emit(
         },
         Inst::Ret,
     ]);
-    let code = l.buf.finish()?;
-    // Sites were recorded in the layout the code was emitted in; shrinking literal uses
-    // (buffer invariant 2) moved them back. A pool load left in its `adrp` form is reported as
-    // such, read from the final slot.
-    let mut sites = l.sites;
-    for s in &mut sites {
-        s.start = code.new_offset(s.start);
-        s.ret = code.new_offset(s.ret);
-        if s.choice.kind == SeqKind::PoolLoad
-            && matches!(
-                code.slots[(s.start / 4) as usize],
-                Slot::Inst(Inst::Adrp { .. })
-            )
-        {
-            s.choice.kind = SeqKind::PoolLoadAdrp;
-        }
-    }
-    Ok(Emitted {
-        strategy: strategy.name(),
-        position_independent: strategy.position_independent(),
-        code,
-        sites,
-    })
+    l
 }
 
 impl Lower<'_> {

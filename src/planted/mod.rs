@@ -39,16 +39,11 @@ pub enum PlantedBug {
     AdrpLo12Wrong,
     /// Direct `bl`: emitted without a range check, offsets silently truncated.
     DirectNoRangeCheck,
-    /// Pool after the code: a relaxed far literal load's `adrp` points one page too far.
-    AdrpLdrPageOffByOne,
-    /// Pool after the code: a relaxed far literal load's `ldr` imm12 is the literal's page
-    /// offset, not the offset divided by 8 (the `ldr` scales it by 8 again).
-    AdrpLdrLo12Unscaled,
 }
 
 impl PlantedBug {
     /// Every catalogued bug.
-    pub const ALL: [PlantedBug; 16] = [
+    pub const ALL: [PlantedBug; 14] = [
         PlantedBug::PoolOffsetOffBy4,
         PlantedBug::PoolMisaligned,
         PlantedBug::PoolStaleDedup,
@@ -63,8 +58,6 @@ impl PlantedBug {
         PlantedBug::Fixed4DropsHw2,
         PlantedBug::AdrpLo12Wrong,
         PlantedBug::DirectNoRangeCheck,
-        PlantedBug::AdrpLdrPageOffByOne,
-        PlantedBug::AdrpLdrLo12Unscaled,
     ];
 
     /// Command-line name (kebab case).
@@ -84,8 +77,6 @@ impl PlantedBug {
             PlantedBug::Fixed4DropsHw2 => "fixed4-drops-hw2",
             PlantedBug::AdrpLo12Wrong => "adrp-lo12-wrong",
             PlantedBug::DirectNoRangeCheck => "direct-no-range-check",
-            PlantedBug::AdrpLdrPageOffByOne => "adrp-ldr-page-off-by-one",
-            PlantedBug::AdrpLdrLo12Unscaled => "adrp-ldr-lo12-unscaled",
         }
     }
 
@@ -109,9 +100,6 @@ impl PlantedBug {
             PlantedBug::Fixed4DropsHw2 => &strategy::MovzFixed4,
             PlantedBug::AdrpLo12Wrong => &strategy::AdrpAdd,
             PlantedBug::DirectNoRangeCheck => &strategy::DirectBl,
-            PlantedBug::AdrpLdrPageOffByOne | PlantedBug::AdrpLdrLo12Unscaled => {
-                &strategy::PoolOrBl
-            }
         }
     }
 
@@ -124,10 +112,7 @@ impl PlantedBug {
     /// The generator profile whose programs exercise this bug.
     pub fn profile(self) -> &'static str {
         match self {
-            PlantedBug::PoolIslandSkipped
-            | PlantedBug::PoolOnFallthrough
-            | PlantedBug::AdrpLdrPageOffByOne
-            | PlantedBug::AdrpLdrLo12Unscaled => "huge",
+            PlantedBug::PoolIslandSkipped | PlantedBug::PoolOnFallthrough => "huge",
             PlantedBug::AdrpLo12Wrong => "default",
             _ => "far64",
         }

@@ -36,9 +36,6 @@ pub enum SeqKind {
     MovImm,
     /// `ldr x16, literal; blr x16`
     PoolLoad,
-    /// `adrp x16, page; ldr x16, [x16, #lo12]; blr x16`: a pool load whose literal is out of
-    /// `ldr` range (pool after the code, functions over 1 MiB).
-    PoolLoadAdrp,
     /// `bl stub` → `ldr x16, [pc+8]; br x16`
     Stub,
 }
@@ -51,7 +48,6 @@ impl SeqKind {
             SeqKind::AdrpAdd => "adrp+add+blr",
             SeqKind::MovImm => "movz/movk+blr",
             SeqKind::PoolLoad => "ldr-literal+blr",
-            SeqKind::PoolLoadAdrp => "adrp+ldr-literal+blr",
             SeqKind::Stub => "bl->stub",
         }
     }
@@ -82,6 +78,19 @@ pub struct SiteChoice {
     pub fallback: Option<&'static str>,
 }
 
+/// A strategy's rule for whole functions it must not emit its way: a function whose code and
+/// literal pool ([`CodeBuffer::code_and_pool_len`]) reach `limit` bytes is emitted by
+/// `strategy` instead, and its call sites say `why` ([`SiteChoice::fallback`]).
+#[derive(Clone, Copy)]
+pub struct SizeFallback {
+    /// Bytes of code and pool the function must stay under.
+    pub limit: u32,
+    /// The strategy that emits a function that does not.
+    pub strategy: &'static dyn Strategy,
+    /// The reason recorded at each of that function's far call sites.
+    pub why: &'static str,
+}
+
 /// A way of emitting calls.
 pub trait Strategy: Send + Sync {
     /// Short name used on the command line and in reports.
@@ -96,6 +105,10 @@ pub trait Strategy: Send + Sync {
     /// Where the buffer places the literal pool the strategy's loads use.
     fn pool_placement(&self) -> PoolPlacement {
         PoolPlacement::Islands
+    }
+    /// The size past which a whole function is emitted another way, if any.
+    fn size_fallback(&self) -> Option<SizeFallback> {
+        None
     }
 }
 

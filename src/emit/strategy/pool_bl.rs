@@ -1,12 +1,15 @@
 //! The proposed CinderX change, in the shape the patch ships: a direct `bl` when the target is
 //! within ±128 MiB, otherwise `ldr x16, <literal>; blr x16` from the function's literal pool.
 //! The pool is CinderX's: one 8-byte entry per target in first-use order, after all of the
-//! function's code, 8-byte aligned with zero padding, no islands. A literal beyond the ±1 MiB of
-//! `ldr` (functions over 1 MiB) is loaded as `adrp x16, page; ldr x16, [x16, #lo12]`, chosen from
-//! the final layout as CinderX's asmjit chooses it (the buffer's invariant 2).
+//! function's code, 8-byte aligned with zero padding, no islands. Like the patch, it is used
+//! only where every literal is in `ldr` range: a function whose code and pool are not under
+//! 1 MiB is emitted as `stub+bl` (CinderX 2026.11's code, which the patch then keeps). The patch
+//! decides from an upper bound of the size (it has no final layout yet), so it falls back for
+//! somewhat smaller functions too; this model decides from the exact size, the largest
+//! function the rule allows, which puts the farthest literals at the edge of `ldr`'s reach.
 
 use super::direct::try_direct_bl;
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, SizeFallback, Strategy, StubOrBl};
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
 use crate::asm::encode::{Inst, X16};
 
@@ -18,13 +21,20 @@ impl Strategy for PoolOrBl {
         "pool+bl"
     }
     fn about(&self) -> &'static str {
-        "proposed: bl target within ±128 MiB, else ldr x16 from the pool after the code (adrp+ldr beyond 1 MiB), blr x16"
+        "proposed: bl target within ±128 MiB, else ldr x16 from the pool after the code, blr x16; functions not under 1 MiB as stub+bl"
     }
     fn position_independent(&self) -> bool {
         false
     }
     fn pool_placement(&self) -> PoolPlacement {
         PoolPlacement::AfterCode
+    }
+    fn size_fallback(&self) -> Option<SizeFallback> {
+        Some(SizeFallback {
+            limit: 1 << 20,
+            strategy: &StubOrBl,
+            why: "function not under 1 MiB: stub, as before the patch",
+        })
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         if try_direct_bl(buf, target) {
@@ -33,8 +43,6 @@ impl Strategy for PoolOrBl {
                 fallback: None,
             };
         }
-        // The buffer emits `adrp x16; ldr x16, [x16, #lo12]` and shrinks it to `ldr x16,
-        // <literal>` when the literal is in range; emit() reports the site's final kind.
         buf.load_const(X16, target);
         buf.push(Inst::Blr { rn: X16 });
         SiteChoice {

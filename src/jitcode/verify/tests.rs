@@ -408,32 +408,76 @@ fn entries_from_the_dump_notes_are_walked() {
     assert_eq!(f[0].entries, [0, 4]);
 }
 
-/// The literal-pool patch's shape for a function over 1 MiB: the first far call's literal is
-/// beyond `ldr`'s reach, so it is loaded by `adrp x16; ldr x16, [x16, #lo12]`.
-fn pool_bl_over_1mib(base: u64, bug: Option<PlantedBug>) -> Vec<u8> {
-    let mut b = CodeBuffer::new(base, bug);
-    b.set_pool_placement(crate::asm::buffer::PoolPlacement::AfterCode);
-    b.load_const(X16, ADD);
-    b.push(Inst::Blr { rn: X16 });
-    b.bl_abs(NEAR);
-    for _ in 0..(1 << 18) {
-        b.push(Inst::Nop);
+/// A fault planted in the hand-made `adrp` + `ldr` literal load of [`adrp_ldr_over_1mib`].
+#[derive(Clone, Copy)]
+enum AdrpFault {
+    None,
+    /// The `adrp` points one page too far.
+    PageOffByOne,
+    /// The `ldr`'s imm12 is the page offset itself, not divided by 8 (the `ldr` scales it).
+    Lo12Unscaled,
+}
+
+/// A function over 1 MiB whose first far call's literal is beyond `ldr`'s reach and is loaded
+/// as asmjit relaxes such a load: `adrp x16, page; ldr x16, [x16, #lo12]`. (The literal-pool
+/// patch never ships this form, it falls back to stubs first; asmjit makes it for CinderX's own
+/// constant pool, and the verifier must read it right.) Then `bl` near, 1 MiB of `nop`, two
+/// `ldr`-literal calls, `ret`, and the 8-byte-aligned pool (ADD, DEALLOC).
+fn adrp_ldr_over_1mib(base: u64, fault: AdrpFault) -> Vec<u8> {
+    const NOPS: usize = 1 << 18;
+    let code_words = 9 + NOPS;
+    let pool = 4 * (code_words + code_words % 2) as u64;
+    let (lit_add, lit_dealloc) = (base + pool, base + pool + 8);
+    let lit = |at: usize, to: u64| Inst::LdrLit {
+        rt: X16,
+        offset: (to - base - 4 * at as u64) as i32,
+    };
+    let mut pages = ((lit_add >> 12) - (base >> 12)) as i32;
+    let mut imm12 = ((lit_add & 0xfff) / 8) as u16;
+    match fault {
+        AdrpFault::None => {}
+        AdrpFault::PageOffByOne => pages += 1,
+        AdrpFault::Lo12Unscaled => imm12 *= 8,
     }
-    b.load_const(X16, DEALLOC);
-    b.push(Inst::Blr { rn: X16 });
-    b.load_const(X16, ADD);
-    b.push(Inst::Blr { rn: X16 });
-    b.push(Inst::Ret);
-    let f = b.finish().unwrap();
-    assert_eq!(f.sizes.adrp_loads, 1);
-    f.bytes
+    let mut insts = vec![
+        Inst::Adrp { rd: 16, pages },
+        Inst::LdrImm {
+            rt: 16,
+            rn: 16,
+            imm12,
+        },
+        Inst::Blr { rn: X16 },
+        Inst::Bl {
+            offset: (NEAR - base - 12) as i32,
+        },
+    ];
+    insts.extend(std::iter::repeat_n(Inst::Nop, NOPS));
+    let tail = insts.len();
+    insts.extend([
+        lit(tail, lit_dealloc),
+        Inst::Blr { rn: X16 },
+        lit(tail + 2, lit_add),
+        Inst::Blr { rn: X16 },
+        Inst::Ret,
+    ]);
+    let mut bytes: Vec<u8> = insts
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
+    bytes.resize(pool as usize, 0);
+    bytes.extend(ADD.to_le_bytes());
+    bytes.extend(DEALLOC.to_le_bytes());
+    bytes
 }
 
 #[test]
 fn relaxed_literal_loads_of_a_function_over_1mib_are_checked() {
     const BIG: u64 = JIT + 0x1_0000;
     // Not at JIT (where verify_one places functions): the adrp pages are those of BIG.
-    let g = guest("over-1mib", &[("m:big", BIG, pool_bl_over_1mib(BIG, None))]);
+    let g = guest(
+        "over-1mib",
+        &[("m:big", BIG, adrp_ldr_over_1mib(BIG, AdrpFault::None))],
+    );
     let r = run(&g.inputs).unwrap();
     assert_eq!(r.violations(), 0, "{}", r.text());
     let f = &r.functions[0];
@@ -456,10 +500,10 @@ fn relaxed_literal_loads_of_a_function_over_1mib_are_checked() {
     // The adrp one page too far, and lo12 not scaled (8 times the page offset): both read past
     // the function's end.
     for (dir, bug) in [
-        ("over-1mib-page", PlantedBug::AdrpLdrPageOffByOne),
-        ("over-1mib-lo12", PlantedBug::AdrpLdrLo12Unscaled),
+        ("over-1mib-page", AdrpFault::PageOffByOne),
+        ("over-1mib-lo12", AdrpFault::Lo12Unscaled),
     ] {
-        let g = guest(dir, &[("m:big", BIG, pool_bl_over_1mib(BIG, Some(bug)))]);
+        let g = guest(dir, &[("m:big", BIG, adrp_ldr_over_1mib(BIG, bug))]);
         let r = run(&g.inputs).unwrap();
         assert!(
             rules(&r).contains(&"literal-outside-function"),
@@ -470,7 +514,7 @@ fn relaxed_literal_loads_of_a_function_over_1mib_are_checked() {
     // Unplaced (no perf map): the adrp's page is unknown; reported, never accepted.
     let mut g = guest(
         "over-1mib-unplaced",
-        &[("m:big", BIG, pool_bl_over_1mib(BIG, None))],
+        &[("m:big", BIG, adrp_ldr_over_1mib(BIG, AdrpFault::None))],
     );
     g.inputs.perf_map = None;
     let r = run(&g.inputs).unwrap();

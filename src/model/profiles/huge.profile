@@ -1,8 +1,8 @@
 # Straight-line functions of 1.5-2.5 MiB, larger than the +-1 MiB reach of ldr (literal): the
-# pool needs islands (pool) or adrp+ldr literal loads (pool+bl), and every literal use must stay
-# in range. Synthetic.
+# pool needs islands (pool), pool+bl falls back to stubs (the patch's 1 MiB rule), and every
+# literal use must stay in range. Synthetic.
 name = huge
-about = straight-line functions over 1 MiB: literal pools need islands or adrp+ldr, ldr ranges are exercised
+about = straight-line functions over 1 MiB: literal pools need islands, pool+bl falls back to stubs, ldr ranges are exercised
 ops = 100000..110000
 call_pct = 60
 helpers = 4..8
