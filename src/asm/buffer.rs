@@ -38,11 +38,11 @@
 //! 6. **Code never moves.** A slot's offset is final once pushed, so an offset a strategy
 //!    computes from [`CodeBuffer::pc`] stays true.
 //!
-//! Planted bugs ([`crate::planted`]) deliberately break 2, 3 and 4 for the tests that prove the
-//! oracles catch them.
+//! The buffer's debug knobs, [`Faults`], deliberately break 2, 3 and 4 for the planted bugs
+//! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
+//! has none.
 
 use crate::asm::encode::{EncodeError, Inst, Reg};
-use crate::planted::PlantedBug;
 use std::collections::HashMap;
 use std::ops::Range;
 
@@ -200,6 +200,29 @@ pub struct SizeBreakdown {
     pub stub_count: u32,
 }
 
+/// Deliberate breakages of the buffer's invariants, each named for what it breaks; all off by
+/// default. Only [`crate::planted`] turns them on ([`CodeBuffer::with_faults`]), to prove the
+/// oracles catch each one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Every `ldr` literal points 4 bytes past its entry (invariant 2).
+    pub literal_offset_plus_4: bool,
+    /// A newly added value is given the previously added value's entry (invariant 2).
+    pub stale_dedup: bool,
+    /// No islands are placed, and out-of-range literal offsets are truncated (invariant 2).
+    pub skip_islands: bool,
+    /// Islands are placed without a branch over them (invariant 3).
+    pub island_on_fallthrough: bool,
+    /// Pool entries start 4 bytes past an 8-byte boundary (invariant 2).
+    pub misalign_pool: bool,
+    /// The last entry of the final pool is not written (invariant 2).
+    pub drop_last_entry: bool,
+    /// Each stub's `ldr x16, [pc+8]` is written as `[pc+4]` (invariant 4).
+    pub stub_ldr_pc_plus_4: bool,
+    /// Each stub's `.quad` holds the next stub's target (invariant 4).
+    pub stub_next_target: bool,
+}
+
 /// The buffer. Offsets are bytes from the start of the function.
 pub struct CodeBuffer {
     base: u64,
@@ -212,7 +235,7 @@ pub struct CodeBuffer {
     last_added: Option<Label>,
     stubs: Vec<(u64, Label)>,
     sizes: SizeBreakdown,
-    bug: Option<PlantedBug>,
+    faults: Faults,
     placement: PoolPlacement,
     /// Byte ranges of placed pool entries.
     pool: Vec<Range<u32>>,
@@ -225,7 +248,12 @@ fn island_bound(n: usize) -> i64 {
 
 impl CodeBuffer {
     /// An empty buffer whose first byte will live at `base`.
-    pub fn new(base: u64, bug: Option<PlantedBug>) -> Self {
+    pub fn new(base: u64) -> Self {
+        CodeBuffer::with_faults(base, Faults::default())
+    }
+
+    /// An empty buffer with deliberate breakages switched on (planted bugs only).
+    pub fn with_faults(base: u64, faults: Faults) -> Self {
         CodeBuffer {
             base,
             slots: Vec::new(),
@@ -237,7 +265,7 @@ impl CodeBuffer {
             last_added: None,
             stubs: Vec::new(),
             sizes: SizeBreakdown::default(),
-            bug,
+            faults,
             placement: PoolPlacement::Islands,
             pool: Vec::new(),
         }
@@ -250,11 +278,6 @@ impl CodeBuffer {
             "pool placement chosen after a literal use"
         );
         self.placement = p;
-    }
-
-    /// The planted bug in effect, if any.
-    pub fn bug(&self) -> Option<PlantedBug> {
-        self.bug
     }
 
     /// Current byte offset.
@@ -365,7 +388,7 @@ impl CodeBuffer {
         if let Some(&at) = self.placed.get(&value) {
             if LabelUse::Ldr19.in_range(i64::from(at) - i64::from(here)) {
                 let mut offset = at as i32 - here as i32;
-                if self.bug == Some(PlantedBug::PoolOffsetOffBy4) {
+                if self.faults.literal_offset_plus_4 {
                     offset += 4;
                 }
                 self.push(Inst::LdrLit { rt, offset });
@@ -381,8 +404,8 @@ impl CodeBuffer {
                     label,
                     first_use: here,
                 });
-                let given = match (self.bug, self.last_added) {
-                    (Some(PlantedBug::PoolStaleDedup), Some(prev)) => prev,
+                let given = match self.last_added {
+                    Some(prev) if self.faults.stale_dedup => prev,
                     _ => label,
                 };
                 self.last_added = Some(label);
@@ -408,9 +431,7 @@ impl CodeBuffer {
     /// Make room for up to `bytes` more bytes of code (and at most `bytes / 4` new pool entries),
     /// placing an island first if that is needed to keep invariant 2.
     pub fn reserve(&mut self, bytes: u32) {
-        if self.bug == Some(PlantedBug::PoolIslandSkipped)
-            || self.placement == PoolPlacement::AfterCode
-        {
+        if self.faults.skip_islands || self.placement == PoolPlacement::AfterCode {
             return;
         }
         let Some(first) = self.pending.iter().map(|p| p.first_use).min() else {
@@ -430,9 +451,7 @@ impl CodeBuffer {
             return;
         }
         let start = self.offset();
-        let skip = if !final_pool
-            && !self.after_terminator()
-            && self.bug != Some(PlantedBug::PoolOnFallthrough)
+        let skip = if !final_pool && !self.after_terminator() && !self.faults.island_on_fallthrough
         {
             let l = self.new_label();
             self.push_use(Inst::B { offset: 0 }, l, LabelUse::Branch26);
@@ -440,8 +459,7 @@ impl CodeBuffer {
         } else {
             None
         };
-        let misalign = self.bug == Some(PlantedBug::PoolMisaligned);
-        if self.offset().is_multiple_of(8) == misalign {
+        if self.offset().is_multiple_of(8) == self.faults.misalign_pool {
             self.push_data(0);
         }
         let pending = std::mem::take(&mut self.pending);
@@ -449,7 +467,7 @@ impl CodeBuffer {
         for (i, p) in pending.into_iter().enumerate() {
             self.bind(p.label);
             self.placed.insert(p.value, self.offset());
-            if final_pool && i + 1 == n && self.bug == Some(PlantedBug::PoolMissingLastEntry) {
+            if final_pool && i + 1 == n && self.faults.drop_last_entry {
                 continue;
             }
             let at = self.offset();
@@ -491,11 +509,7 @@ impl CodeBuffer {
                 self.push_data(0);
             }
             self.bind(label);
-            let off = if self.bug == Some(PlantedBug::StubLdrOffset) {
-                4
-            } else {
-                8
-            };
+            let off = if self.faults.stub_ldr_pc_plus_4 { 4 } else { 8 };
             self.push(Inst::LdrLit {
                 rt: crate::asm::encode::X16,
                 offset: off,
@@ -503,15 +517,16 @@ impl CodeBuffer {
             self.push(Inst::Br {
                 rn: crate::asm::encode::X16,
             });
-            let quad = match self.bug {
-                Some(PlantedBug::StubWrongTarget) => stubs[(i + 1) % stubs.len()].0,
-                _ => target,
+            let quad = if self.faults.stub_next_target {
+                stubs[(i + 1) % stubs.len()].0
+            } else {
+                target
             };
             self.push_quad(quad);
             self.sizes.stub_count += 1;
         }
         self.sizes.stubs = u64::from(self.offset() - stubs_start);
-        let truncate = self.bug == Some(PlantedBug::PoolIslandSkipped);
+        let truncate = self.faults.skip_islands;
         let fixups = std::mem::take(&mut self.fixups);
         for f in &fixups {
             let target = match f.to {
@@ -547,7 +562,7 @@ impl CodeBuffer {
                 Inst::Bl { .. } => Inst::Bl { offset: d },
                 Inst::BCond { cond, .. } => Inst::BCond { cond, offset: d },
                 Inst::LdrLit { rt, .. } => {
-                    let extra = if self.bug == Some(PlantedBug::PoolOffsetOffBy4) {
+                    let extra = if self.faults.literal_offset_plus_4 {
                         4
                     } else {
                         0
@@ -618,7 +633,7 @@ mod tests {
 
     #[test]
     fn pool_is_deduplicated_aligned_and_after_code() {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
+        let mut b = CodeBuffer::new(0x1000_0000);
         b.load_const(X16, 0xAAAA);
         b.push(Inst::Blr { rn: X16 });
         b.load_const(X16, 0xBBBB);
@@ -655,7 +670,7 @@ mod tests {
 
     #[test]
     fn far_uses_get_an_island_with_a_branch_over_it() {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
+        let mut b = CodeBuffer::new(0x1000_0000);
         b.load_const(X16, 0x1234_5678);
         b.push(Inst::Blr { rn: X16 });
         for _ in 0..600_000 {
@@ -683,7 +698,7 @@ mod tests {
     /// A buffer with the pool after the code: `lead` nops, a load of 0x1234_5678 and `blr`,
     /// `fill` nops, `ret`; its [`CodeBuffer::code_and_pool_len`] and the finished result.
     fn after_code(lead: u32, fill: u32) -> (u32, Result<Finished, EmitError>) {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
+        let mut b = CodeBuffer::new(0x1000_0000);
         b.set_pool_placement(PoolPlacement::AfterCode);
         for _ in 0..lead {
             b.push(Inst::Nop);
@@ -707,7 +722,7 @@ mod tests {
 
     #[test]
     fn pool_after_code_is_one_aligned_pool_after_the_ret() {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
+        let mut b = CodeBuffer::new(0x1000_0000);
         b.set_pool_placement(PoolPlacement::AfterCode);
         b.load_const(X16, 0xAAAA);
         b.push(Inst::Blr { rn: X16 });
@@ -772,7 +787,7 @@ mod tests {
 
     #[test]
     fn out_of_range_is_an_error_not_a_truncation() {
-        let mut b = CodeBuffer::new(0x1000_0000, None);
+        let mut b = CodeBuffer::new(0x1000_0000);
         let l = b.new_label();
         b.push_use(
             Inst::BCond {

@@ -7,7 +7,7 @@
 
 pub mod strategy;
 
-use crate::asm::buffer::{CodeBuffer, EmitError, Finished, LabelUse, SizeBreakdown};
+use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
 use crate::asm::encode::{mov_imm_minimal, Inst, SP};
 use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy};
 use crate::model::program::{Op, Program, ShiftOp};
@@ -122,8 +122,13 @@ pub fn emit(
     strategy: &dyn Strategy,
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
-    let bug = opts.bug.filter(|b| b.strategy().name() == strategy.name());
-    let l = lower(program, strategy, bug);
+    let planted = opts.bug.filter(|b| b.strategy().name() == strategy.name());
+    let faults = planted.map(PlantedBug::buffer_faults).unwrap_or_default();
+    let emitter: &dyn Strategy = match planted {
+        Some(bug) => bug.emitter(),
+        None => strategy,
+    };
+    let l = lower(program, emitter, faults);
     if let Some(fallback) = strategy.size_fallback() {
         if l.buf.code_and_pool_len() >= fallback.limit {
             return emit_instead(program, strategy, &fallback);
@@ -157,13 +162,9 @@ fn emit_instead(
 }
 
 /// The whole function lowered into a buffer not yet finished.
-fn lower<'a>(
-    program: &'a Program,
-    strategy: &'a dyn Strategy,
-    bug: Option<PlantedBug>,
-) -> Lower<'a> {
+fn lower<'a>(program: &'a Program, strategy: &'a dyn Strategy, faults: Faults) -> Lower<'a> {
     let mut l = Lower {
-        buf: CodeBuffer::new(program.code_base, bug),
+        buf: CodeBuffer::with_faults(program.code_base, faults),
         program,
         strategy,
         sites: Vec::new(),

@@ -197,7 +197,7 @@ struct Routines {
 fn routines() -> Routines {
     // ---- entry page ----
     let mut a = Asm {
-        b: CodeBuffer::new(layout::ENTRY_ADDR, None),
+        b: CodeBuffer::new(layout::ENTRY_ADDR),
     };
     let next_program = a.b.new_label();
     let report = a.b.new_label();
@@ -524,7 +524,7 @@ fn routines() -> Routines {
 
     // ---- exit page ----
     let mut x = Asm {
-        b: CodeBuffer::new(EXIT_ADDR, None),
+        b: CodeBuffer::new(EXIT_ADDR),
     };
     x.i(encode::MSR_TPIDR_X0);
     x.imm(0, STATE);

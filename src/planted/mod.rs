@@ -2,10 +2,14 @@
 //! the fuzz targets and the gate can prove each oracle catches real miscompiles.
 //!
 //! A bug is selected at run time through [`crate::emit::EmitOptions::bug`] (the CLI's hidden
-//! `--plant NAME`). With no bug selected none of this code changes what is emitted.
+//! `--plant NAME`): emission then uses the bug's [`PlantedBug::emitter`] (a wrapper strategy,
+//! `faulty.rs`, for a bug in a call sequence) and a buffer with its [`PlantedBug::buffer_faults`].
+//! With no bug selected none of this code is used.
 
+mod faulty;
 pub mod hunt;
 
+use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};
 
 /// One deliberately broken variant of a strategy.
@@ -101,6 +105,29 @@ impl PlantedBug {
             PlantedBug::AdrpLo12Wrong => &strategy::AdrpAdd,
             PlantedBug::DirectNoRangeCheck => &strategy::DirectBl,
         }
+    }
+
+    /// The strategy that emits with this bug: a wrapper with the broken call sequence, or the
+    /// bug's strategy itself when the bug is in the buffer ([`PlantedBug::buffer_faults`]).
+    pub fn emitter(self) -> &'static dyn Strategy {
+        faulty::emitter(self).unwrap_or(self.strategy())
+    }
+
+    /// The buffer breakage this bug switches on (none for a bug in a call sequence).
+    pub fn buffer_faults(self) -> Faults {
+        let mut f = Faults::default();
+        match self {
+            PlantedBug::PoolOffsetOffBy4 => f.literal_offset_plus_4 = true,
+            PlantedBug::PoolMisaligned => f.misalign_pool = true,
+            PlantedBug::PoolStaleDedup => f.stale_dedup = true,
+            PlantedBug::PoolMissingLastEntry => f.drop_last_entry = true,
+            PlantedBug::PoolIslandSkipped => f.skip_islands = true,
+            PlantedBug::PoolOnFallthrough => f.island_on_fallthrough = true,
+            PlantedBug::StubWrongTarget => f.stub_next_target = true,
+            PlantedBug::StubLdrOffset => f.stub_ldr_pc_plus_4 = true,
+            _ => {}
+        }
+        f
     }
 
     /// Does the bug change what a run observes? Only [`PlantedBug::PoolMisaligned`] does not:

@@ -5,7 +5,6 @@ use super::movz_min::emit_movz_call;
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{fits_signed, Inst, X16};
-use crate::planted::PlantedBug;
 
 /// `adrp`+`add`+`blr` within ±4 GiB.
 pub struct AdrpAdd;
@@ -18,11 +17,7 @@ pub(crate) fn emit_adrp_call(buf: &mut CodeBuffer, target: u64) -> bool {
     if !fits_signed(pages, 21) {
         return false;
     }
-    let lo12 = if buf.bug() == Some(PlantedBug::AdrpLo12Wrong) {
-        pc & 0xFFF
-    } else {
-        target & 0xFFF
-    };
+    let lo12 = target & 0xFFF;
     buf.push(Inst::Adrp {
         rd: X16,
         pages: pages as i32,

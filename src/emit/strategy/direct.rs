@@ -5,8 +5,7 @@ use super::adrp::emit_adrp_call;
 use super::movz_min::emit_movz_call;
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
-use crate::asm::encode::{fits_signed, Inst};
-use crate::planted::PlantedBug;
+use crate::asm::encode::fits_signed;
 
 /// `bl target` in range, else the nearest-reaching fallback.
 pub struct DirectBl;
@@ -34,17 +33,6 @@ impl Strategy for DirectBl {
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
         if try_direct_bl(buf, target) {
-            return SiteChoice {
-                kind: SeqKind::DirectBl,
-                fallback: None,
-            };
-        }
-        if buf.bug() == Some(PlantedBug::DirectNoRangeCheck) {
-            let delta = target.wrapping_sub(buf.pc()) as i64;
-            let w = ((delta / 4) << 38) >> 38;
-            buf.push(Inst::Bl {
-                offset: (w * 4) as i32,
-            });
             return SiteChoice {
                 kind: SeqKind::DirectBl,
                 fallback: None,

@@ -17,6 +17,7 @@ mod stub;
 mod stub_bl;
 
 pub use adrp::AdrpAdd;
+pub(crate) use direct::try_direct_bl;
 pub use direct::DirectBl;
 pub use movz_fixed::MovzFixed4;
 pub use movz_min::MovzMinimal;

@@ -3,7 +3,6 @@
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_fixed4, Inst, X16};
-use crate::planted::PlantedBug;
 
 /// `movz x16, #hw0; movk x16, #hw1, lsl 16; movk ..., lsl 32; movk ..., lsl 48; blr x16`.
 pub struct MovzFixed4;
@@ -19,11 +18,7 @@ impl Strategy for MovzFixed4 {
         true
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let mut seq = mov_imm_fixed4(X16, target);
-        if buf.bug() == Some(PlantedBug::Fixed4DropsHw2) {
-            seq.remove(2);
-        }
-        buf.push_all(&seq);
+        buf.push_all(&mov_imm_fixed4(X16, target));
         buf.push(Inst::Blr { rn: X16 });
         SiteChoice {
             kind: SeqKind::MovImm,

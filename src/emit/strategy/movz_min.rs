@@ -4,7 +4,6 @@
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_minimal, Inst, X16};
-use crate::planted::PlantedBug;
 
 /// `movz/movn x16 (+movk)*; blr x16`, skipping halfwords the first instruction already set.
 pub struct MovzMinimal;
@@ -12,25 +11,7 @@ pub struct MovzMinimal;
 /// Emit the minimal materialisation of `target` into x16 plus `blr x16`; shared with the
 /// strategies that fall back to it.
 pub(crate) fn emit_movz_call(buf: &mut CodeBuffer, target: u64) {
-    let mut seq = mov_imm_minimal(X16, target);
-    for i in &mut seq {
-        match (buf.bug(), *i) {
-            (Some(PlantedBug::MovkShiftWrong), Inst::Movk { rd, imm16, hw: 2 }) => {
-                *i = Inst::Movk { rd, imm16, hw: 3 }
-            }
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movz { imm16, hw, .. }) => {
-                *i = Inst::Movz { rd: 17, imm16, hw }
-            }
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movn { imm16, hw, .. }) => {
-                *i = Inst::Movn { rd: 17, imm16, hw }
-            }
-            (Some(PlantedBug::MovzRegMismatch), Inst::Movk { imm16, hw, .. }) => {
-                *i = Inst::Movk { rd: 17, imm16, hw }
-            }
-            _ => {}
-        }
-    }
-    buf.push_all(&seq);
+    buf.push_all(&mov_imm_minimal(X16, target));
     buf.push(Inst::Blr { rn: X16 });
 }
 

@@ -5,7 +5,6 @@
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{Inst, X16};
-use crate::planted::PlantedBug;
 
 /// `ldr x16, <pool entry>; blr x16`.
 pub struct LiteralPool;
@@ -21,13 +20,8 @@ impl Strategy for LiteralPool {
         true
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        let reg = if buf.bug() == Some(PlantedBug::PoolScratchX19) {
-            19
-        } else {
-            X16
-        };
-        buf.load_const(reg, target);
-        buf.push(Inst::Blr { rn: reg });
+        buf.load_const(X16, target);
+        buf.push(Inst::Blr { rn: X16 });
         SiteChoice {
             kind: SeqKind::PoolLoad,
             fallback: None,

@@ -4,9 +4,8 @@
 
 use super::testelf;
 use super::*;
-use crate::asm::buffer::CodeBuffer;
+use crate::asm::buffer::{CodeBuffer, Faults};
 use crate::asm::encode::{Cond, Inst, X16};
-use crate::planted::PlantedBug;
 
 const JIT: u64 = 0x7f00_0000_0000;
 const PY: u64 = 0x40_0000;
@@ -88,8 +87,8 @@ fn bl_to(b: &mut CodeBuffer, target: u64) {
 }
 
 /// What the CinderX patch emits: far calls through de-duplicated pool literals, near ones `bl`.
-fn pool_bl(base: u64, bug: Option<PlantedBug>, ret: bool) -> Vec<u8> {
-    let mut b = CodeBuffer::new(base, bug);
+fn pool_bl(base: u64, faults: Faults, ret: bool) -> Vec<u8> {
+    let mut b = CodeBuffer::with_faults(base, faults);
     b.load_const(0, 0x7f00_dead_0000); // an object constant, like CinderX's pool holds
     b.load_const(X16, ADD);
     b.push(Inst::Blr { rn: X16 });
@@ -107,8 +106,8 @@ fn pool_bl(base: u64, bug: Option<PlantedBug>, ret: bool) -> Vec<u8> {
 }
 
 /// What CinderX 2026.11 emits: far calls `bl` a stub; a deopt exit branches to a trampoline.
-fn stubs(base: u64, bug: Option<PlantedBug>) -> Vec<u8> {
-    let mut b = CodeBuffer::new(base, bug);
+fn stubs(base: u64, faults: Faults) -> Vec<u8> {
+    let mut b = CodeBuffer::with_faults(base, faults);
     b.call_via_stub(ADD);
     bl_to(&mut b, NEAR);
     b.call_via_stub(DEALLOC);
@@ -138,7 +137,7 @@ fn rules(r: &Report) -> Vec<&'static str> {
 
 #[test]
 fn correct_pool_bl_function_passes() {
-    let r = verify_one("pool-ok", pool_bl(JIT, None, true));
+    let r = verify_one("pool-ok", pool_bl(JIT, Faults::default(), true));
     assert_eq!(r.violations(), 0, "{}", r.text());
     let f = &r.functions[0];
     assert_eq!(f.calls.get("ldr-literal+blr"), Some(&4), "{}", r.text());
@@ -150,7 +149,7 @@ fn correct_pool_bl_function_passes() {
 
 #[test]
 fn correct_stub_function_passes() {
-    let r = verify_one("stub-ok", stubs(JIT, None));
+    let r = verify_one("stub-ok", stubs(JIT, Faults::default()));
     assert_eq!(r.violations(), 0, "{}", r.text());
     let f = &r.functions[0];
     assert_eq!(f.calls.get("bl->stub"), Some(&3), "{}", r.text());
@@ -174,11 +173,14 @@ fn shift_literals(mut bytes: Vec<u8>, delta: i64) -> Vec<u8> {
 
 #[test]
 fn literal_offset_off_by_8_fails() {
-    let r = verify_one("off-by-8", shift_literals(pool_bl(JIT, None, true), 8));
+    let r = verify_one(
+        "off-by-8",
+        shift_literals(pool_bl(JIT, Faults::default(), true), 8),
+    );
     let got = rules(&r);
     assert!(got.contains(&"literal-outside-function"), "{}", r.text());
     // One load moved back by 8: the call of ADD now reads the object constant before it.
-    let b = pool_bl(JIT, None, true);
+    let b = pool_bl(JIT, Faults::default(), true);
     let i = (0..b.len() / 4)
         .find(|&i| {
             matches!(
@@ -212,7 +214,7 @@ fn literal_holding_the_wrong_target_fails() {
     ] {
         let r = verify_one(
             "wrong-target",
-            repoint(pool_bl(JIT, None, true), DEALLOC, new),
+            repoint(pool_bl(JIT, Faults::default(), true), DEALLOC, new),
         );
         let f = &r.functions[0];
         assert_eq!(rules(&r), ["unresolved-target"], "{}", r.text());
@@ -222,7 +224,14 @@ fn literal_holding_the_wrong_target_fails() {
 
 #[test]
 fn pool_not_8_byte_aligned_fails() {
-    let bytes = pool_bl(JIT, Some(PlantedBug::PoolMisaligned), true);
+    let bytes = pool_bl(
+        JIT,
+        Faults {
+            misalign_pool: true,
+            ..Faults::default()
+        },
+        true,
+    );
     let r = verify_one("misaligned", bytes.clone());
     let mut got = rules(&r);
     got.sort();
@@ -255,7 +264,7 @@ fn pool_not_8_byte_aligned_fails() {
 #[test]
 fn data_on_a_fall_through_path_fails() {
     // No `ret`: the last call returns into the pool.
-    let r = verify_one("fallthrough", pool_bl(JIT, None, false));
+    let r = verify_one("fallthrough", pool_bl(JIT, Faults::default(), false));
     let got = rules(&r);
     assert!(
         got.contains(&"pool-word-on-path") || got.contains(&"data-on-path"),
@@ -263,13 +272,25 @@ fn data_on_a_fall_through_path_fails() {
         r.text()
     );
     // A stub whose `ldr` reads [pc+4]: its literal overlaps its own `br`.
-    let r = verify_one("stub-ldr", stubs(JIT, Some(PlantedBug::StubLdrOffset)));
+    let r = verify_one(
+        "stub-ldr",
+        stubs(
+            JIT,
+            Faults {
+                stub_ldr_pc_plus_4: true,
+                ..Faults::default()
+            },
+        ),
+    );
     assert!(rules(&r).contains(&"pool-word-on-path"), "{}", r.text());
 }
 
 #[test]
 fn unresolved_and_unplaced_targets_are_reported() {
-    let r = verify_one("unmapped", repoint(pool_bl(JIT, None, true), ADD, 0x10));
+    let r = verify_one(
+        "unmapped",
+        repoint(pool_bl(JIT, Faults::default(), true), ADD, 0x10),
+    );
     assert_eq!(
         rules(&r),
         ["unresolved-target", "unresolved-target"],
@@ -277,7 +298,10 @@ fn unresolved_and_unplaced_targets_are_reported() {
         r.text()
     );
     // Without the perf map the direct `bl` cannot be placed: reported, not accepted.
-    let mut g = guest("unplaced", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let mut g = guest(
+        "unplaced",
+        &[("m:f", JIT, pool_bl(JIT, Faults::default(), true))],
+    );
     g.inputs.perf_map = None;
     let r = run(&g.inputs).unwrap();
     assert_eq!(rules(&r), ["unplaced-target"], "{}", r.text());
@@ -291,7 +315,10 @@ fn unresolved_and_unplaced_targets_are_reported() {
 fn one_shorter_perf_map_entry_still_places_its_function() {
     // A function near 1 MiB carries data the perf map does not list: one entry of its name,
     // shorter than the dump's bytes, places it; two such entries would not.
-    let g = guest("shorter", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let g = guest(
+        "shorter",
+        &[("m:f", JIT, pool_bl(JIT, Faults::default(), true))],
+    );
     let path = g.inputs.perf_map.clone().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let shorter: String = text
@@ -321,7 +348,10 @@ fn one_shorter_perf_map_entry_still_places_its_function() {
 
 #[test]
 fn elf_files_can_be_named_explicitly() {
-    let mut g = guest("named", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let mut g = guest(
+        "named",
+        &[("m:f", JIT, pool_bl(JIT, Faults::default(), true))],
+    );
     let moved = g.dir.join("copy-of-python");
     std::fs::copy(g.dir.join("python3.14"), &moved).unwrap();
     std::fs::write(g.dir.join("python3.14"), b"garbage").unwrap();
@@ -340,7 +370,10 @@ fn elf_files_can_be_named_explicitly() {
 
 #[test]
 fn truncated_and_malformed_inputs_are_errors() {
-    let g = guest("malformed", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let g = guest(
+        "malformed",
+        &[("m:f", JIT, pool_bl(JIT, Faults::default(), true))],
+    );
     let dump = std::fs::read(&g.inputs.dump).unwrap();
     for cut in [10, 0x800, 0x1010, dump.len() - 100] {
         std::fs::write(&g.inputs.dump, &dump[..cut]).unwrap();
@@ -354,7 +387,10 @@ fn truncated_and_malformed_inputs_are_errors() {
     assert!(run(&g.inputs).unwrap_err().contains("maps: line 1"));
     std::fs::write(&g.inputs.maps, "").unwrap();
     assert!(run(&g.inputs).unwrap_err().contains("no mappings"));
-    let mut g2 = guest("malformed2", &[("m:f", JIT, pool_bl(JIT, None, true))]);
+    let mut g2 = guest(
+        "malformed2",
+        &[("m:f", JIT, pool_bl(JIT, Faults::default(), true))],
+    );
     std::fs::write(g2.inputs.perf_map.as_ref().unwrap(), "nonsense\n").unwrap();
     assert!(run(&g2.inputs).unwrap_err().contains("perf.map: line 1"));
     g2.inputs.perf_map = Some(g2.dir.join("missing"));
@@ -395,7 +431,7 @@ fn walk_does_not_decode_unreferenced_words_between_stubs() {
 #[test]
 fn entries_from_the_dump_notes_are_walked() {
     // b +8; <entry 2:> bl stub ... : the call at +4 is reached only from the note's entry.
-    let mut b = CodeBuffer::new(JIT, None);
+    let mut b = CodeBuffer::new(JIT);
     b.push(Inst::B { offset: 8 });
     b.call_via_stub(ADD);
     b.push(Inst::Ret);

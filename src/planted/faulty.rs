@@ -1,0 +1,137 @@
+//! The planted bugs that break a strategy's own call sequence, as wrappers: each emits its
+//! strategy's sequence with one deliberate mistake, under the strategy's name, so the code of the
+//! strategies themselves carries no sabotage. (Bugs in the buffer's pools and stubs are the
+//! buffer's named [`crate::asm::buffer::Faults`].)
+
+use super::PlantedBug;
+use crate::asm::buffer::{CodeBuffer, PoolPlacement};
+use crate::asm::encode::{fits_signed, mov_imm_fixed4, mov_imm_minimal, Inst, X16};
+use crate::emit::strategy::{try_direct_bl, SeqKind, SiteChoice, SizeFallback, Strategy};
+
+/// A strategy with the call-sequence mistake of one planted bug.
+pub struct Faulty(PlantedBug);
+
+/// One wrapper per bug that breaks a strategy's call sequence.
+static FAULTY: [Faulty; 6] = [
+    Faulty(PlantedBug::PoolScratchX19),
+    Faulty(PlantedBug::MovkShiftWrong),
+    Faulty(PlantedBug::MovzRegMismatch),
+    Faulty(PlantedBug::Fixed4DropsHw2),
+    Faulty(PlantedBug::AdrpLo12Wrong),
+    Faulty(PlantedBug::DirectNoRangeCheck),
+];
+
+/// The wrapper emitting `bug`'s broken sequence, if `bug` breaks a call sequence.
+pub fn emitter(bug: PlantedBug) -> Option<&'static dyn Strategy> {
+    FAULTY
+        .iter()
+        .find(|f| f.0 == bug)
+        .map(|f| f as &dyn Strategy)
+}
+
+fn choice(kind: SeqKind) -> SiteChoice {
+    SiteChoice {
+        kind,
+        fallback: None,
+    }
+}
+
+/// Minimal movz/movk into x16 with `bug`'s change to each instruction, then `blr x16`.
+fn movz_call(buf: &mut CodeBuffer, target: u64, bug: PlantedBug) {
+    let mut seq = mov_imm_minimal(X16, target);
+    for i in &mut seq {
+        *i = match (bug, *i) {
+            (PlantedBug::MovkShiftWrong, Inst::Movk { rd, imm16, hw: 2 }) => {
+                Inst::Movk { rd, imm16, hw: 3 }
+            }
+            (PlantedBug::MovzRegMismatch, Inst::Movz { imm16, hw, .. }) => {
+                Inst::Movz { rd: 17, imm16, hw }
+            }
+            (PlantedBug::MovzRegMismatch, Inst::Movn { imm16, hw, .. }) => {
+                Inst::Movn { rd: 17, imm16, hw }
+            }
+            (PlantedBug::MovzRegMismatch, Inst::Movk { imm16, hw, .. }) => {
+                Inst::Movk { rd: 17, imm16, hw }
+            }
+            (_, other) => other,
+        };
+    }
+    buf.push_all(&seq);
+    buf.push(Inst::Blr { rn: X16 });
+}
+
+/// `adrp x16; add x16` with the call site's low 12 bits instead of the target's; false when the
+/// page is out of reach (the strategy then falls back correctly).
+fn adrp_wrong_lo12(buf: &mut CodeBuffer, target: u64) -> bool {
+    let pc = buf.pc();
+    let pages = ((target >> 12) as i64).wrapping_sub((pc >> 12) as i64);
+    if !fits_signed(pages, 21) {
+        return false;
+    }
+    buf.push_all(&[
+        Inst::Adrp {
+            rd: X16,
+            pages: pages as i32,
+        },
+        Inst::AddImm {
+            rd: X16,
+            rn: X16,
+            imm12: (pc & 0xFFF) as u16,
+        },
+        Inst::Blr { rn: X16 },
+    ]);
+    true
+}
+
+/// `bl` with the word offset truncated to 26 bits, whatever the distance.
+fn bl_truncated(buf: &mut CodeBuffer, target: u64) {
+    let delta = target.wrapping_sub(buf.pc()) as i64;
+    let words = ((delta / 4) << 38) >> 38;
+    buf.push(Inst::Bl {
+        offset: (words * 4) as i32,
+    });
+}
+
+impl Strategy for Faulty {
+    fn name(&self) -> &'static str {
+        self.0.strategy().name()
+    }
+    fn about(&self) -> &'static str {
+        self.0.strategy().about()
+    }
+    fn position_independent(&self) -> bool {
+        self.0.strategy().position_independent()
+    }
+    fn pool_placement(&self) -> PoolPlacement {
+        self.0.strategy().pool_placement()
+    }
+    fn size_fallback(&self) -> Option<SizeFallback> {
+        self.0.strategy().size_fallback()
+    }
+    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+        match self.0 {
+            PlantedBug::PoolScratchX19 => {
+                buf.load_const(19, target);
+                buf.push(Inst::Blr { rn: 19 });
+                choice(SeqKind::PoolLoad)
+            }
+            PlantedBug::MovkShiftWrong | PlantedBug::MovzRegMismatch => {
+                movz_call(buf, target, self.0);
+                choice(SeqKind::MovImm)
+            }
+            PlantedBug::Fixed4DropsHw2 => {
+                let mut seq = mov_imm_fixed4(X16, target);
+                seq.remove(2);
+                buf.push_all(&seq);
+                buf.push(Inst::Blr { rn: X16 });
+                choice(SeqKind::MovImm)
+            }
+            PlantedBug::AdrpLo12Wrong if adrp_wrong_lo12(buf, target) => choice(SeqKind::AdrpAdd),
+            PlantedBug::DirectNoRangeCheck if !try_direct_bl(buf, target) => {
+                bl_truncated(buf, target);
+                choice(SeqKind::DirectBl)
+            }
+            _ => self.0.strategy().emit_call(buf, target),
+        }
+    }
+}
