@@ -37,6 +37,9 @@
 //!    scratch register; the checker in [`crate::oracle::check`] verifies it.
 //! 6. **Code never moves.** A slot's offset is final once pushed, so an offset a strategy
 //!    computes from [`CodeBuffer::pc`] stays true.
+//! 7. **A finished function knows whether it can move.** [`Finished::position_independent`] is
+//!    derived from every pc-relative slot, label use or not: one that refers outside the
+//!    function (or any `adrp`) makes the code position-dependent.
 //!
 //! The buffer's debug knobs, [`Faults`], deliberately break 2, 3 and 4 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
@@ -586,7 +589,13 @@ impl CodeBuffer {
         if bytes.len() as u64 > crate::machine::layout::MAX_CODE {
             return Err(EmitError::TooLarge(bytes.len() as u64));
         }
+        let len = bytes.len() as u32;
+        let position_independent =
+            !self.slots.iter().enumerate().any(
+                |(i, s)| matches!(s, Slot::Inst(inst) if refers_outside(inst, 4 * i as u32, len)),
+            );
         Ok(Finished {
+            position_independent,
             base: self.base,
             slots: self.slots,
             bytes,
@@ -612,6 +621,26 @@ pub struct Finished {
     pub pool: Vec<Range<u32>>,
     /// Where the bytes went.
     pub sizes: SizeBreakdown,
+    /// Whether the bytes work unchanged at any address: no instruction refers pc-relatively to
+    /// anything outside the function (a direct `bl` to a helper, any `adrp`). Derived from the
+    /// finished slots, whatever the strategy claims (invariant 7).
+    pub position_independent: bool,
+}
+
+/// Does `inst`, at byte `at` of a function of `len` bytes, refer pc-relatively to an address
+/// outside the function? An `adrp` always does (it names a 4 KiB page, which moves with the code
+/// only in steps of 4 KiB).
+fn refers_outside(inst: &Inst, at: u32, len: u32) -> bool {
+    let offset = match *inst {
+        Inst::B { offset }
+        | Inst::Bl { offset }
+        | Inst::BCond { offset, .. }
+        | Inst::LdrLit { offset, .. } => offset,
+        Inst::Adrp { .. } => return true,
+        _ => return false,
+    };
+    let to = i64::from(at) + i64::from(offset);
+    !(0..i64::from(len)).contains(&to)
 }
 
 impl Finished {

@@ -49,7 +49,8 @@ impl CallSite {
 pub struct Emitted {
     /// Strategy name.
     pub strategy: &'static str,
-    /// Whether the strategy claims position independence.
+    /// Whether the code may be copied to another address: the strategy claims it and the
+    /// finished code shows it ([`Finished::position_independent`]).
     pub position_independent: bool,
     /// The finished code (slots, bytes, data ranges, size breakdown).
     pub code: Finished,
@@ -137,7 +138,7 @@ pub fn emit(
     let code = l.buf.finish()?;
     Ok(Emitted {
         strategy: strategy.name(),
-        position_independent: strategy.position_independent(),
+        position_independent: strategy.position_independent() && code.position_independent,
         code,
         sites: l.sites,
     })
@@ -152,7 +153,7 @@ fn emit_instead(
 ) -> Result<Emitted, EmitError> {
     let mut e = emit(program, fallback.strategy, &EmitOptions::default())?;
     e.strategy = strategy.name();
-    e.position_independent = strategy.position_independent();
+    e.position_independent &= strategy.position_independent();
     for s in &mut e.sites {
         if s.choice.kind != SeqKind::DirectBl {
             s.choice.fallback = Some(fallback.why);
@@ -391,5 +392,52 @@ impl Emitted {
             kinds,
             fallbacks: self.fallbacks() as u32,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::gen::{from_seed, Profile};
+
+    /// Each strategy's claim agrees with what its code shows (buffer invariant 7): a strategy
+    /// that claims position independence never emits a reference outside the function, and each
+    /// one that does not claim it emits one for some program.
+    #[test]
+    fn position_independence_claims_match_the_code() {
+        for s in strategy::all() {
+            let mut dependent = false;
+            for prof in ["default", "far64", "cinderx"] {
+                let p = Profile::named(prof).unwrap();
+                for seed in 0..20 {
+                    let e = emit(&from_seed(seed, &p), s, &EmitOptions::default()).unwrap();
+                    assert!(
+                        !s.position_independent() || e.code.position_independent,
+                        "{} {prof} seed {seed}: claims independence, code refers outside",
+                        s.name()
+                    );
+                    assert_eq!(
+                        e.position_independent,
+                        e.code.position_independent && s.position_independent()
+                    );
+                    dependent |= !e.code.position_independent;
+                }
+            }
+            assert_eq!(dependent, !s.position_independent(), "{}", s.name());
+        }
+    }
+
+    /// A `bl` pushed without a label use (as a planted bug does) still makes the code
+    /// position-dependent: the buffer derives it from the slots, not from how they were pushed.
+    #[test]
+    fn a_raw_branch_out_of_the_function_is_position_dependent() {
+        let mut b = CodeBuffer::new(0x1000_0000);
+        b.push(Inst::Bl { offset: 0x100 });
+        b.push(Inst::Ret);
+        assert!(!b.finish().unwrap().position_independent);
+        let mut b = CodeBuffer::new(0x1000_0000);
+        b.push(Inst::Bl { offset: 4 });
+        b.push(Inst::Ret);
+        assert!(b.finish().unwrap().position_independent);
     }
 }
