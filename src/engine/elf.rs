@@ -24,8 +24,42 @@ use crate::machine::runtime::Image;
 
 /// First word of every record.
 pub const MAGIC: u64 = 0xA64C_A11E_0000_0001;
+/// The 64-bit words of a record header: written by the start and exit routines, read by
+/// [`parse_records`]. The only place their positions are given.
+pub mod word {
+    /// [`super::MAGIC`].
+    pub const MAGIC: u16 = 0;
+    /// Program index within the batch.
+    pub const INDEX: u16 = 1;
+    /// One of the `STATUS_*` values.
+    pub const STATUS: u16 = 2;
+    /// Signal number (status signal or timeout). Must follow STATUS: the handler stores both
+    /// with one `stp`.
+    pub const SIGNO: u16 = 3;
+    /// Fault address (signal) or mmap result (map failed).
+    pub const FAULT: u16 = 4;
+    /// Where execution stopped.
+    pub const PC: u16 = 5;
+    /// x0; x`n` is at `X0 + n`, through x30.
+    pub const X0: u16 = 6;
+    /// Stack pointer.
+    pub const SP: u16 = X0 + 31;
+    /// NZCV in bits 31..28.
+    pub const NZCV: u16 = SP + 1;
+    /// Bytes of call log after the scratch buffer, or [`super::LOG_CORRUPT`].
+    pub const LOG_LEN: u16 = NZCV + 1;
+    /// Words in a record header.
+    pub const COUNT: usize = LOG_LEN as usize + 1;
+    const _: () = assert!(SIGNO == STATUS + 1);
+}
+
 /// Words in a record header.
-pub const HEADER_WORDS: usize = 40;
+pub const HEADER_WORDS: usize = word::COUNT;
+
+/// Address of header word `w` in the record being built.
+const fn state_word(w: u16) -> u64 {
+    STATE + 8 * w as u64
+}
 /// Record status: the function returned to EXIT_ADDR.
 pub const STATUS_RETURNED: u64 = 0;
 /// Record status: a signal stopped the function.
@@ -378,9 +412,9 @@ fn routines() -> Routines {
 
     // map_failed: record status 3 with the mmap result, then report.
     a.b.bind(map_failed);
-    a.store_abs(0, STATE + 4 * 8, 9);
+    a.store_abs(0, state_word(word::FAULT), 9);
     a.imm(0, STATUS_MAP_FAILED);
-    a.store_abs(0, STATE + 2 * 8, 9);
+    a.store_abs(0, state_word(word::STATUS), 9);
     a.b(report);
 
     // report: cancel the timer, write the record, unmap, next.
@@ -393,9 +427,9 @@ fn routines() -> Routines {
     a.svc(sys::SETITIMER);
     a.imm(9, STATE);
     a.imm(10, MAGIC);
-    a.str(10, 9, 0);
+    a.str(10, 9, word::MAGIC);
     a.load_abs(10, CUR);
-    a.str(10, 9, 1);
+    a.str(10, 9, word::INDEX);
     // log_len = cursor - LOG_ADDR, or LOG_CORRUPT when the cursor left the region
     a.load_abs(11, LOGCTL_ADDR);
     a.imm(12, LOG_ADDR);
@@ -421,7 +455,7 @@ fn routines() -> Routines {
     });
     a.b.bind(have_len);
     a.imm(9, STATE);
-    a.str(19, 9, (HEADER_WORDS - 1) as u16);
+    a.str(19, 9, word::LOG_LEN);
     a.imm(1, STATE);
     a.imm(2, HEADER_WORDS as u64 * 8);
     a.bl(write_all);
@@ -442,7 +476,7 @@ fn routines() -> Routines {
     a.b.bind(no_log);
     // clear STATE's status fields for the next program
     a.imm(9, STATE);
-    for w in 2..5u16 {
+    for w in [word::STATUS, word::SIGNO, word::FAULT] {
         a.str(XZR, 9, w);
     }
     // munmap the segments mapped for this program
@@ -484,14 +518,14 @@ fn routines() -> Routines {
         rt: 10,
         rt2: 0,
         rn: 9,
-        imm7: 2,
+        imm7: word::STATUS as i8,
     }); // status, signo
-    a.uc_to_state(UC_FAULT, 4);
-    a.uc_to_state(UC_PC, 5);
+    a.uc_to_state(UC_FAULT, word::FAULT);
+    a.uc_to_state(UC_PC, word::PC);
     for k in 0..31u16 {
-        a.uc_to_state(UC_REGS + 8 * k, 6 + k);
+        a.uc_to_state(UC_REGS + 8 * k, word::X0 + k);
     }
-    a.uc_to_state(UC_SP, 37);
+    a.uc_to_state(UC_SP, word::SP);
     a.add_imm(3, 2, UC_PSTATE);
     a.ldr(10, 3, 0);
     a.i(Inst::Lsr {
@@ -504,7 +538,7 @@ fn routines() -> Routines {
         rn: 10,
         shift: 28,
     });
-    a.str(10, 9, 38);
+    a.str(10, 9, word::NZCV);
     // resume at report with a sane stack
     let report_addr =
         layout::ENTRY_ADDR + u64::from(a.b.label_offset(report).expect("report is bound"));
@@ -528,21 +562,21 @@ fn routines() -> Routines {
     };
     x.i(encode::MSR_TPIDR_X0);
     x.imm(0, STATE);
-    x.str(1, 0, 7);
+    x.str(1, 0, word::X0 + 1);
     for r in 2..31u8 {
-        x.str(r, 0, 6 + u16::from(r));
+        x.str(r, 0, word::X0 + u16::from(r));
     }
     x.i(encode::MRS_X1_TPIDR);
-    x.str(1, 0, 6);
+    x.str(1, 0, word::X0);
     x.add_imm(1, SP, 0);
-    x.str(1, 0, 37);
+    x.str(1, 0, word::SP);
     x.i(Inst::MrsNzcv { rt: 1 });
-    x.str(1, 0, 38);
+    x.str(1, 0, word::NZCV);
     x.imm(1, EXIT_ADDR);
-    x.str(1, 0, 5);
-    x.str(XZR, 0, 2);
-    x.str(XZR, 0, 3);
-    x.str(XZR, 0, 4);
+    x.str(1, 0, word::PC);
+    for w in [word::STATUS, word::SIGNO, word::FAULT] {
+        x.str(XZR, 0, w);
+    }
     x.imm(16, report_addr);
     x.i(Inst::Br { rn: 16 });
     let exit = x.b.finish().expect("exit routine encodes").bytes;
@@ -750,7 +784,10 @@ pub struct Record {
 pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
     let mut recs = Vec::new();
     let mut pos = 0usize;
-    let q = |b: &[u8], i: usize| u64::from_le_bytes(b[8 * i..8 * i + 8].try_into().unwrap());
+    let q = |b: &[u8], w: u16| {
+        let i = 8 * usize::from(w);
+        u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
+    };
     while pos < out.len() {
         let hdr_len = HEADER_WORDS * 8;
         if out.len() - pos < hdr_len {
@@ -763,14 +800,14 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
             );
         }
         let h = &out[pos..pos + hdr_len];
-        if q(h, 0) != MAGIC {
+        if q(h, word::MAGIC) != MAGIC {
             return (recs, Some(format!("no record magic at output byte {pos}")));
         }
         let mut regs = [0u64; 31];
         for (k, r) in regs.iter_mut().enumerate() {
-            *r = q(h, 6 + k);
+            *r = q(h, word::X0 + k as u16);
         }
-        let log_len = q(h, HEADER_WORDS - 1);
+        let log_len = q(h, word::LOG_LEN);
         let body = layout::SCRATCH_BYTES as usize
             + if log_len == LOG_CORRUPT {
                 0
@@ -782,7 +819,7 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
                 recs,
                 Some(format!(
                     "output ends inside record {} (scratch and {log_len} log bytes expected)",
-                    q(h, 1)
+                    q(h, word::INDEX)
                 )),
             );
         }
@@ -791,14 +828,14 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
         let l = s + layout::SCRATCH_BYTES as usize;
         let log = (log_len != LOG_CORRUPT).then(|| out[l..l + log_len as usize].to_vec());
         recs.push(Record {
-            index: q(h, 1),
-            status: q(h, 2),
-            signo: q(h, 3),
-            fault: q(h, 4),
-            pc: q(h, 5),
+            index: q(h, word::INDEX),
+            status: q(h, word::STATUS),
+            signo: q(h, word::SIGNO),
+            fault: q(h, word::FAULT),
+            pc: q(h, word::PC),
             regs,
-            sp: q(h, 37),
-            nzcv: q(h, 38),
+            sp: q(h, word::SP),
+            nzcv: q(h, word::NZCV),
             scratch,
             log,
         });
