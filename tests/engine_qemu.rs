@@ -69,6 +69,20 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
             },
             Inst::Ret,
         ]),
+        // Overwrites the helpers' call-log cursor with 0, then returns.
+        image(&[
+            Inst::Movz {
+                rd: 9,
+                imm16: (a64call::machine::layout::LOGCTL_ADDR >> 16) as u16,
+                hw: 1,
+            },
+            Inst::StrImm {
+                rt: 31,
+                rn: 9,
+                imm12: 0,
+            },
+            Inst::Ret,
+        ]),
     ];
     let refs: Vec<&Image> = cases.iter().collect();
     let qo = q.run_batch(&refs);
@@ -111,6 +125,7 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
         5,
         "the batch goes on after crashes"
     );
+    assert_eq!(qo[6].as_ref().unwrap().exit, Exit::CallLogCorrupt);
 }
 
 #[test]

@@ -48,8 +48,13 @@ pub enum Exit {
     InsnLimit(u64),
     /// The engine's wall-clock limit expired (ELF engine).
     Timeout,
-    /// The process died of a signal the engine could not attribute (ELF engine).
+    /// The guest stopped for a reason the engine attributes to none of the above: the ELF
+    /// engine's signal number (positive), or Unicorn's exception number negated (an `svc` or
+    /// `hvc`, which the ELF engine would execute instead: a64call's code never contains one).
     Signal(i32),
+    /// The call-log cursor the helpers advance was left outside the log region (the code wrote
+    /// over it): the calls made are unknown. Every engine reports it this way.
+    CallLogCorrupt,
     /// The output of the run was cut short or malformed (ELF engine).
     Truncated(String),
 }
@@ -65,6 +70,7 @@ impl Exit {
             Exit::InsnLimit(_) => "instruction limit".into(),
             Exit::Timeout => "timeout".into(),
             Exit::Signal(s) => format!("signal {s}"),
+            Exit::CallLogCorrupt => "call log corrupt".into(),
             Exit::Truncated(_) => "truncated output".into(),
         }
     }

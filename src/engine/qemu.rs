@@ -29,11 +29,9 @@ pub struct ElfEngine {
     timeout_secs: u64,
 }
 
-fn err(m: String) -> EngineError {
-    EngineError {
-        engine: "qemu",
-        message: m,
-    }
+/// An error of the engine named `engine` ([`Engine::name`]: "qemu" or "native-elf").
+fn err(engine: &'static str, m: String) -> EngineError {
+    EngineError { engine, message: m }
 }
 
 /// Find qemu-aarch64 as described in the module docs.
@@ -43,7 +41,10 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(err(format!("A64CALL_QEMU={} does not exist", p.display())))
+            Err(err(
+                "qemu",
+                format!("A64CALL_QEMU={} does not exist", p.display()),
+            ))
         };
     }
     let local = Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/qemu/usr/bin/qemu-aarch64");
@@ -60,7 +61,7 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
             }
         }
     }
-    Err(err("qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
+    Err(err("qemu", "qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
 }
 
 impl ElfEngine {
@@ -100,7 +101,7 @@ impl ElfEngine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| err(format!("cannot start {:?}: {e}", self.runner)))?;
+            .map_err(|e| err(self.name(), format!("cannot start {:?}: {e}", self.runner)))?;
         let mut stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
             let mut v = Vec::new();
@@ -109,7 +110,10 @@ impl ElfEngine {
         });
         let start = Instant::now();
         let status = loop {
-            if let Some(s) = child.try_wait().map_err(|e| err(format!("wait: {e}")))? {
+            if let Some(s) = child
+                .try_wait()
+                .map_err(|e| err(self.name(), format!("wait: {e}")))?
+            {
                 break format!("{s}");
             }
             if start.elapsed() > timeout {
@@ -121,7 +125,7 @@ impl ElfEngine {
         };
         let out = reader
             .join()
-            .map_err(|_| err("reader thread panicked".into()))?;
+            .map_err(|_| err(self.name(), "reader thread panicked".into()))?;
         let mut stderr = String::new();
         if let Some(mut e) = child.stderr.take() {
             let _ = e.read_to_string(&mut stderr);
@@ -167,7 +171,7 @@ fn access_of(image: &Image, pc: u64, fault: u64) -> Access {
     }
 }
 
-fn outcome(image: &Image, r: Record) -> Result<Outcome, EngineError> {
+fn outcome(engine: &'static str, image: &Image, r: Record) -> Result<Outcome, EngineError> {
     let exit = match r.status {
         elf::STATUS_RETURNED => Exit::Returned,
         elf::STATUS_TIMEOUT => Exit::Timeout,
@@ -178,15 +182,15 @@ fn outcome(image: &Image, r: Record) -> Result<Outcome, EngineError> {
             s => Exit::Signal(s as i32),
         },
         elf::STATUS_MAP_FAILED => {
-            return Err(err(format!("could not map the program's pages (mmap returned {:#x}); the layout collides with the emulator's own memory", r.fault)))
+            return Err(err(engine, format!("could not map the program's pages (mmap returned {:#x}); the layout collides with the emulator's own memory", r.fault)))
         }
-        s => return Err(err(format!("record with unknown status {s}"))),
+        s => return Err(err(engine, format!("record with unknown status {s}"))),
     };
     let calls = match &r.log {
-        Some(l) => parse_log(l).map_err(err)?,
+        Some(l) => parse_log(l).map_err(|m| err(engine, m))?,
         None => {
             return Ok(Outcome {
-                exit: Exit::Truncated("call-log cursor left the log region".into()),
+                exit: Exit::CallLogCorrupt,
                 pc: r.pc,
                 regs: r.regs,
                 sp: r.sp,
@@ -242,17 +246,18 @@ impl Engine for ElfEngine {
         if images.is_empty() {
             return Vec::new();
         }
+        let engine = self.name();
         let bytes = elf::build(images, self.timeout_secs);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
         let run = || -> Result<(Vec<u8>, String), EngineError> {
             std::fs::write(&path, &bytes)
-                .map_err(|e| err(format!("write {}: {e}", path.display())))?;
+                .map_err(|e| err(engine, format!("write {}: {e}", path.display())))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| err(format!("chmod: {e}")))?;
+                    .map_err(|e| err(engine, format!("chmod: {e}")))?;
             }
             let timeout = Duration::from_secs(20 + images.len() as u64 * (self.timeout_secs + 1));
             self.exec(&path, timeout)
@@ -268,12 +273,12 @@ impl Engine for ElfEngine {
         let mut recs = records.into_iter();
         for (i, img) in images.iter().enumerate() {
             match recs.next() {
-                Some(r) if r.index == i as u64 => results.push(outcome(img, r)),
+                Some(r) if r.index == i as u64 => results.push(outcome(engine, img, r)),
                 Some(r) => {
-                    results.push(Err(err(format!(
-                        "record {} arrived where {i} was expected",
-                        r.index
-                    ))));
+                    results.push(Err(err(
+                        engine,
+                        format!("record {} arrived where {i} was expected", r.index),
+                    )));
                 }
                 None => {
                     let why = match &problem {

@@ -343,19 +343,17 @@ impl Engine for UnicornEngine {
             .mem_read_as_vec(LOGCTL_ADDR, 8)
             .map_err(|e| uerr("read log cursor", e))?;
         let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
-        let calls = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
+        let (exit, calls) = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
             let log = uc
                 .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
                 .map_err(|e| uerr("read log", e))?;
-            parse_log(&log).map_err(|m| EngineError {
+            let calls = parse_log(&log).map_err(|m| EngineError {
                 engine: "unicorn",
                 message: m,
-            })?
+            })?;
+            (exit, calls)
         } else {
-            return Err(EngineError {
-                engine: "unicorn",
-                message: format!("call-log cursor {cursor:#x} left the log region"),
-            });
+            (Exit::CallLogCorrupt, vec![])
         };
         Ok(Outcome {
             exit,
