@@ -14,7 +14,6 @@ use crate::emit::strategy::{self, Strategy};
 use crate::emit::Emitted;
 use crate::engine::Outcome;
 use crate::model::gen::{self, Profile};
-use std::fmt::Write;
 
 /// Sums for one strategy over a profile's programs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -79,6 +78,14 @@ impl Tally {
     /// Code bytes per function.
     pub fn bytes_per_function(&self) -> f64 {
         Self::ratio(self.total_bytes, self.programs)
+    }
+    /// Pool bytes per function.
+    pub fn pool_bytes_per_function(&self) -> f64 {
+        Self::ratio(self.pool_bytes, self.programs)
+    }
+    /// Stub bytes per function.
+    pub fn stub_bytes_per_function(&self) -> f64 {
+        Self::ratio(self.stub_bytes, self.programs)
     }
 }
 
@@ -202,9 +209,6 @@ pub fn measure_profile(
     })
 }
 
-/// A plotted metric: title, how to compute it, its floor.
-type Metric = (&'static str, fn(&Tally) -> f64, f64);
-
 /// A whole report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
@@ -239,202 +243,6 @@ pub fn measure(profiles: &[Profile], first_seed: u64, programs: u64) -> Result<R
         programs,
         profiles,
     })
-}
-
-fn pct(a: f64, b: f64) -> String {
-    if b == 0.0 {
-        "-".into()
-    } else {
-        format!("{:+.1}%", 100.0 * (a - b) / b)
-    }
-}
-
-impl Report {
-    /// Markdown rendering.
-    pub fn markdown(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "# a64call strategy report\n");
-        let _ = writeln!(
-            s,
-            "a64call {} (commit {}); {} programs per profile. Every number is an exact count: bytes from the emitted code, \
-             instructions and taken branches from Unicorn's execution of every program, split into call sequences and the rest \
-             (see `src/report/measure.rs`). Rerunning gives the same numbers. Time is not reported: emulated time is not ARM time.\n",
-            env!("CARGO_PKG_VERSION"),
-            self.commit,
-            self.programs
-        );
-        let _ = writeln!(s, "The physical floor is a direct `bl`: 4 bytes, 1 instruction, 1 taken branch per call; \"vs floor\" columns say how far each strategy is from it.\n");
-        for pr in &self.profiles {
-            let _ = writeln!(
-                s,
-                "## Profile `{}`\n\n{} (seeds {}..{}).\n",
-                pr.profile.name,
-                pr.profile.about,
-                pr.first_seed,
-                pr.first_seed + self.programs
-            );
-            let _ = writeln!(
-                s,
-                "| strategy | bytes/function | call bytes/site | vs floor | pool bytes | stub bytes | inline insns/site | executed insns/call | vs floor | taken branches/call | fallback sites | islands |"
-            );
-            let _ = writeln!(
-                s,
-                "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-            );
-            let _ = writeln!(
-                s,
-                "| *floor (direct bl)* | | 4.00 | | | | 1.00 | 1.00 | | 1.00 | | |"
-            );
-            for t in &pr.tallies {
-                let _ = writeln!(
-                    s,
-                    "| {} | {:.1} | {:.2} | {:+.2} B | {} | {} | {:.2} | {:.3} | {:+.3} | {:.3} | {} | {} |",
-                    t.strategy,
-                    t.bytes_per_function(),
-                    t.bytes_per_site(),
-                    t.bytes_per_site() - 4.0,
-                    t.pool_bytes,
-                    t.stub_bytes,
-                    t.inline_per_site(),
-                    t.exec_per_call(),
-                    t.exec_per_call() - 1.0,
-                    t.branches_per_call(),
-                    t.fallbacks,
-                    t.islands
-                );
-            }
-            let get = |n: &str| pr.tallies.iter().find(|t| t.strategy == n);
-            if let (Some(pbl), Some(sbl)) = (get("pool+bl"), get("stub+bl")) {
-                let _ = writeln!(
-                    s,
-                    "\nThe proposed CinderX change (`pool+bl` against today's `stub+bl`, both with direct `bl` for near targets): \
-                     code bytes per function {}; instructions executed per call {}; taken branches per call {:.3} against {:.3}.",
-                    pct(pbl.bytes_per_function(), sbl.bytes_per_function()),
-                    pct(pbl.exec_per_call(), sbl.exec_per_call()),
-                    pbl.branches_per_call(),
-                    sbl.branches_per_call()
-                );
-            }
-            if let (Some(pool), Some(stub), Some(movz)) =
-                (get("pool"), get("stub"), get("movz-min"))
-            {
-                let _ = writeln!(
-                    s,
-                    "\nLiteral pool against the alternatives on this profile: code bytes per function {} against `stub`, {} against `movz-min`; \
-                     instructions executed per call {} against `stub`, {} against `movz-min`; taken branches per call {:.3} against {:.3} (`stub`).\n",
-                    pct(pool.bytes_per_function(), stub.bytes_per_function()),
-                    pct(pool.bytes_per_function(), movz.bytes_per_function()),
-                    pct(pool.exec_per_call(), stub.exec_per_call()),
-                    pct(pool.exec_per_call(), movz.exec_per_call()),
-                    pool.branches_per_call(),
-                    stub.branches_per_call()
-                );
-            }
-        }
-        s
-    }
-
-    /// JSON rendering (stable key order).
-    pub fn json(&self) -> String {
-        let mut s = String::new();
-        let _ = write!(s, "{{\"a64call\":\"{}\",\"commit\":\"{}\",\"programs_per_profile\":{},\"floor\":{{\"bytes_per_site\":4,\"insns_per_call\":1,\"taken_branches_per_call\":1}},\"profiles\":[", env!("CARGO_PKG_VERSION"), self.commit, self.programs);
-        for (i, pr) in self.profiles.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            let _ = write!(
-                s,
-                "{{\"name\":\"{}\",\"first_seed\":{},\"strategies\":[",
-                pr.profile.name, pr.first_seed
-            );
-            for (j, t) in pr.tallies.iter().enumerate() {
-                if j > 0 {
-                    s.push(',');
-                }
-                let _ = write!(
-                    s,
-                    "{{\"strategy\":\"{}\",\"programs\":{},\"sites\":{},\"calls\":{},\"total_bytes\":{},\"pool_bytes\":{},\"stub_bytes\":{},\"call_bytes\":{},\"inline_insns\":{},\"exec_call_insns\":{},\"taken_branches\":{},\"in_code_insns\":{},\"fallback_sites\":{},\"islands\":{},\"bytes_per_site\":{:.4},\"inline_insns_per_site\":{:.4},\"exec_insns_per_call\":{:.4},\"taken_branches_per_call\":{:.4}}}",
-                    t.strategy, t.programs, t.sites, t.calls, t.total_bytes, t.pool_bytes, t.stub_bytes, t.call_bytes, t.inline_insns,
-                    t.exec_call_insns, t.taken_branches, t.in_code_insns, t.fallbacks, t.islands,
-                    t.bytes_per_site(), t.inline_per_site(), t.exec_per_call(), t.branches_per_call()
-                );
-            }
-            s.push_str("]}");
-        }
-        s.push_str("]}\n");
-        s
-    }
-
-    /// SVG bar charts: call bytes per site and executed instructions per call, grouped by
-    /// profile, one bar per strategy, with the floor marked.
-    pub fn svg(&self) -> String {
-        let colors = [
-            "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
-        ];
-        let names: Vec<String> = self
-            .profiles
-            .first()
-            .map(|p| p.tallies.iter().map(|t| t.strategy.clone()).collect())
-            .unwrap_or_default();
-        let bar = 14.0;
-        let group = bar * names.len() as f64 + 24.0;
-        let chart_w = 60.0 + group * self.profiles.len() as f64;
-        let (chart_h, top) = (220.0, 40.0);
-        let width = chart_w * 2.0 + 40.0;
-        let height = top + chart_h + 90.0;
-        let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width:.0}\" height=\"{height:.0}\" font-family=\"sans-serif\" font-size=\"11\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n");
-        let metrics: [Metric; 2] = [
-            ("call bytes per site", Tally::bytes_per_site, 4.0),
-            ("instructions executed per call", Tally::exec_per_call, 1.0),
-        ];
-        for (m, (title, f, floor)) in metrics.iter().enumerate() {
-            let x0 = 20.0 + m as f64 * (chart_w + 20.0);
-            let max = self
-                .profiles
-                .iter()
-                .flat_map(|p| p.tallies.iter().map(f))
-                .fold(*floor, f64::max)
-                * 1.1;
-            let y = |v: f64| top + chart_h - chart_h * v / max;
-            let _ = writeln!(
-                s,
-                "<text x=\"{:.1}\" y=\"20\" font-size=\"13\" font-weight=\"bold\">{title}</text>",
-                x0
-            );
-            let _ = writeln!(
-                s,
-                "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\"/>",
-                x0 + 40.0,
-                top + chart_h,
-                x0 + chart_w,
-                top + chart_h
-            );
-            for (pi, pr) in self.profiles.iter().enumerate() {
-                let gx = x0 + 50.0 + pi as f64 * group;
-                for (si, t) in pr.tallies.iter().enumerate() {
-                    let v = f(t);
-                    let bx = gx + si as f64 * bar;
-                    let _ = writeln!(s, "<rect x=\"{bx:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{} {}: {v:.3}</title></rect>", y(v), bar - 2.0, top + chart_h - y(v), colors[si % colors.len()], pr.profile.name, t.strategy);
-                    let _ = writeln!(s, "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"8\" text-anchor=\"middle\">{v:.1}</text>", bx + bar / 2.0 - 1.0, y(v) - 2.0);
-                }
-                let _ = writeln!(
-                    s,
-                    "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                    gx + bar * pr.tallies.len() as f64 / 2.0,
-                    top + chart_h + 14.0,
-                    pr.profile.name
-                );
-            }
-            let _ = writeln!(s, "<line x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"black\" stroke-dasharray=\"4 3\"/><text x=\"{:.1}\" y=\"{:.1}\">floor {floor}</text>", x0 + 40.0, y(*floor), x0 + chart_w, y(*floor), x0, y(*floor) + 4.0);
-        }
-        for (si, n) in names.iter().enumerate() {
-            let lx = 20.0 + si as f64 * 110.0;
-            let ly = top + chart_h + 45.0;
-            let _ = writeln!(s, "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{n}</text>", ly - 9.0, colors[si % colors.len()], lx + 14.0, ly);
-        }
-        s.push_str("</svg>\n");
-        s
-    }
 }
 
 #[cfg(test)]
