@@ -10,6 +10,7 @@
 
 mod args;
 mod jitcode;
+mod progress;
 mod reports;
 mod synthetic;
 

@@ -32,7 +32,19 @@ pub(crate) fn cmd_measure(
     if programs == 0 {
         return Err(Fail("--programs must be at least 1".into()));
     }
-    let report = measure::measure(&profs, seed, programs).map_err(Fail)?;
+    let bar = crate::progress::counted(profs.len() as u64, "profiles");
+    let mut measured = Vec::new();
+    for p in &profs {
+        bar.set_message(p.name);
+        measured.push(measure::measure_profile(p, seed, programs).map_err(Fail)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let report = measure::Report {
+        commit: measure::current_commit(),
+        programs,
+        profiles: measured,
+    };
     std::fs::create_dir_all(out)
         .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
     for (name, body) in [
@@ -86,30 +98,35 @@ pub(crate) fn cmd_thresholds(file: &Path, programs: u64) -> Result<ExitCode, Fai
 /// `a64call planted`: hunt every planted bug; 1 if any is not caught.
 pub(crate) fn cmd_planted(programs: u64, no_static_check: bool) -> Result<ExitCode, Fail> {
     let mut missed = 0;
+    let bar = crate::progress::counted(PlantedBug::ALL.len() as u64, "planted bugs");
     for bug in PlantedBug::ALL {
-        if no_static_check && !bug.observable_at_run_time() {
-            println!(
+        bar.set_message(bug.name());
+        let line = if no_static_check && !bug.observable_at_run_time() {
+            format!(
                 "{:24} not observable at run time (only the static oracle can see it)",
                 bug.name()
-            );
-            continue;
-        }
-        let limit = std::time::Duration::from_secs(300);
-        let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, 1, programs, limit)?;
-        match h.caught {
-            Some((seed, f)) => println!(
-                "{:24} caught at seed {seed} after {} programs, {:.2} s: {}",
-                bug.name(),
-                h.programs,
-                h.elapsed.as_secs_f64(),
-                f.summary()
-            ),
-            None => {
-                println!("{:24} NOT CAUGHT in {} programs", bug.name(), h.programs);
-                missed += 1;
+            )
+        } else {
+            let limit = std::time::Duration::from_secs(300);
+            let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, 1, programs, limit)?;
+            match h.caught {
+                Some((seed, f)) => format!(
+                    "{:24} caught at seed {seed} after {} programs, {:.2} s: {}",
+                    bug.name(),
+                    h.programs,
+                    h.elapsed.as_secs_f64(),
+                    f.summary()
+                ),
+                None => {
+                    missed += 1;
+                    format!("{:24} NOT CAUGHT in {} programs", bug.name(), h.programs)
+                }
             }
-        }
+        };
+        bar.suspend(|| println!("{line}"));
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(exit_status(missed))
 }
 

@@ -147,6 +147,10 @@ pub(crate) fn cmd_check(
     };
     let mut n = 0u64;
     let mut calls = 0u64;
+    let bar = match iterations {
+        Some(it) => crate::progress::counted(it, "programs"),
+        None => crate::progress::open_ended("programs"),
+    };
     loop {
         if iterations.is_some_and(|it| n >= it)
             || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
@@ -166,6 +170,7 @@ pub(crate) fn cmd_check(
                 .map(|(_, _, o)| o.calls.len() as u64)
                 .unwrap_or(0);
             if let Some(f) = &report.finding {
+                bar.finish_and_clear();
                 let s = seed.wrapping_add(n + i as u64);
                 println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
                 let prov = format!("a64call check --profile {} --seed {s}", prof.name);
@@ -175,7 +180,9 @@ pub(crate) fn cmd_check(
             }
         }
         n += k;
+        bar.set_position(n);
     }
+    bar.finish_and_clear();
     let wall = start.elapsed().as_secs_f64();
     let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
         (Some(a), Some(b)) if b > a => b - a,
