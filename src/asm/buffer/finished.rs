@@ -1,0 +1,80 @@
+//! A finished buffer and where its bytes went.
+
+use super::Slot;
+use crate::asm::encode::Inst;
+use std::ops::Range;
+
+/// Where bytes of a finished buffer went.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SizeBreakdown {
+    /// Function instructions (body, call sequences, prologue, epilogue).
+    pub body: u64,
+    /// Pool entries, their alignment padding and the branches around islands.
+    pub pool: u64,
+    /// Stub instructions, their literals and padding.
+    pub stubs: u64,
+    /// Number of islands placed before the final pool.
+    pub islands: u32,
+    /// Distinct pool entries placed (across islands and the final pool).
+    pub pool_entries: u32,
+    /// Stubs placed.
+    pub stub_count: u32,
+}
+
+/// A finished buffer: resolved slots, their bytes, and where the data lives.
+#[derive(Clone, Debug)]
+pub struct Finished {
+    /// Address of byte 0.
+    pub base: u64,
+    /// Every 4-byte slot.
+    pub slots: Vec<Slot>,
+    /// Little-endian bytes of every slot.
+    pub bytes: Vec<u8>,
+    /// Byte ranges holding data, never code.
+    pub data: Vec<Range<u32>>,
+    /// Byte ranges holding pool entries (8-byte aligned, inside `data`; no padding, no stubs).
+    pub pool: Vec<Range<u32>>,
+    /// Where the bytes went.
+    pub sizes: SizeBreakdown,
+    /// Whether the bytes work unchanged at any address: no instruction refers pc-relatively to
+    /// anything outside the function (a direct `bl` to a helper, any `adrp`). Derived from the
+    /// finished slots, whatever the strategy claims (invariant 7).
+    pub position_independent: bool,
+}
+
+/// Does `inst`, at byte `at` of a function of `len` bytes, refer pc-relatively to an address
+/// outside the function? An `adrp` always does (it names a 4 KiB page, which moves with the code
+/// only in steps of 4 KiB).
+fn refers_outside(inst: &Inst, at: u32, len: u32) -> bool {
+    let offset = match *inst {
+        Inst::B { offset }
+        | Inst::Bl { offset }
+        | Inst::BCond { offset, .. }
+        | Inst::LdrLit { offset, .. } => offset,
+        Inst::Adrp { .. } => return true,
+        _ => return false,
+    };
+    let to = i64::from(at) + i64::from(offset);
+    !(0..i64::from(len)).contains(&to)
+}
+
+impl Finished {
+    /// Is byte offset `off` inside a pool entry?
+    pub fn is_pool(&self, off: u32) -> bool {
+        self.pool.iter().any(|r| r.contains(&off))
+    }
+
+    /// Is byte offset `off` inside a data range?
+    pub fn is_data(&self, off: u32) -> bool {
+        self.data.iter().any(|r| r.contains(&off))
+    }
+}
+
+/// Invariant 7: no slot refers outside the function.
+pub(super) fn position_independent(slots: &[Slot]) -> bool {
+    let len = 4 * slots.len() as u32;
+    !slots
+        .iter()
+        .enumerate()
+        .any(|(i, s)| matches!(s, Slot::Inst(inst) if refers_outside(inst, 4 * i as u32, len)))
+}

@@ -1,0 +1,184 @@
+//! Tests of the parent module.
+
+use super::*;
+use crate::asm::encode::X16;
+
+#[test]
+fn pool_is_deduplicated_aligned_and_after_code() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.load_const(X16, 0xAAAA);
+    b.push(Inst::Blr { rn: X16 });
+    b.load_const(X16, 0xBBBB);
+    b.load_const(X16, 0xAAAA);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.pool_entries, 2);
+    assert_eq!(f.sizes.body, 20);
+    // ret at 16, pad at 20, entries at 24 and 32.
+    assert_eq!(f.data, vec![20..40]);
+    assert_eq!(
+        f.slots[0],
+        Slot::Inst(Inst::LdrLit {
+            rt: X16,
+            offset: 24
+        })
+    );
+    assert_eq!(
+        f.slots[2],
+        Slot::Inst(Inst::LdrLit {
+            rt: X16,
+            offset: 24
+        })
+    );
+    assert_eq!(
+        f.slots[3],
+        Slot::Inst(Inst::LdrLit {
+            rt: X16,
+            offset: 12
+        })
+    );
+    assert_eq!(&f.bytes[24..32], &0xAAAAu64.to_le_bytes());
+}
+
+#[test]
+fn far_uses_get_an_island_with_a_branch_over_it() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.load_const(X16, 0x1234_5678);
+    b.push(Inst::Blr { rn: X16 });
+    for _ in 0..600_000 {
+        b.reserve(8);
+        b.push(Inst::Nop);
+    }
+    b.reserve(8);
+    b.load_const(X16, 0x1234_5678);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.islands, 1);
+    assert_eq!(
+        f.sizes.pool_entries, 2,
+        "the second use is out of range of the island entry"
+    );
+    for r in &f.data {
+        let before = f.slots[(r.start / 4 - 1) as usize];
+        assert!(
+            matches!(before, Slot::Inst(i) if i.is_terminator()),
+            "{r:?} after {before:?}"
+        );
+    }
+}
+
+/// A buffer with the pool after the code: `lead` nops, a load of 0x1234_5678 and `blr`,
+/// `fill` nops, `ret`; its [`CodeBuffer::code_and_pool_len`] and the finished result.
+fn after_code(lead: u32, fill: u32) -> (u32, Result<Finished, EmitError>) {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.set_pool_placement(PoolPlacement::AfterCode);
+    for _ in 0..lead {
+        b.push(Inst::Nop);
+    }
+    b.load_const(X16, 0x1234_5678);
+    b.push(Inst::Blr { rn: X16 });
+    for _ in 0..fill {
+        b.push(Inst::Nop);
+    }
+    b.push(Inst::Ret);
+    (b.code_and_pool_len(), b.finish())
+}
+
+/// Where the `ldr` literal at `at` reads (byte offset).
+fn literal_of(f: &Finished, at: u32) -> u32 {
+    match f.slots[(at / 4) as usize] {
+        Slot::Inst(Inst::LdrLit { offset, .. }) => (at as i32 + offset) as u32,
+        other => panic!("no literal load at {at:#x}: {other:?}"),
+    }
+}
+
+#[test]
+fn pool_after_code_is_one_aligned_pool_after_the_ret() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.set_pool_placement(PoolPlacement::AfterCode);
+    b.load_const(X16, 0xAAAA);
+    b.push(Inst::Blr { rn: X16 });
+    for _ in 0..1000 {
+        b.reserve(8);
+        b.push(Inst::Nop);
+    }
+    b.load_const(X16, 0xBBBB);
+    b.push(Inst::Blr { rn: X16 });
+    b.load_const(X16, 0xAAAA);
+    b.push(Inst::Blr { rn: X16 });
+    b.push(Inst::Ret);
+    let len = b.code_and_pool_len();
+    let f = b.finish().unwrap();
+    assert_eq!(len as usize, f.bytes.len());
+    assert_eq!((f.sizes.islands, f.sizes.pool_entries), (0, 2));
+    assert_eq!(
+        f.data.len(),
+        1,
+        "one pool, after all the code: {:?}",
+        f.data
+    );
+    let pool = f.data[0].clone();
+    assert_eq!(pool.end as usize, f.bytes.len());
+    assert_eq!(f.pool, vec![pool.end - 16..pool.end]);
+    assert!(f.pool[0].start.is_multiple_of(8));
+    let ret = (pool.start / 4 - 1) as usize;
+    assert_eq!(f.slots[ret], Slot::Inst(Inst::Ret));
+    // First-use order, de-duplicated.
+    let tail = 8 + 4 * 1000;
+    assert_eq!(literal_of(&f, 0), f.pool[0].start);
+    assert_eq!(literal_of(&f, tail), f.pool[0].start + 8);
+    assert_eq!(literal_of(&f, tail + 8), f.pool[0].start);
+    let lit = f.pool[0].start as usize;
+    assert_eq!(&f.bytes[lit..lit + 8], &0xAAAAu64.to_le_bytes());
+}
+
+#[test]
+fn pool_after_code_reaches_exactly_1_mib_minus_4_and_reports_beyond() {
+    const MIB: u32 = 1 << 20;
+    // Load at 4; code ends at 1 MiB - 4, 4 bytes of zero padding: the literal at 1 MiB is
+    // +1 MiB - 4 away, the farthest `ldr` reaches. Code and pool: 1 MiB + 8.
+    let (len, f) = after_code(1, (MIB - 20) / 4);
+    let f = f.unwrap();
+    assert_eq!(len, MIB + 8);
+    assert_eq!(literal_of(&f, 4), MIB, "ldr reaches +1 MiB - 4");
+    assert_eq!(f.data, vec![MIB - 4..MIB + 8]);
+    assert_eq!(&f.bytes[(MIB - 4) as usize..MIB as usize], &[0; 4]);
+    // Load at 0, the same code: the literal is +1 MiB away, out of reach. The buffer does
+    // not relax it (invariant 2): the strategy must not have emitted a function this large.
+    let (len, f) = after_code(0, (MIB - 16) / 4);
+    assert_eq!(len, MIB + 8);
+    assert!(matches!(
+        f,
+        Err(EmitError::OutOfRange {
+            at: 0,
+            delta: 0x10_0000,
+            kind: LabelUse::Ldr19
+        })
+    ));
+}
+
+#[test]
+fn out_of_range_is_an_error_not_a_truncation() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.push_use(
+        Inst::BCond {
+            cond: crate::asm::encode::Cond::Eq,
+            offset: 0,
+        },
+        l,
+        LabelUse::Branch19,
+    );
+    for _ in 0..(1 << 18) {
+        b.push(Inst::Nop);
+    }
+    b.bind(l);
+    b.push(Inst::Ret);
+    assert!(matches!(
+        b.finish(),
+        Err(EmitError::OutOfRange {
+            kind: LabelUse::Branch19,
+            ..
+        })
+    ));
+}

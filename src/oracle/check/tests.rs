@@ -1,0 +1,284 @@
+//! Tests of the parent module.
+
+use super::*;
+use crate::emit::strategy;
+use crate::emit::{emit, EmitOptions};
+use crate::model::gen::{from_seed, Profile};
+
+#[test]
+fn capstone_prints_what_render_says_for_every_form() {
+    use crate::asm::encode::{
+        dc_cvau, ic_ivau, AluOp, Cond, DSB_ISH, ISB, MRS_X1_TPIDR, MSR_TPIDR_X0,
+    };
+    let pc = 0x1234_5678_9000u64;
+    let mut insts = vec![
+        Inst::Ret,
+        Inst::Nop,
+        Inst::Svc,
+        DSB_ISH,
+        ISB,
+        MSR_TPIDR_X0,
+        MRS_X1_TPIDR,
+        dc_cvau(0),
+        ic_ivau(5),
+    ];
+    for hw in 0..4u8 {
+        for imm16 in [0u16, 1, 9, 10, 0x1234, 0xFFFE, 0xFFFF] {
+            insts.push(Inst::Movz { rd: 3, imm16, hw });
+            insts.push(Inst::Movn { rd: 3, imm16, hw });
+            insts.push(Inst::Movk { rd: 3, imm16, hw });
+        }
+    }
+    for offset in [-(1 << 20), -8, -4, 0, 4, 8, 36, (1 << 20) - 4] {
+        insts.push(Inst::LdrLit { rt: 16, offset });
+        insts.push(Inst::BCond {
+            cond: Cond::Ne,
+            offset,
+        });
+        insts.push(Inst::B { offset });
+        insts.push(Inst::Bl { offset });
+    }
+    for c in [
+        Cond::Eq,
+        Cond::Ne,
+        Cond::Hs,
+        Cond::Lo,
+        Cond::Hi,
+        Cond::Ls,
+        Cond::Ge,
+        Cond::Lt,
+        Cond::Gt,
+        Cond::Le,
+    ] {
+        insts.push(Inst::BCond {
+            cond: c,
+            offset: 64,
+        });
+    }
+    for pages in [-(1 << 20), -1, 0, 1, (1 << 20) - 1] {
+        insts.push(Inst::Adrp { rd: 16, pages });
+    }
+    for imm12 in [0u16, 1, 9, 10, 4095] {
+        insts.push(Inst::AddImm {
+            rd: 16,
+            rn: 16,
+            imm12,
+        });
+        insts.push(Inst::AddImm {
+            rd: 31,
+            rn: 9,
+            imm12,
+        });
+        insts.push(Inst::AddImm {
+            rd: 11,
+            rn: 31,
+            imm12,
+        });
+        insts.push(Inst::SubImm {
+            rd: 2,
+            rn: 2,
+            imm12,
+        });
+        insts.push(Inst::SubsImm {
+            rd: 9,
+            rn: 9,
+            imm12,
+        });
+        insts.push(Inst::SubsImm {
+            rd: 31,
+            rn: 2,
+            imm12,
+        });
+        insts.push(Inst::LdrImm {
+            rt: 9,
+            rn: 31,
+            imm12,
+        });
+        insts.push(Inst::StrImm {
+            rt: 31,
+            rn: 28,
+            imm12,
+        });
+    }
+    for imm7 in [-64i8, -6, -1, 0, 1, 2, 63] {
+        insts.push(Inst::Stp {
+            rt: 0,
+            rt2: 1,
+            rn: 10,
+            imm7,
+        });
+        insts.push(Inst::Ldp {
+            rt: 10,
+            rt2: 11,
+            rn: 9,
+            imm7,
+        });
+        insts.push(Inst::StpPre {
+            rt: 29,
+            rt2: 30,
+            rn: 31,
+            imm7,
+        });
+        insts.push(Inst::LdpPost {
+            rt: 29,
+            rt2: 30,
+            rn: 31,
+            imm7,
+        });
+    }
+    for op in AluOp::ALL {
+        insts.push(Inst::Alu {
+            op,
+            rd: 19,
+            rn: 20,
+            rm: 27,
+        });
+    }
+    for shift in [1u8, 9, 10, 28, 63] {
+        insts.push(Inst::Lsl {
+            rd: 1,
+            rn: 2,
+            shift,
+        });
+        insts.push(Inst::Lsr {
+            rd: 1,
+            rn: 2,
+            shift,
+        });
+        insts.push(Inst::Ror {
+            rd: 1,
+            rn: 2,
+            shift,
+        });
+    }
+    insts.extend([
+        Inst::CmpReg { rn: 19, rm: 20 },
+        Inst::MovReg { rd: 0, rm: 19 },
+        Inst::Blr { rn: 16 },
+        Inst::Br { rn: 17 },
+        Inst::MrsNzcv { rt: 1 },
+        Inst::MsrNzcv { rt: 31 },
+        Inst::Brk { imm16: 0 },
+        Inst::Brk { imm16: 0xF10 },
+    ]);
+    for i in insts {
+        let w = i.encode().unwrap();
+        assert_eq!(
+            decode_word(w, pc).as_deref(),
+            Some(i.render(pc).as_str()),
+            "{i:?} ({w:08x})"
+        );
+    }
+}
+
+#[test]
+fn the_verified_cache_cannot_hide_a_mismatch() {
+    let p = from_seed(3, &Profile::named("default").unwrap());
+    let e = emit(
+        &p,
+        strategy::by_name("pool").unwrap(),
+        &EmitOptions::default(),
+    )
+    .unwrap();
+    check(&e).unwrap(); // fills the cache with this code's (word, meaning) pairs
+    let k = e
+        .code
+        .slots
+        .iter()
+        .position(|s| matches!(s, Slot::Inst(Inst::MovReg { .. })))
+        .unwrap();
+    let mut lied = e.clone();
+    let Slot::Inst(Inst::MovReg { rd, rm }) = lied.code.slots[k] else {
+        unreachable!()
+    };
+    // Same bytes, a different claimed meaning.
+    lied.code.slots[k] = Slot::Inst(Inst::MovReg {
+        rd: (rd + 1) % 28,
+        rm,
+    });
+    let err = check_encoding(&lied).unwrap_err();
+    assert_eq!(err.offset as usize, 4 * k, "{err}");
+    // Same meaning, different bytes.
+    let mut flipped = e.clone();
+    flipped.code.bytes[4 * k] ^= 1;
+    assert!(check_encoding(&flipped).is_err());
+}
+
+#[test]
+fn an_adrp_ldr_load_must_read_a_pool_entry() {
+    // No strategy emits asmjit's relaxed literal load (`adrp x16; ldr x16, [x16, #lo12]`)
+    // any more (pool+bl falls back to stubs first), but the checker still judges it: one
+    // pool+bl site's argument move and `ldr x16, <literal>` rewritten into that form.
+    let p = from_seed(3, &Profile::named("far64").unwrap());
+    let e = emit(
+        &p,
+        strategy::by_name("pool+bl").unwrap(),
+        &EmitOptions::default(),
+    )
+    .unwrap();
+    let load = e
+        .sites
+        .iter()
+        .find(|s| s.choice.kind == strategy::SeqKind::PoolLoad && s.start >= 4)
+        .unwrap();
+    let k = (load.start / 4) as usize;
+    let Slot::Inst(Inst::LdrLit { offset, .. }) = e.code.slots[k] else {
+        unreachable!()
+    };
+    let lit = (e.code.base + u64::from(load.start)).wrapping_add(offset as i64 as u64);
+    let adrp_pc = e.code.base + u64::from(load.start) - 4;
+    let pages = ((lit >> 12) as i64 - (adrp_pc >> 12) as i64) as i32;
+    let imm12 = ((lit & 0xFFF) / 8) as u16;
+    let site = CallSite {
+        start: load.start - 4,
+        ..*load
+    };
+    let tamper = |pages: i32, imm12: u16| {
+        let mut t = e.clone();
+        t.code.slots[k - 1] = Slot::Inst(Inst::Adrp { rd: 16, pages });
+        t.code.slots[k] = Slot::Inst(Inst::LdrImm {
+            rt: 16,
+            rn: 16,
+            imm12,
+        });
+        for j in [k - 1, k] {
+            let Slot::Inst(i) = t.code.slots[j] else {
+                unreachable!()
+            };
+            t.code.bytes[4 * j..4 * j + 4].copy_from_slice(&i.encode().unwrap().to_le_bytes());
+        }
+        check_site(&t, &site)
+    };
+    tamper(pages, imm12).unwrap();
+    // The 8 bytes before the entry are padding, another entry or code; a page further is
+    // past the function's end.
+    let m = tamper(pages, imm12.wrapping_sub(1) & 0xFFF)
+        .unwrap_err()
+        .message;
+    assert!(
+        m.contains("not an entry") || m.contains("transfers to"),
+        "{m}"
+    );
+    let m = tamper(pages + 1, imm12).unwrap_err().message;
+    assert!(m.contains("outside the function"), "{m}");
+}
+
+#[test]
+fn every_strategy_passes_on_generated_programs() {
+    for prof in ["default", "nested", "far64", "cinderx"] {
+        let p = Profile::named(prof).unwrap();
+        for seed in 0..40 {
+            let prog = from_seed(seed, &p);
+            for s in strategy::all() {
+                let e = emit(&prog, s, &EmitOptions::default()).unwrap();
+                if let Err(err) = check(&e) {
+                    panic!(
+                        "{prof} seed {seed} {}: {err}\n{}",
+                        s.name(),
+                        disassemble(&e, err.offset.saturating_sub(16)..err.offset + 16)
+                    );
+                }
+            }
+        }
+    }
+}
