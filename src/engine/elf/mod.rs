@@ -1,0 +1,255 @@
+//! The standalone static AArch64 ELF that runs a batch of images under qemu-user or natively.
+//!
+//! The ELF carries a start routine, a table of programs and a blob with their code. For each
+//! program, like a JIT, the start routine `mmap`s the code and helper pages read-write with
+//! `MAP_FIXED_NOREPLACE`, copies the bytes in, cleans the data cache and invalidates the
+//! instruction cache (`dc cvau`, `ic ivau`, `dsb ish`, `isb`; qemu ignores them, real hardware
+//! needs them), `mprotect`s the pages read-execute, resets scratch, call log and stack, arms a
+//! per-program timer, loads the initial registers and branches to the function with
+//! `x30 = EXIT_ADDR`. The exit page saves every register; a signal handler on an alternate stack
+//! saves the faulting state from the `ucontext` and resumes at the report routine. The report
+//! routine writes one [`Record`] to stdout with raw `write` syscalls, unmaps the program and moves
+//! on; the last program ends with `exit_group(0)`.
+//!
+//! Record (little-endian u64 words): `MAGIC, index, status, signo, fault_address, pc, x0..x30, sp,
+//! nzcv, log_len`, then the 4 KiB scratch buffer, then `log_len` bytes of call log.
+
+mod asm;
+mod record;
+mod routines;
+
+pub use record::{parse_records, word, Record, HEADER_WORDS};
+
+use crate::machine::layout::{
+    self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
+    STACK_TOP,
+};
+use crate::machine::runtime::Image;
+use routines::routines;
+
+/// First word of every record.
+pub const MAGIC: u64 = 0xA64C_A11E_0000_0001;
+/// Record status: the function returned to EXIT_ADDR.
+pub const STATUS_RETURNED: u64 = 0;
+/// Record status: a signal stopped the function.
+pub const STATUS_SIGNAL: u64 = 1;
+/// Record status: the per-program timer expired.
+pub const STATUS_TIMEOUT: u64 = 2;
+/// Record status: the program's pages could not be mapped (detail in `fault_address`).
+pub const STATUS_MAP_FAILED: u64 = 3;
+/// `log_len` value meaning the call-log cursor left the log region.
+pub const LOG_CORRUPT: u64 = u64::MAX;
+
+const ALTSTACK_ADDR: u64 = 0x0300_0000;
+const ALTSTACK_SIZE: u64 = 0x1_0000;
+const DATA_ADDR: u64 = 0x0400_0000;
+const STATE: u64 = DATA_ADDR; // record header, HEADER_WORDS words
+const CUR: u64 = DATA_ADDR + 0x200; // current program index
+const NPROG: u64 = DATA_ADDR + 0x208;
+const MAPPED: u64 = DATA_ADDR + 0x210; // segments of the current program mapped so far
+const INITREGS: u64 = DATA_ADDR + 0x300; // 31 words
+const SIGACT: u64 = DATA_ADDR + 0x400; // struct sigaction (kernel layout)
+const ITIMER_ON: u64 = DATA_ADDR + 0x440;
+const ITIMER_OFF: u64 = DATA_ADDR + 0x460;
+const SIGSTACK: u64 = DATA_ADDR + 0x480;
+const SCRATCH_TEMPLATE: u64 = DATA_ADDR + 0x1000;
+const PROGTAB: u64 = DATA_ADDR + 0x2000;
+
+/// Linux aarch64 syscall numbers used.
+mod sys {
+    pub const WRITE: u16 = 64;
+    pub const EXIT_GROUP: u16 = 94;
+    pub const SETITIMER: u16 = 103;
+    pub const SIGALTSTACK: u16 = 132;
+    pub const RT_SIGACTION: u16 = 134;
+    pub const RT_SIGRETURN: u16 = 139;
+    pub const MUNMAP: u16 = 215;
+    pub const MMAP: u16 = 222;
+    pub const MPROTECT: u16 = 226;
+}
+
+/// Signals the handler catches.
+const SIGNALS: [u16; 6] = [4, 5, 7, 8, 11, 14];
+const SIGALRM: u64 = 14;
+
+/// `ucontext` offsets of the arm64 `sigcontext` fields.
+const UC_FAULT: u16 = 176;
+const UC_REGS: u16 = 184;
+const UC_SP: u16 = 432;
+const UC_PC: u16 = 440;
+const UC_PSTATE: u16 = 448;
+
+/// Default per-program timer in seconds (runaway code becomes [`STATUS_TIMEOUT`]).
+pub const PROGRAM_TIMEOUT_SECS: u64 = 5;
+
+/// One program's layout in the ELF's tables.
+struct Prog {
+    entry: u64,
+    segs: Vec<(u64, u64, u64, u64, u64)>, // addr, len8, blob address, map start, map len
+}
+
+fn put(buf: &mut [u8], at: u64, v: u64) {
+    let o = (at - DATA_ADDR) as usize;
+    buf[o..o + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A loadable segment of the ELF.
+struct Load<'a> {
+    vaddr: u64,
+    flags: u32,
+    data: &'a [u8],
+    memsz: u64,
+}
+
+const ALIGN: u64 = 0x1_0000;
+
+fn write_elf(loads: &[Load], entry: u64) -> Vec<u8> {
+    let phoff = 64u64;
+    let mut out = vec![0u8; (phoff + 56 * loads.len() as u64) as usize];
+    let h = &mut out[..64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // 64-bit
+    h[5] = 1; // little endian
+    h[6] = 1; // version
+    h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    h[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
+    h[20..24].copy_from_slice(&1u32.to_le_bytes());
+    h[24..32].copy_from_slice(&entry.to_le_bytes());
+    h[32..40].copy_from_slice(&phoff.to_le_bytes());
+    h[52..54].copy_from_slice(&64u16.to_le_bytes());
+    h[54..56].copy_from_slice(&56u16.to_le_bytes());
+    h[56..58].copy_from_slice(&(loads.len() as u16).to_le_bytes());
+    h[58..60].copy_from_slice(&64u16.to_le_bytes());
+    for (k, l) in loads.iter().enumerate() {
+        let offset = if l.data.is_empty() {
+            0
+        } else {
+            let o = layout::align_up(out.len() as u64, ALIGN);
+            out.resize(o as usize, 0);
+            out.extend_from_slice(l.data);
+            o
+        };
+        let p = (phoff + 56 * k as u64) as usize;
+        let ph = &mut out[p..p + 56];
+        ph[0..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        ph[4..8].copy_from_slice(&l.flags.to_le_bytes());
+        ph[8..16].copy_from_slice(&offset.to_le_bytes());
+        ph[16..24].copy_from_slice(&l.vaddr.to_le_bytes());
+        ph[24..32].copy_from_slice(&l.vaddr.to_le_bytes());
+        ph[32..40].copy_from_slice(&(l.data.len() as u64).to_le_bytes());
+        ph[40..48].copy_from_slice(&l.memsz.to_le_bytes());
+        ph[48..56].copy_from_slice(&ALIGN.to_le_bytes());
+    }
+    out
+}
+
+/// Build the ELF that runs `images` in order and reports one record each; each program may run
+/// `timeout_secs` seconds before its timer ends it.
+pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
+    let r = routines();
+    let mut progs = Vec::new();
+    let mut blob: Vec<u8> = Vec::new();
+    let mut nsegs = 0u64;
+    for img in images {
+        let mut segs = Vec::new();
+        for s in &img.segments {
+            let map_start = s.addr & !(ALIGN - 1);
+            let map_len = layout::align_up(s.end(), ALIGN) - map_start;
+            let len8 = layout::align_up(s.bytes.len() as u64, 8);
+            segs.push((s.addr, len8, blob.len() as u64, map_start, map_len));
+            blob.extend_from_slice(&s.bytes);
+            blob.resize(layout::align_up(blob.len() as u64, 8) as usize, 0);
+        }
+        nsegs += segs.len() as u64;
+        progs.push(Prog {
+            entry: img.entry,
+            segs,
+        });
+    }
+    let segtab = PROGTAB + 32 * progs.len() as u64;
+    let blob_at = layout::align_up(segtab + 40 * nsegs, 8);
+    let mut data = vec![0u8; (blob_at - DATA_ADDR) as usize];
+    put(&mut data, NPROG, progs.len() as u64);
+    for n in 0..31u8 {
+        put(
+            &mut data,
+            INITREGS + 8 * u64::from(n),
+            layout::initial_reg(n),
+        );
+    }
+    // struct sigaction (kernel, arm64): handler, flags, restorer, mask
+    put(&mut data, SIGACT, r.handler);
+    put(&mut data, SIGACT + 8, 0x4 | 0x0800_0000 | 0x0400_0000); // SA_SIGINFO | SA_ONSTACK | SA_RESTORER
+    put(&mut data, SIGACT + 16, r.restorer);
+    put(&mut data, SIGACT + 24, 1 << (SIGALRM - 1));
+    put(&mut data, ITIMER_ON + 16, timeout_secs.max(1));
+    put(&mut data, SIGSTACK, ALTSTACK_ADDR);
+    put(&mut data, SIGSTACK + 16, ALTSTACK_SIZE);
+    let st = (SCRATCH_TEMPLATE - DATA_ADDR) as usize;
+    data[st..st + layout::SCRATCH_BYTES as usize].copy_from_slice(&layout::initial_scratch());
+    let mut seg_at = segtab;
+    for (k, p) in progs.iter().enumerate() {
+        let e = PROGTAB + 32 * k as u64;
+        put(&mut data, e, p.entry);
+        put(&mut data, e + 8, p.segs.len() as u64);
+        put(&mut data, e + 16, seg_at);
+        for &(addr, len8, blob_off, map_start, map_len) in &p.segs {
+            for (i, v) in [addr, len8, blob_at + blob_off, map_start, map_len]
+                .into_iter()
+                .enumerate()
+            {
+                put(&mut data, seg_at + 8 * i as u64, v);
+            }
+            seg_at += 40;
+        }
+    }
+    data.extend_from_slice(&blob);
+    let (r_x, rw_) = (5u32, 6u32);
+    write_elf(
+        &[
+            Load {
+                vaddr: EXIT_ADDR,
+                flags: r_x,
+                data: &r.exit,
+                memsz: r.exit.len() as u64,
+            },
+            Load {
+                vaddr: layout::ENTRY_ADDR,
+                flags: r_x,
+                data: &r.entry,
+                memsz: r.entry.len() as u64,
+            },
+            Load {
+                vaddr: STACK_BASE,
+                flags: rw_,
+                data: &[],
+                memsz: STACK_SIZE,
+            },
+            Load {
+                vaddr: SCRATCH_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR,
+            },
+            Load {
+                vaddr: LOG_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: LOG_BYTES,
+            },
+            Load {
+                vaddr: ALTSTACK_ADDR,
+                flags: rw_,
+                data: &[],
+                memsz: ALTSTACK_SIZE,
+            },
+            Load {
+                vaddr: DATA_ADDR,
+                flags: rw_,
+                data: &data,
+                memsz: data.len() as u64,
+            },
+        ],
+        layout::ENTRY_ADDR,
+    )
+}
