@@ -258,180 +258,189 @@ pub fn check_layout(e: &Emitted) -> Result<(), CheckError> {
 
 /// Check 3: evaluate one call site's instructions and prove it calls its helper.
 pub fn check_site(e: &Emitted, site: &CallSite) -> Result<(), CheckError> {
-    let base = e.code.base;
-    let len = e.code.bytes.len() as u64;
-    let err = |off: u64, m: String| CheckError {
-        offset: off as u32,
-        message: format!("call #{} (h{}): {m}", site.index, site.helper),
+    let mut eval = SiteEval {
+        e,
+        site,
+        regs: [None; 32],
+        linked: None,
+        off: u64::from(site.start),
     };
-    let mut regs: [Option<u64>; 32] = [None; 32];
-    let mut off = u64::from(site.start);
-    let mut linked: Option<u64> = None;
+    let len = e.code.bytes.len() as u64;
     for _ in 0..16 {
-        if off >= len || e.code.is_data(off as u32) {
-            return Err(err(off, "control reaches data or leaves the code".into()));
+        if eval.off >= len || e.code.is_data(eval.off as u32) {
+            return Err(eval.err("control reaches data or leaves the code".into()));
         }
-        let Slot::Inst(inst) = e.code.slots[(off / 4) as usize] else {
+        let Slot::Inst(inst) = e.code.slots[(eval.off / 4) as usize] else {
             unreachable!()
         };
-        let pc = base + off;
-        let get = |regs: &[Option<u64>; 32], r: u8| {
-            regs[r as usize]
-                .ok_or_else(|| err(off, format!("x{r} read before the sequence set it")))
-        };
-        let write = |regs: &mut [Option<u64>; 32], r: u8, v: u64| {
-            if r != 16 && r != 17 {
-                return Err(err(
-                    off,
-                    format!("writes x{r}; a call sequence may only use x16/x17"),
-                ));
-            }
-            regs[r as usize] = Some(v);
-            Ok(())
-        };
-        if let (Some(l), Inst::Bl { .. } | Inst::Blr { .. }) = (linked, inst) {
-            return Err(err(
-                off,
-                format!("second link at {pc:#x} (the first returns to {l:#x})"),
-            ));
+        match eval.step(inst)? {
+            Some(next) => eval.off = next,
+            None => return Ok(()),
         }
-        let mut next = off + 4;
+    }
+    Err(eval.err("call sequence longer than 16 instructions".into()))
+}
+
+/// The evaluation of one call site: what each register holds (`None`: not set by the
+/// sequence), the return address once linked, and the offset being evaluated.
+struct SiteEval<'a> {
+    e: &'a Emitted,
+    site: &'a CallSite,
+    regs: [Option<u64>; 32],
+    linked: Option<u64>,
+    off: u64,
+}
+
+impl SiteEval<'_> {
+    fn err(&self, m: String) -> CheckError {
+        CheckError {
+            offset: self.off as u32,
+            message: format!("call #{} (h{}): {m}", self.site.index, self.site.helper),
+        }
+    }
+
+    fn get(&self, r: u8) -> Result<u64, CheckError> {
+        self.regs[r as usize]
+            .ok_or_else(|| self.err(format!("x{r} read before the sequence set it")))
+    }
+
+    /// Invariant 5 of the buffer: a call sequence writes only x16 and x17 (x30 by the link).
+    fn write(&mut self, r: u8, v: u64) -> Result<(), CheckError> {
+        if r != 16 && r != 17 {
+            return Err(self.err(format!("writes x{r}; a call sequence may only use x16/x17")));
+        }
+        self.regs[r as usize] = Some(v);
+        Ok(())
+    }
+
+    /// The 8 bytes at offset `lit` of the function.
+    fn quad(&self, lit: u64) -> u64 {
+        let at = lit as usize;
+        u64::from_le_bytes(self.e.code.bytes[at..at + 8].try_into().unwrap())
+    }
+
+    /// Evaluate `inst` at the current offset: `Some(next offset)`, or `None` once control has
+    /// reached the helper correctly.
+    fn step(&mut self, inst: Inst) -> Result<Option<u64>, CheckError> {
+        let pc = self.e.code.base + self.off;
+        if let (Some(l), Inst::Bl { .. } | Inst::Blr { .. }) = (self.linked, inst) {
+            return Err(self.err(format!(
+                "second link at {pc:#x} (the first returns to {l:#x})"
+            )));
+        }
         match inst {
-            Inst::Movz { rd, imm16, hw } => write(&mut regs, rd, u64::from(imm16) << (16 * hw))?,
-            Inst::Movn { rd, imm16, hw } => write(&mut regs, rd, !(u64::from(imm16) << (16 * hw)))?,
+            Inst::Movz { rd, imm16, hw } => self.write(rd, u64::from(imm16) << (16 * hw))?,
+            Inst::Movn { rd, imm16, hw } => self.write(rd, !(u64::from(imm16) << (16 * hw)))?,
             Inst::Movk { rd, imm16, hw } => {
-                let v = get(&regs, rd)?;
                 let sh = 16 * u32::from(hw);
-                write(
-                    &mut regs,
-                    rd,
-                    (v & !(0xFFFF << sh)) | (u64::from(imm16) << sh),
-                )?
+                let v = (self.get(rd)? & !(0xFFFF << sh)) | (u64::from(imm16) << sh);
+                self.write(rd, v)?
             }
-            Inst::Adrp { rd, pages } => write(
-                &mut regs,
+            Inst::Adrp { rd, pages } => self.write(
                 rd,
                 (pc & !0xFFF).wrapping_add(((pages as i64) << 12) as u64),
             )?,
             Inst::AddImm { rd, rn, imm12 } => {
-                let v = get(&regs, rn)?;
-                write(&mut regs, rd, v.wrapping_add(u64::from(imm12)))?
+                let v = self.get(rn)?.wrapping_add(u64::from(imm12));
+                self.write(rd, v)?
             }
             Inst::LdrLit { rt, offset } => {
-                let lit = off as i64 + i64::from(offset);
-                if lit < 0 || lit as u64 + 8 > len {
-                    return Err(err(
-                        off,
-                        format!("literal at offset {lit:#x} is outside the function"),
-                    ));
-                }
-                if lit % 8 != 0 {
-                    return Err(err(
-                        off,
-                        format!("literal at offset {lit:#x} is not 8-byte aligned"),
-                    ));
-                }
-                if !e.code.is_data(lit as u32) || !e.code.is_data(lit as u32 + 4) {
-                    return Err(err(
-                        off,
-                        format!("literal at offset {lit:#x} is not pool or stub data"),
-                    ));
-                }
-                let v = u64::from_le_bytes(
-                    e.code.bytes[lit as usize..lit as usize + 8]
-                        .try_into()
-                        .unwrap(),
-                );
-                write(&mut regs, rt, v)?
+                let v = self.literal(self.off as i64 + i64::from(offset))?;
+                self.write(rt, v)?
             }
             Inst::LdrImm { rt, rn, imm12 } => {
-                let addr = get(&regs, rn)?.wrapping_add(8 * u64::from(imm12));
-                let lit = addr.wrapping_sub(base);
-                if lit >= len || lit + 8 > len {
-                    return Err(err(off, format!("loads {addr:#x}, outside the function")));
-                }
-                if !addr.is_multiple_of(8) {
-                    return Err(err(
-                        off,
-                        format!("loads {addr:#x} (offset {lit:#x}), not 8-byte aligned"),
-                    ));
-                }
-                let entry = e.code.pool.iter().any(|r| {
-                    let (s, t) = (u64::from(r.start), u64::from(r.end));
-                    s <= lit && lit + 8 <= t && (lit - s) % 8 == 0
-                });
-                if !entry {
-                    return Err(err(
-                        off,
-                        format!(
-                            "loads {addr:#x} (offset {lit:#x}), not an entry of the literal pool"
-                        ),
-                    ));
-                }
-                let v = u64::from_le_bytes(
-                    e.code.bytes[lit as usize..lit as usize + 8]
-                        .try_into()
-                        .unwrap(),
-                );
-                write(&mut regs, rt, v)?
+                let addr = self.get(rn)?.wrapping_add(8 * u64::from(imm12));
+                let v = self.pool_entry(addr)?;
+                self.write(rt, v)?
             }
             Inst::Bl { offset } => {
                 let dest = pc.wrapping_add(offset as i64 as u64);
-                linked = Some(pc + 4);
-                if dest >= base && dest < base + len {
-                    next = dest - base;
-                } else {
-                    return finish(site, base, dest, linked, off, &err);
+                self.linked = Some(pc + 4);
+                let base = self.e.code.base;
+                if dest >= base && dest < base + self.e.code.bytes.len() as u64 {
+                    return Ok(Some(dest - base));
                 }
+                return self.arrive(dest).map(|()| None);
             }
             Inst::Blr { rn } => {
-                let dest = get(&regs, rn)?;
-                linked = Some(pc + 4);
-                return finish(site, base, dest, linked, off, &err);
+                let dest = self.get(rn)?;
+                self.linked = Some(pc + 4);
+                return self.arrive(dest).map(|()| None);
             }
-            Inst::Br { rn } => {
-                let dest = get(&regs, rn)?;
-                return finish(site, base, dest, linked, off, &err);
-            }
+            Inst::Br { rn } => return self.arrive(self.get(rn)?).map(|()| None),
             other => {
-                return Err(err(
-                    off,
-                    format!("unexpected `{}` in a call sequence", other.render(pc)),
-                ))
+                return Err(self.err(format!(
+                    "unexpected `{}` in a call sequence",
+                    other.render(pc)
+                )))
             }
         }
-        off = next;
+        Ok(Some(self.off + 4))
     }
-    Err(err(off, "call sequence longer than 16 instructions".into()))
-}
 
-fn finish(
-    site: &CallSite,
-    base: u64,
-    dest: u64,
-    linked: Option<u64>,
-    off: u64,
-    err: &dyn Fn(u64, String) -> CheckError,
-) -> Result<(), CheckError> {
-    if dest != site.target {
-        return Err(err(
-            off,
-            format!(
+    /// The value of an `ldr` literal at byte offset `lit`: an 8-byte-aligned word of pool or
+    /// stub data inside the function.
+    fn literal(&self, lit: i64) -> Result<u64, CheckError> {
+        let len = self.e.code.bytes.len() as i64;
+        if lit < 0 || lit + 8 > len {
+            return Err(self.err(format!(
+                "literal at offset {lit:#x} is outside the function"
+            )));
+        }
+        if lit % 8 != 0 {
+            return Err(self.err(format!("literal at offset {lit:#x} is not 8-byte aligned")));
+        }
+        if !self.e.code.is_data(lit as u32) || !self.e.code.is_data(lit as u32 + 4) {
+            return Err(self.err(format!(
+                "literal at offset {lit:#x} is not pool or stub data"
+            )));
+        }
+        Ok(self.quad(lit as u64))
+    }
+
+    /// The value a load through a computed address (`adrp; ldr [x, #lo12]`) reads: exactly one
+    /// 8-byte-aligned entry of the literal pool.
+    fn pool_entry(&self, addr: u64) -> Result<u64, CheckError> {
+        let len = self.e.code.bytes.len() as u64;
+        let lit = addr.wrapping_sub(self.e.code.base);
+        if lit >= len || lit + 8 > len {
+            return Err(self.err(format!("loads {addr:#x}, outside the function")));
+        }
+        if !addr.is_multiple_of(8) {
+            return Err(self.err(format!(
+                "loads {addr:#x} (offset {lit:#x}), not 8-byte aligned"
+            )));
+        }
+        let entry = self.e.code.pool.iter().any(|r| {
+            let (s, t) = (u64::from(r.start), u64::from(r.end));
+            s <= lit && lit + 8 <= t && (lit - s).is_multiple_of(8)
+        });
+        if !entry {
+            return Err(self.err(format!(
+                "loads {addr:#x} (offset {lit:#x}), not an entry of the literal pool"
+            )));
+        }
+        Ok(self.quad(lit))
+    }
+
+    /// Control leaves the function for `dest`: it must be the site's helper, with the link
+    /// register at the end of the sequence.
+    fn arrive(&self, dest: u64) -> Result<(), CheckError> {
+        let site = self.site;
+        if dest != site.target {
+            return Err(self.err(format!(
                 "transfers to {dest:#x}, but h{} is at {:#x}",
                 site.helper, site.target
-            ),
-        ));
-    }
-    match linked {
-        Some(r) if r == base + u64::from(site.ret) => Ok(()),
-        Some(r) => Err(err(
-            off,
-            format!(
-                "returns to {r:#x}, not to the end of the sequence {:#x}",
-                base + u64::from(site.ret)
-            ),
-        )),
-        None => Err(err(off, "leaves without setting the return address".into())),
+            )));
+        }
+        let ret = self.e.code.base + u64::from(site.ret);
+        match self.linked {
+            Some(r) if r == ret => Ok(()),
+            Some(r) => Err(self.err(format!(
+                "returns to {r:#x}, not to the end of the sequence {ret:#x}"
+            ))),
+            None => Err(self.err("leaves without setting the return address".into())),
+        }
     }
 }
 
