@@ -146,6 +146,26 @@ impl UnicornEngine {
         self.invalidate = false;
     }
 
+    /// After a guest write into code or helper pages the page contents no longer match what
+    /// was loaded: unmap them and flush, so the next run reloads and invalidates.
+    fn forget_user_pages(&mut self) -> Result<(), EngineError> {
+        let uc = &mut self.uc;
+        self.loaded.clear();
+        self.mapped.clear();
+        let regions: Vec<(u64, u64)> = uc
+            .mem_regions()
+            .map_err(|e| uerr("regions", e))?
+            .iter()
+            .filter(|r| r.begin >= layout::USER_MIN)
+            .map(|r| (r.begin, r.end))
+            .collect();
+        for (b, e) in regions {
+            uc.mem_unmap(b, e - b + 1).map_err(|e| uerr("unmap", e))?;
+        }
+        uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+        Ok(())
+    }
+
     fn load(&mut self, image: &Image) -> Result<(), EngineError> {
         const PAGE: u64 = 0x1000;
         let mut needed: BTreeSet<u64> = BTreeSet::new();
@@ -242,134 +262,149 @@ impl Engine for UnicornEngine {
             self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
         }
         self.load(image)?;
-        let uc = &mut self.uc;
-        uc.mem_write(STACK_TOP - 0x1000, &[0u8; 0x1100])
-            .map_err(|e| uerr("reset stack", e))?;
-        uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch())
-            .map_err(|e| uerr("reset scratch", e))?;
-        let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
-        ctl.extend_from_slice(&(LOG_ADDR + LOG_BYTES).to_le_bytes());
-        uc.mem_write(LOGCTL_ADDR, &ctl)
-            .map_err(|e| uerr("reset log", e))?;
-        for n in 0..=30u8 {
-            uc.reg_write(xreg(n), layout::initial_reg(n))
-                .map_err(|e| uerr("set register", e))?;
-        }
-        uc.reg_write(xreg(16), image.entry)
-            .map_err(|e| uerr("set x16", e))?;
-        uc.reg_write(RegisterARM64::SP, STACK_TOP)
-            .map_err(|e| uerr("set sp", e))?;
-        uc.reg_write(RegisterARM64::NZCV, 0)
-            .map_err(|e| uerr("set nzcv", e))?;
-        *uc.get_data_mut() = State {
-            code_start: image.code.start,
-            code_end: image.code.end,
-            limit: image.insn_limit,
-            ..State::default()
-        };
-        let result = uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
-        let pc = uc
+        reset_machine(&mut self.uc, image)?;
+        let result = self.uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
+        let pc = self
+            .uc
             .reg_read(RegisterARM64::PC)
             .map_err(|e| uerr("read pc", e))?;
-        let s = std::mem::take(uc.get_data_mut());
-        let exit = if s.limit_hit {
-            Exit::InsnLimit(s.total)
-        } else if let Some((access, addr)) = s.fault {
-            Exit::Fault { access, addr }
-        } else if let Some(intno) = s.intno {
-            match intno {
-                1 => Exit::InvalidInstruction,
-                7 => {
-                    let w = uc
-                        .mem_read_as_vec(pc, 4)
-                        .ok()
-                        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                    Exit::Breakpoint(
-                        w.filter(|w| w & 0xFFE0_001F == 0xD420_0000)
-                            .map(|w| ((w >> 5) & 0xFFFF) as u16),
-                    )
-                }
-                other => Exit::Signal(-(other as i32)),
-            }
-        } else {
-            match result {
-                Ok(()) if pc == EXIT_ADDR => Exit::Returned,
-                Ok(()) => Exit::Truncated(format!("emulation stopped at {pc:#x} without an exit")),
-                Err(unicorn_engine::uc_error::INSN_INVALID) => Exit::InvalidInstruction,
-                Err(unicorn_engine::uc_error::FETCH_UNMAPPED) => Exit::Fault {
-                    access: Access::Fetch,
-                    addr: pc,
-                },
-                Err(e) => Exit::Truncated(format!("unicorn stopped with {e:?}")),
-            }
-        };
+        let s = std::mem::take(self.uc.get_data_mut());
+        let exit = exit_of(&mut self.uc, &s, result, pc);
         if matches!(exit, Exit::Fault { access: Access::Write, addr } if addr >= layout::USER_MIN) {
-            // A guest write into code or helper pages: the page contents no longer match what
-            // was loaded, so forget them and let the next run reload and invalidate.
-            self.loaded.clear();
-            self.mapped.clear();
-            let regions: Vec<(u64, u64)> = uc
-                .mem_regions()
-                .map_err(|e| uerr("regions", e))?
-                .iter()
-                .filter(|r| r.begin >= layout::USER_MIN)
-                .map(|r| (r.begin, r.end))
-                .collect();
-            for (b, e) in regions {
-                uc.mem_unmap(b, e - b + 1).map_err(|e| uerr("unmap", e))?;
-            }
-            uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+            self.forget_user_pages()?;
         }
         let insns = Some(InsnCounts {
             in_code: s.in_code,
             total: s.total,
         });
-        let mut regs = [0u64; 31];
-        for (n, r) in regs.iter_mut().enumerate() {
-            *r = uc
-                .reg_read(xreg(n as u8))
-                .map_err(|e| uerr("read register", e))?;
-        }
-        let sp = uc
-            .reg_read(RegisterARM64::SP)
-            .map_err(|e| uerr("read sp", e))?;
-        let nzcv = uc
-            .reg_read(RegisterARM64::NZCV)
-            .map_err(|e| uerr("read nzcv", e))?;
-        let scratch = uc
-            .mem_read_as_vec(SCRATCH_ADDR, layout::SCRATCH_BYTES as usize)
-            .map_err(|e| uerr("read scratch", e))?;
-        let ctl = uc
-            .mem_read_as_vec(LOGCTL_ADDR, 8)
-            .map_err(|e| uerr("read log cursor", e))?;
-        let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
-        let (exit, calls) = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
-            let log = uc
-                .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
-                .map_err(|e| uerr("read log", e))?;
-            let calls = parse_log(&log).map_err(|m| EngineError {
-                engine: "unicorn",
-                message: m,
-            })?;
-            (exit, calls)
-        } else {
-            (Exit::CallLogCorrupt, vec![])
-        };
-        Ok(Outcome {
-            exit,
-            pc,
-            regs,
-            sp,
-            nzcv,
-            scratch,
-            calls,
-            insns,
-        })
+        read_outcome(&mut self.uc, exit, pc, insns)
     }
 }
 
 thread_local! {
     static ENGINE: RefCell<Option<UnicornEngine>> = const { RefCell::new(None) };
+}
+
+/// Scratch, call-log control, stack and registers as every run starts them; the run's limits
+/// in the hook state.
+fn reset_machine(uc: &mut Unicorn<'static, State>, image: &Image) -> Result<(), EngineError> {
+    uc.mem_write(STACK_TOP - 0x1000, &[0u8; 0x1100])
+        .map_err(|e| uerr("reset stack", e))?;
+    uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch())
+        .map_err(|e| uerr("reset scratch", e))?;
+    let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
+    ctl.extend_from_slice(&(LOG_ADDR + LOG_BYTES).to_le_bytes());
+    uc.mem_write(LOGCTL_ADDR, &ctl)
+        .map_err(|e| uerr("reset log", e))?;
+    for n in 0..=30u8 {
+        uc.reg_write(xreg(n), layout::initial_reg(n))
+            .map_err(|e| uerr("set register", e))?;
+    }
+    uc.reg_write(xreg(16), image.entry)
+        .map_err(|e| uerr("set x16", e))?;
+    uc.reg_write(RegisterARM64::SP, STACK_TOP)
+        .map_err(|e| uerr("set sp", e))?;
+    uc.reg_write(RegisterARM64::NZCV, 0)
+        .map_err(|e| uerr("set nzcv", e))?;
+    *uc.get_data_mut() = State {
+        code_start: image.code.start,
+        code_end: image.code.end,
+        limit: image.insn_limit,
+        ..State::default()
+    };
+    Ok(())
+}
+
+/// How the run ended, from the hooks' state `s`, Unicorn's result and the final pc.
+fn exit_of(
+    uc: &mut Unicorn<'static, State>,
+    s: &State,
+    result: Result<(), unicorn_engine::uc_error>,
+    pc: u64,
+) -> Exit {
+    if s.limit_hit {
+        return Exit::InsnLimit(s.total);
+    }
+    if let Some((access, addr)) = s.fault {
+        return Exit::Fault { access, addr };
+    }
+    if let Some(intno) = s.intno {
+        return match intno {
+            1 => Exit::InvalidInstruction,
+            7 => {
+                let w = uc
+                    .mem_read_as_vec(pc, 4)
+                    .ok()
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                Exit::Breakpoint(
+                    w.filter(|w| w & 0xFFE0_001F == 0xD420_0000)
+                        .map(|w| ((w >> 5) & 0xFFFF) as u16),
+                )
+            }
+            other => Exit::Signal(-(other as i32)),
+        };
+    }
+    match result {
+        Ok(()) if pc == EXIT_ADDR => Exit::Returned,
+        Ok(()) => Exit::Truncated(format!("emulation stopped at {pc:#x} without an exit")),
+        Err(unicorn_engine::uc_error::INSN_INVALID) => Exit::InvalidInstruction,
+        Err(unicorn_engine::uc_error::FETCH_UNMAPPED) => Exit::Fault {
+            access: Access::Fetch,
+            addr: pc,
+        },
+        Err(e) => Exit::Truncated(format!("unicorn stopped with {e:?}")),
+    }
+}
+
+/// Registers, flags, scratch and call log after the run (the log read through the cursor the
+/// helpers advanced: [`Exit::CallLogCorrupt`] when it left the log region).
+fn read_outcome(
+    uc: &mut Unicorn<'static, State>,
+    exit: Exit,
+    pc: u64,
+    insns: Option<InsnCounts>,
+) -> Result<Outcome, EngineError> {
+    let mut regs = [0u64; 31];
+    for (n, r) in regs.iter_mut().enumerate() {
+        *r = uc
+            .reg_read(xreg(n as u8))
+            .map_err(|e| uerr("read register", e))?;
+    }
+    let sp = uc
+        .reg_read(RegisterARM64::SP)
+        .map_err(|e| uerr("read sp", e))?;
+    let nzcv = uc
+        .reg_read(RegisterARM64::NZCV)
+        .map_err(|e| uerr("read nzcv", e))?;
+    let scratch = uc
+        .mem_read_as_vec(SCRATCH_ADDR, layout::SCRATCH_BYTES as usize)
+        .map_err(|e| uerr("read scratch", e))?;
+    let ctl = uc
+        .mem_read_as_vec(LOGCTL_ADDR, 8)
+        .map_err(|e| uerr("read log cursor", e))?;
+    let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
+    let (exit, calls) = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
+        let log = uc
+            .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
+            .map_err(|e| uerr("read log", e))?;
+        let calls = parse_log(&log).map_err(|m| EngineError {
+            engine: "unicorn",
+            message: m,
+        })?;
+        (exit, calls)
+    } else {
+        (Exit::CallLogCorrupt, vec![])
+    };
+    Ok(Outcome {
+        exit,
+        pc,
+        regs,
+        sp,
+        nzcv,
+        scratch,
+        calls,
+        insns,
+    })
 }
 
 /// Run `f` with this thread's reused Unicorn engine (created on first use).
