@@ -25,7 +25,7 @@ use crate::machine::layout::{
     STACK_TOP,
 };
 use crate::machine::runtime::Image;
-use routines::routines;
+use routines::{routines, Routines};
 
 /// First word of every record.
 pub const MAGIC: u64 = 0xA64C_A11E_0000_0001;
@@ -147,9 +147,33 @@ fn write_elf(loads: &[Load], entry: u64) -> Vec<u8> {
 /// `timeout_secs` seconds before its timer ends it.
 pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
     let r = routines();
+    let (progs, blob) = lay_out(images);
+    let data = data_page(&progs, &blob, &r, timeout_secs);
+    let (r_x, rw_) = (5u32, 6u32);
+    let load = |vaddr, flags, data, memsz| Load {
+        vaddr,
+        flags,
+        data,
+        memsz,
+    };
+    write_elf(
+        &[
+            load(EXIT_ADDR, r_x, &r.exit, r.exit.len() as u64),
+            load(layout::ENTRY_ADDR, r_x, &r.entry, r.entry.len() as u64),
+            load(STACK_BASE, rw_, &[], STACK_SIZE),
+            load(SCRATCH_ADDR, rw_, &[], LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR),
+            load(LOG_ADDR, rw_, &[], LOG_BYTES),
+            load(ALTSTACK_ADDR, rw_, &[], ALTSTACK_SIZE),
+            load(DATA_ADDR, rw_, &data, data.len() as u64),
+        ],
+        layout::ENTRY_ADDR,
+    )
+}
+
+/// Each image's segments as table entries, their bytes packed 8-byte aligned into one blob.
+fn lay_out(images: &[&Image]) -> (Vec<Prog>, Vec<u8>) {
     let mut progs = Vec::new();
     let mut blob: Vec<u8> = Vec::new();
-    let mut nsegs = 0u64;
     for img in images {
         let mut segs = Vec::new();
         for s in &img.segments {
@@ -160,12 +184,18 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
             blob.extend_from_slice(&s.bytes);
             blob.resize(layout::align_up(blob.len() as u64, 8) as usize, 0);
         }
-        nsegs += segs.len() as u64;
         progs.push(Prog {
             entry: img.entry,
             segs,
         });
     }
+    (progs, blob)
+}
+
+/// The data page: counters, initial registers, the signal action and stack, the timer, the
+/// scratch template, the program and segment tables, then the blob.
+fn data_page(progs: &[Prog], blob: &[u8], r: &Routines, timeout_secs: u64) -> Vec<u8> {
+    let nsegs: u64 = progs.iter().map(|p| p.segs.len() as u64).sum();
     let segtab = PROGTAB + 32 * progs.len() as u64;
     let blob_at = layout::align_up(segtab + 40 * nsegs, 8);
     let mut data = vec![0u8; (blob_at - DATA_ADDR) as usize];
@@ -203,53 +233,6 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
             seg_at += 40;
         }
     }
-    data.extend_from_slice(&blob);
-    let (r_x, rw_) = (5u32, 6u32);
-    write_elf(
-        &[
-            Load {
-                vaddr: EXIT_ADDR,
-                flags: r_x,
-                data: &r.exit,
-                memsz: r.exit.len() as u64,
-            },
-            Load {
-                vaddr: layout::ENTRY_ADDR,
-                flags: r_x,
-                data: &r.entry,
-                memsz: r.entry.len() as u64,
-            },
-            Load {
-                vaddr: STACK_BASE,
-                flags: rw_,
-                data: &[],
-                memsz: STACK_SIZE,
-            },
-            Load {
-                vaddr: SCRATCH_ADDR,
-                flags: rw_,
-                data: &[],
-                memsz: LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR,
-            },
-            Load {
-                vaddr: LOG_ADDR,
-                flags: rw_,
-                data: &[],
-                memsz: LOG_BYTES,
-            },
-            Load {
-                vaddr: ALTSTACK_ADDR,
-                flags: rw_,
-                data: &[],
-                memsz: ALTSTACK_SIZE,
-            },
-            Load {
-                vaddr: DATA_ADDR,
-                flags: rw_,
-                data: &data,
-                memsz: data.len() as u64,
-            },
-        ],
-        layout::ENTRY_ADDR,
-    )
+    data.extend_from_slice(blob);
+    data
 }
