@@ -7,7 +7,7 @@ Each DIR holds capture.json (fidelity_guest.py capture), classify.json (`a64call
 --json` of its dump) and shape.json (`a64call classify --shape`). A function's record is:
 compiled or not, get_compiled_size, and from the dump its size, stub count, data words and call
 sequences by kind; its shape is its instruction stream with constant values taken out
-(src/jitcode/shape.rs: every materialisation of a constant into a register, movz/movn/movk runs, pool
+(src/jitcode/shape/mod.rs: every materialisation of a constant into a register, movz/movn/movk runs, pool
 loads, adr/adrp(+add), is one token `const R`; data words are dropped; in-function branch
 targets are token indices, others `far`; everything else is capstone's text).
 

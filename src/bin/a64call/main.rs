@@ -174,7 +174,7 @@ enum Cmd {
         json: bool,
         /// Print each function's shape as JSON instead: its instructions with constant values
         /// taken out (movz/movk runs, pool loads and adr/adrp+add become `const R`), data words
-        /// dropped, in-function branch targets as token indices (see src/jitcode/shape.rs).
+        /// dropped, in-function branch targets as token indices (see src/jitcode/shape/mod.rs).
         #[arg(long)]
         shape: bool,
     },

@@ -187,169 +187,213 @@ fn with_target(t: &str, target: &str) -> String {
 /// The shape of one function's `bytes`, entered at the byte offsets `entries` (S1-S3). The
 /// function's address does not matter: pc-relative targets are resolved against offsets.
 pub fn shape(bytes: &[u8], entries: &[u32]) -> Vec<Token> {
-    // Decode at a fixed base: capstone's absolute targets are then base + offset.
-    const BASE: u64 = 0x1000_0000;
-    let words = reach::words(bytes);
-    let n = words.len();
-    let starts: Vec<usize> = entries.iter().map(|&e| e as usize / 4).collect();
-    let walk = reach::walk(&words, &starts);
-    let text: Vec<Option<String>> = (0..n)
-        .map(|i| {
-            walk.code[i]
-                .then(|| decode_word(words[i], BASE + 4 * i as u64))
-                .flatten()
-        })
-        .collect();
-    let inside = |off: i64| (0..4 * n as i64).contains(&off);
-    let joins = |j: usize| j < n && walk.code[j] && !walk.leader[j];
-    let read_u64 = |off: i64, size: u8| -> Option<u64> {
+    let mut r = Reader::new(bytes, entries);
+    while r.i < r.words.len() {
+        if r.walk.code[r.i] {
+            r.token();
+        } else {
+            r.i += 1;
+        }
+    }
+    r.finish()
+}
+
+/// A token before branch targets are resolved (they need every token's position).
+struct Pending {
+    start: usize,
+    text: String,
+    value: Option<u64>,
+    /// (text with a placeholder target, byte offset of the target)
+    target: Option<(String, i64)>,
+}
+
+/// The first pass over a function: groups the reached words into tokens.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    words: Vec<u32>,
+    walk: reach::Walk,
+    /// capstone's text of each reached word (`None`: data, or not decodable).
+    text: Vec<Option<String>>,
+    pend: Vec<Pending>,
+    /// The next word to read.
+    i: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(bytes: &'a [u8], entries: &[u32]) -> Self {
+        // Decode at a fixed base: capstone's absolute targets are then base + offset.
+        const BASE: u64 = 0x1000_0000;
+        let words = reach::words(bytes);
+        let starts: Vec<usize> = entries.iter().map(|&e| e as usize / 4).collect();
+        let walk = reach::walk(&words, &starts);
+        let text = (0..words.len())
+            .map(|i| {
+                walk.code[i]
+                    .then(|| decode_word(words[i], BASE + 4 * i as u64))
+                    .flatten()
+            })
+            .collect();
+        Reader {
+            bytes,
+            words,
+            walk,
+            text,
+            pend: Vec::new(),
+            i: 0,
+        }
+    }
+
+    fn inside(&self, off: i64) -> bool {
+        (0..4 * self.words.len() as i64).contains(&off)
+    }
+
+    /// Does word `j` continue the token before it (reached, and no branch target)?
+    fn joins(&self, j: usize) -> bool {
+        j < self.words.len() && self.walk.code[j] && !self.walk.leader[j]
+    }
+
+    fn read_u64(&self, off: i64, size: u8) -> Option<u64> {
         let off = usize::try_from(off).ok()?;
-        let b = bytes.get(off..off + size as usize)?;
+        let b = self.bytes.get(off..off + size as usize)?;
         let mut v = [0u8; 8];
         v[..b.len().min(8)].copy_from_slice(&b[..b.len().min(8)]);
         Some(u64::from_le_bytes(v))
-    };
+    }
 
-    // First pass: group words into tokens (target indices need every token's position).
-    struct Pending {
+    fn push(
+        &mut self,
         start: usize,
         text: String,
         value: Option<u64>,
-        target: Option<(String, i64)>, // (text with placeholder target, byte offset of target)
+        target: Option<(String, i64)>,
+    ) {
+        self.pend.push(Pending {
+            start,
+            text,
+            value,
+            target,
+        });
     }
-    let mut pend: Vec<Pending> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        if !walk.code[i] {
-            i += 1;
-            continue;
-        }
-        let pc = 4 * i as i64;
-        let start = i;
-        i += 1;
-        let Some(t) = text[start].clone() else {
-            pend.push(Pending {
-                start,
-                text: format!(".word {:#010x}", words[start]),
-                value: None,
-                target: None,
-            });
-            continue;
+
+    /// Read the token that starts at the reached word `self.i`.
+    fn token(&mut self) {
+        let start = self.i;
+        self.i += 1;
+        let Some(t) = self.text[start].clone() else {
+            let word = format!(".word {:#010x}", self.words[start]);
+            self.push(start, word, None, None);
+            return;
         };
-        let (m, ops) = split(&t);
-        let mut tok = |text: String, value: Option<u64>, target: Option<(String, i64)>| {
-            pend.push(Pending {
-                start,
-                text,
-                value,
-                target,
+        if let Some((reg, v)) = const_start(&t) {
+            let v = self.constant_run(&reg, v);
+            self.push(start, format!("const {reg}"), Some(v), None);
+        } else if let Some((reg, _, _)) = movk(&t) {
+            self.push(start, format!("movk {reg}"), None, None);
+        } else {
+            self.pc_relative(start, &t);
+        }
+    }
+
+    /// S1: the `movk`s that continue a constant started in `reg` with `v`; returns the value.
+    fn constant_run(&mut self, reg: &str, mut v: u64) -> u64 {
+        while self.joins(self.i) {
+            match self.text[self.i].as_deref().and_then(movk) {
+                // Same register number; asmjit builds a 32-bit value in an x register
+                // with `mov xR` + `movk wR` (which clears the upper half).
+                Some((r, imm, shift))
+                    if reg_num(&r).map(|x| x.0) == reg_num(reg).map(|x| x.0) && shift < 64 =>
+                {
+                    v = (v & !(0xffff << shift)) | (imm << shift);
+                    if reg_num(&r).map(|x| x.1) == Some(false) {
+                        v &= 0xffff_ffff;
+                    }
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        v
+    }
+
+    /// S1/S2 for the word at `start` with text `t`: literal loads, branches, `adr`, `adrp`;
+    /// anything else is its text (S3).
+    fn pc_relative(&mut self, start: usize, t: &str) {
+        let pc = 4 * start as i64;
+        let (m, ops) = split(t);
+        match reach::flow(self.words[start]) {
+            Flow::Literal { offset, size, .. } if self.inside(pc + offset) => {
+                let v = self.read_u64(pc + offset, size);
+                self.push(start, format!("const {}", first_op(ops)), v, None);
+            }
+            Flow::Jump(o) | Flow::Cond(o) | Flow::Call(o) | Flow::Adr(o) if self.inside(pc + o) => {
+                self.push(start, String::new(), None, Some((t.to_string(), pc + o)));
+            }
+            Flow::Literal { .. } | Flow::Jump(_) | Flow::Cond(_) | Flow::Call(_) => {
+                self.push(start, with_target(t, "far"), None, None);
+            }
+            Flow::Adr(_) => {
+                if self.joins(self.i) && self.text[self.i].as_deref() == Some("nop") {
+                    self.i += 1;
+                }
+                self.push(start, format!("const {}", first_op(ops)), None, None);
+            }
+            _ if m == "adrp" => self.adrp(start, first_op(ops).to_string()),
+            _ => self.push(start, t.to_string(), None, None),
+        }
+    }
+
+    /// `adrp reg`: an address formed from the page of the instruction's own address, a
+    /// constant whatever the target (code is 4 KiB aligned only by chance, so even an
+    /// in-function page is no stable target). asmjit omits the `add` when the low 12 bits are
+    /// zero. A load or store based on the register next has the low 12 bits as its offset:
+    /// that offset becomes `lo12`.
+    fn adrp(&mut self, start: usize, reg: String) {
+        let next = self
+            .text
+            .get(self.i)
+            .and_then(|x| x.clone())
+            .filter(|_| self.joins(self.i));
+        if let Some(n) = &next {
+            let (am, aops) = split(n);
+            if am == "add" && aops.starts_with(&format!("{reg}, {reg}, #")) {
+                self.i += 1;
+            }
+        }
+        self.push(start, format!("const {reg}"), None, None);
+        if let Some(lo) = next.as_deref().and_then(|n| lo12_use(n, &reg)) {
+            self.push(self.i, lo, None, None);
+            self.i += 1;
+        }
+    }
+
+    /// S2: name each in-function target by its token index.
+    fn finish(self) -> Vec<Token> {
+        let index: BTreeMap<usize, usize> = self
+            .pend
+            .iter()
+            .enumerate()
+            .map(|(k, p)| (p.start, k))
+            .collect();
+        self.pend
+            .into_iter()
+            .map(|p| {
+                let text = match p.target {
+                    None => p.text,
+                    Some((t, target)) => match index.get(&((target / 4) as usize)) {
+                        Some(k) if target % 4 == 0 => with_target(&t, &format!("@{k}")),
+                        // A target inside a token (a join point the grouping did not see) or
+                        // in data.
+                        _ => with_target(&t, &format!("+{target:#x}?")),
+                    },
+                };
+                Token {
+                    text,
+                    offset: 4 * p.start as u32,
+                    value: p.value,
+                }
             })
-        };
-        if let Some((reg, mut v)) = const_start(&t) {
-            while joins(i) {
-                match text[i].as_deref().and_then(movk) {
-                    // Same register number; asmjit builds a 32-bit value in an x register
-                    // with `mov xR` + `movk wR` (which clears the upper half).
-                    Some((r, imm, shift))
-                        if reg_num(&r).map(|x| x.0) == reg_num(&reg).map(|x| x.0) && shift < 64 =>
-                    {
-                        v = (v & !(0xffff << shift)) | (imm << shift);
-                        if reg_num(&r).map(|x| x.1) == Some(false) {
-                            v &= 0xffff_ffff;
-                        }
-                        i += 1;
-                    }
-                    _ => break,
-                }
-            }
-            tok(format!("const {reg}"), Some(v), None);
-            continue;
-        }
-        if let Some((reg, _, _)) = movk(&t) {
-            tok(format!("movk {reg}"), None, None);
-            continue;
-        }
-        match reach::flow(words[start]) {
-            Flow::Literal { offset, size, .. } => {
-                let target = pc + offset;
-                if inside(target) {
-                    tok(
-                        format!("const {}", first_op(ops)),
-                        read_u64(target, size),
-                        None,
-                    );
-                } else {
-                    tok(with_target(&t, "far"), None, None);
-                }
-            }
-            Flow::Jump(o) | Flow::Cond(o) | Flow::Call(o) => {
-                let target = pc + o;
-                if inside(target) {
-                    tok(String::new(), None, Some((t.clone(), target)));
-                } else {
-                    tok(with_target(&t, "far"), None, None);
-                }
-            }
-            Flow::Adr(o) => {
-                let target = pc + o;
-                if inside(target) {
-                    tok(String::new(), None, Some((t.clone(), target)));
-                } else {
-                    if joins(i) && text[i].as_deref() == Some("nop") {
-                        i += 1;
-                    }
-                    tok(format!("const {}", first_op(ops)), None, None);
-                }
-            }
-            _ if m == "adrp" => {
-                // adrp: an address formed from the page of the instruction's own address, a
-                // constant whatever the target (code is 4 KiB aligned only by chance, so even
-                // an in-function page is no stable target). asmjit omits the `add` when the
-                // low 12 bits are zero. A load or store based on the register next has the
-                // low 12 bits as its offset: that offset becomes `lo12`.
-                let reg = first_op(ops).to_string();
-                let next = text.get(i).and_then(|x| x.as_deref()).filter(|_| joins(i));
-                let next = next.map(|x| (x, split(x)));
-                if let Some((_, (am, aops))) = next {
-                    if am == "add" && aops.starts_with(&format!("{reg}, {reg}, #")) {
-                        i += 1;
-                    }
-                }
-                tok(format!("const {reg}"), None, None);
-                if let Some((nt, _)) = next {
-                    if let Some(lo) = lo12_use(nt, &reg) {
-                        pend.push(Pending {
-                            start: i,
-                            text: lo,
-                            value: None,
-                            target: None,
-                        });
-                        i += 1;
-                    }
-                }
-            }
-            _ => tok(t.clone(), None, None),
-        }
+            .collect()
     }
-    let index: BTreeMap<usize, usize> =
-        pend.iter().enumerate().map(|(k, p)| (p.start, k)).collect();
-    pend.into_iter()
-        .map(|p| {
-            let text = match p.target {
-                None => p.text,
-                Some((t, target)) => match index.get(&((target / 4) as usize)) {
-                    Some(k) if target % 4 == 0 => with_target(&t, &format!("@{k}")),
-                    // A target inside a token (a join point the grouping did not see) or in data.
-                    _ => with_target(&t, &format!("+{target:#x}?")),
-                },
-            };
-            Token {
-                text,
-                offset: 4 * p.start as u32,
-                value: p.value,
-            }
-        })
-        .collect()
 }
 
 /// The first token index where two shapes differ (`None` when equal).
