@@ -166,36 +166,7 @@ pub fn run_programs(
             message: "no engine selected: nothing would run".into(),
         });
     }
-    struct Pending {
-        emitted: Vec<Emitted>,
-        images: Vec<Image>,
-        finding: Option<Finding>,
-    }
-    let mut pend = Vec::with_capacity(programs.len());
-    for program in programs {
-        let (emitted, mut finding) = emit_all(program, cfg);
-        let mut images = Vec::new();
-        if finding.is_none() && cfg.dynamic {
-            for e in &emitted {
-                match Image::build(program, e, program.code_base) {
-                    Ok(i) => images.push(i),
-                    Err(error) => {
-                        finding = Some(Finding::Emit {
-                            strategy: e.strategy.into(),
-                            error,
-                        });
-                        images.clear();
-                        break;
-                    }
-                }
-            }
-        }
-        pend.push(Pending {
-            emitted,
-            images,
-            finding,
-        });
-    }
+    let pend: Vec<Prepared> = programs.iter().map(|p| prepare(p, cfg)).collect();
     let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
     // One batch per engine; each program then takes its images' results, in order, from each.
     let mut per_engine: Vec<(
@@ -216,29 +187,68 @@ pub fn run_programs(
                 outcomes.push((i, *name, o));
             }
         }
-        let finding = match p.finding {
-            Some(f) => Some(f),
-            None if outcomes.is_empty() => None,
-            None => {
-                let runs: Vec<Run> = outcomes
-                    .iter()
-                    .map(|(i, eng, o)| Run {
-                        strategy: p.emitted[*i].strategy,
-                        engine: eng,
-                        emitted: &p.emitted[*i],
-                        outcome: o,
-                    })
-                    .collect();
-                oracle::judge(&runs).err().map(Finding::Dynamic)
-            }
-        };
-        reports.push(Report {
-            emitted: p.emitted,
-            outcomes,
-            finding,
-        });
+        reports.push(judged(p, outcomes));
     }
     Ok(reports)
+}
+
+/// One program emitted under every strategy, with its images (none when emission already
+/// produced a finding or the run is static only).
+struct Prepared {
+    emitted: Vec<Emitted>,
+    images: Vec<Image>,
+    finding: Option<Finding>,
+}
+
+fn prepare(program: &Program, cfg: &Config) -> Prepared {
+    let (emitted, mut finding) = emit_all(program, cfg);
+    let mut images = Vec::new();
+    if finding.is_none() && cfg.dynamic {
+        for e in &emitted {
+            match Image::build(program, e, program.code_base) {
+                Ok(i) => images.push(i),
+                Err(error) => {
+                    finding = Some(Finding::Emit {
+                        strategy: e.strategy.into(),
+                        error,
+                    });
+                    images.clear();
+                    break;
+                }
+            }
+        }
+    }
+    Prepared {
+        emitted,
+        images,
+        finding,
+    }
+}
+
+/// The report of a prepared program with its outcomes: the emission finding, or the dynamic
+/// oracle's judgement of the outcomes.
+fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report {
+    let finding = match p.finding {
+        Some(f) => Some(f),
+        None if outcomes.is_empty() => None,
+        None => {
+            let runs: Vec<Run> = outcomes
+                .iter()
+                .map(|(i, eng, o)| Run {
+                    strategy: p.emitted[*i].strategy,
+                    engine: eng,
+                    emitted: &p.emitted[*i],
+                    outcome: o,
+                })
+                .collect();
+            oracle::judge(&runs).err().map(Finding::Dynamic)
+        }
+    };
+    Report {
+        emitted: p.emitted,
+        outcomes,
+        finding,
+    }
 }
 
 /// Run programs on the chosen engines (Unicorn is always this thread's reused engine).

@@ -160,46 +160,7 @@ pub fn measure_profile(
             .in_code;
         let noncall_exec = ref_in_code - ref_call_exec;
         for ((i, _, o), t) in r.outcomes.iter().zip(tallies.iter_mut()) {
-            let e = &r.emitted[*i];
-            if noncall_bytes(e) != noncall {
-                return Err(format!(
-                    "{}: non-call bytes {} differ from movz-min's {noncall} (seed {seed})",
-                    e.strategy,
-                    noncall_bytes(e)
-                ));
-            }
-            let in_code = o.insns.ok_or("Unicorn gave no instruction counts")?.in_code;
-            let (seq, br) = callseq_exec(e, o)?;
-            let island_branches = (in_code - noncall_exec).checked_sub(seq).ok_or_else(|| {
-                format!(
-                    "{}: fewer instructions than its call sequences (seed {seed})",
-                    e.strategy
-                )
-            })?;
-            if island_branches > 0 && e.code.sizes.islands == 0 {
-                return Err(format!(
-                    "{}: {island_branches} unexplained instructions executed (seed {seed})",
-                    e.strategy
-                ));
-            }
-            t.programs += 1;
-            t.sites += e.sites.len() as u64;
-            t.calls += o.calls.len() as u64;
-            t.total_bytes += e.code.bytes.len() as u64;
-            t.pool_bytes += e.code.sizes.pool;
-            t.stub_bytes += e.code.sizes.stubs;
-            t.call_bytes += e.code.bytes.len() as u64 - noncall;
-            t.inline_insns += e
-                .sites
-                .iter()
-                .map(|s| u64::from(s.inline_insns()))
-                .sum::<u64>();
-            t.exec_call_insns += seq + island_branches;
-            t.taken_branches += br + island_branches;
-            t.in_code_insns += in_code;
-            t.fallbacks += e.fallbacks() as u64;
-            t.islands += u64::from(e.code.sizes.islands);
-            t.per_program_bytes.push(e.code.bytes.len() as u64);
+            add_program(t, &r.emitted[*i], o, (noncall, noncall_exec), seed)?;
         }
     }
     Ok(ProfileReport {
@@ -207,6 +168,57 @@ pub fn measure_profile(
         first_seed,
         tallies,
     })
+}
+
+/// Add one program's run under one strategy to its tally. `noncall` is the reference's
+/// (non-call bytes, non-call instructions executed), which every strategy must match.
+fn add_program(
+    t: &mut Tally,
+    e: &Emitted,
+    o: &Outcome,
+    (noncall, noncall_exec): (u64, u64),
+    seed: u64,
+) -> Result<(), String> {
+    if noncall_bytes(e) != noncall {
+        return Err(format!(
+            "{}: non-call bytes {} differ from movz-min's {noncall} (seed {seed})",
+            e.strategy,
+            noncall_bytes(e)
+        ));
+    }
+    let in_code = o.insns.ok_or("Unicorn gave no instruction counts")?.in_code;
+    let (seq, br) = callseq_exec(e, o)?;
+    let island_branches = (in_code - noncall_exec).checked_sub(seq).ok_or_else(|| {
+        format!(
+            "{}: fewer instructions than its call sequences (seed {seed})",
+            e.strategy
+        )
+    })?;
+    if island_branches > 0 && e.code.sizes.islands == 0 {
+        return Err(format!(
+            "{}: {island_branches} unexplained instructions executed (seed {seed})",
+            e.strategy
+        ));
+    }
+    t.programs += 1;
+    t.sites += e.sites.len() as u64;
+    t.calls += o.calls.len() as u64;
+    t.total_bytes += e.code.bytes.len() as u64;
+    t.pool_bytes += e.code.sizes.pool;
+    t.stub_bytes += e.code.sizes.stubs;
+    t.call_bytes += e.code.bytes.len() as u64 - noncall;
+    t.inline_insns += e
+        .sites
+        .iter()
+        .map(|s| u64::from(s.inline_insns()))
+        .sum::<u64>();
+    t.exec_call_insns += seq + island_branches;
+    t.taken_branches += br + island_branches;
+    t.in_code_insns += in_code;
+    t.fallbacks += e.fallbacks() as u64;
+    t.islands += u64::from(e.code.sizes.islands);
+    t.per_program_bytes.push(e.code.bytes.len() as u64);
+    Ok(())
 }
 
 /// A whole report.

@@ -25,6 +25,25 @@ pub(crate) fn cmd_gen(seed: u64, prof: &Profile, output: Option<&Path>) -> Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// `throughput: N programs per CPU-second (...)` for `n` programs since `start` (CPU time of
+/// this process and its children since `cpu0`, or wall time when unknown).
+fn print_throughput(n: u64, start: Instant, cpu0: Option<f64>) {
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => b - a,
+        _ => wall,
+    };
+    let rate = n as f64 / cpu;
+    let rate = if rate < 10.0 {
+        format!("{rate:.2}")
+    } else {
+        format!("{rate:.0}")
+    };
+    println!(
+        "throughput: {rate} programs per CPU-second ({cpu:.1} s CPU of a64call and its qemu processes, {wall:.1} s wall)"
+    );
+}
+
 /// `a64call run`: one program file under every strategy; 1 and a repro file on a divergence.
 pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<ExitCode, Fail> {
     let prog = read_program(file)?;
@@ -183,11 +202,6 @@ pub(crate) fn cmd_check(
         bar.set_position(n);
     }
     bar.finish_and_clear();
-    let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall,
-    };
     let names: Vec<String> = engines
         .iter()
         .map(|e| format!("{e:?}").to_lowercase())
@@ -199,15 +213,7 @@ pub(crate) fn cmd_check(
         cfg.strategies.len(),
         names.join("+")
     );
-    println!(
-        "throughput: {} programs per CPU-second ({:.1} s CPU of a64call and its qemu processes, {:.1} s wall)",
-        {
-            let rate = n as f64 / cpu;
-            if rate < 10.0 { format!("{rate:.2}") } else { format!("{rate:.0}") }
-        },
-        cpu,
-        wall
-    );
+    print_throughput(n, start, cpu0);
     Ok(ExitCode::SUCCESS)
 }
 
