@@ -115,47 +115,7 @@ pub fn load(inp: &Inputs) -> Result<Loaded, String> {
     };
     let mut placed = Vec::new();
     for f in &funcs {
-        let want = format!("{}{}", maps::JIT_PREFIX, f.name);
-        let size = f.bytes.len() as u64;
-        let mut c: Vec<_> = perf
-            .iter()
-            .filter(|p| p.name == want && p.size == size)
-            .collect();
-        if c.is_empty() {
-            // The perf map lists a function's code sections, not trailing data asmjit adds for
-            // functions near 1 MiB (an address table): one entry of its name, no larger than
-            // the dump's, still places it.
-            let named: Vec<_> = perf.iter().filter(|p| p.name == want).collect();
-            if let [one] = named.as_slice() {
-                if one.size < size {
-                    notes.push(format!(
-                        "{}: placed by its one perf-map entry ({} bytes of the dump's {})",
-                        f.name, one.size, size
-                    ));
-                    c = named;
-                }
-            }
-        }
-        let base = match c.as_slice() {
-            [one] => Some(one.addr),
-            [] if inp.perf_map.is_some() => {
-                notes.push(format!(
-                    "{}: not in the perf map (with {} bytes); not placed",
-                    f.name,
-                    f.bytes.len()
-                ));
-                None
-            }
-            [] => None,
-            _ => {
-                notes.push(format!(
-                    "{}: {} perf-map entries of its size; not placed",
-                    f.name,
-                    c.len()
-                ));
-                None
-            }
-        };
+        let base = place(f, &perf, inp.perf_map.is_some(), &mut notes);
         for &e in f.entries.iter().filter(|_| base.is_some()) {
             let name = if e == 0 {
                 format!("jit:{}", f.name)
@@ -183,6 +143,58 @@ pub fn load(inp: &Inputs) -> Result<Loaded, String> {
         space,
         notes,
     })
+}
+
+/// A dumped function's real address: the one perf-map entry of its name and size (or, for a
+/// function near 1 MiB whose dump holds trailing data, the one entry of its name and no larger
+/// size); `None`, with a note, when the perf map does not place it.
+fn place(
+    f: &dump::DumpFn,
+    perf: &[maps::PerfSymbol],
+    have_perf_map: bool,
+    notes: &mut Vec<String>,
+) -> Option<u64> {
+    let want = format!("{}{}", maps::JIT_PREFIX, f.name);
+    let size = f.bytes.len() as u64;
+    let mut c: Vec<_> = perf
+        .iter()
+        .filter(|p| p.name == want && p.size == size)
+        .collect();
+    if c.is_empty() {
+        // The perf map lists a function's code sections, not trailing data asmjit adds for
+        // functions near 1 MiB (an address table): one entry of its name, no larger than
+        // the dump's, still places it.
+        let named: Vec<_> = perf.iter().filter(|p| p.name == want).collect();
+        if let [one] = named.as_slice() {
+            if one.size < size {
+                notes.push(format!(
+                    "{}: placed by its one perf-map entry ({} bytes of the dump's {})",
+                    f.name, one.size, size
+                ));
+                c = named;
+            }
+        }
+    }
+    match c.as_slice() {
+        [one] => Some(one.addr),
+        [] if have_perf_map => {
+            notes.push(format!(
+                "{}: not in the perf map (with {} bytes); not placed",
+                f.name,
+                f.bytes.len()
+            ));
+            None
+        }
+        [] => None,
+        _ => {
+            notes.push(format!(
+                "{}: {} perf-map entries of its size; not placed",
+                f.name,
+                c.len()
+            ));
+            None
+        }
+    }
 }
 
 /// Load the ELF file of every path mapped executable.
