@@ -32,9 +32,27 @@ pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
     r
 }
 
-/// Instructions of helper `id`.
+/// Instructions of helper `id`: append a call-log entry (x0..x7, id, sp, x30), then compute
+/// the result from its arguments and clobber x1..x17 (`log_call` and `compute_result`);
+/// a full log ends in `brk #BRK_LOG_FULL`.
 pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
     let mut c = Vec::new();
+    let bcond_at = log_call(&mut c, id);
+    compute_result(&mut c, id, h);
+    let brk_at = c.len();
+    c.push(Inst::Brk {
+        imm16: BRK_LOG_FULL,
+    });
+    c[bcond_at] = Inst::BCond {
+        cond: Cond::Hs,
+        offset: 4 * (brk_at - bcond_at) as i32,
+    };
+    c
+}
+
+/// The log entry: `x0..x7, id, sp, x30` at the cursor, which moves on. Returns the index of the
+/// `b.hs` (log full) whose offset the caller sets.
+fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
     c.extend(mov_imm_minimal(9, LOGCTL_ADDR));
     c.push(Inst::Ldp {
         rt: 10,
@@ -83,6 +101,12 @@ pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
         rn: 9,
         imm12: 0,
     });
+    bcond_at
+}
+
+/// x0 = the helper's function of its arguments ([`helper_seed`], then per argument an `eor`
+/// and a rotation); x1..x17 clobbered with x0 + n; `ret`.
+fn compute_result(c: &mut Vec<Inst>, id: usize, h: &Helper) {
     c.extend(mov_imm_minimal(9, helper_seed(id, h.arity)));
     for i in 0..h.arity {
         c.push(Inst::Alu {
@@ -106,15 +130,6 @@ pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
         });
     }
     c.push(Inst::Ret);
-    let brk_at = c.len();
-    c.push(Inst::Brk {
-        imm16: BRK_LOG_FULL,
-    });
-    c[bcond_at] = Inst::BCond {
-        cond: Cond::Hs,
-        offset: 4 * (brk_at - bcond_at) as i32,
-    };
-    c
 }
 
 fn encode_all(insts: &[Inst]) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The buffer's debug knobs: deliberate breakages for the planted bugs.
 
 /// Deliberate breakages of the buffer's invariants, each named for what it breaks; all off by
-/// default. Only [`crate::planted`] turns them on ([`CodeBuffer::with_faults`]), to prove the
+/// default. Only [`crate::planted`] turns them on ([`super::CodeBuffer::with_faults`]), to prove the
 /// oracles catch each one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {

@@ -119,7 +119,7 @@ pub fn reference() -> &'static dyn Strategy {
     &MovzMinimal
 }
 
-/// A correct strategy to compare `other` with: the [`reference`], or `pool` when `other` is the
+/// A correct strategy to compare `other` with: the [`reference()`], or `pool` when `other` is the
 /// reference itself (its planted bugs need a different correct emitter beside them).
 pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
     if other.name() == reference().name() {
@@ -129,7 +129,7 @@ pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
     }
 }
 
-/// Every strategy, in report order ([`reference`] first).
+/// Every strategy, in report order ([`reference()`] first).
 pub fn all() -> Vec<&'static dyn Strategy> {
     vec![
         reference(),
