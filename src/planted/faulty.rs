@@ -127,11 +127,47 @@ impl Strategy for Faulty {
                 choice(SeqKind::MovImm)
             }
             PlantedBug::AdrpLo12Wrong if adrp_wrong_lo12(buf, target) => choice(SeqKind::AdrpAdd),
-            PlantedBug::DirectNoRangeCheck if !try_direct_bl(buf, target) => {
-                bl_truncated(buf, target);
+            PlantedBug::DirectNoRangeCheck => {
+                if !try_direct_bl(buf, target) {
+                    bl_truncated(buf, target);
+                }
                 choice(SeqKind::DirectBl)
             }
             _ => self.0.strategy().emit_call(buf, target),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::emit::{emit, EmitOptions};
+    use crate::model::gen::{from_seed, Profile};
+
+    /// Each wrapper changes only what its bug says: the same sites, each sequence as long as
+    /// the strategy's (one word less for `fixed4-drops-hw2`; one `bl` for
+    /// `direct-no-range-check`, whatever the distance, and exactly one where `bl` reaches).
+    #[test]
+    fn wrappers_break_only_their_sequence() {
+        let p = from_seed(1, &Profile::named("default").unwrap());
+        for f in &FAULTY {
+            let good = emit(&p, f.0.strategy(), &EmitOptions::default()).unwrap();
+            let bad = emit(&p, f.0.strategy(), &EmitOptions { bug: Some(f.0) }).unwrap();
+            assert_eq!(good.sites.len(), bad.sites.len(), "{}", f.0.name());
+            for (g, b) in good.sites.iter().zip(&bad.sites) {
+                let want = match f.0 {
+                    PlantedBug::Fixed4DropsHw2 => g.inline_insns() - 1,
+                    PlantedBug::DirectNoRangeCheck => 1,
+                    _ => g.inline_insns(),
+                };
+                assert_eq!(b.inline_insns(), want, "{}", f.0.name());
+            }
+            assert_ne!(
+                good.code.bytes,
+                bad.code.bytes,
+                "{} changes nothing",
+                f.0.name()
+            );
         }
     }
 }

@@ -10,8 +10,18 @@ use crate::asm::encode::fits_signed;
 /// `bl target` in range, else the nearest-reaching fallback.
 pub struct DirectBl;
 
+/// Emit `bl target` if the target is within ±128 MiB of the current position: the site's
+/// choice when it did, `None` (nothing emitted) otherwise. Shared by the strategies that call
+/// near targets directly.
+pub(crate) fn near_bl(buf: &mut CodeBuffer, target: u64) -> Option<SiteChoice> {
+    try_direct_bl(buf, target).then_some(SiteChoice {
+        kind: SeqKind::DirectBl,
+        fallback: None,
+    })
+}
+
 /// Emit `bl target` if the target is within ±128 MiB of the current position; returns whether
-/// it did. Shared by the strategies that call near targets directly.
+/// it did.
 pub(crate) fn try_direct_bl(buf: &mut CodeBuffer, target: u64) -> bool {
     let delta = target.wrapping_sub(buf.pc()) as i64;
     if fits_signed(delta / 4, 26) {
@@ -32,11 +42,8 @@ impl Strategy for DirectBl {
         false
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        if try_direct_bl(buf, target) {
-            return SiteChoice {
-                kind: SeqKind::DirectBl,
-                fallback: None,
-            };
+        if let Some(choice) = near_bl(buf, target) {
+            return choice;
         }
         if emit_adrp_call(buf, target) {
             return SiteChoice {

@@ -8,7 +8,7 @@
 //! somewhat smaller functions too; this model decides from the exact size, the largest
 //! function the rule allows, which puts the farthest literals at the edge of `ldr`'s reach.
 
-use super::direct::try_direct_bl;
+use super::direct::near_bl;
 use super::{SeqKind, SiteChoice, SizeFallback, Strategy, StubOrBl};
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
 use crate::asm::encode::{Inst, X16};
@@ -37,11 +37,8 @@ impl Strategy for PoolOrBl {
         })
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        if try_direct_bl(buf, target) {
-            return SiteChoice {
-                kind: SeqKind::DirectBl,
-                fallback: None,
-            };
+        if let Some(choice) = near_bl(buf, target) {
+            return choice;
         }
         buf.load_const(X16, target);
         buf.push(Inst::Blr { rn: X16 });

@@ -1,7 +1,7 @@
 //! What CinderX 2026.11 emits on aarch64: a direct `bl` when the target is within ±128 MiB
 //! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
 
-use super::direct::try_direct_bl;
+use super::direct::near_bl;
 use super::{SeqKind, SiteChoice, Strategy};
 use crate::asm::buffer::CodeBuffer;
 
@@ -19,11 +19,8 @@ impl Strategy for StubOrBl {
         false
     }
     fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
-        if try_direct_bl(buf, target) {
-            return SiteChoice {
-                kind: SeqKind::DirectBl,
-                fallback: None,
-            };
+        if let Some(choice) = near_bl(buf, target) {
+            return choice;
         }
         buf.call_via_stub(target);
         SiteChoice {
