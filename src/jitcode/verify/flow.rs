@@ -174,19 +174,10 @@ fn step(
         }
         // ldr x16, [x16, #8*imm12] with x16 from adrp, then blr x16 (F2a).
         _ if literal_call && matches!(regs[rn], Some((Prov::Adrp, _))) => {
-            let Some((_, v)) = regs[rn] else {
+            let Some((_, page)) = regs[rn] else {
                 unreachable!()
             };
-            let at = match (v, pc) {
-                (Some(a), Some(p)) => {
-                    let base = p.wrapping_sub(off as u64);
-                    Some(
-                        a.wrapping_add(8 * u64::from((w >> 10) & 0xFFF))
-                            .wrapping_sub(base) as i64,
-                    )
-                }
-                _ => None,
-            };
+            let at = relaxed_literal_offset(w, page, (off, pc));
             regs[rd] = Some((Prov::AdrpLiteral(at), at.and_then(|t| u64_at(bytes, t))));
             return at;
         }
@@ -235,6 +226,18 @@ fn step(
     };
     regs[rd] = val;
     None
+}
+
+/// The byte offset in the function of the literal `ldr x16, [x16, #8*imm12]` (word `w`) reads
+/// after `adrp x16` formed `page`; `None` unless both the page and the word's real address `pc`
+/// are known (`off` is the word's offset).
+fn relaxed_literal_offset(w: u32, page: Option<u64>, (off, pc): (i64, Option<u64>)) -> Option<i64> {
+    let (page, pc) = (page?, pc?);
+    let base = pc.wrapping_sub(off as u64);
+    Some(
+        page.wrapping_add(8 * u64::from((w >> 10) & 0xFFF))
+            .wrapping_sub(base) as i64,
+    )
 }
 
 /// The target of a tracked register: an `adrp` without a real address is unplaced; a literal
