@@ -103,42 +103,49 @@ struct Load<'a> {
 
 const ALIGN: u64 = 0x1_0000;
 
+/// A static aarch64 executable of `loads` (each file-backed one at an `ALIGN`-aligned offset)
+/// entered at `entry`, written with `object`'s ELF writer.
 fn write_elf(loads: &[Load], entry: u64) -> Vec<u8> {
-    let phoff = 64u64;
-    let mut out = vec![0u8; (phoff + 56 * loads.len() as u64) as usize];
-    let h = &mut out[..64];
-    h[..4].copy_from_slice(b"\x7fELF");
-    h[4] = 2; // 64-bit
-    h[5] = 1; // little endian
-    h[6] = 1; // version
-    h[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    h[18..20].copy_from_slice(&183u16.to_le_bytes()); // EM_AARCH64
-    h[20..24].copy_from_slice(&1u32.to_le_bytes());
-    h[24..32].copy_from_slice(&entry.to_le_bytes());
-    h[32..40].copy_from_slice(&phoff.to_le_bytes());
-    h[52..54].copy_from_slice(&64u16.to_le_bytes());
-    h[54..56].copy_from_slice(&56u16.to_le_bytes());
-    h[56..58].copy_from_slice(&(loads.len() as u16).to_le_bytes());
-    h[58..60].copy_from_slice(&64u16.to_le_bytes());
-    for (k, l) in loads.iter().enumerate() {
-        let offset = if l.data.is_empty() {
-            0
-        } else {
-            let o = layout::align_up(out.len() as u64, ALIGN);
-            out.resize(o as usize, 0);
-            out.extend_from_slice(l.data);
-            o
-        };
-        let p = (phoff + 56 * k as u64) as usize;
-        let ph = &mut out[p..p + 56];
-        ph[0..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-        ph[4..8].copy_from_slice(&l.flags.to_le_bytes());
-        ph[8..16].copy_from_slice(&offset.to_le_bytes());
-        ph[16..24].copy_from_slice(&l.vaddr.to_le_bytes());
-        ph[24..32].copy_from_slice(&l.vaddr.to_le_bytes());
-        ph[32..40].copy_from_slice(&(l.data.len() as u64).to_le_bytes());
-        ph[40..48].copy_from_slice(&l.memsz.to_le_bytes());
-        ph[48..56].copy_from_slice(&ALIGN.to_le_bytes());
+    use object::elf;
+    use object::write::elf::{FileHeader, ProgramHeader, Writer};
+    let mut out = Vec::new();
+    let mut w = Writer::new(object::Endianness::Little, true, &mut out);
+    w.reserve_file_header();
+    w.reserve_program_headers(loads.len() as u32);
+    let offsets: Vec<u64> = loads
+        .iter()
+        .map(|l| match l.data.len() {
+            0 => 0,
+            n => w.reserve(n as u64, ALIGN),
+        })
+        .collect();
+    w.write_file_header(&FileHeader {
+        os_abi: elf::ELFOSABI_NONE,
+        abi_version: 0,
+        e_type: elf::ET_EXEC,
+        e_machine: elf::EM_AARCH64,
+        e_entry: entry,
+        e_flags: elf::FileFlags(0),
+    })
+    .expect("an ELF header of a fixed shape writes");
+    w.write_align_program_headers();
+    for (l, &p_offset) in loads.iter().zip(&offsets) {
+        w.write_program_header(&ProgramHeader {
+            p_type: elf::PT_LOAD,
+            p_flags: elf::ProgramFlags(l.flags),
+            p_offset,
+            p_vaddr: l.vaddr,
+            p_paddr: l.vaddr,
+            p_filesz: l.data.len() as u64,
+            p_memsz: l.memsz,
+            p_align: ALIGN,
+        });
+    }
+    for (l, &offset) in loads.iter().zip(&offsets) {
+        if !l.data.is_empty() {
+            w.pad_until(offset);
+            w.write(l.data);
+        }
     }
     out
 }
