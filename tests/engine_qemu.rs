@@ -129,7 +129,7 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
 }
 
 #[test]
-fn runaway_code_times_out_and_the_batch_goes_on() {
+fn runaway_code_is_the_same_exit_on_both_engines_and_the_batch_goes_on() {
     let Some(q) = qemu() else { return };
     let mut q = q.with_timeout(1);
     let spin = image(&[Inst::B { offset: 0 }]);
@@ -142,8 +142,14 @@ fn runaway_code_times_out_and_the_batch_goes_on() {
         Inst::Ret,
     ]);
     let r = q.run_batch(&[&spin, &ok]);
-    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Timeout);
+    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Runaway);
     assert_eq!(r[1].as_ref().unwrap().regs[0], 9);
+    let mut u = UnicornEngine::new().unwrap();
+    assert_eq!(
+        u.run(&spin).unwrap().exit,
+        Exit::Runaway,
+        "Unicorn: the instruction limit"
+    );
 }
 
 #[test]

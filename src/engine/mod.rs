@@ -3,7 +3,7 @@
 //! Every engine reproduces the fixed memory map of [`crate::machine::layout`], enters the function with the
 //! registers of [`crate::machine::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
 //! returns to [`crate::machine::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
-//! breakpoints and the instruction limit are outcomes ([`Exit`]), never panics; [`EngineError`] is
+//! breakpoints and runaway code are outcomes ([`Exit`]), never panics; [`EngineError`] is
 //! only for the harness itself failing (an engine that cannot start, a missing qemu).
 
 use crate::machine::runtime::{CallRecord, Image};
@@ -44,10 +44,10 @@ pub enum Exit {
     InvalidInstruction,
     /// A `brk` was executed (the immediate when the engine knows it).
     Breakpoint(Option<u16>),
-    /// The instruction limit was reached: runaway code.
-    InsnLimit(u64),
-    /// The engine's wall-clock limit expired (ELF engine).
-    Timeout,
+    /// Runaway code: the run went past its limit (Unicorn: the image's instruction limit, the
+    /// count is in [`Outcome::insns`]; the ELF engine: its per-program timer). The same exit on
+    /// every engine, so runaway code is judged like any other behaviour.
+    Runaway,
     /// The guest stopped for a reason the engine attributes to none of the above: the ELF
     /// engine's signal number (positive), or Unicorn's exception number negated (an `svc` or
     /// `hvc`, which the ELF engine would execute instead: a64call's code never contains one).
@@ -67,8 +67,7 @@ impl Exit {
             Exit::Fault { access, .. } => format!("fault ({access:?})"),
             Exit::InvalidInstruction => "invalid instruction".into(),
             Exit::Breakpoint(i) => format!("breakpoint {i:?}"),
-            Exit::InsnLimit(_) => "instruction limit".into(),
-            Exit::Timeout => "timeout".into(),
+            Exit::Runaway => "runaway".into(),
             Exit::Signal(s) => format!("signal {s}"),
             Exit::CallLogCorrupt => "call log corrupt".into(),
             Exit::Truncated(_) => "truncated output".into(),

@@ -80,7 +80,7 @@ impl ElfEngine {
         }
     }
 
-    /// Set the per-program time limit (runaway code ends as [`Exit::Timeout`]).
+    /// Set the per-program time limit (runaway code ends as [`Exit::Runaway`]).
     pub fn with_timeout(mut self, secs: u64) -> ElfEngine {
         self.timeout_secs = secs.max(1);
         self
@@ -174,7 +174,7 @@ fn access_of(image: &Image, pc: u64, fault: u64) -> Access {
 fn outcome(engine: &'static str, image: &Image, r: Record) -> Result<Outcome, EngineError> {
     let exit = match r.status {
         elf::STATUS_RETURNED => Exit::Returned,
-        elf::STATUS_TIMEOUT => Exit::Timeout,
+        elf::STATUS_TIMEOUT => Exit::Runaway,
         elf::STATUS_SIGNAL => match r.signo {
             11 | 7 => Exit::Fault { access: access_of(image, r.pc, r.fault), addr: r.fault },
             4 => Exit::InvalidInstruction,

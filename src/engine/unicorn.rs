@@ -323,7 +323,7 @@ fn exit_of(
     pc: u64,
 ) -> Exit {
     if s.limit_hit {
-        return Exit::InsnLimit(s.total);
+        return Exit::Runaway;
     }
     if let Some((access, addr)) = s.fault {
         return Exit::Fault { access, addr };

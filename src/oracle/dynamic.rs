@@ -173,7 +173,14 @@ pub fn check_run(run: &Run) -> Result<(), Divergence> {
     Ok(())
 }
 
-fn first_call_difference(a: &Run, b: &Run, same_bytes: bool) -> Option<(usize, String)> {
+/// The first call that differs; with `prefix_only` (runaway code, stopped at an arbitrary
+/// point by each run's limit) only the calls both runs made are compared.
+fn first_call_difference(
+    a: &Run,
+    b: &Run,
+    same_bytes: bool,
+    prefix_only: bool,
+) -> Option<(usize, String)> {
     let (ca, cb) = (&a.outcome.calls, &b.outcome.calls);
     for (i, (x, y)) in ca.iter().zip(cb.iter()).enumerate() {
         if x.helper != y.helper {
@@ -214,7 +221,7 @@ fn first_call_difference(a: &Run, b: &Run, same_bytes: bool) -> Option<(usize, S
             ));
         }
     }
-    if ca.len() != cb.len() {
+    if ca.len() != cb.len() && !prefix_only {
         let i = ca.len().min(cb.len());
         return Some((i, format!("{} helper calls vs {}", ca.len(), cb.len())));
     }
@@ -275,8 +282,14 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
         let call = oa.calls.len().min(ob.calls.len());
         return Err(diverge(kind, a, Some(b), what, Some(call)));
     }
-    if let Some((i, what)) = first_call_difference(a, b, same_bytes) {
+    // Runaway code stops wherever each run's limit falls: the calls both made must agree, and
+    // nothing after that point can be compared.
+    let runaway = oa.exit == Exit::Runaway;
+    if let Some((i, what)) = first_call_difference(a, b, same_bytes, runaway) {
         return Err(diverge(kind, a, Some(b), what, Some(i)));
+    }
+    if runaway {
+        return Ok(());
     }
     if oa.scratch.len() != ob.scratch.len() {
         return Err(diverge(
