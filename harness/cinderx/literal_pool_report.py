@@ -112,16 +112,15 @@ def same_calls(braw, praw):
             and braw.get("calls bl->stub", 0) == praw.get("calls ldr-literal+blr", 0) + praw.get("calls bl->stub", 0))
 
 
-def residuals(L):
-    """Benchmarks: JIT-code instructions saved against far calls executed through stubs."""
+def bench_phases():
+    """Each JIT-mode benchmark phase both builds counted: (benchmark/mode, baseline phase, patched
+    phase, baseline raw, patched raw), the raw counts with the marker subtracted; None when either
+    build has no benchmark counts."""
     base = load_json("target/cinderx/baseline/counts/bench.json")
     pat = load_json("target/cinderx/patched/counts/bench.json")
     if not base or not pat:
-        L.append("No benchmark counts for both builds.\n")
-        return
-    L.append("| benchmark/mode | far calls through stubs (baseline) | far calls through the pool (patched) | "
-             "same calls executed | JIT-code instructions saved | saved − far calls | clean |")
-    L.append("|---|---:|---:|---|---:|---:|---|")
+        return None
+    out = []
     for key in sorted(set(base) & set(pat)):
         if key.endswith("/interp"):
             continue
@@ -129,11 +128,29 @@ def residuals(L):
             b, p = base[key]["phases"][name], pat[key]["phases"][name]
             braw = {k: v - base[key]["marker"].get(k, 0) for k, v in b["raw"].items()}
             praw = {k: v - pat[key]["marker"].get(k, 0) for k, v in p["raw"].items()}
-            far, pool = braw["calls bl->stub"], praw["calls ldr-literal+blr"]
-            saved = braw["jit"] - praw["jit"]
-            same = "yes" if same_calls(braw, praw) else "**no**"
-            clean = "yes" if not (b.get("jit_compiled_during_phase") or p.get("jit_compiled_during_phase")) else "no (JIT compiled during the phase)"
-            L.append(f"| {key} | {far:,} | {pool:,} | {same} | {saved:,} | {saved - far:+,} | {clean} |")
+            out.append((key, b, p, braw, praw))
+    return out
+
+
+def compiled_during(b, p):
+    return b.get("jit_compiled_during_phase") or p.get("jit_compiled_during_phase")
+
+
+def residuals(L):
+    """Benchmarks: JIT-code instructions saved against far calls executed through stubs."""
+    phases = bench_phases()
+    if phases is None:
+        L.append("No benchmark counts for both builds.\n")
+        return
+    L.append("| benchmark/mode | far calls through stubs (baseline) | far calls through the pool (patched) | "
+             "same calls executed | JIT-code instructions saved | saved − far calls | clean |")
+    L.append("|---|---:|---:|---|---:|---:|---|")
+    for key, b, p, braw, praw in phases:
+        far, pool = braw["calls bl->stub"], praw["calls ldr-literal+blr"]
+        saved = braw["jit"] - praw["jit"]
+        same = "yes" if same_calls(braw, praw) else "**no**"
+        clean = "no (JIT compiled during the phase)" if compiled_during(b, p) else "yes"
+        L.append(f"| {key} | {far:,} | {pool:,} | {same} | {saved:,} | {saved - far:+,} | {clean} |")
     L.append("")
     L.append("Each far call executed through a stub runs `bl`, `ldr`, `br`; through the pool it runs `ldr`, "
              "`blr`: one instruction fewer. By the code shapes (static, not counted: the plugin does not count "
@@ -151,9 +168,8 @@ def expectation(L):
     """The issue's expected result against the measured one: JIT-code instructions per iteration
     down by about 3% on call-heavy code (an earlier static study estimated 3.6% over 8 functions),
     one taken branch fewer per executed far call, and no divergence."""
-    base = load_json("target/cinderx/baseline/counts/bench.json")
-    pat = load_json("target/cinderx/patched/counts/bench.json")
-    if not base or not pat:
+    phases = bench_phases()
+    if phases is None:
         L.append("No benchmark counts for both builds.\n")
         return
     L.append("Expected before measuring (issue \"The call-target literal pool in CinderX's aarch64 backend\", "
@@ -165,22 +181,14 @@ def expectation(L):
              "all instructions Δ % | JIT-code share |")
     L.append("|---|---:|---:|---:|---:|")
     rows = []
-    for key in sorted(set(base) & set(pat)):
-        if key.endswith("/interp"):
+    for key, b, p, braw, praw in phases:
+        if compiled_during(b, p) or not same_calls(braw, praw) or braw["jit"] == 0:
             continue
-        for name in sorted(set(base[key]["phases"]) & set(pat[key]["phases"])):
-            b, p = base[key]["phases"][name], pat[key]["phases"][name]
-            if b.get("jit_compiled_during_phase") or p.get("jit_compiled_during_phase"):
-                continue
-            braw = {k: v - base[key]["marker"].get(k, 0) for k, v in b["raw"].items()}
-            praw = {k: v - pat[key]["marker"].get(k, 0) for k, v in p["raw"].items()}
-            if not same_calls(braw, praw) or braw["jit"] == 0:
-                continue
-            density = 1000 * braw["calls bl->stub"] / braw["jit"]
-            jit_pct = 100 * (praw["jit"] - braw["jit"]) / braw["jit"]
-            tot_pct = 100 * (praw["total"] - braw["total"]) / braw["total"]
-            share = 100 * braw["jit"] / braw["total"]
-            rows.append((density, key, jit_pct, tot_pct, share))
+        density = 1000 * braw["calls bl->stub"] / braw["jit"]
+        jit_pct = 100 * (praw["jit"] - braw["jit"]) / braw["jit"]
+        tot_pct = 100 * (praw["total"] - braw["total"]) / braw["total"]
+        share = 100 * braw["jit"] / braw["total"]
+        rows.append((density, key, jit_pct, tot_pct, share))
     for density, key, jit_pct, tot_pct, share in sorted(rows, reverse=True):
         L.append(f"| {key} | {density:.1f} | {jit_pct:+.2f} % | {tot_pct:+.3f} % | {share:.1f} % |")
     L.append("")
