@@ -41,7 +41,7 @@ pub struct DumpFunction {
 }
 
 /// Kinds of call sequence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CallKind {
     /// `bl` to a target outside the function.
     DirectBl,

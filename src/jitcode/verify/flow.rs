@@ -11,8 +11,9 @@
 //!   function itself), `movz`/`movn`/`movk`, `adrp` (needs the real address), `add xN, xM,
 //!   #imm`, `mov xN, xM` and `ldr xT, [xM, #off]` whose base xM holds an `adrp` value produce
 //!   values. Any other instruction forgets its destination register; other loads and stores
-//!   forget Rt, Rt2 and the base register; calls forget everything. Forgetting can only turn a
-//!   resolved target into an "indirect" one, never invent a value.
+//!   forget Rt, Rt2 and the base register (a general-register load then marks Rt as loaded from
+//!   memory, with no value); calls forget everything. Forgetting can only turn a resolved
+//!   target into an untracked one, never invent a value.
 //! * **F2a (relaxed literal loads).** `adrp x16, page; ldr x16, [x16, #off]` followed by
 //!   `blr x16` is the form asmjit gives a call-target literal load beyond the ±1 MiB of `ldr`
 //!   (functions over 1 MiB), so that exact call shape is taken for a literal load: its address
@@ -24,29 +25,21 @@
 //! * **F3 (every exit is a site).** Each `bl`, `blr`, and each branch leaving the function
 //!   (`b`, conditional branches, `br`) is a site. A site whose target is known (a literal, an
 //!   immediate, a pc-relative offset once the function is placed) must resolve to a function
-//!   entry; one through a register with no tracked value is counted as indirect.
+//!   entry; one through a register with no tracked value has nothing to resolve: a call is
+//!   `ldr [mem]+blr` when that register was last loaded from memory, else `blr other`, and a
+//!   `br` is `br indirect`. Call kinds are [`CallKind`], as every a64call report names them.
 
 use super::reach::{flow, Flow, Read, Walk};
+use crate::jitcode::classify::CallKind;
 
-/// What kind of site.
+/// What kind of site: a call, named as every other a64call report names calls
+/// ([`CallKind`]), or a branch leaving the function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
-    /// `bl` to a target outside the function.
-    BlDirect,
-    /// `bl` to an in-function stub `ldr x16, <lit>; br x16`.
-    BlStub,
-    /// `bl` to another in-function target.
-    BlLocal,
-    /// `blr` of a register loaded from a literal.
-    LdrLiteralBlr,
-    /// `blr` of a register loaded from a literal by `adrp` + `ldr [xM, #off]` (F2a).
-    AdrpLdrLiteralBlr,
-    /// `blr` of a register built by `movz`/`movn`/`movk`.
-    MovImmBlr,
-    /// `blr` of a register built by `adrp` (and `add`).
-    AdrpBlr,
-    /// `blr` of a register with no tracked value.
-    BlrIndirect,
+    /// A call (`bl`, `blr`). A `blr` through a register with no tracked value (F2) is
+    /// [`CallKind::LoadedBlr`] when the last straight-line write of that register was a load,
+    /// else [`CallKind::OtherBlr`].
+    Call(CallKind),
     /// `b`/conditional branch leaving the function.
     BranchOut,
     /// `br` of a register with a tracked value (a stub's tail, ...).
@@ -56,17 +49,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Report name (the call kinds match `a64call classify`'s).
+    /// Report name (a call's is its [`CallKind::name`]).
     pub fn name(self) -> &'static str {
         match self {
-            Kind::BlDirect => "bl direct",
-            Kind::BlStub => "bl->stub",
-            Kind::BlLocal => "bl local",
-            Kind::LdrLiteralBlr => "ldr-literal+blr",
-            Kind::AdrpLdrLiteralBlr => "adrp+ldr-literal+blr",
-            Kind::MovImmBlr => "movz/movk+blr",
-            Kind::AdrpBlr => "adrp+blr",
-            Kind::BlrIndirect => "blr indirect",
+            Kind::Call(c) => c.name(),
             Kind::BranchOut => "b out",
             Kind::BrOut => "br out",
             Kind::BrIndirect => "br indirect",
@@ -74,7 +60,7 @@ impl Kind {
     }
     /// Is it a call (branch and link)?
     pub fn is_call(self) -> bool {
-        !matches!(self, Kind::BranchOut | Kind::BrOut | Kind::BrIndirect)
+        matches!(self, Kind::Call(_))
     }
 }
 
@@ -111,6 +97,9 @@ enum Prov {
     AdrpLiteral(Option<i64>),
     MovImm,
     Adrp,
+    /// Loaded from memory other than a literal: no value, but a `blr` through it is
+    /// [`CallKind::LoadedBlr`]. Nothing propagates it (`add`, `mov` forget).
+    Loaded,
 }
 
 /// A tracked register: its provenance and value (`None`: an `adrp` of an unplaced function).
@@ -200,9 +189,13 @@ fn step(
         }
         _ if w & 0xFF80_0000 == 0x9100_0000 && rn != 31 => {
             let imm = u64::from((w >> 10) & 0xFFF) << (12 * ((w >> 22) & 1));
-            regs[rn].map(|(p, v)| (p, v.map(|v| v.wrapping_add(imm))))
+            regs[rn]
+                .filter(|&(p, _)| p != Prov::Loaded)
+                .map(|(p, v)| (p, v.map(|v| v.wrapping_add(imm))))
         }
-        _ if w & 0xFFE0_FFE0 == 0xAA00_03E0 => regs[((w >> 16) & 31) as usize],
+        _ if w & 0xFFE0_FFE0 == 0xAA00_03E0 => {
+            regs[((w >> 16) & 31) as usize].filter(|&(p, _)| p != Prov::Loaded)
+        }
         _ => match flow(w) {
             Flow::Literal {
                 rt,
@@ -218,6 +211,11 @@ fn step(
             _ if w & 0x0A00_0000 == 0x0800_0000 => {
                 for r in [rd, rn, ((w >> 10) & 31) as usize] {
                     regs[r] = None;
+                }
+                // Bit 22 is L (load) in the load/store classes a call target comes from;
+                // bit 26 set means the destination is a SIMD register.
+                if w & (1 << 22) != 0 && w & (1 << 26) == 0 {
+                    regs[rd] = Some((Prov::Loaded, None));
                 }
                 return None;
             }
@@ -294,11 +292,13 @@ pub fn analyse(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> A
         let via = |r: u8, call: bool| match (regs[r as usize], call) {
             (Some((p, v)), call) => {
                 let kind = match p {
+                    Prov::Loaded if !call => Kind::BrIndirect,
                     _ if !call => Kind::BrOut,
-                    Prov::Literal(_) => Kind::LdrLiteralBlr,
-                    Prov::AdrpLiteral(_) => Kind::AdrpLdrLiteralBlr,
-                    Prov::MovImm => Kind::MovImmBlr,
-                    Prov::Adrp => Kind::AdrpBlr,
+                    Prov::Literal(_) => Kind::Call(CallKind::LdrLiteralBlr),
+                    Prov::AdrpLiteral(_) => Kind::Call(CallKind::AdrpLdrLiteralBlr),
+                    Prov::MovImm => Kind::Call(CallKind::MovImmBlr),
+                    Prov::Adrp => Kind::Call(CallKind::AdrpBlr),
+                    Prov::Loaded => Kind::Call(CallKind::LoadedBlr),
                 };
                 let literal = match p {
                     Prov::Literal(o) | Prov::AdrpLiteral(Some(o)) => Some(o),
@@ -309,17 +309,20 @@ pub fn analyse(words: &[u32], bytes: &[u8], walk: &Walk, base: Option<u64>) -> A
                     ..site(kind, known(p, v))
                 }
             }
-            (None, true) => site(Kind::BlrIndirect, Target::None),
+            (None, true) => site(Kind::Call(CallKind::OtherBlr), Target::None),
             (None, false) => site(Kind::BrIndirect, Target::None),
         };
         match flow(w) {
             Flow::Call(o) if inside(pc + o) => {
                 out.push(match stub_target(words, bytes, ((pc + o) / 4) as usize) {
-                    Some(v) => site(Kind::BlStub, v.map_or(Target::None, Target::Addr)),
-                    None => site(Kind::BlLocal, Target::None),
+                    Some(v) => site(
+                        Kind::Call(CallKind::BlStub),
+                        v.map_or(Target::None, Target::Addr),
+                    ),
+                    None => site(Kind::Call(CallKind::BlLocal), Target::None),
                 })
             }
-            Flow::Call(o) => out.push(site(Kind::BlDirect, abs(pc + o))),
+            Flow::Call(o) => out.push(site(Kind::Call(CallKind::DirectBl), abs(pc + o))),
             Flow::Jump(o) | Flow::Cond(o) if !inside(pc + o) => {
                 out.push(site(Kind::BranchOut, abs(pc + o)))
             }
@@ -387,5 +390,31 @@ mod tests {
             Some(base),
         );
         assert!(a.reads.is_empty(), "{:?}", a.reads);
+    }
+
+    #[test]
+    fn an_untracked_call_is_named_by_its_last_write() {
+        let kinds = |words: &[u32]| -> Vec<Kind> {
+            analyse(words, &bytes(words), &walk(words, &[0]), None)
+                .sites
+                .iter()
+                .map(|s| s.kind)
+                .collect()
+        };
+        // ldr x16, [x0, #8]; blr x16: loaded from memory.
+        let loaded = kinds(&[ldr_uimm(16, 0, 1), BLR_X16, RET]);
+        assert_eq!(loaded, [Kind::Call(CallKind::LoadedBlr)]);
+        // mov x16, x0; blr x16: a copy of an untracked value.
+        let copied = kinds(&[0xAA00_03F0, BLR_X16, RET]);
+        assert_eq!(copied, [Kind::Call(CallKind::OtherBlr)]);
+        // ldr d0, [x0]; blr x0: a SIMD load does not make x0 loaded.
+        let simd = kinds(&[0xFD40_0000, 0xD63F_0000, RET]);
+        assert_eq!(simd, [Kind::Call(CallKind::OtherBlr)]);
+        // ldr x16, [x0]; add x16, x16, #4; blr x16: arithmetic on a loaded value.
+        let added = kinds(&[ldr_uimm(16, 0, 0), 0x9100_1210, BLR_X16, RET]);
+        assert_eq!(added, [Kind::Call(CallKind::OtherBlr)]);
+        // ldr x16, [x0]; br x16: an untracked branch stays indirect.
+        let branch = kinds(&[ldr_uimm(16, 0, 0), 0xD61F_0200]);
+        assert_eq!(branch, [Kind::BrIndirect]);
     }
 }

@@ -42,6 +42,12 @@ pub struct SiteReport {
     pub target: Option<u64>,
     /// `source: name` of the entry it resolved to.
     pub entry: Option<String>,
+    /// Is it a call?
+    #[serde(skip)]
+    call: bool,
+    /// The source of the entry it resolved to.
+    #[serde(skip)]
+    source: Option<Source>,
 }
 
 impl SiteReport {
@@ -51,7 +57,11 @@ impl SiteReport {
             offset: 4 * s.at as u32,
             kind: s.kind.name(),
             target,
-            entry: resolved.map(|(src, n)| format!("{}: {n}", src.name())),
+            entry: resolved
+                .as_ref()
+                .map(|(src, n)| format!("{}: {n}", src.name())),
+            call: s.kind.is_call(),
+            source: resolved.map(|(src, _)| src),
         }
     }
 }
@@ -107,16 +117,11 @@ impl FunctionReport {
         let mut branches = BTreeMap::new();
         let mut resolved = BTreeMap::new();
         for s in &sites {
-            let call = !matches!(s.kind, "b out" | "br out" | "br indirect");
-            *(if call { &mut calls } else { &mut branches })
+            *(if s.call { &mut calls } else { &mut branches })
                 .entry(s.kind)
                 .or_insert(0) += 1;
-            if let Some(e) = &s.entry {
-                let src = ["symbol", "eh_frame", "jit", "perf-map"]
-                    .into_iter()
-                    .find(|k| e.starts_with(&format!("{k}:")))
-                    .unwrap_or("other");
-                *resolved.entry(src).or_insert(0) += 1;
+            if let Some(src) = s.source {
+                *resolved.entry(src.name()).or_insert(0) += 1;
             }
         }
         FunctionReport {
