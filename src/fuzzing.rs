@@ -10,7 +10,7 @@
 use crate::differential::{self, Config, Finding};
 use crate::emit::strategy::{self, Strategy};
 use crate::engine::EngineKind;
-use crate::model::gen::{self, Profile};
+use crate::model::gen::{self, BuiltIn, Profile};
 use crate::model::program::Program;
 use crate::model::text;
 use crate::planted::PlantedBug;
@@ -55,7 +55,13 @@ impl Target {
     }
 }
 
-const PROFILES: [&str; 5] = ["tiny", "default", "nested", "far64", "cinderx"];
+const PROFILES: [BuiltIn; 5] = [
+    BuiltIn::Tiny,
+    BuiltIn::Default,
+    BuiltIn::Nested,
+    BuiltIn::Far64,
+    BuiltIn::Cinderx,
+];
 /// Programs per input of the `engines` target (one qemu process each).
 pub const ENGINE_BATCH: usize = 8;
 
@@ -80,12 +86,12 @@ pub fn planted() -> Option<PlantedBug> {
 
 fn profile_for(target: Target, selector: u8, bug: Option<PlantedBug>) -> Profile {
     if let Some(b) = bug {
-        return Profile::named(b.profile()).expect("bug profiles are built in");
+        return b.profile().profile();
     }
     if target == Target::Encoding && selector == 0xFF {
-        return Profile::named("huge").expect("built in");
+        return BuiltIn::Huge.profile();
     }
-    Profile::named(PROFILES[selector as usize % PROFILES.len()]).expect("built in")
+    PROFILES[selector as usize % PROFILES.len()].profile()
 }
 
 /// The programs an input makes for `target` (one, or [`ENGINE_BATCH`] for `engines`).

@@ -52,9 +52,9 @@ fn the_dynamic_oracle_alone_catches_every_observable_bug() {
 #[test]
 fn the_static_oracle_alone_catches_every_bug() {
     use a64call::differential::{emit_all, Config};
-    use a64call::model::gen::{from_seed, Profile};
+    use a64call::model::gen::from_seed;
     for bug in PlantedBug::ALL {
-        let prof = Profile::named(bug.profile()).unwrap();
+        let prof = bug.profile().profile();
         let cfg = Config {
             bug: Some(bug),
             ..Config::with_strategies(vec![bug.strategy()])

@@ -44,15 +44,62 @@ pub struct Profile {
     pub seed_bytes: usize,
 }
 
-/// The built-in profiles: the files under harness/profiles, compiled in.
-const BUILT_IN: [&str; 6] = [
-    include_str!("profiles/default.profile"),
-    include_str!("profiles/tiny.profile"),
-    include_str!("profiles/far64.profile"),
-    include_str!("profiles/huge.profile"),
-    include_str!("profiles/nested.profile"),
-    include_str!("profiles/cinderx.profile"),
-];
+/// A built-in profile: one of the files under `src/model/profiles`, compiled in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuiltIn {
+    /// `default.profile`.
+    Default,
+    /// `tiny.profile`.
+    Tiny,
+    /// `far64.profile`.
+    Far64,
+    /// `huge.profile`.
+    Huge,
+    /// `nested.profile`.
+    Nested,
+    /// `cinderx.profile`.
+    Cinderx,
+}
+
+impl BuiltIn {
+    /// Every built-in profile, in the order `a64call profiles` lists them.
+    pub const ALL: [BuiltIn; 6] = [
+        BuiltIn::Default,
+        BuiltIn::Tiny,
+        BuiltIn::Far64,
+        BuiltIn::Huge,
+        BuiltIn::Nested,
+        BuiltIn::Cinderx,
+    ];
+
+    /// Its name (the `name` key of its file; the test `built_in_profiles_parse` checks they agree).
+    pub fn name(self) -> &'static str {
+        match self {
+            BuiltIn::Default => "default",
+            BuiltIn::Tiny => "tiny",
+            BuiltIn::Far64 => "far64",
+            BuiltIn::Huge => "huge",
+            BuiltIn::Nested => "nested",
+            BuiltIn::Cinderx => "cinderx",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            BuiltIn::Default => include_str!("profiles/default.profile"),
+            BuiltIn::Tiny => include_str!("profiles/tiny.profile"),
+            BuiltIn::Far64 => include_str!("profiles/far64.profile"),
+            BuiltIn::Huge => include_str!("profiles/huge.profile"),
+            BuiltIn::Nested => include_str!("profiles/nested.profile"),
+            BuiltIn::Cinderx => include_str!("profiles/cinderx.profile"),
+        }
+    }
+
+    /// The profile (the test `built_in_profiles_parse` shows every file parses).
+    pub fn profile(self) -> Profile {
+        Profile::parse(self.text()).expect("built-in profiles parse")
+    }
+}
 
 fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
     let (a, b) = v
@@ -69,10 +116,7 @@ fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
 impl Profile {
     /// Every built-in profile.
     pub fn all() -> Vec<Profile> {
-        BUILT_IN
-            .iter()
-            .map(|t| Profile::parse(t).expect("built-in profiles parse"))
-            .collect()
+        BuiltIn::ALL.iter().map(|b| b.profile()).collect()
     }
 
     /// Look up a built-in profile by name.
@@ -395,6 +439,16 @@ impl Gen<'_> {
 mod tests {
     use super::*;
     use crate::model::text;
+
+    /// Every built-in profile parses, under the name of its file.
+    #[test]
+    fn built_in_profiles_parse() {
+        let names: Vec<&str> = BuiltIn::ALL.iter().map(|b| b.profile().name).collect();
+        assert_eq!(
+            names,
+            ["default", "tiny", "far64", "huge", "nested", "cinderx"]
+        );
+    }
 
     #[test]
     fn same_seed_same_program_and_text_round_trips() {

@@ -29,8 +29,7 @@ pub fn hunt_bug(
     time_limit: std::time::Duration,
 ) -> Result<Hunt, EngineError> {
     let start = std::time::Instant::now();
-    let profile =
-        crate::model::gen::Profile::named(bug.profile()).expect("bug profiles are built in");
+    let profile = bug.profile().profile();
     let strategies = vec![strategy::reference_beside(bug.strategy()), bug.strategy()];
     let cfg = Config {
         strategies,

@@ -158,7 +158,7 @@ pub(crate) fn list_bugs() -> ExitCode {
             "{:24} breaks {:12} exercised by profile {}",
             b.name(),
             b.strategy().name(),
-            b.profile()
+            b.profile().name()
         );
     }
     ExitCode::SUCCESS
