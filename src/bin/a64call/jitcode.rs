@@ -1,14 +1,43 @@
 //! The real JIT's subcommands: `verify`, `classify`, `counts`.
 
 use crate::Fail;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// `a64call verify`: 0 clean, 1 on any violation, 2 on bad input.
-pub(crate) fn cmd_verify(
-    inputs: a64call::jitcode::verify::Inputs,
+/// `a64call verify`'s arguments.
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The dump (`_cinderx.dump_elf`).
+    dump: PathBuf,
+    /// The guest's /proc/self/maps, captured after compiling.
+    #[arg(long)]
+    maps: PathBuf,
+    /// CinderX's perf map (/tmp/perf-PID.map, CINDERX_JIT_PERF_MAP=1): places the dump.
+    #[arg(long)]
+    perf_map: Option<PathBuf>,
+    /// ELF file for a mapped path: PATH (matched by file name) or MAPPED_NAME=PATH;
+    /// other mapped files are read from the paths the maps give.
+    #[arg(long = "elf", value_name = "ELF")]
+    elfs: Vec<String>,
+    /// Report violations of this rule as allowed instead of failing (e.g.
+    /// constant-misaligned for CinderX 2026.11's unaligned constant pool).
+    #[arg(long)]
+    allow: Vec<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
     json: bool,
-) -> Result<ExitCode, Fail> {
+}
+
+/// `a64call verify`: 0 clean, 1 on any violation, 2 on bad input.
+pub(crate) fn cmd_verify(a: VerifyArgs) -> Result<ExitCode, Fail> {
+    let json = a.json;
+    let inputs = a64call::jitcode::verify::Inputs {
+        dump: a.dump,
+        maps: a.maps,
+        perf_map: a.perf_map,
+        elfs: a.elfs,
+        allow: a.allow,
+    };
     let report = a64call::jitcode::verify::run(&inputs).map_err(Fail)?;
     if json {
         println!("{}", report.json());

@@ -66,25 +66,7 @@ enum Cmd {
         repro_dir: PathBuf,
     },
     /// Check random programs until a divergence, an iteration count or a time budget.
-    Check {
-        /// Stop after this many programs.
-        #[arg(long)]
-        iterations: Option<u64>,
-        /// Stop after this many seconds (default 10 when --iterations is not given).
-        #[arg(long)]
-        seconds: Option<f64>,
-        /// First seed; program i uses seed + i.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Workload profile.
-        #[arg(long, default_value = "default")]
-        profile: String,
-        #[command(flatten)]
-        common: Common,
-        /// Directory for the repro file of a divergence.
-        #[arg(long, default_value = "corpus/repros")]
-        repro_dir: PathBuf,
-    },
+    Check(synthetic::CheckArgs),
     /// Re-run every repro file (*.a64) under a directory (default: corpus/).
     Replay {
         /// Directory searched recursively.
@@ -144,27 +126,7 @@ enum Cmd {
     },
     /// Verify every call sequence of a CinderX code dump against the guest's memory map and
     /// symbol tables (exit 0 clean, 1 violations, 2 bad input).
-    Verify {
-        /// The dump (`_cinderx.dump_elf`).
-        dump: PathBuf,
-        /// The guest's /proc/self/maps, captured after compiling.
-        #[arg(long)]
-        maps: PathBuf,
-        /// CinderX's perf map (/tmp/perf-PID.map, CINDERX_JIT_PERF_MAP=1): places the dump.
-        #[arg(long)]
-        perf_map: Option<PathBuf>,
-        /// ELF file for a mapped path: PATH (matched by file name) or MAPPED_NAME=PATH;
-        /// other mapped files are read from the paths the maps give.
-        #[arg(long)]
-        elf: Vec<String>,
-        /// Report violations of this rule as allowed instead of failing (e.g.
-        /// constant-misaligned for CinderX 2026.11's unaligned constant pool).
-        #[arg(long)]
-        allow: Vec<String>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(jitcode::VerifyArgs),
     /// Classify the call sequences in a JIT code dump (CinderX's `_cinderx.dump_elf`).
     Classify {
         /// The dump (ELF64).
@@ -238,29 +200,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             common,
             repro_dir,
         } => synthetic::cmd_run(&file, &common, &repro_dir),
-        Cmd::Check {
-            iterations,
-            seconds,
-            seed,
-            profile: p,
-            common,
-            repro_dir,
-        } => {
-            let budget = match (iterations, seconds) {
-                (None, None) => Some(10.0),
-                (_, s) => s,
-            };
-            let (cfg, engs) = (config(&common)?, engines(&common)?);
-            synthetic::cmd_check(
-                &profile(&p)?,
-                &cfg,
-                &engs,
-                seed,
-                iterations,
-                budget,
-                &repro_dir,
-            )
-        }
+        Cmd::Check(a) => synthetic::cmd_check(&a),
         Cmd::Replay { dir, common } => {
             synthetic::cmd_replay(&dir, &config(&common)?, &engines(&common)?)
         }
@@ -280,23 +220,7 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
             programs,
             no_static_check,
         } => reports::cmd_planted(programs, no_static_check),
-        Cmd::Verify {
-            dump,
-            maps,
-            perf_map,
-            elf,
-            allow,
-            json,
-        } => {
-            let inputs = a64call::jitcode::verify::Inputs {
-                dump,
-                maps,
-                perf_map,
-                elfs: elf,
-                allow,
-            };
-            jitcode::cmd_verify(inputs, json)
-        }
+        Cmd::Verify(a) => jitcode::cmd_verify(a),
         Cmd::Classify { dump, json, shape } => jitcode::cmd_classify(&dump, json, shape),
         Cmd::Counts { dir, json } => jitcode::cmd_counts(&dir, json),
         Cmd::Profiles => Ok(reports::list_profiles()),

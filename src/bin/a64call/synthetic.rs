@@ -1,6 +1,6 @@
 //! The synthetic pipeline's subcommands: `gen`, `emit`, `run`, `check`, `replay`, `repro`.
 
-use crate::args::{config, engines, read_program, Common};
+use crate::args::{config, engines, profile, read_program, Common};
 use crate::Fail;
 use a64call::differential::{self, Config, Report};
 use a64call::emit::strategy::Strategy;
@@ -147,7 +147,46 @@ pub(crate) fn print_outcomes(r: &Report) {
     }
 }
 
-pub(crate) fn cmd_check(
+/// `a64call check`'s arguments.
+#[derive(clap::Args)]
+pub(crate) struct CheckArgs {
+    /// Stop after this many programs.
+    #[arg(long)]
+    iterations: Option<u64>,
+    /// Stop after this many seconds (default 10 when --iterations is not given).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// First seed; program i uses seed + i.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Workload profile.
+    #[arg(long, default_value = "default")]
+    profile: String,
+    #[command(flatten)]
+    common: Common,
+    /// Directory for the repro file of a divergence.
+    #[arg(long, default_value = "corpus/repros")]
+    repro_dir: PathBuf,
+}
+
+/// `a64call check`: resolve the names, then [`check_programs`].
+pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
+    let seconds = match (a.iterations, a.seconds) {
+        (None, None) => Some(10.0),
+        (_, s) => s,
+    };
+    check_programs(
+        &profile(&a.profile)?,
+        &config(&a.common)?,
+        &engines(&a.common)?,
+        a.seed,
+        a.iterations,
+        seconds,
+        &a.repro_dir,
+    )
+}
+
+fn check_programs(
     prof: &Profile,
     cfg: &Config,
     engines: &[EngineKind],

@@ -209,14 +209,7 @@ fn step(
             }
             Flow::Literal { vector: true, .. } => return None,
             _ if w & 0x0A00_0000 == 0x0800_0000 => {
-                for r in [rd, rn, ((w >> 10) & 31) as usize] {
-                    regs[r] = None;
-                }
-                // Bit 22 is L (load) in the load/store classes a call target comes from;
-                // bit 26 set means the destination is a SIMD register.
-                if w & (1 << 22) != 0 && w & (1 << 26) == 0 {
-                    regs[rd] = Some((Prov::Loaded, None));
-                }
+                other_load_or_store(regs, w);
                 return None;
             }
             _ => None,
@@ -224,6 +217,20 @@ fn step(
     };
     regs[rd] = val;
     None
+}
+
+/// A load or store other than a literal load (F2): forgets Rt, Rt2 and the base register; a
+/// general-register load then marks Rt as loaded from memory.
+fn other_load_or_store(regs: &mut [Reg; 32], w: u32) {
+    let rt = (w & 31) as usize;
+    for r in [rt, ((w >> 5) & 31) as usize, ((w >> 10) & 31) as usize] {
+        regs[r] = None;
+    }
+    // Bit 22 is L (load) in the load/store classes a call target comes from; bit 26 set means
+    // the destination is a SIMD register.
+    if w & (1 << 22) != 0 && w & (1 << 26) == 0 {
+        regs[rt] = Some((Prov::Loaded, None));
+    }
 }
 
 /// The byte offset in the function of the literal `ldr x16, [x16, #8*imm12]` (word `w`) reads
