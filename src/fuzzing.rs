@@ -10,7 +10,8 @@
 use crate::differential::{self, Config, Finding};
 use crate::emit::strategy::{self, Strategy};
 use crate::engine::EngineKind;
-use crate::model::gen::{self, BuiltIn, Profile};
+use crate::model::gen;
+use crate::model::profile::{BuiltIn, Profile};
 use crate::model::program::Program;
 use crate::model::text;
 use crate::planted::PlantedBug;

@@ -9,7 +9,8 @@ use a64call::differential::{run_on, run_programs, Config};
 use a64call::engine::EngineKind;
 use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
 use a64call::machine::runtime::Image;
-use a64call::model::gen::{from_seed, Profile};
+use a64call::model::gen::from_seed;
+use a64call::model::profile::Profile;
 
 fn qemu() -> Option<ElfEngine> {
     if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {

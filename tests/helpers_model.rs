@@ -4,7 +4,8 @@
 use a64call::differential::{run_unicorn, Config};
 use a64call::emit::strategy;
 use a64call::machine::runtime::helper_result;
-use a64call::model::gen::{from_seed, Profile};
+use a64call::model::gen::from_seed;
+use a64call::model::profile::Profile;
 use a64call::model::program::Op;
 
 #[test]

@@ -4,7 +4,8 @@
 use a64call::differential::{run_unicorn, Config};
 use a64call::emit::strategy::{self, SeqKind};
 use a64call::emit::{emit, EmitOptions};
-use a64call::model::gen::{from_seed, Profile};
+use a64call::model::gen::from_seed;
+use a64call::model::profile::Profile;
 use a64call::model::program::Op;
 
 #[test]

@@ -7,7 +7,8 @@ use a64call::emit::strategy;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{Engine, UnicornEngine};
 use a64call::machine::runtime::Image;
-use a64call::model::gen::{from_seed, Profile};
+use a64call::model::gen::from_seed;
+use a64call::model::profile::Profile;
 use a64call::oracle::dynamic::{compare, Run};
 
 #[test]

@@ -14,6 +14,7 @@ use crate::machine::runtime::Image;
 use crate::model::program::Program;
 use crate::oracle::check::{self, CheckError};
 use crate::oracle::dynamic::{self as oracle, Divergence, Run};
+use crate::oracle::reference::{self, Expected};
 use crate::planted::PlantedBug;
 
 /// What to run.
@@ -198,6 +199,8 @@ struct Prepared {
     emitted: Vec<Emitted>,
     images: Vec<Image>,
     finding: Option<Finding>,
+    /// What the program must do (computed when it will run).
+    expected: Option<Expected>,
 }
 
 fn prepare(program: &Program, cfg: &Config) -> Prepared {
@@ -218,20 +221,21 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
             }
         }
     }
+    let expected = (!images.is_empty()).then(|| reference::evaluate(program));
     Prepared {
         emitted,
         images,
         finding,
+        expected,
     }
 }
 
 /// The report of a prepared program with its outcomes: the emission finding, or the dynamic
 /// oracle's judgement of the outcomes.
 fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report {
-    let finding = match p.finding {
-        Some(f) => Some(f),
-        None if outcomes.is_empty() => None,
-        None => {
+    let finding = match (p.finding, &p.expected) {
+        (Some(f), _) => Some(f),
+        (None, Some(expected)) if !outcomes.is_empty() => {
             let runs: Vec<Run> = outcomes
                 .iter()
                 .map(|(i, eng, o)| Run {
@@ -241,8 +245,9 @@ fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report 
                     outcome: o,
                 })
                 .collect();
-            oracle::judge(&runs).err().map(Finding::Dynamic)
+            oracle::judge(&runs, expected).err().map(Finding::Dynamic)
         }
+        (None, _) => None,
     };
     Report {
         emitted: p.emitted,

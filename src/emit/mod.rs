@@ -123,12 +123,9 @@ pub fn emit(
     strategy: &dyn Strategy,
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
-    let planted = opts.bug.filter(|b| b.strategy().name() == strategy.name());
+    let planted = opts.bug.filter(|b| b.breaks(strategy));
     let faults = planted.map(PlantedBug::buffer_faults).unwrap_or_default();
-    let emitter: &dyn Strategy = match planted {
-        Some(bug) => bug.emitter(),
-        None => strategy,
-    };
+    let emitter: &dyn Strategy = planted.and_then(PlantedBug::wrapper).unwrap_or(strategy);
     let l = lower(program, emitter, faults);
     if let Some(fallback) = strategy.size_fallback() {
         if l.buf.code_and_pool_len() >= fallback.limit {
@@ -214,6 +211,7 @@ impl Lower<'_> {
     fn op(&mut self, op: &Op, depth: u16) {
         let b = &mut self.buf;
         match op {
+            Op::Const { imm, .. } if b.faults().drop_trivial_consts && imm.wrapping_add(1) < 2 => {}
             Op::Const { dst, imm } => b.push_all(&mov_imm_minimal(dst.reg(), *imm)),
             Op::Alu { op, dst, a, b: rb } => b.push(Inst::Alu {
                 op: *op,
@@ -398,7 +396,8 @@ impl Emitted {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::gen::{from_seed, Profile};
+    use crate::model::gen::from_seed;
+    use crate::model::profile::Profile;
 
     /// Each strategy's claim agrees with what its code shows (buffer invariant 7): a strategy
     /// that claims position independence never emits a reference outside the function, and each

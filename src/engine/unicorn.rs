@@ -293,7 +293,7 @@ fn reset_machine(uc: &mut Unicorn<'static, State>, image: &Image) -> Result<(), 
     uc.mem_write(SCRATCH_ADDR, &layout::initial_scratch())
         .map_err(|e| uerr("reset scratch", e))?;
     let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
-    ctl.extend_from_slice(&(LOG_ADDR + LOG_BYTES).to_le_bytes());
+    ctl.extend_from_slice(&layout::LOG_LIMIT.to_le_bytes());
     uc.mem_write(LOGCTL_ADDR, &ctl)
         .map_err(|e| uerr("reset log", e))?;
     for n in 0..=30u8 {

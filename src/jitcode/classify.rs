@@ -281,7 +281,8 @@ mod tests {
     use crate::asm::encode::Inst;
     use crate::emit::strategy;
     use crate::emit::{emit, EmitOptions};
-    use crate::model::gen::{from_seed, Profile};
+    use crate::model::gen::from_seed;
+    use crate::model::profile::Profile;
 
     /// The classifier, run on a64call's own emitted code, must find exactly the sequences the
     /// emitter reports (a second, independent view of the same bytes).

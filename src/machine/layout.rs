@@ -39,6 +39,11 @@ pub const LOG_ADDR: u64 = 0x0100_0000;
 pub const LOG_BYTES: u64 = 0x0100_0000;
 /// Bytes per call-log record: x0..x7, helper id, sp, return address, padding.
 pub const LOG_ENTRY_BYTES: u64 = 96;
+/// Most records the call log holds.
+pub const LOG_CAPACITY: u64 = LOG_BYTES / LOG_ENTRY_BYTES;
+/// The control block's limit: a helper entered with the cursor here finds the log full and
+/// stops the run before logging (a whole record always fits below it).
+pub const LOG_LIMIT: u64 = LOG_ADDR + LOG_CAPACITY * LOG_ENTRY_BYTES;
 /// Lowest address a program's code or helper may use.
 pub const USER_MIN: u64 = 0x1000_0000;
 /// One past the highest address a program's code or helper may use (2^46).

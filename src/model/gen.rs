@@ -5,6 +5,7 @@
 
 use crate::asm::encode::AluOp;
 use crate::machine::layout;
+use crate::model::profile::Profile;
 use crate::model::program::{
     CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,
 };
@@ -12,189 +13,6 @@ use arbitrary::{Result, Unstructured};
 
 /// Generated helpers keep this far above the code base so even `huge` functions never reach them.
 pub const CODE_CLEARANCE: u64 = 16 << 20;
-
-/// The knobs of a workload. See [`Profile::named`] for the built-in ones.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Profile {
-    /// Name used on the command line.
-    pub name: &'static str,
-    /// One line on what it is for.
-    pub about: &'static str,
-    /// Top-level operations (inclusive range).
-    pub ops: (u32, u32),
-    /// Percent of generated operations that are calls.
-    pub call_pct: u8,
-    /// Number of distinct helpers (inclusive range).
-    pub helpers: (u8, u8),
-    /// Argument counts of helpers (inclusive range, at most 8).
-    pub args: (u8, u8),
-    /// Percent of operations that open a loop (when nesting allows).
-    pub loop_pct: u8,
-    /// Percent of operations that open an if/else (when nesting allows).
-    pub if_pct: u8,
-    /// Deepest nesting of loops and ifs.
-    pub max_depth: u8,
-    /// Largest number of operations inside one nested block.
-    pub max_block: u8,
-    /// Largest loop iteration count.
-    pub max_loop_count: u8,
-    /// Weights for helper distance classes: near, mid, far.
-    pub distance: (u8, u8, u8),
-    /// Bytes of randomness [`from_seed`] feeds the generator.
-    pub seed_bytes: usize,
-}
-
-/// A built-in profile: one of the files under `src/model/profiles`, compiled in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BuiltIn {
-    /// `default.profile`.
-    Default,
-    /// `tiny.profile`.
-    Tiny,
-    /// `far64.profile`.
-    Far64,
-    /// `huge.profile`.
-    Huge,
-    /// `nested.profile`.
-    Nested,
-    /// `cinderx.profile`.
-    Cinderx,
-}
-
-impl BuiltIn {
-    /// Every built-in profile, in the order `a64call profiles` lists them.
-    pub const ALL: [BuiltIn; 6] = [
-        BuiltIn::Default,
-        BuiltIn::Tiny,
-        BuiltIn::Far64,
-        BuiltIn::Huge,
-        BuiltIn::Nested,
-        BuiltIn::Cinderx,
-    ];
-
-    /// Its name (the `name` key of its file; the test `built_in_profiles_parse` checks they agree).
-    pub fn name(self) -> &'static str {
-        match self {
-            BuiltIn::Default => "default",
-            BuiltIn::Tiny => "tiny",
-            BuiltIn::Far64 => "far64",
-            BuiltIn::Huge => "huge",
-            BuiltIn::Nested => "nested",
-            BuiltIn::Cinderx => "cinderx",
-        }
-    }
-
-    fn text(self) -> &'static str {
-        match self {
-            BuiltIn::Default => include_str!("profiles/default.profile"),
-            BuiltIn::Tiny => include_str!("profiles/tiny.profile"),
-            BuiltIn::Far64 => include_str!("profiles/far64.profile"),
-            BuiltIn::Huge => include_str!("profiles/huge.profile"),
-            BuiltIn::Nested => include_str!("profiles/nested.profile"),
-            BuiltIn::Cinderx => include_str!("profiles/cinderx.profile"),
-        }
-    }
-
-    /// The profile (the test `built_in_profiles_parse` shows every file parses).
-    pub fn profile(self) -> Profile {
-        Profile::parse(self.text()).expect("built-in profiles parse")
-    }
-}
-
-fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
-    let (a, b) = v
-        .split_once("..")
-        .ok_or_else(|| format!("`{key}` must be a range like 1..8, found `{v}`"))?;
-    let p = |x: &str| {
-        x.trim()
-            .parse::<T>()
-            .map_err(|_| format!("`{key}`: `{x}` is not a number in range"))
-    };
-    Ok((p(a)?, p(b)?))
-}
-
-impl Profile {
-    /// Every built-in profile.
-    pub fn all() -> Vec<Profile> {
-        BuiltIn::ALL.iter().map(|b| b.profile()).collect()
-    }
-
-    /// Look up a built-in profile by name.
-    pub fn named(name: &str) -> Option<Profile> {
-        Profile::all().into_iter().find(|p| p.name == name)
-    }
-
-    /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
-    /// name, about, ops, call_pct, helpers, args, loop_pct, if_pct, max_depth, max_block,
-    /// max_loop_count, distance (near,mid,far weights), seed_bytes.
-    pub fn parse(text: &'static str) -> Result<Profile, String> {
-        let mut kv = std::collections::HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.split('#').next().unwrap_or("").trim();
-            if line.is_empty() {
-                continue;
-            }
-            let (k, v) = line
-                .split_once('=')
-                .ok_or_else(|| format!("line {}: expected `key = value`, found `{line}`", n + 1))?;
-            kv.insert(k.trim(), v.trim());
-        }
-        let get = |k: &str| {
-            kv.get(k)
-                .copied()
-                .ok_or_else(|| format!("missing key `{k}`"))
-        };
-        let num = |k: &str| -> Result<u8, String> {
-            get(k)?
-                .parse()
-                .map_err(|_| format!("`{k}` must be a number 0..=255"))
-        };
-        let d: Vec<u8> = get("distance")?
-            .split(',')
-            .map(|x| x.trim().parse::<u8>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| "`distance` must be three weights like 1,1,3".to_string())?;
-        let [near, mid, far] = d[..] else {
-            return Err("`distance` must be three weights like 1,1,3".into());
-        };
-        let p = Profile {
-            name: get("name")?,
-            about: get("about")?,
-            ops: range("ops", get("ops")?)?,
-            call_pct: num("call_pct")?,
-            helpers: range("helpers", get("helpers")?)?,
-            args: range("args", get("args")?)?,
-            loop_pct: num("loop_pct")?,
-            if_pct: num("if_pct")?,
-            max_depth: num("max_depth")?,
-            max_block: num("max_block")?,
-            max_loop_count: num("max_loop_count")?,
-            distance: (near, mid, far),
-            seed_bytes: get("seed_bytes")?
-                .parse()
-                .map_err(|_| "`seed_bytes` must be a number".to_string())?,
-        };
-        if p.helpers.0 == 0
-            || p.helpers.1 as usize > layout::MAX_HELPERS
-            || p.helpers.0 > p.helpers.1
-        {
-            return Err(format!(
-                "`helpers` must be within 1..{}",
-                layout::MAX_HELPERS
-            ));
-        }
-        if p.args.1 > 8 || p.args.0 > p.args.1 || p.ops.0 > p.ops.1 {
-            return Err("`args` must be within 0..8 and ranges must be ordered".into());
-        }
-        if p.max_loop_count == 0
-            || p.max_loop_count > crate::model::program::MAX_LOOP_COUNT
-            || u32::from(near) + u32::from(mid) + u32::from(far) == 0
-        {
-            return Err("`max_loop_count` must be 1..=16 and some distance weight non-zero".into());
-        }
-        Ok(p)
-    }
-}
 
 /// Expand a seed into `n` bytes (splitmix64), the input [`generate`] consumes.
 pub fn seed_bytes(seed: u64, n: usize) -> Vec<u8> {
@@ -405,7 +223,7 @@ impl Gen<'_> {
         Ok(match u.int_in_range(0..=5u8)? {
             0 => Op::Const {
                 dst: self.val(u)?,
-                imm: u.arbitrary()?,
+                imm: constant(u)?,
             },
             1 => Op::Load {
                 dst: self.val(u)?,
@@ -435,20 +253,40 @@ impl Gen<'_> {
     }
 }
 
+/// A constant for `const`: half the time uniform over 64 bits, half from the values a
+/// mov-immediate lowering gets wrong (0, all-ones, one halfword set, all-ones but one halfword
+/// (a `movn`), 32-bit and sign boundaries, small negatives).
+fn constant(u: &mut Unstructured) -> Result<u64> {
+    if u.arbitrary::<bool>()? {
+        return u.arbitrary();
+    }
+    let half = u64::from(u.arbitrary::<u16>()?) << (16 * u.int_in_range(0..=3u32)?);
+    Ok(match u.int_in_range(0..=5u8)? {
+        0 => 0,
+        1 => u64::MAX,
+        2 => half,
+        3 => !half,
+        4 => *u.choose(&BOUNDARIES)?,
+        _ => u64::from(u.int_in_range(1..=16u8)?).wrapping_neg(),
+    })
+}
+
+/// 32-bit and sign boundaries.
+const BOUNDARIES: [u64; 8] = [
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0xFFFF_FFFF,
+    0x1_0000_0000,
+    0xFFFF_FFFF_0000_0000,
+    0xFFFF_FFFF_8000_0000,
+    0x7FFF_FFFF_FFFF_FFFF,
+    0x8000_0000_0000_0000,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::text;
-
-    /// Every built-in profile parses, under the name of its file.
-    #[test]
-    fn built_in_profiles_parse() {
-        let names: Vec<&str> = BuiltIn::ALL.iter().map(|b| b.profile().name).collect();
-        assert_eq!(
-            names,
-            ["default", "tiny", "far64", "huge", "nested", "cinderx"]
-        );
-    }
 
     #[test]
     fn same_seed_same_program_and_text_round_trips() {

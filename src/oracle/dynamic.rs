@@ -6,6 +6,11 @@
 //! * **Per run:** every helper call has `sp % 16 == 0`, returns to just after a call site of the
 //!   function, and that site is a call to the helper that ran; a returned function has restored
 //!   `sp`.
+//! * **Against the reference ([`super::reference`]), per strategy:** each run must do what the
+//!   program's model says. When every engine's run of a strategy differs from the reference the
+//!   code is wrong: a [`Kind::WrongResult`] (a fault all strategies share is one too). When
+//!   some engines match and others do not, the same bytes behaved differently: an
+//!   [`Kind::EngineDisagreement`].
 //! * **Across engines (same bytes):** exit, pc, x0..x30, sp, NZCV, scratch memory and call log
 //!   must be identical. A difference is an [`Kind::EngineDisagreement`].
 //! * **Across strategies:** exit class, x0..x30 except x16/x17, sp, NZCV, scratch memory, and the
@@ -16,6 +21,7 @@ use crate::emit::Emitted;
 use crate::engine::{Exit, Outcome};
 use crate::machine::layout::STACK_TOP;
 use crate::oracle::check::disassemble;
+use crate::oracle::reference::{self, Expected};
 
 /// One run to compare.
 #[derive(Clone, Copy)]
@@ -39,6 +45,9 @@ pub enum Kind {
     StrategyDivergence,
     /// Two engines disagree on the same bytes: an emulator or harness bug.
     EngineDisagreement,
+    /// A strategy's code, on every engine, does not do what the program's model says: a
+    /// miscompile, whether or not other strategies share it.
+    WrongResult,
 }
 
 impl Kind {
@@ -48,6 +57,7 @@ impl Kind {
             Kind::Invariant => "invariant violated",
             Kind::StrategyDivergence => "strategy divergence",
             Kind::EngineDisagreement => "engine disagreement",
+            Kind::WrongResult => "wrong result (against the program's reference evaluation)",
         }
     }
 }
@@ -311,12 +321,14 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
     Ok(())
 }
 
-/// Check every run's invariants, then every engine against the first engine for the same
-/// strategy, then every strategy against the first (on the first engine).
-pub fn judge(runs: &[Run]) -> Result<(), Divergence> {
+/// Check every run's invariants, then every strategy's runs against the reference, then every
+/// engine against the first engine for the same strategy, then every strategy against the
+/// first (on the first engine).
+pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
     for r in runs {
         check_run(r)?;
     }
+    judge_against_reference(runs, expected)?;
     let Some(reference) = runs.first() else {
         return Ok(());
     };
@@ -332,6 +344,48 @@ pub fn judge(runs: &[Run]) -> Result<(), Divergence> {
         .filter(|r| r.engine == reference.engine && r.strategy != reference.strategy)
     {
         compare(reference, r, false)?;
+    }
+    Ok(())
+}
+
+/// A run against the reference: the first difference and the call it is at.
+fn against_reference(run: &Run, expected: &Expected) -> Result<(), (Option<usize>, String)> {
+    reference::judge_run(expected, run.outcome, |ret| {
+        run.emitted.site_by_return(ret).map(|s| s.index)
+    })
+}
+
+/// Each strategy's runs against the reference, blaming the code when every engine's run is
+/// wrong and the engines when only some are.
+pub fn judge_against_reference(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
+    let mut seen: Vec<&str> = Vec::new();
+    for r in runs {
+        if seen.contains(&r.strategy) {
+            continue;
+        }
+        seen.push(r.strategy);
+        let mine: Vec<&Run> = runs.iter().filter(|x| x.strategy == r.strategy).collect();
+        let verdicts: Vec<_> = mine
+            .iter()
+            .map(|x| against_reference(x, expected))
+            .collect();
+        let Some(bad) = verdicts.iter().position(Result::is_err) else {
+            continue;
+        };
+        let Err((call, what)) = &verdicts[bad] else {
+            unreachable!()
+        };
+        let good = verdicts.iter().position(Result::is_ok);
+        return Err(match good {
+            Some(g) => diverge(
+                Kind::EngineDisagreement,
+                mine[bad],
+                Some(mine[g]),
+                format!("{what} (the second run matches the reference)"),
+                *call,
+            ),
+            None => diverge(Kind::WrongResult, mine[bad], None, what.clone(), *call),
+        });
     }
     Ok(())
 }

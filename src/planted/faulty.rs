@@ -142,7 +142,8 @@ impl Strategy for Faulty {
 mod tests {
     use super::*;
     use crate::emit::{emit, EmitOptions};
-    use crate::model::gen::{from_seed, Profile};
+    use crate::model::gen::from_seed;
+    use crate::model::profile::Profile;
 
     /// Each wrapper changes only what its bug says: the same sites, each sequence as long as
     /// the strategy's (one word less for `fixed4-drops-hw2`; one `bl` for

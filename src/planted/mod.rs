@@ -2,8 +2,9 @@
 //! the fuzz targets and the gate can prove each oracle catches real miscompiles.
 //!
 //! A bug is selected at run time through [`crate::emit::EmitOptions::bug`] (the CLI's hidden
-//! `--plant NAME`): emission then uses the bug's [`PlantedBug::emitter`] (a wrapper strategy,
-//! `faulty.rs`, for a bug in a call sequence) and a buffer with its [`PlantedBug::buffer_faults`].
+//! `--plant NAME`): emission of each strategy the bug [`PlantedBug::breaks`] then uses the bug's
+//! [`PlantedBug::wrapper`] (a wrapper strategy, `faulty.rs`, for a bug in a call sequence) and a
+//! buffer with its [`PlantedBug::buffer_faults`].
 //! With no bug selected none of this code is used.
 
 mod faulty;
@@ -11,7 +12,7 @@ pub mod hunt;
 
 use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};
-use crate::model::gen::BuiltIn;
+use crate::model::profile::BuiltIn;
 
 /// One deliberately broken variant of a strategy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,11 +45,15 @@ pub enum PlantedBug {
     AdrpLo12Wrong,
     /// Direct `bl`: emitted without a range check, offsets silently truncated.
     DirectNoRangeCheck,
+    /// Lowering, shared by every strategy: a `const` of 0 or all-ones emits nothing (a
+    /// reported mov-immediate bug). Strategies agree on it; only the reference evaluation
+    /// catches it.
+    ConstTrivialDropped,
 }
 
 impl PlantedBug {
     /// Every catalogued bug.
-    pub const ALL: [PlantedBug; 14] = [
+    pub const ALL: [PlantedBug; 15] = [
         PlantedBug::PoolOffsetOffBy4,
         PlantedBug::PoolMisaligned,
         PlantedBug::PoolStaleDedup,
@@ -63,6 +68,7 @@ impl PlantedBug {
         PlantedBug::Fixed4DropsHw2,
         PlantedBug::AdrpLo12Wrong,
         PlantedBug::DirectNoRangeCheck,
+        PlantedBug::ConstTrivialDropped,
     ];
 
     /// Command-line name (kebab case).
@@ -82,6 +88,7 @@ impl PlantedBug {
             PlantedBug::Fixed4DropsHw2 => "fixed4-drops-hw2",
             PlantedBug::AdrpLo12Wrong => "adrp-lo12-wrong",
             PlantedBug::DirectNoRangeCheck => "direct-no-range-check",
+            PlantedBug::ConstTrivialDropped => "const-trivial-dropped",
         }
     }
 
@@ -90,7 +97,8 @@ impl PlantedBug {
         PlantedBug::ALL.iter().copied().find(|b| b.name() == s)
     }
 
-    /// The strategy whose emission this bug breaks.
+    /// The strategy whose emission this bug breaks (for a [`PlantedBug::shared`] bug, the
+    /// strategy it is hunted with: it breaks every one).
     pub fn strategy(self) -> &'static dyn Strategy {
         match self {
             PlantedBug::PoolOffsetOffBy4
@@ -101,17 +109,29 @@ impl PlantedBug {
             | PlantedBug::PoolIslandSkipped
             | PlantedBug::PoolOnFallthrough => &strategy::LiteralPool,
             PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => &strategy::StubCall,
-            PlantedBug::MovkShiftWrong | PlantedBug::MovzRegMismatch => &strategy::MovzMinimal,
+            PlantedBug::MovkShiftWrong
+            | PlantedBug::MovzRegMismatch
+            | PlantedBug::ConstTrivialDropped => &strategy::MovzMinimal,
             PlantedBug::Fixed4DropsHw2 => &strategy::MovzFixed4,
             PlantedBug::AdrpLo12Wrong => &strategy::AdrpAdd,
             PlantedBug::DirectNoRangeCheck => &strategy::DirectBl,
         }
     }
 
-    /// The strategy that emits with this bug: a wrapper with the broken call sequence, or the
-    /// bug's strategy itself when the bug is in the buffer ([`PlantedBug::buffer_faults`]).
-    pub fn emitter(self) -> &'static dyn Strategy {
-        faulty::emitter(self).unwrap_or(self.strategy())
+    /// Is the bug in code every strategy shares (the lowering), so it breaks them all alike?
+    pub fn shared(self) -> bool {
+        self == PlantedBug::ConstTrivialDropped
+    }
+
+    /// Does the bug break `s`'s emission?
+    pub fn breaks(self, s: &dyn Strategy) -> bool {
+        self.shared() || self.strategy().name() == s.name()
+    }
+
+    /// The wrapper strategy that emits with this bug when it is in a call sequence (`None`
+    /// for a bug in the buffer or the lowering: [`PlantedBug::buffer_faults`]).
+    pub fn wrapper(self) -> Option<&'static dyn Strategy> {
+        faulty::emitter(self)
     }
 
     /// The buffer breakage this bug switches on (none for a bug in a call sequence).
@@ -126,6 +146,7 @@ impl PlantedBug {
             PlantedBug::PoolOnFallthrough => f.island_on_fallthrough = true,
             PlantedBug::StubWrongTarget => f.stub_next_target = true,
             PlantedBug::StubLdrOffset => f.stub_ldr_pc_plus_4 = true,
+            PlantedBug::ConstTrivialDropped => f.drop_trivial_consts = true,
             _ => {}
         }
         f
@@ -137,11 +158,17 @@ impl PlantedBug {
         self != PlantedBug::PoolMisaligned
     }
 
+    /// Can the static check see the bug? It proves that every call site reaches its helper, so
+    /// a fault outside call sequences and pools ([`PlantedBug::shared`]) is beyond it.
+    pub fn statically_visible(self) -> bool {
+        !self.shared()
+    }
+
     /// The generator profile whose programs exercise this bug.
     pub fn profile(self) -> BuiltIn {
         match self {
             PlantedBug::PoolIslandSkipped | PlantedBug::PoolOnFallthrough => BuiltIn::Huge,
-            PlantedBug::AdrpLo12Wrong => BuiltIn::Default,
+            PlantedBug::AdrpLo12Wrong | PlantedBug::ConstTrivialDropped => BuiltIn::Default,
             _ => BuiltIn::Far64,
         }
     }

@@ -13,7 +13,8 @@ use crate::differential::{run_unicorn, Config};
 use crate::emit::strategy::{self, Strategy};
 use crate::emit::Emitted;
 use crate::engine::Outcome;
-use crate::model::gen::{self, Profile};
+use crate::model::gen;
+use crate::model::profile::Profile;
 
 /// Sums for one strategy over a profile's programs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -315,7 +315,7 @@ fn chart<DB: DrawingBackend>(
 
 #[cfg(test)]
 mod tests {
-    use crate::model::gen::Profile;
+    use crate::model::profile::Profile;
     use crate::report::measure::measure;
 
     #[test]

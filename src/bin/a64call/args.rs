@@ -5,7 +5,7 @@ use crate::Fail;
 use a64call::differential::Config;
 use a64call::emit::strategy::{self, Strategy};
 use a64call::engine::EngineKind;
-use a64call::model::gen::Profile;
+use a64call::model::profile::Profile;
 use a64call::model::program::Program;
 use a64call::model::text;
 use a64call::planted::PlantedBug;

@@ -4,7 +4,7 @@
 use crate::args::profile;
 use crate::Fail;
 use a64call::emit::strategy;
-use a64call::model::gen::Profile;
+use a64call::model::profile::Profile;
 use a64call::planted::PlantedBug;
 use a64call::report::measure;
 use std::path::Path;

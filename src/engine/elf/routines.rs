@@ -217,7 +217,7 @@ fn enter_program(a: &mut Asm) {
     a.copy_loop();
     a.imm(9, LOGCTL_ADDR);
     a.imm(10, LOG_ADDR);
-    a.imm(11, LOG_ADDR + LOG_BYTES);
+    a.imm(11, layout::LOG_LIMIT);
     a.i(Inst::Stp {
         rt: 10,
         rt2: 11,

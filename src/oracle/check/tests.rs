@@ -3,7 +3,8 @@
 use super::*;
 use crate::emit::strategy;
 use crate::emit::{emit, EmitOptions};
-use crate::model::gen::{from_seed, Profile};
+use crate::model::gen::from_seed;
+use crate::model::profile::Profile;
 
 #[test]
 fn capstone_prints_what_render_says_for_every_form() {

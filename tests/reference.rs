@@ -1,0 +1,77 @@
+//! The reference evaluation judges every run: a fault all strategies share is a wrong result,
+//! and an engine that alone departs from the reference is blamed as an engine.
+
+use a64call::differential::{run_on, run_unicorn, Config, Finding};
+use a64call::engine::EngineKind;
+use a64call::machine::runtime::helper_result;
+use a64call::model::text::parse;
+use a64call::oracle::dynamic::Kind;
+use a64call::oracle::reference::{evaluate, End};
+use a64call::planted::PlantedBug;
+
+fn regression(name: &str) -> a64call::model::program::Program {
+    let path = format!(
+        "{}/corpus/regressions/shared-faults/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    parse(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// The program: with the shared const fault every strategy returns the same wrong
+/// value, and the verdict is a wrong result; with no fault it passes.
+#[test]
+fn a_fault_every_strategy_shares_is_a_wrong_result() {
+    let p = regression("const-zero-and-ones.a64");
+    let clean = run_unicorn(&p, &Config::default()).unwrap();
+    assert!(clean.finding.is_none(), "{:?}", clean.finding);
+    let cfg = Config {
+        bug: Some(PlantedBug::ConstTrivialDropped),
+        ..Config::default()
+    };
+    let r = run_unicorn(&p, &cfg).unwrap();
+    match r.finding {
+        Some(Finding::Dynamic(d)) => assert_eq!(d.kind, Kind::WrongResult, "{d}"),
+        other => panic!("expected a wrong result, got {other:?}"),
+    }
+    // Every strategy ran the same wrong code: they agree with each other.
+    let x0: Vec<u64> = r.outcomes.iter().map(|(_, _, o)| o.regs[0]).collect();
+    assert!(x0.windows(2).all(|w| w[0] == w[1]), "{x0:x?}");
+}
+
+/// The reference computes the program's values from the model alone.
+#[test]
+fn the_reference_follows_the_model() {
+    let p = regression("const-zero-and-ones.a64");
+    let e = evaluate(&p);
+    let mut regs = [0u64; 8];
+    for (n, r) in regs.iter_mut().enumerate() {
+        *r = a64call::machine::layout::initial_reg(n as u8);
+    }
+    regs[0] = 0;
+    regs[1] = u64::MAX;
+    let r = helper_result(0, 2, &regs);
+    assert_eq!(e.end, End::Returned(r));
+    assert_eq!(e.calls.len(), 1);
+    assert_eq!(e.calls[0].regs, regs);
+    assert_eq!(&e.scratch[56..72], &[[0u8; 8], [0xFF; 8]].concat()[..]);
+}
+
+/// A program that fills the call log ends at the log's capacity on every engine, as the
+/// reference says (16 * 16 * 16 iterations of 43 calls is more than 174,762).
+#[test]
+fn a_full_call_log_ends_the_run_where_the_reference_says() {
+    let calls = "      v1 = call h0(v1)\n".repeat(43);
+    let src = format!(
+        "a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 1\nbody\n  loop 16 {{\n    loop 16 {{\n      loop 16 {{\n{calls}      }}\n    }}\n  }}\nret v1\n"
+    );
+    let p = parse(&src).unwrap();
+    assert_eq!(evaluate(&p).end, End::LogFull);
+    let engines = if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
+        vec![EngineKind::Unicorn]
+    } else {
+        vec![EngineKind::Unicorn, EngineKind::Qemu]
+    };
+    let cfg = Config::with_strategies(vec![a64call::emit::strategy::reference()]);
+    let r = run_on(&[&p], &cfg, &engines).unwrap();
+    assert!(r[0].finding.is_none(), "{:?}", r[0].finding);
+}
