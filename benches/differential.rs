@@ -4,20 +4,20 @@
 //! target/criterion/a64call-exact-counts.md.
 
 use a64call::differential::{run_programs, run_unicorn, Config};
-use a64call::emit::strategy;
+use a64call::emit::strategy::{self, StrategyId};
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{ElfEngine, Engine, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
+use a64call::model::profile::BuiltIn;
 use a64call::model::profile::Profile;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
 fn exact_counts() {
-    let profs: Vec<Profile> = ["cinderx", "far64"]
-        .iter()
-        .map(|n| Profile::named(n).unwrap())
-        .collect();
+    let profs: Vec<Profile> = [BuiltIn::Cinderx, BuiltIn::Far64]
+        .map(BuiltIn::profile)
+        .to_vec();
     match a64call::report::measure::measure(&profs, 1, 10) {
         Ok(r) => {
             let md = r.markdown();
@@ -34,28 +34,16 @@ fn differential(c: &mut Criterion) {
     let mut g = c.benchmark_group("differential");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(1));
-    let prof = Profile::named("default").unwrap();
-    for (label, names, static_check) in [
-        ("movz-min+pool", vec!["movz-min", "pool"], true),
-        (
-            "movz-min+pool,no-static-check",
-            vec!["movz-min", "pool"],
-            false,
-        ),
-        (
-            "all-strategies",
-            strategy::all().iter().map(|s| s.name()).collect(),
-            true,
-        ),
+    let prof = BuiltIn::Default.profile();
+    let two = vec![StrategyId::MovzMinimal, StrategyId::LiteralPool];
+    for (label, ids, static_check) in [
+        ("movz-min+pool", two.clone(), true),
+        ("movz-min+pool,no-static-check", two, false),
+        ("all-strategies", StrategyId::ALL.to_vec(), true),
     ] {
         let cfg = Config {
             static_check,
-            ..Config::with_strategies(
-                names
-                    .iter()
-                    .map(|n| strategy::by_name(n).unwrap())
-                    .collect(),
-            )
+            ..Config::with_strategies(ids.iter().map(|s| s.strategy()).collect())
         };
         let mut seed = 0u64;
         g.bench_function(BenchmarkId::new("default-profile", label), |b| {
@@ -73,25 +61,21 @@ fn engine_run(c: &mut Criterion) {
     let mut g = c.benchmark_group("unicorn-run");
     g.sample_size(20).measurement_time(Duration::from_secs(2));
     let mut u = UnicornEngine::new().unwrap();
-    for prof in ["cinderx", "far64"] {
-        let p = from_seed(1, &Profile::named(prof).unwrap());
+    for prof in [BuiltIn::Cinderx, BuiltIn::Far64] {
+        let p = from_seed(1, &prof.profile());
         for s in strategy::all() {
             let e = emit(&p, s, &EmitOptions::default()).unwrap();
             let img = Image::build(&p, &e, p.code_base).unwrap();
             // Alternate with another strategy's image at the same address so every iteration
             // reloads and retranslates, as the differential does (each iteration is two runs).
-            let alt = if s.name() == "movz-fixed4" {
-                "movz-min"
+            let alt = if s.id() == StrategyId::MovzFixed4 {
+                StrategyId::MovzMinimal
             } else {
-                "movz-fixed4"
+                StrategyId::MovzFixed4
             };
-            let other = Image::build(
-                &p,
-                &emit(&p, strategy::by_name(alt).unwrap(), &EmitOptions::default()).unwrap(),
-                p.code_base,
-            )
-            .unwrap();
-            g.bench_function(BenchmarkId::new(prof, s.name()), |b| {
+            let alt_code = emit(&p, alt.strategy(), &EmitOptions::default()).unwrap();
+            let other = Image::build(&p, &alt_code, p.code_base).unwrap();
+            g.bench_function(BenchmarkId::new(prof.name(), s.name()), |b| {
                 b.iter(|| {
                     u.run(&other).unwrap();
                     u.run(&img).unwrap()
@@ -109,10 +93,10 @@ fn elf_batch(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("elf-engine");
     g.sample_size(10).measurement_time(Duration::from_secs(10));
-    let prof = Profile::named("default").unwrap();
+    let prof = BuiltIn::Default.profile();
     let cfg = Config::with_strategies(vec![
-        strategy::by_name("movz-min").unwrap(),
-        strategy::by_name("pool").unwrap(),
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::LiteralPool.strategy(),
     ]);
     for batch in [1u64, 24, 96] {
         g.throughput(Throughput::Elements(batch));

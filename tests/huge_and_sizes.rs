@@ -2,7 +2,7 @@
 //! byte / instruction counts are exact.
 
 use a64call::differential::{run_unicorn, Config};
-use a64call::emit::strategy::{self, SeqKind};
+use a64call::emit::strategy::{self, SeqKind, StrategyId};
 use a64call::emit::{emit, EmitOptions};
 use a64call::model::gen::from_seed;
 use a64call::model::profile::Profile;
@@ -126,7 +126,7 @@ fn is_the_stub_fallback(e: &a64call::emit::Emitted, p: &a64call::model::program:
         &EmitOptions::default(),
     )
     .unwrap();
-    assert_eq!(e.strategy, "pool+bl");
+    assert_eq!(e.strategy, StrategyId::PoolOrBl);
     assert!(e.code.bytes == stub.code.bytes, "not stub+bl's code");
     assert_eq!(e.sizes().pool_entries, 0);
     for s in &e.sites {

@@ -3,7 +3,7 @@
 
 use a64call::differential::relocation::{check_relocation, relocation_base};
 use a64call::differential::Config;
-use a64call::emit::strategy;
+use a64call::emit::strategy::StrategyId;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{Engine, UnicornEngine};
 use a64call::machine::runtime::Image;
@@ -33,16 +33,11 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
             ..Profile::named("default").unwrap()
         };
         let p = from_seed(seed, &prof);
-        for name in ["direct", "adrp"] {
-            let e = emit(
-                &p,
-                strategy::by_name(name).unwrap(),
-                &EmitOptions::default(),
-            )
-            .unwrap();
+        for id in [StrategyId::DirectBl, StrategyId::AdrpAdd] {
+            let e = emit(&p, id.strategy(), &EmitOptions::default()).unwrap();
             assert!(
                 e.relocated(0x3000_0000).is_err(),
-                "{name} must refuse to be copied"
+                "{id} must refuse to be copied"
             );
             refused += 1;
             if e.sites.is_empty() {
@@ -54,13 +49,13 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
             let a = u.run(&Image::build(&p, &e, e.code.base).unwrap()).unwrap();
             let b = u.run(&Image::build(&p, &moved, base).unwrap()).unwrap();
             let ra = Run {
-                strategy: name,
+                strategy: id,
                 engine: "unicorn",
                 emitted: &e,
                 outcome: &a,
             };
             let rb = Run {
-                strategy: name,
+                strategy: id,
                 engine: "unicorn (moved)",
                 emitted: &moved,
                 outcome: &b,

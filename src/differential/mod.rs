@@ -7,8 +7,9 @@ pub mod relocation;
 pub mod repro;
 
 use crate::asm::buffer::EmitError;
+use crate::emit::strategy::StrategyId;
 use crate::emit::strategy::{self, Strategy};
-use crate::emit::{emit, EmitOptions, Emitted};
+use crate::emit::{emit, Emitted};
 use crate::engine::{Engine, EngineError, EngineKind, Outcome};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
@@ -56,15 +57,15 @@ impl Config {
 pub enum Finding {
     /// A strategy could not emit the program.
     Emit {
-        /// Strategy name.
-        strategy: String,
+        /// The strategy.
+        strategy: StrategyId,
         /// Why.
         error: EmitError,
     },
     /// The static oracle rejected a strategy's bytes.
     Static {
-        /// Strategy name.
-        strategy: String,
+        /// The strategy.
+        strategy: StrategyId,
         /// Why.
         error: CheckError,
         /// Capstone disassembly around the problem.
@@ -117,9 +118,9 @@ pub struct Report {
 
 /// Emit `program` under every configured strategy and run the static check.
 pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Finding>) {
-    let opts = EmitOptions { bug: cfg.bug };
     let mut out = Vec::new();
     for s in &cfg.strategies {
+        let opts = cfg.bug.map(|b| b.emit_options(*s)).unwrap_or_default();
         match emit(program, *s, &opts) {
             Ok(e) => {
                 if cfg.static_check {
@@ -131,7 +132,7 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
                         return (
                             out,
                             Some(Finding::Static {
-                                strategy: s.name().into(),
+                                strategy: s.id(),
                                 error,
                                 listing,
                             }),
@@ -144,7 +145,7 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
                 return (
                     out,
                     Some(Finding::Emit {
-                        strategy: s.name().into(),
+                        strategy: s.id(),
                         error,
                     }),
                 )
@@ -212,7 +213,7 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
                 Ok(i) => images.push(i),
                 Err(error) => {
                     finding = Some(Finding::Emit {
-                        strategy: e.strategy.into(),
+                        strategy: e.strategy,
                         error,
                     });
                     images.clear();

@@ -3,21 +3,26 @@
 //! The frame: `stp x29, x30, [sp, #-48]!; mov x29, sp; mov x28, x0` on entry, loop counters at
 //! `[sp+16+8*depth]`, and `mov x0, vR; ldp x29, x30, [sp], #48; ret` on exit. Calls move their
 //! arguments from `x19..x27` to `x0..x7`, let the strategy emit the call sequence, then copy `x0`
-//! to the destination value. Everything else is one instruction per operation.
+//! to the destination value. Every other operation is the instructions of its own (a `const` is
+//! the shortest `movz`/`movn`/`movk` sequence, a load or store one instruction, a loop or `if` a
+//! compare and conditional branch).
 
 pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
 use crate::asm::encode::{mov_imm_minimal, Inst, SP};
-use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy};
+use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
 use crate::model::program::{Op, Program, ShiftOp};
-use crate::planted::PlantedBug;
 
-/// Options for one emission.
-#[derive(Clone, Copy, Debug, Default)]
+/// Sabotage for one emission, none by default. Only the planted-bug catalogue builds any other
+/// ([`crate::planted::PlantedBug::emit_options`]): emission knows no bug, only these two knobs.
+#[derive(Clone, Copy, Default)]
 pub struct EmitOptions {
-    /// A planted bug to switch on (tests only). It affects only its own strategy.
-    pub bug: Option<PlantedBug>,
+    /// Breakages of the buffer (and the shared lowering) to switch on.
+    pub faults: Faults,
+    /// Emits the call sequences in place of the strategy asked for (a planted bug's wrapper,
+    /// which answers to the same [`Strategy::id`]).
+    pub call_emitter: Option<&'static dyn Strategy>,
 }
 
 /// One call site of the emitted function.
@@ -47,8 +52,8 @@ impl CallSite {
 /// The result of emitting one program under one strategy.
 #[derive(Clone, Debug)]
 pub struct Emitted {
-    /// Strategy name.
-    pub strategy: &'static str,
+    /// The strategy asked for (also when a [`Strategy::size_fallback`] emitted it).
+    pub strategy: StrategyId,
     /// Whether the code may be copied to another address: the strategy claims it and the
     /// finished code shows it ([`Finished::position_independent`]).
     pub position_independent: bool,
@@ -123,10 +128,8 @@ pub fn emit(
     strategy: &dyn Strategy,
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
-    let planted = opts.bug.filter(|b| b.breaks(strategy));
-    let faults = planted.map(PlantedBug::buffer_faults).unwrap_or_default();
-    let emitter: &dyn Strategy = planted.and_then(PlantedBug::wrapper).unwrap_or(strategy);
-    let l = lower(program, emitter, faults);
+    let emitter: &dyn Strategy = opts.call_emitter.unwrap_or(strategy);
+    let l = lower(program, emitter, opts.faults);
     if let Some(fallback) = strategy.size_fallback() {
         if l.buf.code_and_pool_len() >= fallback.limit {
             return emit_instead(program, strategy, &fallback);
@@ -134,7 +137,7 @@ pub fn emit(
     }
     let code = l.buf.finish()?;
     Ok(Emitted {
-        strategy: strategy.name(),
+        strategy: strategy.id(),
         position_independent: strategy.position_independent() && code.position_independent,
         code,
         sites: l.sites,
@@ -149,7 +152,7 @@ fn emit_instead(
     fallback: &SizeFallback,
 ) -> Result<Emitted, EmitError> {
     let mut e = emit(program, fallback.strategy, &EmitOptions::default())?;
-    e.strategy = strategy.name();
+    e.strategy = strategy.id();
     e.position_independent &= strategy.position_independent();
     for s in &mut e.sites {
         if s.choice.kind != SeqKind::DirectBl {

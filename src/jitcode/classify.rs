@@ -279,7 +279,7 @@ pub fn classify_with_entries(
 mod tests {
     use super::*;
     use crate::asm::encode::Inst;
-    use crate::emit::strategy;
+    use crate::emit::strategy::StrategyId;
     use crate::emit::{emit, EmitOptions};
     use crate::model::gen::from_seed;
     use crate::model::profile::Profile;
@@ -289,18 +289,14 @@ mod tests {
     #[test]
     fn classifies_a64calls_own_strategies_exactly() {
         let p = from_seed(1, &Profile::named("far64").unwrap());
-        for (name, kind) in [
-            ("stub", "bl->stub"),
-            ("pool", "ldr-literal+blr"),
-            ("movz-min", "movz/movk+blr"),
-            ("movz-fixed4", "movz/movk+blr"),
+        for (id, kind) in [
+            (StrategyId::StubCall, "bl->stub"),
+            (StrategyId::LiteralPool, "ldr-literal+blr"),
+            (StrategyId::MovzMinimal, "movz/movk+blr"),
+            (StrategyId::MovzFixed4, "movz/movk+blr"),
         ] {
-            let e = emit(
-                &p,
-                strategy::by_name(name).unwrap(),
-                &EmitOptions::default(),
-            )
-            .unwrap();
+            let name = id.name();
+            let e = emit(&p, id.strategy(), &EmitOptions::default()).unwrap();
             let f = classify_function(name.into(), e.code.base, &e.code.bytes);
             assert_eq!(
                 f.calls.get(kind).copied(),
@@ -316,12 +312,7 @@ mod tests {
             ..Profile::named("far64").unwrap()
         };
         let p = from_seed(2, &near);
-        let e = emit(
-            &p,
-            strategy::by_name("stub+bl").unwrap(),
-            &EmitOptions::default(),
-        )
-        .unwrap();
+        let e = emit(&p, StrategyId::StubOrBl.strategy(), &EmitOptions::default()).unwrap();
         let f = classify_function("near".into(), e.code.base, &e.code.bytes);
         assert_eq!(f.calls.get("bl direct").copied(), Some(64), "{:?}", f.calls);
     }

@@ -17,6 +17,7 @@
 //!   call log (helper, x0..x7, sp, call-site number) must be identical. A difference is a
 //!   [`Kind::StrategyDivergence`].
 
+use crate::emit::strategy::StrategyId;
 use crate::emit::Emitted;
 use crate::engine::{Exit, Outcome};
 use crate::machine::layout::STACK_TOP;
@@ -26,8 +27,8 @@ use crate::oracle::reference::{self, Expected};
 /// One run to compare.
 #[derive(Clone, Copy)]
 pub struct Run<'a> {
-    /// Strategy name.
-    pub strategy: &'a str,
+    /// The strategy.
+    pub strategy: StrategyId,
     /// Engine name.
     pub engine: &'a str,
     /// The code that ran.
@@ -358,7 +359,7 @@ fn against_reference(run: &Run, expected: &Expected) -> Result<(), (Option<usize
 /// Each strategy's runs against the reference, blaming the code when every engine's run is
 /// wrong and the engines when only some are.
 pub fn judge_against_reference(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: Vec<StrategyId> = Vec::new();
     for r in runs {
         if seen.contains(&r.strategy) {
             continue;

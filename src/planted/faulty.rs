@@ -6,7 +6,9 @@
 use super::PlantedBug;
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
 use crate::asm::encode::{fits_signed, mov_imm_fixed4, mov_imm_minimal, Inst, X16};
-use crate::emit::strategy::{try_direct_bl, SeqKind, SiteChoice, SizeFallback, Strategy};
+use crate::emit::strategy::{
+    try_direct_bl, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId,
+};
 
 /// A strategy with the call-sequence mistake of one planted bug.
 pub struct Faulty(PlantedBug);
@@ -93,8 +95,8 @@ fn bl_truncated(buf: &mut CodeBuffer, target: u64) {
 }
 
 impl Strategy for Faulty {
-    fn name(&self) -> &'static str {
-        self.0.strategy().name()
+    fn id(&self) -> StrategyId {
+        self.0.strategy().id()
     }
     fn about(&self) -> &'static str {
         self.0.strategy().about()
@@ -153,7 +155,7 @@ mod tests {
         let p = from_seed(1, &Profile::named("default").unwrap());
         for f in &FAULTY {
             let good = emit(&p, f.0.strategy(), &EmitOptions::default()).unwrap();
-            let bad = emit(&p, f.0.strategy(), &EmitOptions { bug: Some(f.0) }).unwrap();
+            let bad = emit(&p, f.0.strategy(), &f.0.emit_options(f.0.strategy())).unwrap();
             assert_eq!(good.sites.len(), bad.sites.len(), "{}", f.0.name());
             for (g, b) in good.sites.iter().zip(&bad.sites) {
                 let want = match f.0 {

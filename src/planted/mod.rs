@@ -1,10 +1,11 @@
 //! The catalogue of planted bugs: deliberately broken strategy variants that exist so the tests,
 //! the fuzz targets and the gate can prove each oracle catches real miscompiles.
 //!
-//! A bug is selected at run time through [`crate::emit::EmitOptions::bug`] (the CLI's hidden
-//! `--plant NAME`): emission of each strategy the bug [`PlantedBug::breaks`] then uses the bug's
-//! [`PlantedBug::wrapper`] (a wrapper strategy, `faulty.rs`, for a bug in a call sequence) and a
-//! buffer with its [`PlantedBug::buffer_faults`].
+//! A bug is selected at run time (the CLI's hidden `--plant NAME`, the differential's
+//! [`crate::differential::Config::bug`]) and becomes [`PlantedBug::emit_options`]: emission of
+//! each strategy the bug [`PlantedBug::breaks`] then uses the bug's [`PlantedBug::wrapper`] (a
+//! wrapper strategy, `faulty.rs`, for a bug in a call sequence) and a buffer with its
+//! [`PlantedBug::buffer_faults`]. Emission itself knows no bug.
 //! With no bug selected none of this code is used.
 
 mod faulty;
@@ -12,6 +13,7 @@ pub mod hunt;
 
 use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};
+use crate::emit::EmitOptions;
 use crate::model::profile::BuiltIn;
 
 /// One deliberately broken variant of a strategy.
@@ -125,13 +127,25 @@ impl PlantedBug {
 
     /// Does the bug break `s`'s emission?
     pub fn breaks(self, s: &dyn Strategy) -> bool {
-        self.shared() || self.strategy().name() == s.name()
+        self.shared() || self.strategy().id() == s.id()
     }
 
     /// The wrapper strategy that emits with this bug when it is in a call sequence (`None`
     /// for a bug in the buffer or the lowering: [`PlantedBug::buffer_faults`]).
     pub fn wrapper(self) -> Option<&'static dyn Strategy> {
         faulty::emitter(self)
+    }
+
+    /// The options that emit `s` with this bug: its faults and wrapper when it
+    /// [`PlantedBug::breaks`] `s`, none otherwise.
+    pub fn emit_options(self, s: &dyn Strategy) -> EmitOptions {
+        if !self.breaks(s) {
+            return EmitOptions::default();
+        }
+        EmitOptions {
+            faults: self.buffer_faults(),
+            call_emitter: self.wrapper(),
+        }
     }
 
     /// The buffer breakage this bug switches on (none for a bug in a call sequence).

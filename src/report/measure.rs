@@ -10,17 +10,17 @@
 //! (`cargo bench` measures engine time separately).
 
 use crate::differential::{run_unicorn, Config};
-use crate::emit::strategy::{self, Strategy};
+use crate::emit::strategy::{self, Strategy, StrategyId};
 use crate::emit::Emitted;
 use crate::engine::Outcome;
 use crate::model::gen;
 use crate::model::profile::Profile;
 
 /// Sums for one strategy over a profile's programs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tally {
-    /// Strategy name.
-    pub strategy: String,
+    /// The strategy.
+    pub strategy: StrategyId,
     /// Programs measured.
     pub programs: u64,
     /// Static call sites.
@@ -53,6 +53,27 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// All sums zero.
+    pub fn new(strategy: StrategyId) -> Tally {
+        Tally {
+            strategy,
+            programs: 0,
+            sites: 0,
+            calls: 0,
+            total_bytes: 0,
+            pool_bytes: 0,
+            stub_bytes: 0,
+            call_bytes: 0,
+            inline_insns: 0,
+            exec_call_insns: 0,
+            taken_branches: 0,
+            in_code_insns: 0,
+            fallbacks: 0,
+            islands: 0,
+            per_program_bytes: Vec::new(),
+        }
+    }
+
     fn ratio(a: u64, b: u64) -> f64 {
         if b == 0 {
             0.0
@@ -133,13 +154,7 @@ pub fn measure_profile(
     programs: u64,
 ) -> Result<ProfileReport, String> {
     let strategies: Vec<&'static dyn Strategy> = strategy::all(); // reference() first
-    let mut tallies: Vec<Tally> = strategies
-        .iter()
-        .map(|s| Tally {
-            strategy: s.name().into(),
-            ..Tally::default()
-        })
-        .collect();
+    let mut tallies: Vec<Tally> = strategies.iter().map(|s| Tally::new(s.id())).collect();
     for seed in first_seed..first_seed + programs {
         let p = gen::from_seed(seed, profile);
         let r = run_unicorn(&p, &Config::with_strategies(strategies.clone()))
@@ -267,7 +282,10 @@ mod tests {
         let prof = Profile::named("far64").unwrap();
         let a = measure_profile(&prof, 1, 3).unwrap();
         assert_eq!(a, measure_profile(&prof, 1, 3).unwrap());
-        let t = |n: &str| a.tallies.iter().find(|t| t.strategy == n).unwrap().clone();
+        let t = |n: &str| {
+            let id = StrategyId::from_name(n).unwrap();
+            a.tallies.iter().find(|t| t.strategy == id).unwrap().clone()
+        };
         // far64 is straight-line: every site runs once.
         for tally in &a.tallies {
             assert_eq!(tally.calls, tally.sites);
@@ -279,204 +297,5 @@ mod tests {
         assert_eq!(t("movz-fixed4").exec_call_insns, 5 * t("movz-fixed4").calls);
         assert_eq!(t("movz-min").exec_call_insns, t("movz-min").inline_insns);
         assert!(t("pool").total_bytes < t("movz-min").total_bytes);
-    }
-}
-
-/// A threshold rule from the gate's thresholds file. Lines read
-/// `PROFILE STRATEGY.METRIC OP VALUE`, where VALUE is a number or `STRATEGY.METRIC`, and OP is
-/// `<=`, `<`, `==`, `>=`, `>` or `<=each` (every function's value, for `bytes`). Metrics:
-/// `bytes` (per function), `bytes_per_site`, `inline_insns_per_site`, `exec_insns_per_call`,
-/// `taken_branches_per_call`, `fallback_sites`, `islands`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rule {
-    /// Line number in the file.
-    pub line: usize,
-    /// The rule as written.
-    pub text: String,
-    profile: String,
-    lhs: (String, String),
-    op: String,
-    rhs: Rhs,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Rhs {
-    Number(f64),
-    Metric(String, String),
-}
-
-const METRICS: [&str; 7] = [
-    "bytes",
-    "bytes_per_site",
-    "inline_insns_per_site",
-    "exec_insns_per_call",
-    "taken_branches_per_call",
-    "fallback_sites",
-    "islands",
-];
-
-fn metric_ref(s: &str, line: usize) -> Result<(String, String), String> {
-    let (st, m) = s
-        .rsplit_once('.')
-        .ok_or_else(|| format!("line {line}: expected STRATEGY.METRIC, found `{s}`"))?;
-    if strategy::by_name(st).is_none() {
-        return Err(format!(
-            "line {line}: unknown strategy `{st}` (known: {})",
-            strategy::names()
-        ));
-    }
-    if !METRICS.contains(&m) {
-        return Err(format!(
-            "line {line}: unknown metric `{m}` (known: {})",
-            METRICS.join(", ")
-        ));
-    }
-    Ok((st.to_string(), m.to_string()))
-}
-
-/// Every rule checked against the report (which must cover each rule's profile): the rule and
-/// its verdict, `Ok(description)` or `Err(description)`.
-pub fn check_rules<'r>(
-    rules: &'r [Rule],
-    report: &Report,
-) -> Vec<(&'r Rule, Result<String, String>)> {
-    rules
-        .iter()
-        .map(|r| {
-            let verdict = match report
-                .profiles
-                .iter()
-                .find(|p| p.profile.name == r.profile())
-            {
-                Some(pr) => r.check(pr),
-                None => Err(format!("profile {} was not measured", r.profile())),
-            };
-            (r, verdict)
-        })
-        .collect()
-}
-
-/// Parse a thresholds file.
-pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
-    let mut rules = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        let l = raw.split('#').next().unwrap_or("").trim();
-        if l.is_empty() {
-            continue;
-        }
-        let parts: Vec<&str> = l.split_whitespace().collect();
-        let [profile, lhs, op, rhs] = parts[..] else {
-            return Err(format!(
-                "line {line}: expected `PROFILE STRATEGY.METRIC OP VALUE`, found `{l}`"
-            ));
-        };
-        if Profile::named(profile).is_none() {
-            return Err(format!("line {line}: unknown profile `{profile}`"));
-        }
-        if !["<=", "<", "==", ">=", ">", "<=each"].contains(&op) {
-            return Err(format!(
-                "line {line}: unknown comparison `{op}` (use <= < == >= > <=each)"
-            ));
-        }
-        let lhs = metric_ref(lhs, line)?;
-        let rhs = match rhs.parse::<f64>() {
-            Ok(v) => Rhs::Number(v),
-            Err(_) => {
-                let (s, m) = metric_ref(rhs, line)?;
-                Rhs::Metric(s, m)
-            }
-        };
-        if op == "<=each"
-            && (lhs.1 != "bytes" || !matches!(&rhs, Rhs::Metric(_, m) if m == "bytes"))
-        {
-            return Err(format!(
-                "line {line}: `<=each` compares STRATEGY.bytes with STRATEGY.bytes"
-            ));
-        }
-        rules.push(Rule {
-            line,
-            text: l.to_string(),
-            profile: profile.to_string(),
-            lhs,
-            op: op.to_string(),
-            rhs,
-        });
-    }
-    Ok(rules)
-}
-
-impl Rule {
-    /// The profile the rule is about.
-    pub fn profile(&self) -> &str {
-        &self.profile
-    }
-
-    /// Evaluate against a measured profile: `Ok(description)` when it holds, `Err` otherwise.
-    pub fn check(&self, pr: &ProfileReport) -> Result<String, String> {
-        let tally = |s: &str| {
-            pr.tallies
-                .iter()
-                .find(|t| t.strategy == s)
-                .ok_or_else(|| format!("strategy {s} not measured"))
-        };
-        let value = |s: &str, m: &str| -> Result<f64, String> {
-            let t = tally(s)?;
-            Ok(match m {
-                "bytes" => t.bytes_per_function(),
-                "bytes_per_site" => t.bytes_per_site(),
-                "inline_insns_per_site" => t.inline_per_site(),
-                "exec_insns_per_call" => t.exec_per_call(),
-                "taken_branches_per_call" => t.branches_per_call(),
-                "fallback_sites" => t.fallbacks as f64,
-                _ => t.islands as f64,
-            })
-        };
-        if self.op == "<=each" {
-            let Rhs::Metric(rs, _) = &self.rhs else {
-                unreachable!("checked by the parser")
-            };
-            let (a, b) = (tally(&self.lhs.0)?, tally(rs)?);
-            for (k, (x, y)) in a
-                .per_program_bytes
-                .iter()
-                .zip(&b.per_program_bytes)
-                .enumerate()
-            {
-                if x > y {
-                    return Err(format!(
-                        "{}: seed {}: {} bytes > {} bytes",
-                        self.text,
-                        pr.first_seed + k as u64,
-                        x,
-                        y
-                    ));
-                }
-            }
-            return Ok(format!(
-                "{} (all {} functions)",
-                self.text,
-                a.per_program_bytes.len()
-            ));
-        }
-        let l = value(&self.lhs.0, &self.lhs.1)?;
-        let r = match &self.rhs {
-            Rhs::Number(v) => *v,
-            Rhs::Metric(s, m) => value(s, m)?,
-        };
-        let eps = 1e-9;
-        let ok = match self.op.as_str() {
-            "<=" => l <= r + eps,
-            "<" => l < r - eps,
-            "==" => (l - r).abs() <= eps,
-            ">=" => l + eps >= r,
-            _ => l > r + eps,
-        };
-        let desc = format!("{}: {l:.4} {} {r:.4}", self.text, self.op);
-        if ok {
-            Ok(desc)
-        } else {
-            Err(desc)
-        }
     }
 }

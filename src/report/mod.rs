@@ -1,6 +1,8 @@
-//! Reports: [`measure`] turns runs into exact size and instruction reports and gate thresholds;
-//! [`render`] writes them as Markdown, JSON and an SVG chart.
+//! Reports: [`measure`] turns runs into exact size and instruction reports, [`thresholds`]
+//! checks the gate's rules against them, and [`render`] writes them as Markdown, JSON and an SVG
+//! chart.
 
 pub mod cputime;
 pub mod measure;
 pub mod render;
+pub mod thresholds;

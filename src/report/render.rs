@@ -2,6 +2,7 @@
 //! JSON (serde) and an SVG chart (plotters) of call bytes per site and instructions executed per
 //! call, with the floor marked.
 
+use crate::emit::strategy::StrategyId;
 use crate::report::measure::{ProfileReport, Report, Tally};
 use plotters::prelude::*;
 use serde::Serialize;
@@ -54,7 +55,7 @@ struct StrategyJson<'a> {
 impl<'a> StrategyJson<'a> {
     fn of(t: &'a Tally) -> Self {
         StrategyJson {
-            strategy: &t.strategy,
+            strategy: t.strategy.name(),
             programs: t.programs,
             sites: t.sites,
             calls: t.calls,
@@ -205,8 +206,8 @@ fn profile_markdown(s: &mut String, pr: &ProfileReport, programs: u64) {
 /// The two comparisons under a profile's table: the CinderX change, and the literal pool
 /// against the alternatives.
 fn comparisons(s: &mut String, pr: &ProfileReport) {
-    let get = |n: &str| pr.tallies.iter().find(|t| t.strategy == n);
-    if let (Some(pbl), Some(sbl)) = (get("pool+bl"), get("stub+bl")) {
+    let get = |id: StrategyId| pr.tallies.iter().find(|t| t.strategy == id);
+    if let (Some(pbl), Some(sbl)) = (get(StrategyId::PoolOrBl), get(StrategyId::StubOrBl)) {
         let _ = writeln!(
             s,
             "\nThe proposed CinderX change (`pool+bl` against today's `stub+bl`, both with direct `bl` for near targets): \
@@ -217,7 +218,11 @@ fn comparisons(s: &mut String, pr: &ProfileReport) {
             sbl.branches_per_call()
         );
     }
-    if let (Some(pool), Some(stub), Some(movz)) = (get("pool"), get("stub"), get("movz-min")) {
+    if let (Some(pool), Some(stub), Some(movz)) = (
+        get(StrategyId::LiteralPool),
+        get(StrategyId::StubCall),
+        get(StrategyId::MovzMinimal),
+    ) {
         let _ = writeln!(
             s,
             "\nLiteral pool against the alternatives on this profile: code bytes per function {} against `stub`, {} against `movz-min`; \
@@ -257,7 +262,7 @@ fn chart<DB: DrawingBackend>(
     let names: Vec<&str> = report
         .profiles
         .first()
-        .map(|p| p.tallies.iter().map(|t| t.strategy.as_str()).collect())
+        .map(|p| p.tallies.iter().map(|t| t.strategy.name()).collect())
         .unwrap_or_default();
     let max = report
         .profiles
@@ -324,7 +329,7 @@ mod tests {
         let names: Vec<&str> = r.profiles[0]
             .tallies
             .iter()
-            .map(|t| t.strategy.as_str())
+            .map(|t| t.strategy.name())
             .collect();
         assert_eq!(names.len(), 8);
         // JSON: parses, one entry per strategy, exact sums kept.

@@ -6,7 +6,7 @@ use crate::Fail;
 use a64call::emit::strategy;
 use a64call::model::profile::Profile;
 use a64call::planted::PlantedBug;
-use a64call::report::measure;
+use a64call::report::{measure, thresholds};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -66,20 +66,16 @@ pub(crate) fn cmd_thresholds(file: &Path, programs: u64) -> Result<ExitCode, Fai
     let text = std::fs::read_to_string(file)
         .map_err(|e| Fail(format!("cannot read {}: {e}", file.display())))?;
     let rules =
-        measure::parse_rules(&text).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
+        thresholds::parse_rules(&text).map_err(|e| Fail(format!("{}: {e}", file.display())))?;
     if rules.is_empty() {
         return Err(Fail(format!("{} holds no rules", file.display())));
     }
-    let mut names: Vec<&str> = rules.iter().map(|r| r.profile()).collect();
-    names.sort();
-    names.dedup();
-    let profs = names
-        .iter()
-        .map(|n| profile(n))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut profs: Vec<Profile> = rules.iter().map(|r| r.profile.clone()).collect();
+    profs.sort_by_key(|p| p.name);
+    profs.dedup();
     let report = measure::measure(&profs, 1, programs).map_err(Fail)?;
     let mut failed = 0;
-    for (rule, verdict) in measure::check_rules(&rules, &report) {
+    for (rule, verdict) in thresholds::check_rules(&rules, &report) {
         match verdict {
             Ok(d) => println!("pass  {d}"),
             Err(d) => {

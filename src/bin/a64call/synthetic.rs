@@ -242,10 +242,7 @@ fn check_programs(
         bar.set_position(n);
     }
     bar.finish_and_clear();
-    let names: Vec<String> = engines
-        .iter()
-        .map(|e| format!("{e:?}").to_lowercase())
-        .collect();
+    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
     println!(
         "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
         prof.name,

@@ -2,7 +2,7 @@
 //! ±4 GiB of the call site's page; otherwise minimal `movz`/`movk` + `blr`, and says so.
 
 use super::movz_min::emit_movz_call;
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{fits_signed, Inst, X16};
 
@@ -32,8 +32,8 @@ pub(crate) fn emit_adrp_call(buf: &mut CodeBuffer, target: u64) -> bool {
 }
 
 impl Strategy for AdrpAdd {
-    fn name(&self) -> &'static str {
-        "adrp"
+    fn id(&self) -> StrategyId {
+        StrategyId::AdrpAdd
     }
     fn about(&self) -> &'static str {
         "adrp+add x16 within ±4 GiB, blr x16; else movz/movk+blr"

@@ -3,7 +3,7 @@
 
 use super::adrp::emit_adrp_call;
 use super::movz_min::emit_movz_call;
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::fits_signed;
 
@@ -32,8 +32,8 @@ pub(crate) fn try_direct_bl(buf: &mut CodeBuffer, target: u64) -> bool {
 }
 
 impl Strategy for DirectBl {
-    fn name(&self) -> &'static str {
-        "direct"
+    fn id(&self) -> StrategyId {
+        StrategyId::DirectBl
     }
     fn about(&self) -> &'static str {
         "bl target within ±128 MiB; else adrp+add+blr within ±4 GiB; else movz/movk+blr"

@@ -92,10 +92,95 @@ pub struct SizeFallback {
     pub why: &'static str,
 }
 
+/// Which strategy: the identity reports, thresholds and planted bugs name a strategy by, in
+/// report order ([`reference()`] first). [`StrategyId::name`] is its command-line name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StrategyId {
+    /// [`MovzMinimal`], `movz-min`.
+    MovzMinimal,
+    /// [`MovzFixed4`], `movz-fixed4`.
+    MovzFixed4,
+    /// [`LiteralPool`], `pool`.
+    LiteralPool,
+    /// [`StubCall`], `stub`.
+    StubCall,
+    /// [`DirectBl`], `direct`.
+    DirectBl,
+    /// [`AdrpAdd`], `adrp`.
+    AdrpAdd,
+    /// [`StubOrBl`], `stub+bl`.
+    StubOrBl,
+    /// [`PoolOrBl`], `pool+bl`.
+    PoolOrBl,
+}
+
+impl StrategyId {
+    /// Every strategy, in report order.
+    pub const ALL: [StrategyId; 8] = [
+        StrategyId::MovzMinimal,
+        StrategyId::MovzFixed4,
+        StrategyId::LiteralPool,
+        StrategyId::StubCall,
+        StrategyId::DirectBl,
+        StrategyId::AdrpAdd,
+        StrategyId::StubOrBl,
+        StrategyId::PoolOrBl,
+    ];
+
+    /// Short name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyId::MovzMinimal => "movz-min",
+            StrategyId::MovzFixed4 => "movz-fixed4",
+            StrategyId::LiteralPool => "pool",
+            StrategyId::StubCall => "stub",
+            StrategyId::DirectBl => "direct",
+            StrategyId::AdrpAdd => "adrp",
+            StrategyId::StubOrBl => "stub+bl",
+            StrategyId::PoolOrBl => "pool+bl",
+        }
+    }
+
+    /// The strategy itself.
+    pub fn strategy(self) -> &'static dyn Strategy {
+        match self {
+            StrategyId::MovzMinimal => &MovzMinimal,
+            StrategyId::MovzFixed4 => &MovzFixed4,
+            StrategyId::LiteralPool => &LiteralPool,
+            StrategyId::StubCall => &StubCall,
+            StrategyId::DirectBl => &DirectBl,
+            StrategyId::AdrpAdd => &AdrpAdd,
+            StrategyId::StubOrBl => &StubOrBl,
+            StrategyId::PoolOrBl => &PoolOrBl,
+        }
+    }
+
+    /// The strategy with this command-line name.
+    pub fn from_name(name: &str) -> Option<StrategyId> {
+        StrategyId::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl std::fmt::Display for StrategyId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for StrategyId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
 /// A way of emitting calls.
 pub trait Strategy: Send + Sync {
+    /// Which strategy this is (a planted bug's wrapper answers with the strategy it breaks).
+    fn id(&self) -> StrategyId;
     /// Short name used on the command line and in reports.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> &'static str {
+        self.id().name()
+    }
     /// One line describing the emitted shape.
     fn about(&self) -> &'static str;
     /// Does the emitted function keep working when its code (with pools/stubs) is copied to
@@ -116,14 +201,14 @@ pub trait Strategy: Send + Sync {
 /// The reference strategy: first in [`all`], the base of `a64call measure`'s non-call counts,
 /// and the correct strategy run beside a planted bug's (see [`reference_beside`]).
 pub fn reference() -> &'static dyn Strategy {
-    &MovzMinimal
+    StrategyId::MovzMinimal.strategy()
 }
 
 /// A correct strategy to compare `other` with: the [`reference()`], or `pool` when `other` is the
 /// reference itself (its planted bugs need a different correct emitter beside them).
 pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
-    if other.name() == reference().name() {
-        &LiteralPool
+    if other.id() == reference().id() {
+        StrategyId::LiteralPool.strategy()
     } else {
         reference()
     }
@@ -131,24 +216,15 @@ pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
 
 /// Every strategy, in report order ([`reference()`] first).
 pub fn all() -> Vec<&'static dyn Strategy> {
-    vec![
-        reference(),
-        &MovzFixed4,
-        &LiteralPool,
-        &StubCall,
-        &DirectBl,
-        &AdrpAdd,
-        &StubOrBl,
-        &PoolOrBl,
-    ]
+    StrategyId::ALL.iter().map(|s| s.strategy()).collect()
 }
 
 /// Look a strategy up by name.
 pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
-    all().into_iter().find(|s| s.name() == name)
+    StrategyId::from_name(name).map(StrategyId::strategy)
 }
 
 /// Names of every strategy, comma separated (for help and error messages).
 pub fn names() -> String {
-    all().iter().map(|s| s.name()).collect::<Vec<_>>().join(",")
+    StrategyId::ALL.map(StrategyId::name).join(",")
 }

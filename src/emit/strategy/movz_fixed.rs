@@ -1,6 +1,6 @@
 //! Fixed-length materialisation: `movz` + three `movk` into x16, then `blr x16` (5 instructions).
 
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_fixed4, Inst, X16};
 
@@ -8,8 +8,8 @@ use crate::asm::encode::{mov_imm_fixed4, Inst, X16};
 pub struct MovzFixed4;
 
 impl Strategy for MovzFixed4 {
-    fn name(&self) -> &'static str {
-        "movz-fixed4"
+    fn id(&self) -> StrategyId {
+        StrategyId::MovzFixed4
     }
     fn about(&self) -> &'static str {
         "movz + 3 movk into x16 always (patchable fixed length), blr x16"

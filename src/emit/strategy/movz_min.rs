@@ -1,7 +1,7 @@
 //! Minimal `movz`/`movn` + `movk` materialisation of the target in x16, then `blr x16`
 //! (the shape older CinderX emitted): 2 to 5 instructions, no data.
 
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_minimal, Inst, X16};
 
@@ -16,8 +16,8 @@ pub(crate) fn emit_movz_call(buf: &mut CodeBuffer, target: u64) {
 }
 
 impl Strategy for MovzMinimal {
-    fn name(&self) -> &'static str {
-        "movz-min"
+    fn id(&self) -> StrategyId {
+        StrategyId::MovzMinimal
     }
     fn about(&self) -> &'static str {
         "movz/movn + movk of non-trivial halfwords into x16, blr x16"

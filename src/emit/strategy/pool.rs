@@ -2,7 +2,7 @@
 //! entry per target after the code, with islands when a use would be out of `ldr` range
 //! (the buffer's invariant 2 and 3).
 
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{Inst, X16};
 
@@ -10,8 +10,8 @@ use crate::asm::encode::{Inst, X16};
 pub struct LiteralPool;
 
 impl Strategy for LiteralPool {
-    fn name(&self) -> &'static str {
-        "pool"
+    fn id(&self) -> StrategyId {
+        StrategyId::LiteralPool
     }
     fn about(&self) -> &'static str {
         "ldr x16 from a de-duplicated 8-byte-aligned literal pool (islands past 1 MiB), blr x16"

@@ -9,7 +9,7 @@
 //! function the rule allows, which puts the farthest literals at the edge of `ldr`'s reach.
 
 use super::direct::near_bl;
-use super::{SeqKind, SiteChoice, SizeFallback, Strategy, StubOrBl};
+use super::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId, StubOrBl};
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
 use crate::asm::encode::{Inst, X16};
 
@@ -17,8 +17,8 @@ use crate::asm::encode::{Inst, X16};
 pub struct PoolOrBl;
 
 impl Strategy for PoolOrBl {
-    fn name(&self) -> &'static str {
-        "pool+bl"
+    fn id(&self) -> StrategyId {
+        StrategyId::PoolOrBl
     }
     fn about(&self) -> &'static str {
         "proposed: bl target within ±128 MiB, else ldr x16 from the pool after the code, blr x16; functions not under 1 MiB as stub+bl"

@@ -2,15 +2,15 @@
 //! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
 
 use super::direct::near_bl;
-use super::{SeqKind, SiteChoice, Strategy};
+use super::{SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 
 /// `bl target` in range, else `bl stub`.
 pub struct StubOrBl;
 
 impl Strategy for StubOrBl {
-    fn name(&self) -> &'static str {
-        "stub+bl"
+    fn id(&self) -> StrategyId {
+        StrategyId::StubOrBl
     }
     fn about(&self) -> &'static str {
         "CinderX 2026.11: bl target within ±128 MiB, else bl to a per-target stub"
