@@ -153,6 +153,41 @@ fn runaway_code_is_the_same_exit_on_both_engines_and_the_batch_goes_on() {
     );
 }
 
+fn movz(rd: u8, imm16: u16) -> Inst {
+    Inst::Movz { rd, imm16, hw: 0 }
+}
+
+/// Sends itself SIGFPE (tgkill(getpid(), gettid(), 8)), a signal no a64call code raises and the
+/// ELF engine does not attribute to a fault, an undefined instruction or a breakpoint. Unicorn
+/// stops at the first `svc` instead (its exception 2).
+fn raise_sigfpe() -> Image {
+    image(&[
+        movz(8, 172), // getpid
+        Inst::Svc,
+        Inst::MovReg { rd: 9, rm: 0 },
+        movz(8, 178), // gettid
+        Inst::Svc,
+        Inst::MovReg { rd: 1, rm: 0 },
+        Inst::MovReg { rd: 0, rm: 9 },
+        movz(2, 8),   // SIGFPE
+        movz(8, 131), // tgkill
+        Inst::Svc,
+        Inst::Ret,
+    ])
+}
+
+/// The one exit the engines do not share (no a64call code makes a system call): a signal the
+/// ELF engine does not attribute is `Signal(signo)`, and Unicorn stops at the `svc` with its
+/// exception number negated.
+#[test]
+fn an_unattributed_signal_is_exit_signal() {
+    let Some(mut q) = qemu() else { return };
+    let img = raise_sigfpe();
+    assert_eq!(q.run(&img).unwrap().exit, Exit::Signal(8));
+    let mut u = a64call::engine::UnicornEngine::new().unwrap();
+    assert_eq!(u.run(&img).unwrap().exit, Exit::Signal(-2));
+}
+
 #[test]
 fn a_process_that_dies_gives_truncated_outcomes() {
     let Some(mut q) = qemu() else { return };

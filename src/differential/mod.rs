@@ -10,7 +10,7 @@ use crate::asm::buffer::EmitError;
 use crate::emit::strategy::StrategyId;
 use crate::emit::strategy::{self, Strategy};
 use crate::emit::{emit, Emitted};
-use crate::engine::{Engine, EngineError, EngineKind, Outcome};
+use crate::engine::{ElfEngine, Engine, EngineError, EngineKind, Outcome};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
 use crate::oracle::check::{self, CheckError};
@@ -257,37 +257,32 @@ fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report 
     }
 }
 
-/// Run programs on the chosen engines (Unicorn is always this thread's reused engine).
+/// Run programs on the chosen engines, in their order, each once (Unicorn is always this
+/// thread's reused engine; qemu and native are ELF engines made here).
 pub fn run_on(
     programs: &[&Program],
     cfg: &Config,
     engines: &[EngineKind],
 ) -> Result<Vec<Report>, EngineError> {
-    if engines.contains(&EngineKind::Native)
-        && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
-    {
-        return Err(EngineError {
-            engine: "native",
-            message: format!(
-                "the native engine runs only on aarch64 Linux hosts; this host is {} (use qemu)",
-                std::env::consts::ARCH
-            ),
-        });
+    let mut kinds: Vec<EngineKind> = Vec::new();
+    for k in engines {
+        if !kinds.contains(k) {
+            kinds.push(*k);
+        }
     }
-    let mut elf = if engines.iter().any(|e| *e != EngineKind::Unicorn) {
-        Some(crate::engine::ElfEngine::new()?)
-    } else {
-        None
-    };
+    let mut elfs = kinds
+        .iter()
+        .filter(|k| **k != EngineKind::Unicorn)
+        .map(|k| ElfEngine::for_kind(*k))
+        .collect::<Result<Vec<_>, _>>()?;
     crate::engine::unicorn::with_thread_engine(|u| {
+        let mut elfs = elfs.iter_mut();
         let mut list: Vec<&mut dyn Engine> = Vec::new();
-        let (mut u_opt, mut q_opt) = (Some(u), elf.as_mut());
-        for e in engines {
-            match e {
-                EngineKind::Unicorn => list.extend(u_opt.take().map(|u| u as &mut dyn Engine)),
-                EngineKind::Qemu | EngineKind::Native => {
-                    list.extend(q_opt.take().map(|q| q as &mut dyn Engine))
-                }
+        let mut unicorn = Some(u);
+        for k in &kinds {
+            match k {
+                EngineKind::Unicorn => list.extend(unicorn.take().map(|u| u as &mut dyn Engine)),
+                _ => list.extend(elfs.next().map(|e| e as &mut dyn Engine)),
             }
         }
         run_programs(programs, cfg, &mut list)

@@ -1,12 +1,18 @@
-//! The engines the CLI, the gate and the tests select by name: names, aliases and parsing in one
-//! place.
+//! The engines the CLI, the gate and the tests select by name: names, aliases, parsing, the
+//! default set and whether an engine can run on this host, in one place.
+
+use crate::engine::qemu::find_qemu;
+use crate::engine::EngineError;
+
+/// Can this host run aarch64 code directly ([`EngineKind::Native`])?
+pub const NATIVE_HOST: bool = cfg!(all(target_arch = "aarch64", target_os = "linux"));
 
 /// An engine that can be selected by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineKind {
     /// [`crate::engine::UnicornEngine`], reused per thread.
     Unicorn,
-    /// [`crate::engine::ElfEngine`] under qemu-aarch64 (x86 hosts; on aarch64 it runs directly).
+    /// [`crate::engine::ElfEngine`] under qemu-aarch64 (any host with qemu-aarch64).
     Qemu,
     /// Native execution: the ELF engine run directly on an aarch64 Linux host (it maps the pages,
     /// writes code and helpers, flushes the caches, remaps them read-execute and calls the
@@ -46,5 +52,34 @@ impl EngineKind {
                 })
             })
             .collect()
+    }
+
+    /// Can the engine run here? Native needs an aarch64 Linux host, qemu needs qemu-aarch64
+    /// ([`find_qemu`]); the error says what is missing and what to do.
+    pub fn available(self) -> Result<(), EngineError> {
+        match self {
+            EngineKind::Unicorn => Ok(()),
+            EngineKind::Qemu => find_qemu().map(|_| ()),
+            EngineKind::Native if NATIVE_HOST => Ok(()),
+            EngineKind::Native => Err(EngineError {
+                engine: self.name(),
+                message: format!(
+                    "the native engine runs only on aarch64 Linux hosts; this host is {} (use qemu)",
+                    std::env::consts::ARCH
+                ),
+            }),
+        }
+    }
+
+    /// The engines used when none are named: Unicorn, and qemu when it is available (else a
+    /// note saying why it is left out).
+    pub fn default_set() -> (Vec<EngineKind>, Option<String>) {
+        match EngineKind::Qemu.available() {
+            Ok(()) => (vec![EngineKind::Unicorn, EngineKind::Qemu], None),
+            Err(e) => (
+                vec![EngineKind::Unicorn],
+                Some(format!("{e}; running on Unicorn only")),
+            ),
+        }
     }
 }

@@ -51,15 +51,27 @@ pub enum Exit {
     /// The guest stopped for a reason the engine attributes to none of the above: the ELF
     /// engine's signal number (positive), or Unicorn's exception number negated (an `svc` or
     /// `hvc`, which the ELF engine would execute instead: a64call's code never contains one).
+    /// The one exit the engines do not share (`tests/engine_qemu.rs` shows both).
     Signal(i32),
     /// The call-log cursor the helpers advance was left outside the log region (the code wrote
     /// over it): the calls made are unknown. Every engine reports it this way.
     CallLogCorrupt,
-    /// The output of the run was cut short or malformed (ELF engine).
+    /// The run ended without any of the above, with the reason: the ELF engine's process died
+    /// or printed cut-short or malformed output; Unicorn stopped without reaching the exit or
+    /// reporting a fault (an emulator error). Never an outcome of correct code.
     Truncated(String),
 }
 
 impl Exit {
+    /// The exit of a `brk` whose instruction word the engine could read (`None` when it could
+    /// not): its immediate when `word` is a `brk`.
+    pub fn breakpoint(word: Option<u32>) -> Exit {
+        Exit::Breakpoint(
+            word.filter(|w| w & 0xFFE0_001F == 0xD420_0000)
+                .map(|w| ((w >> 5) & 0xFFFF) as u16),
+        )
+    }
+
     /// A strategy-independent class of the exit, for comparing runs whose code layouts differ.
     pub fn class(&self) -> String {
         match self {

@@ -1,12 +1,13 @@
 //! The ELF engine: writes the standalone ELF of [`crate::engine::elf`] for a batch of images and runs it
-//! under `qemu-aarch64` (x86 hosts) or directly (aarch64 Linux hosts), then turns the records it
+//! under `qemu-aarch64` ([`EngineKind::Qemu`], any host) or directly ([`EngineKind::Native`],
+//! aarch64 Linux hosts), then turns the records it
 //! prints into [`Outcome`]s. One process runs the whole batch; each process costs milliseconds,
 //! so callers should batch.
 //!
 //! Where qemu comes from, in order: `$A64CALL_QEMU`; `.cache/qemu/usr/bin/qemu-aarch64` under the
 //! repository (installed by `harness/setup`); `qemu-aarch64` or `qemu-aarch64-static` on PATH.
 
-use super::{Access, Engine, EngineError, Exit, Outcome};
+use super::{Access, Engine, EngineError, EngineKind, Exit, Outcome};
 use crate::engine::elf::{self, Record};
 use crate::machine::layout;
 use crate::machine::runtime::{parse_log, Image};
@@ -29,7 +30,7 @@ pub struct ElfEngine {
     timeout_secs: u64,
 }
 
-/// An error of the engine named `engine` ([`Engine::name`]: "qemu" or "native-elf").
+/// An error of the engine named `engine` ([`Engine::name`]: "qemu" or "native").
 fn err(engine: &'static str, m: String) -> EngineError {
     EngineError { engine, message: m }
 }
@@ -65,19 +66,27 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
 }
 
 impl ElfEngine {
-    /// The engine for this host: direct execution on aarch64 Linux, qemu elsewhere.
+    /// The ELF engine for `kind`: under qemu-aarch64 for [`EngineKind::Qemu`] (on any host),
+    /// run directly for [`EngineKind::Native`] (aarch64 Linux hosts only). Unicorn is not an ELF
+    /// engine.
+    pub fn for_kind(kind: EngineKind) -> Result<ElfEngine, EngineError> {
+        kind.available()?;
+        let runner = match kind {
+            EngineKind::Qemu => Runner::Qemu(find_qemu()?),
+            EngineKind::Native => Runner::Direct,
+            EngineKind::Unicorn => {
+                return Err(err("unicorn", "Unicorn is not an ELF engine".into()));
+            }
+        };
+        Ok(ElfEngine {
+            runner,
+            timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
+        })
+    }
+
+    /// The ELF engine under qemu-aarch64.
     pub fn new() -> Result<ElfEngine, EngineError> {
-        if cfg!(all(target_arch = "aarch64", target_os = "linux")) {
-            Ok(ElfEngine {
-                runner: Runner::Direct,
-                timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
-            })
-        } else {
-            Ok(ElfEngine {
-                runner: Runner::Qemu(find_qemu()?),
-                timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
-            })
-        }
+        ElfEngine::for_kind(EngineKind::Qemu)
     }
 
     /// Set the per-program time limit (runaway code ends as [`Exit::Runaway`]).
@@ -178,7 +187,7 @@ fn outcome(engine: &'static str, image: &Image, r: Record) -> Result<Outcome, En
         elf::STATUS_SIGNAL => match r.signo {
             11 | 7 => Exit::Fault { access: access_of(image, r.pc, r.fault), addr: r.fault },
             4 => Exit::InvalidInstruction,
-            5 => Exit::Breakpoint(word_at(image, r.pc).filter(|w| w & 0xFFE0_001F == 0xD420_0000).map(|w| ((w >> 5) & 0xFFFF) as u16)),
+            5 => Exit::breakpoint(word_at(image, r.pc)),
             s => Exit::Signal(s as i32),
         },
         elf::STATUS_MAP_FAILED => {
@@ -231,8 +240,8 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 impl Engine for ElfEngine {
     fn name(&self) -> &'static str {
         match self.runner {
-            Runner::Qemu(_) => "qemu",
-            Runner::Direct => "native-elf",
+            Runner::Qemu(_) => EngineKind::Qemu.name(),
+            Runner::Direct => EngineKind::Native.name(),
         }
     }
 

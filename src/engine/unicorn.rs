@@ -331,16 +331,11 @@ fn exit_of(
     if let Some(intno) = s.intno {
         return match intno {
             1 => Exit::InvalidInstruction,
-            7 => {
-                let w = uc
-                    .mem_read_as_vec(pc, 4)
+            7 => Exit::breakpoint(
+                uc.mem_read_as_vec(pc, 4)
                     .ok()
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                Exit::Breakpoint(
-                    w.filter(|w| w & 0xFFE0_001F == 0xD420_0000)
-                        .map(|w| ((w >> 5) & 0xFFFF) as u16),
-                )
-            }
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            ),
             other => Exit::Signal(-(other as i32)),
         };
     }

@@ -80,22 +80,18 @@ pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
 }
 
 pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
-    if !c.engines.is_empty() {
-        let list = EngineKind::parse_list(&c.engines).map_err(Fail)?;
-        if list.contains(&EngineKind::Qemu)
-            && !cfg!(all(target_arch = "aarch64", target_os = "linux"))
-        {
-            a64call::engine::qemu::find_qemu()?;
+    if c.engines.is_empty() {
+        let (list, note) = EngineKind::default_set();
+        if let Some(note) = note {
+            eprintln!("note: {note}");
         }
         return Ok(list);
     }
-    match a64call::engine::qemu::find_qemu() {
-        Ok(_) => Ok(vec![EngineKind::Unicorn, EngineKind::Qemu]),
-        Err(e) => {
-            eprintln!("note: {e}; running on Unicorn only");
-            Ok(vec![EngineKind::Unicorn])
-        }
+    let list = EngineKind::parse_list(&c.engines).map_err(Fail)?;
+    for k in &list {
+        k.available()?;
     }
+    Ok(list)
 }
 
 pub(crate) fn read_program(path: &Path) -> Result<Program, Fail> {

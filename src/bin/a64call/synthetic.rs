@@ -198,8 +198,8 @@ fn check_programs(
 ) -> Result<ExitCode, Fail> {
     let start = Instant::now();
     let cpu0 = a64call::report::cputime::cpu_seconds();
-    // With the ELF engine, programs go in batches so one qemu process serves many.
-    let batch = if engines.contains(&EngineKind::Qemu) {
+    // With an ELF engine (qemu or native), programs go in batches so one process serves many.
+    let batch = if engines.iter().any(|e| *e != EngineKind::Unicorn) {
         24
     } else {
         1
