@@ -20,17 +20,29 @@ pub fn write_repro(
     finding: &Finding,
     provenance: &str,
 ) -> std::io::Result<PathBuf> {
+    let name = format!("repro-{:016x}.a64", fnv(&text::print(program)));
+    let mut comments = vec![format!("a64call repro: {provenance}")];
+    comments.extend(finding.to_string().lines().map(str::to_string));
+    write_program(dir, &name, program, &comments)
+}
+
+/// Write `program`'s text to `dir/name` under `comments` (each a `# ` line), creating `dir`:
+/// the one repro file format, which `a64call replay` and the corpus read.
+pub fn write_program(
+    dir: &Path,
+    name: &str,
+    program: &Program,
+    comments: &[String],
+) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
-    let body = text::print(program);
-    let path = dir.join(format!("repro-{:016x}.a64", fnv(&body)));
     let mut s = String::new();
-    s.push_str(&format!("# a64call repro: {provenance}\n"));
-    for line in finding.to_string().lines() {
+    for line in comments.iter().flat_map(|c| c.lines()) {
         s.push_str("# ");
         s.push_str(line);
         s.push('\n');
     }
-    s.push_str(&body);
+    s.push_str(&text::print(program));
+    let path = dir.join(name);
     std::fs::write(&path, s)?;
     Ok(path)
 }

@@ -99,6 +99,25 @@ impl PlantedBug {
         PlantedBug::ALL.iter().copied().find(|b| b.name() == s)
     }
 
+    /// Parse a name; an unknown one is an error naming the known ones.
+    pub fn parse(s: &str) -> Result<PlantedBug, String> {
+        PlantedBug::from_name(s).ok_or_else(|| {
+            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
+            format!("unknown planted bug `{s}` (known: {})", names.join(", "))
+        })
+    }
+
+    /// The bug `A64CALL_PLANT` names (unset or empty: none), for whole-pipeline runs such as
+    /// `ci/gate --plant` and the fuzz targets.
+    pub fn from_env() -> Result<Option<PlantedBug>, String> {
+        match std::env::var("A64CALL_PLANT") {
+            Ok(n) if !n.is_empty() => PlantedBug::parse(&n)
+                .map(Some)
+                .map_err(|e| format!("A64CALL_PLANT: {e}")),
+            _ => Ok(None),
+        }
+    }
+
     /// The strategy whose emission this bug breaks (for a [`PlantedBug::shared`] bug, the
     /// strategy it is hunted with: it breaks every one).
     pub fn strategy(self) -> &'static dyn Strategy {

@@ -262,9 +262,24 @@ pub fn current_commit() -> String {
 
 /// Measure every named profile.
 pub fn measure(profiles: &[Profile], first_seed: u64, programs: u64) -> Result<Report, String> {
+    measure_with_progress(profiles, first_seed, programs, |_, _| {})
+}
+
+/// [`measure`], calling `starting` with each profile and its index before measuring it (for a
+/// progress bar).
+pub fn measure_with_progress(
+    profiles: &[Profile],
+    first_seed: u64,
+    programs: u64,
+    mut starting: impl FnMut(usize, &Profile),
+) -> Result<Report, String> {
     let profiles = profiles
         .iter()
-        .map(|p| measure_profile(p, first_seed, programs))
+        .enumerate()
+        .map(|(i, p)| {
+            starting(i, p);
+            measure_profile(p, first_seed, programs)
+        })
         .collect::<Result<_, _>>()?;
     Ok(Report {
         commit: current_commit(),

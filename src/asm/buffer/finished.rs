@@ -59,11 +59,6 @@ fn refers_outside(inst: &Inst, at: u32, len: u32) -> bool {
 }
 
 impl Finished {
-    /// Is byte offset `off` inside a pool entry?
-    pub fn is_pool(&self, off: u32) -> bool {
-        self.pool.iter().any(|r| r.contains(&off))
-    }
-
     /// Is byte offset `off` inside a data range?
     pub fn is_data(&self, off: u32) -> bool {
         self.data.iter().any(|r| r.contains(&off))

@@ -9,7 +9,11 @@
 //!    byte ranges (`b`/`bl`: +128 MiB-4 / -128 MiB; `b.cond` and `ldr` literal: +1 MiB-4 /
 //!    -1 MiB). [`CodeBuffer::finish`] resolves every fixup against the final layout and fails
 //!    with [`EmitError::OutOfRange`] rather than truncate an offset. A direct `bl` to an absolute
-//!    address ([`CodeBuffer::bl_abs`]) is a fixup too, resolved from where the `bl` lands.
+//!    address ([`CodeBuffer::bl_abs`]) is a fixup too, resolved from where the `bl` lands. The
+//!    one exception is `adrp` (strategy `adrp`): its page offset to an absolute address is
+//!    computed by the strategy from [`CodeBuffer::pc`], which invariant 6 keeps true, and pushed
+//!    as a finished instruction; invariant 7 makes any such function position-dependent, and the
+//!    static check proves each one reaches its target.
 //! 2. **Pool entries are 8-byte aligned, de-duplicated and in range.** The pool is placed in one
 //!    of two ways ([`PoolPlacement`]):
 //!    * *Islands* (strategy `pool`). A literal use either reuses an already placed entry for the
@@ -219,11 +223,6 @@ impl CodeBuffer {
     /// Absolute address of the next instruction.
     pub fn pc(&self) -> u64 {
         self.base + u64::from(self.offset())
-    }
-
-    /// Address of byte 0.
-    pub fn base(&self) -> u64 {
-        self.base
     }
 
     /// Append one instruction.

@@ -58,18 +58,9 @@ pub(crate) fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>,
 pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
     // A planted bug comes from --plant or, for whole-pipeline tests like `ci/gate --plant`, from
     // A64CALL_PLANT.
-    let env = std::env::var("A64CALL_PLANT")
-        .ok()
-        .filter(|s| !s.is_empty());
-    let bug = match c.plant.as_ref().or(env.as_ref()) {
-        None => None,
-        Some(n) => Some(PlantedBug::from_name(n).ok_or_else(|| {
-            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
-            Fail(format!(
-                "unknown planted bug `{n}` (known: {})",
-                names.join(", ")
-            ))
-        })?),
+    let bug = match &c.plant {
+        Some(n) => Some(PlantedBug::parse(n).map_err(Fail)?),
+        None => PlantedBug::from_env().map_err(Fail)?,
     };
     Ok(Config {
         strategies: strategies(&c.strategies)?,

@@ -33,18 +33,12 @@ pub(crate) fn cmd_measure(
         return Err(Fail("--programs must be at least 1".into()));
     }
     let bar = crate::progress::counted(profs.len() as u64, "profiles");
-    let mut measured = Vec::new();
-    for p in &profs {
+    let report = measure::measure_with_progress(&profs, seed, programs, |i, p| {
+        bar.set_position(i as u64);
         bar.set_message(p.name);
-        measured.push(measure::measure_profile(p, seed, programs).map_err(Fail)?);
-        bar.inc(1);
-    }
+    });
     bar.finish_and_clear();
-    let report = measure::Report {
-        commit: measure::current_commit(),
-        programs,
-        profiles: measured,
-    };
+    let report = report.map_err(Fail)?;
     std::fs::create_dir_all(out)
         .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
     for (name, body) in [

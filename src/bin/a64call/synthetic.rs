@@ -355,27 +355,27 @@ pub(crate) fn cmd_repro(
         .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
     let progs = fuzzing::programs(t, &data);
     let result = fuzzing::run(t, &data);
-    std::fs::create_dir_all(out)
-        .map_err(|e| Fail(format!("cannot create {}: {e}", out.display())))?;
     let header = match &result {
         Err(case) => case.lines().next().unwrap_or("").to_string(),
         Ok(()) => {
             "no finding when replayed (fixed since, or found with A64CALL_PLANT set)".to_string()
         }
     };
+    let stem = artifact
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("input");
     for (i, p) in progs.iter().enumerate() {
-        let body = text::print(p);
-        let name = format!(
-            "fuzz-{tname}-{}-{i}.a64",
-            artifact
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("input")
-        );
-        let path = out.join(name);
-        let src = format!("# a64call repro from fuzz artifact {} (target {tname}, program {i})\n# {header}\n{body}", artifact.display());
-        std::fs::write(&path, src)
-            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
+        let name = format!("fuzz-{tname}-{stem}-{i}.a64");
+        let comments = [
+            format!(
+                "a64call repro from fuzz artifact {} (target {tname}, program {i})",
+                artifact.display()
+            ),
+            header.clone(),
+        ];
+        let path = differential::repro::write_program(out, &name, p, &comments)
+            .map_err(|e| Fail(format!("cannot write {}/{name}: {e}", out.display())))?;
         println!("wrote {}", path.display());
     }
     match result {

@@ -396,11 +396,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The first token index where two shapes differ (`None` when equal).
-pub fn first_difference(a: &[Token], b: &[Token]) -> Option<usize> {
-    (0..a.len().max(b.len())).find(|&k| a.get(k).map(|t| &t.text) != b.get(k).map(|t| &t.text))
-}
-
 /// For two equal shapes: the pairs (A value, B value) of the constants both know, and the
 /// first token index where they stop being a consistent renaming (a value of A paired with two
 /// values of B, or the other way round), if any.

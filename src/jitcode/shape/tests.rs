@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// The first token index where two shapes differ (`None` when equal).
+fn first_difference(a: &[Token], b: &[Token]) -> Option<usize> {
+    (0..a.len().max(b.len())).find(|&k| a.get(k).map(|t| &t.text) != b.get(k).map(|t| &t.text))
+}
+
 fn bytes(w: &[u32]) -> Vec<u8> {
     w.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
