@@ -1,8 +1,10 @@
 //! One differential execution: emit a program under every strategy, check the bytes statically,
 //! run each on every engine, and judge the outcomes. Used by the CLI, the tests, the benches and
-//! the fuzz targets, so each of those is a few lines over this. [`repro`] writes a finding's
-//! program as a repro file; [`relocation`] runs position-independent code at a second address.
+//! the fuzz targets, so each of those is a few lines over this. [`campaign`] runs consecutive
+//! seeds under a time budget (`a64call check`); [`repro`] writes a finding's program as a repro
+//! file; [`relocation`] runs position-independent code at a second address.
 
+pub mod campaign;
 pub mod relocation;
 pub mod repro;
 

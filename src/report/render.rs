@@ -140,7 +140,7 @@ impl Report {
 
     /// SVG bar charts: call bytes per site and executed instructions per call, grouped by
     /// profile, one bar per strategy (each its own colour, named in the legend), the value axis
-    /// on the left and the floor as a black line.
+    /// on the left and the floor as a black line (no bar is black).
     pub fn svg(&self) -> String {
         let mut out = String::new();
         {
@@ -241,7 +241,7 @@ fn comparisons(s: &mut String, pr: &ProfileReport) {
 type Metric = (&'static str, fn(&Tally) -> f64, f64);
 
 /// Eight colours that stay apart in print and for the common colour-vision deficiencies (Okabe
-/// and Ito's palette, with black).
+/// and Ito's palette, with grey in place of its black, which marks the floor).
 const SERIES: [RGBColor; 8] = [
     RGBColor(0, 114, 178),
     RGBColor(230, 159, 0),
@@ -250,8 +250,11 @@ const SERIES: [RGBColor; 8] = [
     RGBColor(86, 180, 233),
     RGBColor(204, 121, 167),
     RGBColor(240, 228, 66),
-    RGBColor(0, 0, 0),
+    RGBColor(128, 128, 128),
 ];
+
+/// The floor line: black, wider than the axis lines, and no bar's colour.
+const FLOOR: RGBColor = RGBColor(0, 0, 0);
 
 /// One metric's grouped bar chart on `area`.
 fn chart<DB: DrawingBackend>(
@@ -307,10 +310,10 @@ fn chart<DB: DrawingBackend>(
     }
     c.draw_series(LineSeries::new(
         [(0.0, floor), (groups * per_group, floor)],
-        BLACK.stroke_width(1),
+        FLOOR.stroke_width(2),
     ))?
     .label(format!("floor (direct bl): {floor}"))
-    .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], BLACK));
+    .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], FLOOR.stroke_width(2)));
     c.configure_series_labels()
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
@@ -361,6 +364,11 @@ mod tests {
             let hex = format!("fill=\"#{:02X}{:02X}{:02X}\"", c.0, c.1, c.2);
             assert!(svg.contains(&hex), "{hex}");
         }
+        let floor = super::FLOOR;
+        assert!(
+            !super::SERIES.contains(&floor),
+            "a bar has the floor's colour"
+        );
         assert!(svg.contains("floor (direct bl): 4") && svg.contains("floor (direct bl): 1"));
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::args::{config, engines, profile, read_program, Common};
 use crate::Fail;
-use a64call::differential::{self, Config, Report};
+use a64call::differential::{self, campaign, Config, Report};
 use a64call::emit::strategy::Strategy;
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::EngineKind;
@@ -13,7 +13,7 @@ use a64call::model::text;
 use a64call::oracle::check;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// `a64call gen`: a program from a seed, printed or written to `output`.
 pub(crate) fn cmd_gen(seed: u64, prof: &Profile, output: Option<&Path>) -> Result<ExitCode, Fail> {
@@ -170,88 +170,62 @@ pub(crate) struct CheckArgs {
     repro_dir: PathBuf,
 }
 
-/// `a64call check`: resolve the names, then [`check_programs`].
+/// `a64call check`: resolve the names, run the campaign ([`campaign::run`]) and print its end.
 pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
     let seconds = match (a.iterations, a.seconds) {
         (None, None) => Some(10.0),
         (_, s) => s,
     };
-    check_programs(
-        &profile(&a.profile)?,
-        &config(&a.common)?,
-        &engines(&a.common)?,
-        a.seed,
-        a.iterations,
-        seconds,
-        &a.repro_dir,
-    )
-}
-
-fn check_programs(
-    prof: &Profile,
-    cfg: &Config,
-    engines: &[EngineKind],
-    seed: u64,
-    iterations: Option<u64>,
-    seconds: Option<f64>,
-    repro_dir: &Path,
-) -> Result<ExitCode, Fail> {
+    let (prof, cfg, engines) = (
+        profile(&a.profile)?,
+        config(&a.common)?,
+        engines(&a.common)?,
+    );
+    let plan = campaign::Plan {
+        profile: &prof,
+        config: &cfg,
+        engines: &engines,
+        first_seed: a.seed,
+        iterations: a.iterations,
+        budget: seconds.map(Duration::from_secs_f64),
+    };
     let start = Instant::now();
     let cpu0 = a64call::report::cputime::cpu_seconds();
-    // With an ELF engine (qemu or native), programs go in batches so one process serves many.
-    let batch = if engines.iter().any(|e| *e != EngineKind::Unicorn) {
-        24
-    } else {
-        1
-    };
-    let mut n = 0u64;
-    let mut calls = 0u64;
-    let bar = match iterations {
+    let bar = match a.iterations {
         Some(it) => crate::progress::counted(it, "programs"),
         None => crate::progress::open_ended("programs"),
     };
-    loop {
-        if iterations.is_some_and(|it| n >= it)
-            || seconds.is_some_and(|s| start.elapsed().as_secs_f64() >= s)
-        {
-            break;
-        }
-        let k = iterations.map_or(batch, |it| batch.min(it - n));
-        let progs: Vec<Program> = (0..k)
-            .map(|i| gen::from_seed(seed.wrapping_add(n + i), prof))
-            .collect();
-        let refs: Vec<&Program> = progs.iter().collect();
-        let reports = differential::run_on(&refs, cfg, engines)?;
-        for (i, report) in reports.iter().enumerate() {
-            calls += report
-                .outcomes
-                .first()
-                .map(|(_, _, o)| o.calls.len() as u64)
-                .unwrap_or(0);
-            if let Some(f) = &report.finding {
-                bar.finish_and_clear();
-                let s = seed.wrapping_add(n + i as u64);
-                println!("DIVERGENCE at seed {s} (profile {}):\n{f}", prof.name);
-                let prov = format!("a64call check --profile {} --seed {s}", prof.name);
-                let path = differential::repro::write_repro(repro_dir, &progs[i], f, &prov)?;
-                println!("repro: {}", path.display());
-                return Ok(ExitCode::from(1));
-            }
-        }
-        n += k;
-        bar.set_position(n);
-    }
+    let end = campaign::run(&plan, |n| bar.set_position(n));
     bar.finish_and_clear();
-    let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
-    println!(
-        "ok: {n} programs (profile {}, seeds {seed}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
-        prof.name,
-        seed.wrapping_add(n),
-        cfg.strategies.len(),
-        names.join("+")
-    );
-    print_throughput(n, start, cpu0);
-    Ok(ExitCode::SUCCESS)
+    match end? {
+        campaign::End::Found {
+            seed,
+            program,
+            finding,
+        } => {
+            println!(
+                "DIVERGENCE at seed {seed} (profile {}):\n{finding}",
+                prof.name
+            );
+            let prov = format!("a64call check --profile {} --seed {seed}", prof.name);
+            let path = differential::repro::write_repro(&a.repro_dir, &program, &finding, &prov)?;
+            println!("repro: {}", path.display());
+            Ok(ExitCode::from(1))
+        }
+        campaign::End::Clean { programs, calls } => {
+            let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+            println!(
+                "ok: {programs} programs (profile {}, seeds {}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
+                prof.name,
+                a.seed,
+                a.seed.wrapping_add(programs),
+                cfg.strategies.len(),
+                names.join("+")
+            );
+            print_throughput(programs, start, cpu0);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 pub(crate) fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
