@@ -10,9 +10,9 @@
 pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
-use crate::asm::encode::{mov_imm_minimal, Inst, SP};
+use crate::asm::encode::{mov_imm_minimal, Cond, Inst, SP};
 use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
-use crate::model::program::{Op, Program, ShiftOp};
+use crate::model::program::{Op, Program, ShiftOp, Val};
 
 /// Sabotage for one emission, none by default. Only the planted-bug catalogue builds any other
 /// ([`crate::planted::PlantedBug::emit_options`]): emission knows no bug, only these two knobs.
@@ -212,6 +212,22 @@ impl Lower<'_> {
     }
 
     fn op(&mut self, op: &Op, depth: u16) {
+        match op {
+            Op::Call { dst, helper, args } => self.call(*dst, *helper, args),
+            Op::If {
+                cmp,
+                a,
+                b,
+                then,
+                els,
+            } => self.if_else(cmp.cond(), a.reg(), b.reg(), (then, els), depth),
+            Op::Loop { count, body } => self.counted_loop(*count, body, depth),
+            leaf => self.leaf(leaf),
+        }
+    }
+
+    /// An operation without calls or control flow: its instructions.
+    fn leaf(&mut self, op: &Op) {
         let b = &mut self.buf;
         match op {
             Op::Const { imm, .. } if b.faults().drop_trivial_consts && imm.wrapping_add(1) < 2 => {}
@@ -227,18 +243,13 @@ impl Lower<'_> {
                 dst,
                 src,
                 amount,
-            } => b.push(match op {
-                ShiftOp::Lsl => Inst::Lsl {
-                    rd: dst.reg(),
-                    rn: src.reg(),
-                    shift: *amount,
-                },
-                ShiftOp::Lsr => Inst::Lsr {
-                    rd: dst.reg(),
-                    rn: src.reg(),
-                    shift: *amount,
-                },
-            }),
+            } => {
+                let (rd, rn, shift) = (dst.reg(), src.reg(), *amount);
+                b.push(match op {
+                    ShiftOp::Lsl => Inst::Lsl { rd, rn, shift },
+                    ShiftOp::Lsr => Inst::Lsr { rd, rn, shift },
+                })
+            }
             Op::Load { dst, slot } => b.push(Inst::LdrImm {
                 rt: dst.reg(),
                 rn: 28,
@@ -249,104 +260,97 @@ impl Lower<'_> {
                 rn: 28,
                 imm12: *slot,
             }),
-            Op::Call { dst, helper, args } => {
-                for (i, a) in args.iter().enumerate() {
-                    b.push(Inst::MovReg {
-                        rd: i as u8,
-                        rm: a.reg(),
-                    });
-                }
-                let target = self.program.helpers[*helper as usize].addr;
-                let start = b.offset();
-                let choice = self.strategy.emit_call(b, target);
-                let ret = b.offset();
-                self.sites.push(CallSite {
-                    index: self.sites.len() as u32,
-                    helper: *helper,
-                    target,
-                    start,
-                    ret,
-                    choice,
-                });
-                if let Some(d) = dst {
-                    self.buf.push(Inst::MovReg { rd: d.reg(), rm: 0 });
-                }
-            }
-            Op::If {
-                cmp,
-                a,
-                b: rb,
-                then,
-                els,
-            } => {
-                b.push(Inst::CmpReg {
-                    rn: a.reg(),
-                    rm: rb.reg(),
-                });
-                let else_l = b.new_label();
-                b.push_use(
-                    Inst::BCond {
-                        cond: cmp.cond().invert(),
-                        offset: 0,
-                    },
-                    else_l,
-                    LabelUse::Branch19,
-                );
-                self.ops(then, depth);
-                if els.is_empty() {
-                    self.buf.bind(else_l);
-                } else {
-                    let end = self.buf.new_label();
-                    self.buf
-                        .push_use(Inst::B { offset: 0 }, end, LabelUse::Branch26);
-                    self.buf.bind(else_l);
-                    self.ops(els, depth);
-                    self.buf.bind(end);
-                }
-            }
-            Op::Loop { count, body } => {
-                let slot = 2 + depth;
-                b.push(Inst::Movz {
-                    rd: 9,
-                    imm16: u16::from(*count),
-                    hw: 0,
-                });
-                b.push(Inst::StrImm {
-                    rt: 9,
-                    rn: SP,
-                    imm12: slot,
-                });
-                let top = b.new_label();
-                b.bind(top);
-                self.ops(body, depth + 1);
-                self.buf.reserve(LEAF_RESERVE);
-                self.buf.push_all(&[
-                    Inst::LdrImm {
-                        rt: 9,
-                        rn: SP,
-                        imm12: slot,
-                    },
-                    Inst::SubsImm {
-                        rd: 9,
-                        rn: 9,
-                        imm12: 1,
-                    },
-                    Inst::StrImm {
-                        rt: 9,
-                        rn: SP,
-                        imm12: slot,
-                    },
-                ]);
-                self.buf.push_use(
-                    Inst::BCond {
-                        cond: crate::asm::encode::Cond::Ne,
-                        offset: 0,
-                    },
-                    top,
-                    LabelUse::Branch19,
-                );
+            Op::Call { .. } | Op::If { .. } | Op::Loop { .. } => {
+                unreachable!("Lower::op handles calls and control flow")
             }
         }
+    }
+
+    /// Arguments into x0.., the strategy's call sequence (recorded as a call site), the result
+    /// into `dst`.
+    fn call(&mut self, dst: Option<Val>, helper: u16, args: &[Val]) {
+        let b = &mut self.buf;
+        for (i, a) in args.iter().enumerate() {
+            b.push(Inst::MovReg {
+                rd: i as u8,
+                rm: a.reg(),
+            });
+        }
+        let target = self.program.helpers[helper as usize].addr;
+        let start = b.offset();
+        let choice = self.strategy.emit_call(b, target);
+        let ret = b.offset();
+        self.sites.push(CallSite {
+            index: self.sites.len() as u32,
+            helper,
+            target,
+            start,
+            ret,
+            choice,
+        });
+        if let Some(d) = dst {
+            self.buf.push(Inst::MovReg { rd: d.reg(), rm: 0 });
+        }
+    }
+
+    /// `cmp a, b; b.<not cond> else; then...; [b end; else: els...;] end:`.
+    fn if_else(&mut self, cond: Cond, a: u8, b: u8, (then, els): (&[Op], &[Op]), depth: u16) {
+        self.buf.push(Inst::CmpReg { rn: a, rm: b });
+        let else_l = self.buf.new_label();
+        let skip = Inst::BCond {
+            cond: cond.invert(),
+            offset: 0,
+        };
+        self.buf.push_use(skip, else_l, LabelUse::Branch19);
+        self.ops(then, depth);
+        if els.is_empty() {
+            self.buf.bind(else_l);
+            return;
+        }
+        let end = self.buf.new_label();
+        self.buf
+            .push_use(Inst::B { offset: 0 }, end, LabelUse::Branch26);
+        self.buf.bind(else_l);
+        self.ops(els, depth);
+        self.buf.bind(end);
+    }
+
+    /// The counter in `[sp + 8 * (2 + depth)]`, decremented after each pass of `body`.
+    fn counted_loop(&mut self, count: u8, body: &[Op], depth: u16) {
+        let slot = 2 + depth;
+        let (ldr, str) = (
+            Inst::LdrImm {
+                rt: 9,
+                rn: SP,
+                imm12: slot,
+            },
+            Inst::StrImm {
+                rt: 9,
+                rn: SP,
+                imm12: slot,
+            },
+        );
+        let init = Inst::Movz {
+            rd: 9,
+            imm16: u16::from(count),
+            hw: 0,
+        };
+        self.buf.push_all(&[init, str]);
+        let top = self.buf.new_label();
+        self.buf.bind(top);
+        self.ops(body, depth + 1);
+        self.buf.reserve(LEAF_RESERVE);
+        let dec = Inst::SubsImm {
+            rd: 9,
+            rn: 9,
+            imm12: 1,
+        };
+        self.buf.push_all(&[ldr, dec, str]);
+        let back = Inst::BCond {
+            cond: Cond::Ne,
+            offset: 0,
+        };
+        self.buf.push_use(back, top, LabelUse::Branch19);
     }
 }
 

@@ -321,68 +321,86 @@ fn parse_call(ln: usize, dst: Option<Val>, rest: &str) -> Result<Op, ParseError>
 
 fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
     if let Some(rest) = l.strip_prefix("call ") {
-        return parse_call(ln, None, rest.trim());
+        parse_call(ln, None, rest.trim())
+    } else if let Some(rest) = l.strip_prefix("store ") {
+        parse_store(ln, l, rest)
+    } else if let Some(rest) = l.strip_prefix("if ") {
+        parse_if(it, ln, l, rest)
+    } else if let Some(rest) = l.strip_prefix("loop ") {
+        parse_loop(it, ln, l, rest)
+    } else {
+        parse_assignment(ln, l)
     }
-    if let Some(rest) = l.strip_prefix("store ") {
-        let (slot, v) = rest.split_once(',').ok_or_else(|| ParseError {
+}
+
+/// `store [slot], vN` (`rest` follows `store `).
+fn parse_store(ln: usize, l: &str, rest: &str) -> Result<Op, ParseError> {
+    let (slot, v) = rest.split_once(',').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!("expected `store [slot], vN`, found `{l}`"),
+    })?;
+    Ok(Op::Store {
+        slot: parse_slot(ln, slot)?,
+        src: parse_val(ln, v)?,
+    })
+}
+
+/// `if vA cmp vB {` and its blocks (`rest` follows `if `).
+fn parse_if(it: &mut Lines, ln: usize, l: &str, rest: &str) -> Result<Op, ParseError> {
+    let rest = rest.strip_suffix('{').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!("expected `if vA cmp vB {{`, found `{l}`"),
+    })?;
+    let (a, cmp, b) = match rest.split_whitespace().collect::<Vec<_>>()[..] {
+        [a, c, b] => (a, c, b),
+        _ => return err(ln, format!("expected `if vA cmp vB {{`, found `{l}`")),
+    };
+    let cmp = CmpOp::ALL
+        .iter()
+        .copied()
+        .find(|c| c.name() == cmp)
+        .ok_or_else(|| ParseError {
             line: ln,
-            message: format!("expected `store [slot], vN`, found `{l}`"),
+            message: format!(
+                "expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"
+            ),
         })?;
-        return Ok(Op::Store {
-            slot: parse_slot(ln, slot)?,
-            src: parse_val(ln, v)?,
-        });
-    }
-    if let Some(rest) = l.strip_prefix("if ") {
-        let rest = rest.strip_suffix('{').ok_or_else(|| ParseError {
-            line: ln,
-            message: format!("expected `if vA cmp vB {{`, found `{l}`"),
-        })?;
-        let (a, cmp, b) = match rest.split_whitespace().collect::<Vec<_>>()[..] {
-            [a, c, b] => (a, c, b),
-            _ => return err(ln, format!("expected `if vA cmp vB {{`, found `{l}`")),
-        };
-        let cmp = CmpOp::ALL
-            .iter()
-            .copied()
-            .find(|c| c.name() == cmp)
-            .ok_or_else(|| ParseError {
-                line: ln,
-                message: format!(
-                    "expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"
-                ),
-            })?;
-        let (then, end) = parse_block(it, true)?;
-        let els = match end {
-            BlockEnd::CloseElse => {
-                let (els, end2) = parse_block(it, true)?;
-                if !matches!(end2, BlockEnd::Close) {
-                    return err(ln, "expected `}` to close the else block of this `if`");
-                }
-                els
+    let (then, end) = parse_block(it, true)?;
+    let els = match end {
+        BlockEnd::CloseElse => {
+            let (els, end2) = parse_block(it, true)?;
+            if !matches!(end2, BlockEnd::Close) {
+                return err(ln, "expected `}` to close the else block of this `if`");
             }
-            _ => Vec::new(),
-        };
-        return Ok(Op::If {
-            cmp,
-            a: parse_val(ln, a)?,
-            b: parse_val(ln, b)?,
-            then,
-            els,
-        });
-    }
-    if let Some(rest) = l.strip_prefix("loop ") {
-        let n = rest.strip_suffix('{').ok_or_else(|| ParseError {
-            line: ln,
-            message: format!("expected `loop N {{`, found `{l}`"),
-        })?;
-        let count = parse_small(ln, n.trim(), "loop count")?;
-        let (body, end) = parse_block(it, true)?;
-        if !matches!(end, BlockEnd::Close) {
-            return err(ln, "a loop has no else block: expected `}`");
+            els
         }
-        return Ok(Op::Loop { count, body });
+        _ => Vec::new(),
+    };
+    Ok(Op::If {
+        cmp,
+        a: parse_val(ln, a)?,
+        b: parse_val(ln, b)?,
+        then,
+        els,
+    })
+}
+
+/// `loop N {` and its block (`rest` follows `loop `).
+fn parse_loop(it: &mut Lines, ln: usize, l: &str, rest: &str) -> Result<Op, ParseError> {
+    let n = rest.strip_suffix('{').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!("expected `loop N {{`, found `{l}`"),
+    })?;
+    let count = parse_small(ln, n.trim(), "loop count")?;
+    let (body, end) = parse_block(it, true)?;
+    if !matches!(end, BlockEnd::Close) {
+        return err(ln, "a loop has no else block: expected `}`");
     }
+    Ok(Op::Loop { count, body })
+}
+
+/// `vN = OP operands`.
+fn parse_assignment(ln: usize, l: &str) -> Result<Op, ParseError> {
     let (dst, rhs) = l.split_once('=').ok_or_else(|| ParseError {
         line: ln,
         message: format!(
@@ -423,9 +441,9 @@ fn parse_op(it: &mut Lines, ln: usize, l: &str) -> Result<Op, ParseError> {
         _ => {
             let Some(op) = AluOp::ALL.iter().copied().find(|o| o.mnemonic() == opname) else {
                 return err(
-                    ln,
-                    format!("expected an operation (const, load, call, lsl, lsr, add, sub, and, orr, eor, mul), found `{opname}`"),
-                );
+                ln,
+                format!("expected an operation (const, load, call, lsl, lsr, add, sub, and, orr, eor, mul), found `{opname}`"),
+            );
             };
             let (a, b) = operands.split_once(',').ok_or_else(|| ParseError {
                 line: ln,
