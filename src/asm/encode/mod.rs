@@ -270,6 +270,9 @@ impl Inst {
                 if !fits_signed(i64::from(imm7), 7) {
                     return err("imm7 out of range".into());
                 }
+                if let Some(why) = self.pair_unpredictable() {
+                    return err(why.into());
+                }
                 let opc = match self {
                     Inst::Stp { .. } => 0xA900_0000,
                     Inst::Ldp { .. } => 0xA940_0000,
@@ -359,6 +362,26 @@ impl Inst {
             Inst::Nop => 0xD503_201F,
             Inst::Sys { word, .. } => word,
         })
+    }
+
+    /// Why a register pair is CONSTRAINED UNPREDICTABLE (Arm ARM, LDP/STP), which LLVM rejects:
+    /// a load of both halves into one register, or a write-back form whose base is also a
+    /// transfer register (sp as base is fine: register 31 there is sp, not x31).
+    fn pair_unpredictable(&self) -> Option<&'static str> {
+        let (rt, rt2, rn, load, writeback) = match *self {
+            Inst::Stp { rt, rt2, rn, .. } => (rt, rt2, rn, false, false),
+            Inst::Ldp { rt, rt2, rn, .. } => (rt, rt2, rn, true, false),
+            Inst::StpPre { rt, rt2, rn, .. } => (rt, rt2, rn, false, true),
+            Inst::LdpPost { rt, rt2, rn, .. } => (rt, rt2, rn, true, true),
+            _ => return None,
+        };
+        if load && rt == rt2 {
+            return Some("ldp into the same register twice is unpredictable");
+        }
+        if writeback && rn != 31 && (rn == rt || rn == rt2) {
+            return Some("write-back to a base that is also transferred is unpredictable");
+        }
+        None
     }
 
     /// Registers named by the instruction (for range checks).

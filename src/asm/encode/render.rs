@@ -153,6 +153,19 @@ impl Inst {
                     format!("subs {}, {}, {}", x(rd), xs(rn), hex(u64::from(imm12)))
                 }
             }
+            // The aliases capstone prints: `sub x, xzr, y` is `neg`, `orr x, xzr, y` is `mov`.
+            Inst::Alu {
+                op: AluOp::Sub,
+                rd,
+                rn: 31,
+                rm,
+            } => format!("neg {}, {}", x(rd), x(rm)),
+            Inst::Alu {
+                op: AluOp::Orr,
+                rd,
+                rn: 31,
+                rm,
+            } => format!("mov {}, {}", x(rd), x(rm)),
             Inst::Alu { op, rd, rn, rm } => {
                 format!("{} {}, {}, {}", op.mnemonic(), x(rd), x(rn), x(rm))
             }

@@ -95,6 +95,78 @@ fn ranges_are_enforced() {
     .is_err());
 }
 
+/// A register number of 32 or more is an error, not masked into another register.
+#[test]
+fn register_numbers_over_31_are_errors() {
+    for rd in [32u8, 33, 48, 255] {
+        for i in [
+            Inst::Movz {
+                rd,
+                imm16: 1,
+                hw: 0,
+            },
+            Inst::Movk {
+                rd,
+                imm16: 1,
+                hw: 0,
+            },
+            Inst::Adrp { rd, pages: 1 },
+            Inst::MovReg { rd: 0, rm: rd },
+            Inst::Blr { rn: rd },
+        ] {
+            let e = i.encode().unwrap_err();
+            assert!(e.0.contains("out of range"), "{i:?}: {}", e.0);
+        }
+    }
+}
+
+/// Register pairs LLVM rejects as CONSTRAINED UNPREDICTABLE are errors; the frame's own pairs
+/// (sp as the write-back base) are not.
+#[test]
+fn unpredictable_register_pairs_are_errors() {
+    let ldp = |rt, rt2, rn| Inst::Ldp {
+        rt,
+        rt2,
+        rn,
+        imm7: 0,
+    };
+    let ldp_post = |rt, rt2, rn| Inst::LdpPost {
+        rt,
+        rt2,
+        rn,
+        imm7: 2,
+    };
+    let stp_pre = |rt, rt2, rn| Inst::StpPre {
+        rt,
+        rt2,
+        rn,
+        imm7: -2,
+    };
+    let stp = |rt, rt2, rn| Inst::Stp {
+        rt,
+        rt2,
+        rn,
+        imm7: 0,
+    };
+    for bad in [
+        ldp(3, 3, 1),
+        ldp_post(3, 3, 31),
+        ldp_post(1, 2, 1),
+        stp_pre(1, 2, 2),
+    ] {
+        assert!(bad.encode().is_err(), "{bad:?}");
+    }
+    for good in [
+        ldp(3, 4, 3),
+        stp(3, 3, 1),
+        stp(1, 2, 1),
+        ldp_post(29, 30, 31),
+        stp_pre(29, 30, 31),
+    ] {
+        assert!(good.encode().is_ok(), "{good:?}");
+    }
+}
+
 /// Evaluate a mov-immediate sequence the way the hardware would.
 fn eval(seq: &[Inst]) -> u64 {
     let mut v = 0u64;

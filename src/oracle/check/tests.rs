@@ -128,12 +128,11 @@ fn capstone_prints_what_render_says_for_every_form() {
         });
     }
     for op in AluOp::ALL {
-        insts.push(Inst::Alu {
-            op,
-            rd: 19,
-            rn: 20,
-            rm: 27,
-        });
+        // xzr as either source: `sub x, xzr, y` is `neg x, y` and `orr x, xzr, y` is `mov x, y`
+        // to capstone.
+        for (rn, rm) in [(20, 27), (31, 27), (20, 31)] {
+            insts.push(Inst::Alu { op, rd: 19, rn, rm });
+        }
     }
     for shift in [1u8, 9, 10, 28, 63] {
         insts.push(Inst::Lsl {
