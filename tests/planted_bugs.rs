@@ -1,22 +1,42 @@
 //! Every planted bug is caught, and we know by which oracle.
 
 use a64call::differential::Finding;
+use a64call::engine::EngineKind;
 use a64call::planted::hunt::hunt_bug;
 use a64call::planted::PlantedBug;
 use std::time::Duration;
 
 const MAX_PROGRAMS: u64 = 40;
 
-fn hunt(bug: PlantedBug, static_check: bool) -> (u64, Finding) {
-    let h = hunt_bug(bug, static_check, 1, MAX_PROGRAMS, Duration::from_secs(600)).unwrap();
+fn hunt_on(bug: PlantedBug, static_check: bool, engine: EngineKind) -> (u64, Finding) {
+    let limit = Duration::from_secs(600);
+    let h = hunt_bug(bug, static_check, engine, 1, MAX_PROGRAMS, limit).unwrap();
     match h.caught {
         Some((seed, f)) => (seed, f),
         None => panic!(
-            "{} not caught in {} programs (static check {static_check})",
+            "{} not caught on {} in {} programs (static check {static_check})",
             bug.name(),
+            engine.name(),
             h.programs
         ),
     }
+}
+
+fn hunt(bug: PlantedBug, static_check: bool) -> (u64, Finding) {
+    hunt_on(bug, static_check, EngineKind::Unicorn)
+}
+
+/// The engines every bug is hunted on: Unicorn, and qemu unless A64CALL_SKIP_QEMU says to skip
+/// it explicitly (a missing qemu is then a failure, as in tests/engine_qemu.rs).
+fn engines() -> Vec<EngineKind> {
+    if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
+        eprintln!("qemu skipped: A64CALL_SKIP_QEMU is set");
+        return vec![EngineKind::Unicorn];
+    }
+    if let Err(e) = EngineKind::Qemu.available() {
+        panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu runs explicitly)");
+    }
+    vec![EngineKind::Unicorn, EngineKind::Qemu]
 }
 
 #[test]
@@ -33,19 +53,26 @@ fn every_planted_bug_is_caught_by_the_full_pipeline() {
 }
 
 #[test]
-fn the_dynamic_oracle_alone_catches_every_observable_bug() {
-    for bug in PlantedBug::ALL
-        .into_iter()
-        .filter(|b| b.observable_at_run_time())
-    {
-        let (seed, f) = hunt(bug, false);
-        eprintln!("{:24} seed {seed:3}: {}", bug.name(), f.summary());
-        assert!(
-            matches!(f, Finding::Dynamic(_)),
-            "{}: {}",
-            bug.name(),
-            f.summary()
-        );
+fn the_dynamic_oracle_alone_catches_every_observable_bug_on_every_engine() {
+    for engine in engines() {
+        for bug in PlantedBug::ALL
+            .into_iter()
+            .filter(|b| b.observable_at_run_time())
+        {
+            let (seed, f) = hunt_on(bug, false, engine);
+            let name = bug.name();
+            eprintln!(
+                "{name:24} {:8} seed {seed:3}: {}",
+                engine.name(),
+                f.summary()
+            );
+            assert!(matches!(f, Finding::Dynamic(_)), "{name}: {}", f.summary());
+            assert!(
+                !f.is_engine_disagreement(),
+                "{name} on {}: a strategy bug must not look like an engine bug",
+                engine.name()
+            );
+        }
     }
 }
 

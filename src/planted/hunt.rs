@@ -1,16 +1,18 @@
 //! Hunting a planted bug: random programs from the bug's profile, the bug's strategy beside a
-//! correct reference, until a finding or a budget runs out.
+//! correct reference, on one engine, until a finding or a budget runs out.
 
 use super::PlantedBug;
-use crate::differential::{run_unicorn, Config, Finding};
+use crate::differential::{run_on, Config, Finding};
 use crate::emit::strategy;
-use crate::engine::EngineError;
+use crate::engine::{EngineError, EngineKind};
 
 /// The result of hunting one planted bug with random programs.
 #[derive(Debug)]
 pub struct Hunt {
     /// The bug.
     pub bug: PlantedBug,
+    /// The engine the programs ran on.
+    pub engine: EngineKind,
     /// Programs tried (including the one that caught it).
     pub programs: u64,
     /// Seed of the catching program, and what caught it.
@@ -20,10 +22,11 @@ pub struct Hunt {
 }
 
 /// Generate programs from the bug's profile (seeds `first_seed..`) and run the bug's strategy
-/// beside a correct reference until a finding, `max_programs` or `time_limit`.
+/// beside a correct reference on `engine` until a finding, `max_programs` or `time_limit`.
 pub fn hunt_bug(
     bug: PlantedBug,
     static_check: bool,
+    engine: EngineKind,
     first_seed: u64,
     max_programs: u64,
     time_limit: std::time::Duration,
@@ -42,9 +45,11 @@ pub fn hunt_bug(
         let seed = first_seed + programs;
         let p = crate::model::gen::from_seed(seed, &profile);
         programs += 1;
-        if let Some(f) = run_unicorn(&p, &cfg)?.finding {
+        let report = run_on(&[&p], &cfg, &[engine])?.pop();
+        if let Some(f) = report.and_then(|r| r.finding) {
             return Ok(Hunt {
                 bug,
+                engine,
                 programs,
                 caught: Some((seed, f)),
                 elapsed: start.elapsed(),
@@ -53,6 +58,7 @@ pub fn hunt_bug(
     }
     Ok(Hunt {
         bug,
+        engine,
         programs,
         caught: None,
         elapsed: start.elapsed(),

@@ -115,7 +115,8 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         programs: u64,
     },
-    /// Hunt every planted bug with random programs and report which oracle caught it.
+    /// Hunt every planted bug with random programs on each engine (Unicorn, and qemu when found),
+    /// and report which oracle caught it.
     Planted {
         /// Give up on a bug after this many programs.
         #[arg(long, default_value_t = 40)]

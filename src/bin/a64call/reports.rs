@@ -4,6 +4,7 @@
 use crate::args::profile;
 use crate::Fail;
 use a64call::emit::strategy;
+use a64call::engine::EngineKind;
 use a64call::model::profile::Profile;
 use a64call::planted::PlantedBug;
 use a64call::report::{measure, thresholds};
@@ -85,39 +86,56 @@ pub(crate) fn cmd_thresholds(file: &Path, programs: u64) -> Result<ExitCode, Fai
     Ok(exit_status(failed))
 }
 
-/// `a64call planted`: hunt every planted bug; 1 if any is not caught.
+/// `a64call planted`: hunt every planted bug on every engine of the default set (Unicorn, and
+/// qemu when found), each engine alone; 1 if any bug is not caught on some engine.
 pub(crate) fn cmd_planted(programs: u64, no_static_check: bool) -> Result<ExitCode, Fail> {
+    let (engines, note) = EngineKind::default_set();
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
     let mut missed = 0;
-    let bar = crate::progress::counted(PlantedBug::ALL.len() as u64, "planted bugs");
+    let hunts = (PlantedBug::ALL.len() * engines.len()) as u64;
+    let bar = crate::progress::counted(hunts, "hunts");
     for bug in PlantedBug::ALL {
-        bar.set_message(bug.name());
-        let line = if no_static_check && !bug.observable_at_run_time() {
-            format!(
-                "{:24} not observable at run time (only the static oracle can see it)",
-                bug.name()
-            )
-        } else {
-            let limit = std::time::Duration::from_secs(300);
-            let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, 1, programs, limit)?;
-            match h.caught {
-                Some((seed, f)) => format!(
-                    "{:24} caught at seed {seed} after {} programs, {:.2} s: {}",
-                    bug.name(),
-                    h.programs,
-                    h.elapsed.as_secs_f64(),
-                    f.summary()
-                ),
-                None => {
-                    missed += 1;
-                    format!("{:24} NOT CAUGHT in {} programs", bug.name(), h.programs)
-                }
-            }
-        };
-        bar.suspend(|| println!("{line}"));
-        bar.inc(1);
+        for engine in &engines {
+            bar.set_message(format!("{} on {}", bug.name(), engine.name()));
+            let line = hunt_line(bug, *engine, programs, no_static_check, &mut missed)?;
+            bar.suspend(|| println!("{line}"));
+            bar.inc(1);
+        }
     }
     bar.finish_and_clear();
     Ok(exit_status(missed))
+}
+
+/// One bug hunted on one engine, as a line of `a64call planted`'s output.
+fn hunt_line(
+    bug: PlantedBug,
+    engine: EngineKind,
+    programs: u64,
+    no_static_check: bool,
+    missed: &mut usize,
+) -> Result<String, Fail> {
+    let name = format!("{:24} {:8}", bug.name(), engine.name());
+    if no_static_check && !bug.observable_at_run_time() {
+        return Ok(format!(
+            "{name} not observable at run time (only the static oracle can see it)"
+        ));
+    }
+    let limit = std::time::Duration::from_secs(300);
+    let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, engine, 1, programs, limit)?;
+    Ok(match h.caught {
+        Some((seed, f)) => format!(
+            "{name} caught at seed {seed} after {} programs, {:.2} s: {}",
+            h.programs,
+            h.elapsed.as_secs_f64(),
+            f.summary()
+        ),
+        None => {
+            *missed += 1;
+            format!("{name} NOT CAUGHT in {} programs", h.programs)
+        }
+    })
 }
 
 /// `a64call profiles`.
