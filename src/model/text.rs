@@ -15,9 +15,12 @@
 //!   loop 3 {
 //!     v2 = load [5]
 //!   }
+//!   repeat 1000: v3 = add v3, v2
 //! ret v1
 //! ```
-//! `#` starts a comment. [`print()`] and [`parse`] round-trip exactly; a parse error names the
+//! `#` starts a comment. `repeat N: OP` stands for N copies of a one-line operation (so a repro
+//! of a function of megabytes is a few lines); [`print()`] writes every run of 4 or more
+//! identical one-line operations that way. [`print()`] and [`parse`] round-trip exactly; a parse error names the
 //! line and what was expected there.
 
 use crate::asm::encode::AluOp;
@@ -62,65 +65,85 @@ pub fn print(p: &Program) -> String {
     s
 }
 
+/// Runs of this many identical one-line operations or more print as one `repeat N: OP` line.
+const REPEAT_MIN: usize = 4;
+
+/// The most operations one `repeat` line may stand for.
+const REPEAT_MAX: u32 = 1 << 20;
+
 fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
     let ind = "  ".repeat(depth);
-    for op in ops {
-        match op {
-            Op::Const { dst, imm } => {
-                let _ = writeln!(s, "{ind}v{} = const {imm:#x}", dst.0);
-            }
-            Op::Alu { op, dst, a, b } => {
-                let _ = writeln!(s, "{ind}v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0);
-            }
-            Op::Shift {
-                op,
-                dst,
-                src,
-                amount,
-            } => {
-                let m = if *op == ShiftOp::Lsl { "lsl" } else { "lsr" };
-                let _ = writeln!(s, "{ind}v{} = {m} v{}, {amount}", dst.0, src.0);
-            }
-            Op::Load { dst, slot } => {
-                let _ = writeln!(s, "{ind}v{} = load [{slot}]", dst.0);
-            }
-            Op::Store { slot, src } => {
-                let _ = writeln!(s, "{ind}store [{slot}], v{}", src.0);
-            }
-            Op::Call { dst, helper, args } => {
-                let args: Vec<String> = args.iter().map(|a| format!("v{}", a.0)).collect();
-                match dst {
-                    Some(d) => {
-                        let _ = writeln!(s, "{ind}v{} = call h{helper}({})", d.0, args.join(", "));
-                    }
-                    None => {
-                        let _ = writeln!(s, "{ind}call h{helper}({})", args.join(", "));
-                    }
-                }
-            }
-            Op::If {
-                cmp,
-                a,
-                b,
-                then,
-                els,
-            } => {
-                let _ = writeln!(s, "{ind}if v{} {} v{} {{", a.0, cmp.name(), b.0);
-                print_ops(s, then, depth + 1);
-                if els.is_empty() {
-                    let _ = writeln!(s, "{ind}}}");
-                } else {
-                    let _ = writeln!(s, "{ind}}} else {{");
-                    print_ops(s, els, depth + 1);
-                    let _ = writeln!(s, "{ind}}}");
-                }
-            }
-            Op::Loop { count, body } => {
-                let _ = writeln!(s, "{ind}loop {count} {{");
-                print_ops(s, body, depth + 1);
-                let _ = writeln!(s, "{ind}}}");
+    let mut i = 0;
+    while i < ops.len() {
+        let op = &ops[i];
+        let Some(line) = op_line(op) else {
+            print_block(s, op, depth);
+            i += 1;
+            continue;
+        };
+        let run = ops[i..].iter().take_while(|o| *o == op).count();
+        if run >= REPEAT_MIN {
+            let _ = writeln!(s, "{ind}repeat {run}: {line}");
+            i += run;
+        } else {
+            let _ = writeln!(s, "{ind}{line}");
+            i += 1;
+        }
+    }
+}
+
+/// The text of a one-line operation (`None` for `if` and `loop`).
+fn op_line(op: &Op) -> Option<String> {
+    Some(match op {
+        Op::Const { dst, imm } => format!("v{} = const {imm:#x}", dst.0),
+        Op::Alu { op, dst, a, b } => format!("v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0),
+        Op::Shift {
+            op,
+            dst,
+            src,
+            amount,
+        } => {
+            let m = if *op == ShiftOp::Lsl { "lsl" } else { "lsr" };
+            format!("v{} = {m} v{}, {amount}", dst.0, src.0)
+        }
+        Op::Load { dst, slot } => format!("v{} = load [{slot}]", dst.0),
+        Op::Store { slot, src } => format!("store [{slot}], v{}", src.0),
+        Op::Call { dst, helper, args } => {
+            let args: Vec<String> = args.iter().map(|a| format!("v{}", a.0)).collect();
+            match dst {
+                Some(d) => format!("v{} = call h{helper}({})", d.0, args.join(", ")),
+                None => format!("call h{helper}({})", args.join(", ")),
             }
         }
+        Op::If { .. } | Op::Loop { .. } => return None,
+    })
+}
+
+/// An `if` or `loop` with its blocks.
+fn print_block(s: &mut String, op: &Op, depth: usize) {
+    let ind = "  ".repeat(depth);
+    match op {
+        Op::If {
+            cmp,
+            a,
+            b,
+            then,
+            els,
+        } => {
+            let _ = writeln!(s, "{ind}if v{} {} v{} {{", a.0, cmp.name(), b.0);
+            print_ops(s, then, depth + 1);
+            if !els.is_empty() {
+                let _ = writeln!(s, "{ind}}} else {{");
+                print_ops(s, els, depth + 1);
+            }
+            let _ = writeln!(s, "{ind}}}");
+        }
+        Op::Loop { count, body } => {
+            let _ = writeln!(s, "{ind}loop {count} {{");
+            print_ops(s, body, depth + 1);
+            let _ = writeln!(s, "{ind}}}");
+        }
+        _ => unreachable!("print_ops prints one-line operations itself"),
     }
 }
 
@@ -296,8 +319,43 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
                 return Ok((ops, BlockEnd::Ret(parse_val(ln, v)?)));
             }
         }
+        if let Some(rest) = l.strip_prefix("repeat ") {
+            let (n, op) = parse_repeat(ln, rest)?;
+            ops.extend(std::iter::repeat_n(op, n));
+            continue;
+        }
         ops.push(parse_op(it, ln, l)?);
     }
+}
+
+/// `repeat N: OP` (`rest` follows `repeat `): N copies of a one-line operation.
+fn parse_repeat(ln: usize, rest: &str) -> Result<(usize, Op), ParseError> {
+    let (n, op) = rest.split_once(':').ok_or_else(|| ParseError {
+        line: ln,
+        message: format!("expected `repeat N: OP`, found `repeat {rest}`"),
+    })?;
+    let n: u32 = parse_small(ln, n.trim(), "repeat count")?;
+    if n == 0 || n > REPEAT_MAX {
+        return err(
+            ln,
+            format!("a repeat count must be 1..={REPEAT_MAX}, found {n}"),
+        );
+    }
+    let op = op.trim();
+    if ["if ", "loop ", "repeat "]
+        .iter()
+        .any(|k| op.starts_with(k))
+    {
+        return err(
+            ln,
+            format!("`repeat` takes a one-line operation, found `{op}`"),
+        );
+    }
+    let mut no_lines = Lines {
+        lines: Vec::new(),
+        pos: 0,
+    };
+    Ok((n as usize, parse_op(&mut no_lines, ln, op)?))
 }
 
 fn parse_call(ln: usize, dst: Option<Val>, rest: &str) -> Result<Op, ParseError> {
@@ -511,5 +569,36 @@ ret v1
         assert_eq!(e.line, 1);
         let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
         assert!(e.message.contains("v0..v8"), "{e}");
+    }
+
+    #[test]
+    fn repeat_expands_and_runs_print_as_repeat() {
+        let text = SAMPLE.replace(
+            "v4 = add v1, v2",
+            "v4 = add v1, v2\n    repeat 5000: v4 = add v4, v2\n    repeat 2: store [3], v4",
+        );
+        let p = parse(&text).unwrap();
+        let printed = print(&p);
+        // The run of 5000 prints as one line; a run of two prints plainly.
+        assert!(
+            printed.contains("repeat 5000: v4 = add v4, v2"),
+            "{printed}"
+        );
+        assert_eq!(printed.matches("store [3], v4").count(), 2, "{printed}");
+        assert!(printed.lines().count() < 30, "{printed}");
+        assert_eq!(parse(&printed).unwrap(), p);
+        let bad = |r: &str| {
+            parse(&SAMPLE.replace("v4 = add v1, v2", r))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            bad("repeat 0: v4 = add v1, v2").contains("1..="),
+            "repeat 0"
+        );
+        assert!(bad("repeat 3 v4 = add v1, v2").contains("expected `repeat N: OP`"));
+        assert!(bad("repeat 3: loop 2 {").contains("one-line operation"));
+        assert!(bad("repeat x: v4 = add v1, v2").contains("repeat count"));
+        assert!(bad("repeat 3: v4 = frob v1, v2").contains("line 9"));
     }
 }
