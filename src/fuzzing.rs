@@ -119,7 +119,7 @@ fn config(target: Target) -> Config {
             ];
         }
         (_, Some(b)) => {
-            cfg.strategies = vec![strategy::reference_beside(b.strategy()), b.strategy()];
+            cfg.strategies = b.hunted_with();
         }
         _ => {}
     }

@@ -1,27 +1,13 @@
 //! `cargo test` replays every program file (*.a64) under corpus/ on every engine.
 
+use a64call::differential::repro::find_repros;
 use a64call::differential::{run_on, Config};
 use a64call::engine::EngineKind;
-use std::path::{Path, PathBuf};
-
-fn files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "a64") {
-            out.push(p);
-        }
-    }
-}
+use std::path::Path;
 
 #[test]
 fn every_corpus_program_agrees_on_every_engine() {
-    let mut all = Vec::new();
-    files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"),
-        &mut all,
-    );
+    let all = find_repros(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")).unwrap();
     assert!(all.len() >= 3, "corpus/ lost its program files");
     let engines = if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
         vec![EngineKind::Unicorn]

@@ -46,3 +46,24 @@ pub fn write_program(
     std::fs::write(&path, s)?;
     Ok(path)
 }
+
+/// Every `*.a64` file under `dir`, recursively, sorted (what `a64call replay` and the corpus test
+/// replay).
+pub fn find_repros(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    collect(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "a64") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}

@@ -10,7 +10,7 @@
 pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
-use crate::asm::encode::{mov_imm_minimal, Cond, Inst, SP};
+use crate::asm::encode::{mov_imm_minimal, Cond, Inst, FP, LR, SP};
 use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
 use crate::model::program::{Op, Program, ShiftOp, Val};
 
@@ -173,13 +173,13 @@ fn lower<'a>(program: &'a Program, strategy: &'a dyn Strategy, faults: Faults) -
     l.buf.set_pool_placement(strategy.pool_placement());
     l.buf.push_all(&[
         Inst::StpPre {
-            rt: 29,
-            rt2: 30,
+            rt: FP,
+            rt2: LR,
             rn: SP,
             imm7: -6,
         },
         Inst::AddImm {
-            rd: 29,
+            rd: FP,
             rn: SP,
             imm12: 0,
         },
@@ -193,8 +193,8 @@ fn lower<'a>(program: &'a Program, strategy: &'a dyn Strategy, faults: Faults) -
             rm: program.ret.reg(),
         },
         Inst::LdpPost {
-            rt: 29,
-            rt2: 30,
+            rt: FP,
+            rt2: LR,
             rn: SP,
             imm7: 6,
         },

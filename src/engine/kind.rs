@@ -64,7 +64,7 @@ impl EngineKind {
             EngineKind::Native => Err(EngineError {
                 engine: self.name(),
                 message: format!(
-                    "the native engine runs only on aarch64 Linux hosts; this host is {} (use qemu)",
+                    "runs only on aarch64 Linux hosts; this host is {} (use qemu)",
                     std::env::consts::ARCH
                 ),
             }),

@@ -30,7 +30,7 @@ pub struct ElfEngine {
     timeout_secs: u64,
 }
 
-/// An error of the engine named `engine` ([`Engine::name`]: "qemu" or "native").
+/// An error of the engine named `engine` (normally [`Engine::name`]: "qemu" or "native").
 fn err(engine: &'static str, m: String) -> EngineError {
     EngineError { engine, message: m }
 }
@@ -111,10 +111,17 @@ impl ElfEngine {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| err(self.name(), format!("cannot start {:?}: {e}", self.runner)))?;
+        // Both pipes are drained while the child runs, so neither can fill and block it.
         let mut stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
             let mut v = Vec::new();
             let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let mut stderr_pipe = child.stderr.take().expect("piped");
+        let stderr_reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stderr_pipe.read_to_end(&mut v);
             v
         });
         let start = Instant::now();
@@ -135,11 +142,10 @@ impl ElfEngine {
         let out = reader
             .join()
             .map_err(|_| err(self.name(), "reader thread panicked".into()))?;
-        let mut stderr = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut stderr);
-        }
-        let stderr: String = stderr
+        let stderr = stderr_reader
+            .join()
+            .map_err(|_| err(self.name(), "reader thread panicked".into()))?;
+        let stderr: String = String::from_utf8_lossy(&stderr)
             .lines()
             .filter(|l| !l.contains("madvise"))
             .take(3)

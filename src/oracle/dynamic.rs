@@ -1,7 +1,8 @@
 //! The dynamic oracle: compares runs of one program and checks each run's own invariants.
 //!
-//! It knows neither strategies nor engines, only their names, the emitted code (to map return
-//! addresses to call sites and to print disassembly) and the outcomes.
+//! It knows no strategy's or engine's workings, only their identities (a strategy's
+//! [`StrategyId`], an engine's name), the emitted code (to map return addresses to call sites and
+//! to print disassembly) and the outcomes.
 //!
 //! * **Per run:** every helper call has `sp % 16 == 0`, returns to just after a call site of the
 //!   function, and that site is a call to the helper that ran; a returned function has restored

@@ -5,7 +5,7 @@
 
 use super::PlantedBug;
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
-use crate::asm::encode::{fits_signed, mov_imm_fixed4, mov_imm_minimal, Inst, X16};
+use crate::asm::encode::{fits_signed, mov_imm_fixed4, mov_imm_minimal, Inst, X16, X17};
 use crate::emit::strategy::{
     try_direct_bl, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId,
 };
@@ -47,13 +47,13 @@ fn movz_call(buf: &mut CodeBuffer, target: u64, bug: PlantedBug) {
                 Inst::Movk { rd, imm16, hw: 3 }
             }
             (PlantedBug::MovzRegMismatch, Inst::Movz { imm16, hw, .. }) => {
-                Inst::Movz { rd: 17, imm16, hw }
+                Inst::Movz { rd: X17, imm16, hw }
             }
             (PlantedBug::MovzRegMismatch, Inst::Movn { imm16, hw, .. }) => {
-                Inst::Movn { rd: 17, imm16, hw }
+                Inst::Movn { rd: X17, imm16, hw }
             }
             (PlantedBug::MovzRegMismatch, Inst::Movk { imm16, hw, .. }) => {
-                Inst::Movk { rd: 17, imm16, hw }
+                Inst::Movk { rd: X17, imm16, hw }
             }
             (_, other) => other,
         };

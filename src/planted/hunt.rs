@@ -3,7 +3,6 @@
 
 use super::PlantedBug;
 use crate::differential::{run_on, Config, Finding};
-use crate::emit::strategy;
 use crate::engine::{EngineError, EngineKind};
 
 /// The result of hunting one planted bug with random programs.
@@ -33,7 +32,7 @@ pub fn hunt_bug(
 ) -> Result<Hunt, EngineError> {
     let start = std::time::Instant::now();
     let profile = bug.profile().profile();
-    let strategies = vec![strategy::reference_beside(bug.strategy()), bug.strategy()];
+    let strategies = bug.hunted_with();
     let cfg = Config {
         strategies,
         bug: Some(bug),

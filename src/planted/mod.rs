@@ -139,6 +139,11 @@ impl PlantedBug {
         }
     }
 
+    /// The strategies a hunt for this bug runs: a correct one beside the one the bug breaks.
+    pub fn hunted_with(self) -> Vec<&'static dyn Strategy> {
+        vec![strategy::reference_beside(self.strategy()), self.strategy()]
+    }
+
     /// Is the bug in code every strategy shares (the lowering), so it breaks them all alike?
     pub fn shared(self) -> bool {
         self == PlantedBug::ConstTrivialDropped

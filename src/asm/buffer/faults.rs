@@ -1,8 +1,8 @@
 //! The buffer's debug knobs: deliberate breakages for the planted bugs.
 
 /// Deliberate breakages of the buffer's invariants, each named for what it breaks; all off by
-/// default. Only [`crate::planted`] turns them on ([`super::CodeBuffer::with_faults`]), to prove the
-/// oracles catch each one.
+/// default. Only [`crate::planted`] (and tests that hand-make broken code) turn them on
+/// ([`super::CodeBuffer::with_faults`]), to prove the oracles catch each one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Faults {
     /// Every `ldr` literal points 4 bytes past its entry (invariant 2).

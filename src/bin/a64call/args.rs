@@ -78,9 +78,12 @@ pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
         }
         return Ok(list);
     }
-    let list = EngineKind::parse_list(&c.engines).map_err(Fail)?;
-    for k in &list {
+    let mut list = Vec::new();
+    for k in EngineKind::parse_list(&c.engines).map_err(Fail)? {
         k.available()?;
+        if !list.contains(&k) {
+            list.push(k);
+        }
     }
     Ok(list)
 }

@@ -89,6 +89,9 @@ pub(crate) fn cmd_thresholds(file: &Path, programs: u64) -> Result<ExitCode, Fai
 /// `a64call planted`: hunt every planted bug on every engine of the default set (Unicorn, and
 /// qemu when found), each engine alone; 1 if any bug is not caught on some engine.
 pub(crate) fn cmd_planted(programs: u64, no_static_check: bool) -> Result<ExitCode, Fail> {
+    if programs == 0 {
+        return Err(Fail("--programs must be at least 1".into()));
+    }
     let (engines, note) = EngineKind::default_set();
     if let Some(note) = note {
         eprintln!("note: {note}");

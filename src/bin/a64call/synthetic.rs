@@ -154,8 +154,9 @@ pub(crate) struct CheckArgs {
     /// Stop after this many programs.
     #[arg(long)]
     iterations: Option<u64>,
-    /// Stop after this many seconds (default 10 when --iterations is not given).
-    #[arg(long)]
+    /// Stop starting programs after this many seconds (default 10 when --iterations is not
+    /// given); a program already running finishes.
+    #[arg(long, allow_negative_numbers = true)]
     seconds: Option<f64>,
     /// First seed; program i uses seed + i.
     #[arg(long, default_value_t = 1)]
@@ -176,6 +177,14 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
         (None, None) => Some(10.0),
         (_, s) => s,
     };
+    if a.iterations == Some(0) {
+        return Err(Fail("--iterations must be at least 1".into()));
+    }
+    if let Some(s) = seconds.filter(|s| !(s.is_finite() && *s > 0.0 && *s <= 1e9)) {
+        return Err(Fail(format!(
+            "--seconds must be a number of seconds over 0 (at most 1e9), not {s}"
+        )));
+    }
     let (prof, cfg, engines) = (
         profile(&a.profile)?,
         config(&a.common)?,
@@ -228,28 +237,13 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
     }
 }
 
-pub(crate) fn find_repros(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Fail(format!("cannot read directory {}: {e}", dir.display())))?;
-    for entry in rd {
-        let p = entry?.path();
-        if p.is_dir() {
-            find_repros(&p, out)?;
-        } else if p.extension().is_some_and(|e| e == "a64") {
-            out.push(p);
-        }
-    }
-    Ok(())
-}
-
 pub(crate) fn cmd_replay(
     dir: &Path,
     cfg: &Config,
     engines: &[EngineKind],
 ) -> Result<ExitCode, Fail> {
-    let mut files = Vec::new();
-    find_repros(dir, &mut files)?;
-    files.sort();
+    let files = differential::repro::find_repros(dir)
+        .map_err(|e| Fail(format!("cannot read {}: {e}", dir.display())))?;
     if files.is_empty() {
         return Err(Fail(format!(
             "no *.a64 repro files under {}",

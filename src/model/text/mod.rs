@@ -25,7 +25,6 @@
 
 use crate::asm::encode::AluOp;
 use crate::model::program::{CmpOp, Helper, Op, Program, ShiftOp, Val};
-use std::fmt::Write;
 
 /// First line of every program file.
 pub const MAGIC: &str = "a64call-program 1";
@@ -51,101 +50,10 @@ impl std::fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
-/// Print a program in its canonical text form.
-pub fn print(p: &Program) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{MAGIC}");
-    let _ = writeln!(s, "code {:#x}", p.code_base);
-    for (i, h) in p.helpers.iter().enumerate() {
-        let _ = writeln!(s, "helper h{i} {:#x} args {}", h.addr, h.arity);
-    }
-    let _ = writeln!(s, "body");
-    print_ops(&mut s, &p.body, 1);
-    let _ = writeln!(s, "ret v{}", p.ret.0);
-    s
-}
-
-/// Runs of this many identical one-line operations or more print as one `repeat N: OP` line.
-const REPEAT_MIN: usize = 4;
+pub use print::print;
 
 /// The most operations one `repeat` line may stand for.
 const REPEAT_MAX: u32 = 1 << 20;
-
-fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
-    let ind = "  ".repeat(depth);
-    let mut i = 0;
-    while i < ops.len() {
-        let op = &ops[i];
-        let Some(line) = op_line(op) else {
-            print_block(s, op, depth);
-            i += 1;
-            continue;
-        };
-        let run = ops[i..].iter().take_while(|o| *o == op).count();
-        if run >= REPEAT_MIN {
-            let _ = writeln!(s, "{ind}repeat {run}: {line}");
-            i += run;
-        } else {
-            let _ = writeln!(s, "{ind}{line}");
-            i += 1;
-        }
-    }
-}
-
-/// The text of a one-line operation (`None` for `if` and `loop`).
-fn op_line(op: &Op) -> Option<String> {
-    Some(match op {
-        Op::Const { dst, imm } => format!("v{} = const {imm:#x}", dst.0),
-        Op::Alu { op, dst, a, b } => format!("v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0),
-        Op::Shift {
-            op,
-            dst,
-            src,
-            amount,
-        } => {
-            let m = if *op == ShiftOp::Lsl { "lsl" } else { "lsr" };
-            format!("v{} = {m} v{}, {amount}", dst.0, src.0)
-        }
-        Op::Load { dst, slot } => format!("v{} = load [{slot}]", dst.0),
-        Op::Store { slot, src } => format!("store [{slot}], v{}", src.0),
-        Op::Call { dst, helper, args } => {
-            let args: Vec<String> = args.iter().map(|a| format!("v{}", a.0)).collect();
-            match dst {
-                Some(d) => format!("v{} = call h{helper}({})", d.0, args.join(", ")),
-                None => format!("call h{helper}({})", args.join(", ")),
-            }
-        }
-        Op::If { .. } | Op::Loop { .. } => return None,
-    })
-}
-
-/// An `if` or `loop` with its blocks.
-fn print_block(s: &mut String, op: &Op, depth: usize) {
-    let ind = "  ".repeat(depth);
-    match op {
-        Op::If {
-            cmp,
-            a,
-            b,
-            then,
-            els,
-        } => {
-            let _ = writeln!(s, "{ind}if v{} {} v{} {{", a.0, cmp.name(), b.0);
-            print_ops(s, then, depth + 1);
-            if !els.is_empty() {
-                let _ = writeln!(s, "{ind}}} else {{");
-                print_ops(s, els, depth + 1);
-            }
-            let _ = writeln!(s, "{ind}}}");
-        }
-        Op::Loop { count, body } => {
-            let _ = writeln!(s, "{ind}loop {count} {{");
-            print_ops(s, body, depth + 1);
-            let _ = writeln!(s, "{ind}}}");
-        }
-        _ => unreachable!("print_ops prints one-line operations itself"),
-    }
-}
 
 struct Lines<'a> {
     lines: Vec<(usize, &'a str)>,
@@ -517,88 +425,6 @@ fn parse_assignment(ln: usize, l: &str) -> Result<Op, ParseError> {
     }
 }
 
+mod print;
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SAMPLE: &str = "a64call-program 1
-code 0x3f0000000000
-helper h0 0x3f0000400010 args 2
-helper h1 0x12345670000 args 0
-body
-  v1 = call h0(v0, v3)
-  store [5], v1   # keep it
-  if v1 ult v2 {
-    v4 = add v1, v2
-  } else {
-    call h1()
-  }
-  loop 3 {
-    v2 = load [5]
-    v3 = lsr v2, 7
-  }
-  v5 = const 0xdeadbeef
-ret v1
-";
-
-    #[test]
-    fn parses_and_round_trips_sample() {
-        let p = parse(SAMPLE).unwrap();
-        assert_eq!(p.helpers.len(), 2);
-        assert_eq!(p.call_sites(), 2);
-        let printed = print(&p);
-        assert_eq!(parse(&printed).unwrap(), p);
-        assert_eq!(print(&parse(&printed).unwrap()), printed);
-    }
-
-    #[test]
-    fn errors_name_line_and_expectation() {
-        let bad = SAMPLE.replace("v4 = add v1, v2", "v4 = frob v1, v2");
-        let e = parse(&bad).unwrap_err();
-        assert_eq!(e.line, 9);
-        assert!(e.message.contains("expected an operation"), "{e}");
-        let e = parse(&SAMPLE.replace("args 2", "args two")).unwrap_err();
-        assert_eq!(e.line, 3);
-        assert!(e.to_string().contains("argument count"), "{e}");
-        let e = parse("a64call-program 1\ncode 0x3f0000000000\n").unwrap_err();
-        assert_eq!(e.line, 0);
-        assert!(e.message.contains("input ended"), "{e}");
-        let e = parse(&SAMPLE.replace("call h0(v0, v3)", "call h0(v0)")).unwrap_err();
-        assert!(e.message.contains("passes 1 args; it takes 2"), "{e}");
-        let e = parse("not a program").unwrap_err();
-        assert_eq!(e.line, 1);
-        let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
-        assert!(e.message.contains("v0..v8"), "{e}");
-    }
-
-    #[test]
-    fn repeat_expands_and_runs_print_as_repeat() {
-        let text = SAMPLE.replace(
-            "v4 = add v1, v2",
-            "v4 = add v1, v2\n    repeat 5000: v4 = add v4, v2\n    repeat 2: store [3], v4",
-        );
-        let p = parse(&text).unwrap();
-        let printed = print(&p);
-        // The run of 5000 prints as one line; a run of two prints plainly.
-        assert!(
-            printed.contains("repeat 5000: v4 = add v4, v2"),
-            "{printed}"
-        );
-        assert_eq!(printed.matches("store [3], v4").count(), 2, "{printed}");
-        assert!(printed.lines().count() < 30, "{printed}");
-        assert_eq!(parse(&printed).unwrap(), p);
-        let bad = |r: &str| {
-            parse(&SAMPLE.replace("v4 = add v1, v2", r))
-                .unwrap_err()
-                .to_string()
-        };
-        assert!(
-            bad("repeat 0: v4 = add v1, v2").contains("1..="),
-            "repeat 0"
-        );
-        assert!(bad("repeat 3 v4 = add v1, v2").contains("expected `repeat N: OP`"));
-        assert!(bad("repeat 3: loop 2 {").contains("one-line operation"));
-        assert!(bad("repeat x: v4 = add v1, v2").contains("repeat count"));
-        assert!(bad("repeat 3: v4 = frob v1, v2").contains("line 9"));
-    }
-}
+mod tests;

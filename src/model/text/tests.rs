@@ -1,0 +1,84 @@
+//! Tests of the parent module.
+
+use super::*;
+
+const SAMPLE: &str = "a64call-program 1
+code 0x3f0000000000
+helper h0 0x3f0000400010 args 2
+helper h1 0x12345670000 args 0
+body
+  v1 = call h0(v0, v3)
+  store [5], v1   # keep it
+  if v1 ult v2 {
+v4 = add v1, v2
+  } else {
+call h1()
+  }
+  loop 3 {
+v2 = load [5]
+v3 = lsr v2, 7
+  }
+  v5 = const 0xdeadbeef
+ret v1
+";
+
+#[test]
+fn parses_and_round_trips_sample() {
+    let p = parse(SAMPLE).unwrap();
+    assert_eq!(p.helpers.len(), 2);
+    assert_eq!(p.call_sites(), 2);
+    let printed = print(&p);
+    assert_eq!(parse(&printed).unwrap(), p);
+    assert_eq!(print(&parse(&printed).unwrap()), printed);
+}
+
+#[test]
+fn errors_name_line_and_expectation() {
+    let bad = SAMPLE.replace("v4 = add v1, v2", "v4 = frob v1, v2");
+    let e = parse(&bad).unwrap_err();
+    assert_eq!(e.line, 9);
+    assert!(e.message.contains("expected an operation"), "{e}");
+    let e = parse(&SAMPLE.replace("args 2", "args two")).unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.to_string().contains("argument count"), "{e}");
+    let e = parse("a64call-program 1\ncode 0x3f0000000000\n").unwrap_err();
+    assert_eq!(e.line, 0);
+    assert!(e.message.contains("input ended"), "{e}");
+    let e = parse(&SAMPLE.replace("call h0(v0, v3)", "call h0(v0)")).unwrap_err();
+    assert!(e.message.contains("passes 1 args; it takes 2"), "{e}");
+    let e = parse("not a program").unwrap_err();
+    assert_eq!(e.line, 1);
+    let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
+    assert!(e.message.contains("v0..v8"), "{e}");
+}
+
+#[test]
+fn repeat_expands_and_runs_print_as_repeat() {
+    let text = SAMPLE.replace(
+        "v4 = add v1, v2",
+        "v4 = add v1, v2\n    repeat 5000: v4 = add v4, v2\n    repeat 2: store [3], v4",
+    );
+    let p = parse(&text).unwrap();
+    let printed = print(&p);
+    // The run of 5000 prints as one line; a run of two prints plainly.
+    assert!(
+        printed.contains("repeat 5000: v4 = add v4, v2"),
+        "{printed}"
+    );
+    assert_eq!(printed.matches("store [3], v4").count(), 2, "{printed}");
+    assert!(printed.lines().count() < 30, "{printed}");
+    assert_eq!(parse(&printed).unwrap(), p);
+    let bad = |r: &str| {
+        parse(&SAMPLE.replace("v4 = add v1, v2", r))
+            .unwrap_err()
+            .to_string()
+    };
+    assert!(
+        bad("repeat 0: v4 = add v1, v2").contains("1..="),
+        "repeat 0"
+    );
+    assert!(bad("repeat 3 v4 = add v1, v2").contains("expected `repeat N: OP`"));
+    assert!(bad("repeat 3: loop 2 {").contains("one-line operation"));
+    assert!(bad("repeat x: v4 = add v1, v2").contains("repeat count"));
+    assert!(bad("repeat 3: v4 = frob v1, v2").contains("line 9"));
+}
