@@ -7,7 +7,7 @@ Each RUNDIR holds one counted run: the guest's meta-<pid>.json (count_guest.py) 
 `empty` phase) is subtracted and the rest divided by the phase's iterations, giving per
 iteration: instructions in total and by region, call executions in JIT code by kind, stub
 executions and stub instructions. Site-test runs (phases `sites-N`) also get far calls
-(bl->stub executions) per call site, and per added site (see add_per_site).
+(executions of every far constant-target kind, FAR_CALL_KINDS) per call site, and per added site (see add_per_site).
 
 OUT.json is {KEY: {"job", "mode", "pid", "phases": {NAME: {...}}}}; exit 2 on missing or
 inconsistent input.
@@ -18,7 +18,9 @@ import os
 import sys
 
 REGIONS = ["jit", "python3.14", "_cinderx.so", "libc", "other"]
-FAR_CALL_KIND = "bl->stub"
+# Far calls with a constant target, whatever their sequence (the baseline's stubs, the patch's
+# literal pool, and the shapes CinderX does not emit today).
+FAR_CALL_KINDS = ["bl->stub", "ldr-literal+blr", "movz/movk+blr", "adrp+blr"]
 MARKER_PHASE = "empty"
 DECIMALS = 3
 
@@ -84,28 +86,33 @@ def run_report(rundir):
             "jit_enabled": meta.get("jit_enabled"), "phases": by_name}
 
 
+def far_calls(pi):
+    """Far calls with a constant target per iteration, summed over FAR_CALL_KINDS."""
+    return sum(pi.get(f"calls {k}", 0) for k in FAR_CALL_KINDS)
+
+
 def add_per_site(by_name):
     """Per-call-site figures for `sites-N` phases: far calls per iteration divided by N, and, for
     N > 1, far calls and instructions per added site: (value at N - value at N=1) / (N - 1), which
     cancels the function's fixed cost (call, prologue, epilogue)."""
     sites = {int(name.split("-")[1]): p for name, p in by_name.items() if name.startswith("sites-")}
     base = sites.get(1)
-    far = f"calls {FAR_CALL_KIND}"
     for n, p in sites.items():
         if n < 1:
             continue
         pi = p["per_iteration"]
-        p["far_calls_per_site"] = round(pi[far] / n, DECIMALS)
+        p["far_calls_per_site"] = round(far_calls(pi) / n, DECIMALS)
         if base is not None and n > 1:
             b = base["per_iteration"]
-            p["far_calls_per_added_site"] = round((pi[far] - b[far]) / (n - 1), DECIMALS)
+            added = (far_calls(pi) - far_calls(b)) / (n - 1)
+            p["far_calls_per_added_site"] = round(added, DECIMALS)
             p["insns_per_added_site"] = round((pi["total"] - b["total"]) / (n - 1), DECIMALS)
             p["jit_insns_per_added_site"] = round((pi["jit"] - b["jit"]) / (n - 1), DECIMALS)
 
 
 SUMMARY_COLUMNS = [("total", "total"), ("jit", "jit"), ("python3.14", "python3.14"),
                    ("_cinderx.so", "_cinderx.so"), ("libc", "libc"), ("other", "other"),
-                   ("far calls", f"calls {FAR_CALL_KIND}"), ("stub insns", "stub_insns")]
+                   ("far calls", far_calls), ("stub insns", "stub_insns")]
 
 
 def summary(out):
@@ -115,7 +122,8 @@ def summary(out):
     for key, r in out.items():
         for name, p in r["phases"].items():
             pi = p["per_iteration"]
-            row = f"{key:22} {name:16}" + "".join(f"{pi[k]:13.1f}" for _, k in SUMMARY_COLUMNS)
+            row = f"{key:22} {name:16}" + "".join(
+                f"{(k(pi) if callable(k) else pi[k]):13.1f}" for _, k in SUMMARY_COLUMNS)
             row += f"{p['far_calls_per_site']:10.3f}" if "far_calls_per_site" in p else f"{'':10}"
             row += f"{p['insns_per_added_site']:18.1f}" if "insns_per_added_site" in p else f"{'':18}"
             if p["jit_compiled_during_phase"]:

@@ -26,8 +26,9 @@ SOURCE = ("Exact executed-instruction counts from a qemu TCG plugin (`harness/qe
           "count and split by the mapping it starts in (JIT code = anonymous executable mappings, "
           "`python3.14`, `_cinderx.so`, libc, other), and every executed `bl`/`blr` in JIT code is "
           "classified by its call sequence. The reported counts are deterministic: two identical runs give the same "
-          "figures (`harness/cinderx/count-determinism`); in some runs every phase of a jit-mode process, "
-          "the marker phase included, counts 16 python3.14 instructions more, which cancels in these figures. Each figure is per iteration of "
+          "figures, raw and per iteration (`harness/cinderx/count-determinism` compares them; README, "
+          "\"Exact counts\", says how). Between two builds the heap layout differs too; "
+          "`harness/cinderx/count-layout` measures that spread. Each figure is per iteration of "
           "a marked phase, minus the cost of the phase marker (an empty phase). **Counts are not time**: "
           "instructions differ in cost, and cache and branch-predictor behaviour is invisible here; taken "
           "branches are not counted at all.")
