@@ -274,7 +274,9 @@ impl Engine for ElfEngine {
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
                     .map_err(|e| err(engine, format!("chmod: {e}")))?;
             }
-            let timeout = Duration::from_secs(20 + images.len() as u64 * (self.timeout_secs + 1));
+            // Wall-clock guard over the programs' CPU-time timers: generous, for a loaded machine.
+            let timeout =
+                Duration::from_secs(60 + images.len() as u64 * 4 * (self.timeout_secs + 1));
             self.exec(&path, timeout)
         };
         let result = run();

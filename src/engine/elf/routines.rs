@@ -237,7 +237,7 @@ fn enter_program(a: &mut Asm) {
     a.b(z);
     a.b.bind(zd);
     // arm the timer
-    a.imm(0, 0);
+    a.imm(0, ITIMER_VIRTUAL);
     a.imm(1, ITIMER_ON);
     a.imm(2, 0);
     a.svc(sys::SETITIMER);
@@ -273,7 +273,7 @@ fn report(a: &mut Asm, l: &Labels) {
     a.b.bind(l.report);
     a.imm(9, STACK_TOP);
     a.add_imm(SP, 9, 0);
-    a.imm(0, 0);
+    a.imm(0, ITIMER_VIRTUAL);
     a.imm(1, ITIMER_OFF);
     a.imm(2, 0);
     a.svc(sys::SETITIMER);
@@ -365,7 +365,7 @@ fn handler(a: &mut Asm, l: &Labels) {
     a.imm(9, STATE);
     a.imm(10, STATUS_SIGNAL);
     let not_alarm = a.b.new_label();
-    a.imm(11, SIGALRM);
+    a.imm(11, SIGVTALRM);
     a.cmp(0, 11);
     a.bcond(Cond::Ne, not_alarm);
     a.imm(10, STATUS_TIMEOUT);
