@@ -162,6 +162,23 @@ impl ElfEngine {
     }
 }
 
+/// What a failed `mmap` of a program's pages means, from its return value (`-errno`).
+fn map_failure(ret: u64) -> String {
+    let errno = (ret as i64).checked_neg().filter(|e| (1..4096).contains(e));
+    let why = match errno {
+        Some(17) => "EEXIST: something is already mapped there (the emulator's own memory, or pages a previous program left)",
+        Some(12) => "ENOMEM: no room for the pages in the address space",
+        Some(22) => "EINVAL: the address or length is not acceptable to mmap",
+        Some(1) | Some(13) => "EPERM/EACCES: mapping there is not permitted (vm.mmap_min_addr?)",
+        Some(_) => "see errno(3)",
+        None => "not an error code: mmap placed the pages elsewhere",
+    };
+    match errno {
+        Some(e) => format!("could not map the program's pages: mmap failed with errno {e} ({why})"),
+        None => format!("could not map the program's pages: mmap returned {ret:#x} ({why})"),
+    }
+}
+
 /// The instruction word at `pc` in `image`, if `pc` is inside one of its segments.
 fn word_at(image: &Image, pc: u64) -> Option<u32> {
     image
@@ -191,14 +208,15 @@ fn outcome(engine: &'static str, image: &Image, r: Record) -> Result<Outcome, En
         elf::STATUS_RETURNED => Exit::Returned,
         elf::STATUS_TIMEOUT => Exit::Runaway,
         elf::STATUS_SIGNAL => match r.signo {
-            11 | 7 => Exit::Fault { access: access_of(image, r.pc, r.fault), addr: r.fault },
+            11 | 7 => Exit::Fault {
+                access: access_of(image, r.pc, r.fault),
+                addr: r.fault,
+            },
             4 => Exit::InvalidInstruction,
             5 => Exit::breakpoint(word_at(image, r.pc)),
             s => Exit::Signal(s as i32),
         },
-        elf::STATUS_MAP_FAILED => {
-            return Err(err(engine, format!("could not map the program's pages (mmap returned {:#x}); the layout collides with the emulator's own memory", r.fault)))
-        }
+        elf::STATUS_MAP_FAILED => return Err(err(engine, map_failure(r.fault))),
         s => return Err(err(engine, format!("record with unknown status {s}"))),
     };
     let calls = match &r.log {
@@ -315,3 +333,16 @@ impl Engine for ElfEngine {
 
 /// Fixed-region sanity: the ELF's own regions must stay below the program address space.
 const _: () = assert!(layout::LOG_ADDR + layout::LOG_BYTES <= 0x0300_0000);
+
+#[cfg(test)]
+mod tests {
+    use super::map_failure;
+
+    #[test]
+    fn a_map_failure_names_its_errno() {
+        assert!(map_failure(-17i64 as u64).contains("errno 17 (EEXIST"));
+        assert!(map_failure(-22i64 as u64).contains("errno 22 (EINVAL"));
+        assert!(map_failure(-99i64 as u64).contains("errno 99 (see errno(3))"));
+        assert!(map_failure(0x5000_0000).contains("returned 0x50000000"));
+    }
+}
