@@ -80,7 +80,7 @@ fn batch_size(
 /// Run the campaign; `progress` is told the number of programs run after each batch.
 pub fn run(plan: &Plan, mut progress: impl FnMut(u64)) -> Result<End, EngineError> {
     let start = Instant::now();
-    let cap = if plan.engines.iter().any(|e| *e != EngineKind::Unicorn) {
+    let cap = if plan.engines.iter().any(|e| e.is_elf()) {
         MAX_BATCH
     } else {
         1

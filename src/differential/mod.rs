@@ -274,7 +274,7 @@ pub fn run_on(
     }
     let mut elfs = kinds
         .iter()
-        .filter(|k| **k != EngineKind::Unicorn)
+        .filter(|k| k.is_elf())
         .map(|k| ElfEngine::for_kind(*k))
         .collect::<Result<Vec<_>, _>>()?;
     crate::engine::unicorn::with_thread_engine(|u| {
@@ -284,7 +284,9 @@ pub fn run_on(
         for k in &kinds {
             match k {
                 EngineKind::Unicorn => list.extend(unicorn.take().map(|u| u as &mut dyn Engine)),
-                _ => list.extend(elfs.next().map(|e| e as &mut dyn Engine)),
+                EngineKind::Qemu | EngineKind::Native => {
+                    list.extend(elfs.next().map(|e| e as &mut dyn Engine))
+                }
             }
         }
         run_programs(programs, cfg, &mut list)

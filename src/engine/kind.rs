@@ -54,6 +54,12 @@ impl EngineKind {
             .collect()
     }
 
+    /// Is it an ELF engine ([`crate::engine::ElfEngine`]: qemu or native), which runs programs in
+    /// batches in a child process?
+    pub fn is_elf(self) -> bool {
+        matches!(self, EngineKind::Qemu | EngineKind::Native)
+    }
+
     /// Can the engine run here? Native needs an aarch64 Linux host, qemu needs qemu-aarch64
     /// ([`find_qemu`]); the error says what is missing and what to do.
     pub fn available(self) -> Result<(), EngineError> {
