@@ -185,7 +185,13 @@ impl PlantedBug {
             PlantedBug::StubWrongTarget => f.stub_next_target = true,
             PlantedBug::StubLdrOffset => f.stub_ldr_pc_plus_4 = true,
             PlantedBug::ConstTrivialDropped => f.drop_trivial_consts = true,
-            _ => {}
+            // In a call sequence: a wrapper strategy instead (faulty.rs).
+            PlantedBug::PoolScratchX19
+            | PlantedBug::MovkShiftWrong
+            | PlantedBug::MovzRegMismatch
+            | PlantedBug::Fixed4DropsHw2
+            | PlantedBug::AdrpLo12Wrong
+            | PlantedBug::DirectNoRangeCheck => {}
         }
         f
     }
@@ -224,6 +230,21 @@ mod tests {
             let beside = strategy::reference_beside(bug.strategy());
             assert_ne!(beside.name(), bug.strategy().name(), "{}", bug.name());
             assert_eq!(PlantedBug::from_name(bug.name()), Some(bug));
+        }
+    }
+
+    /// Every bug is wired in exactly one way: a buffer (or lowering) fault or a wrapper strategy,
+    /// so a new catalogue entry cannot compile into correct code unnoticed.
+    #[test]
+    fn every_bug_is_a_fault_or_a_wrapper_not_both() {
+        for bug in PlantedBug::ALL {
+            let fault = bug.buffer_faults() != Faults::default();
+            let wrapper = bug.wrapper().is_some();
+            assert!(
+                fault != wrapper,
+                "{}: fault {fault}, wrapper {wrapper}",
+                bug.name()
+            );
         }
     }
 }
