@@ -371,11 +371,12 @@ pub fn judge_against_reference(runs: &[Run], expected: &Expected) -> Result<(), 
             .iter()
             .map(|x| against_reference(x, expected))
             .collect();
-        let Some(bad) = verdicts.iter().position(Result::is_err) else {
+        let first_wrong = verdicts
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| v.as_ref().err().map(|e| (i, e)));
+        let Some((bad, (call, what))) = first_wrong else {
             continue;
-        };
-        let Err((call, what)) = &verdicts[bad] else {
-            unreachable!()
         };
         let good = verdicts.iter().position(Result::is_ok);
         return Err(match good {
