@@ -70,10 +70,12 @@ impl ElfEngine {
     /// run directly for [`EngineKind::Native`] (aarch64 Linux hosts only). Unicorn is not an ELF
     /// engine.
     pub fn for_kind(kind: EngineKind) -> Result<ElfEngine, EngineError> {
-        kind.available()?;
         let runner = match kind {
             EngineKind::Qemu => Runner::Qemu(find_qemu()?),
-            EngineKind::Native => Runner::Direct,
+            EngineKind::Native => {
+                kind.available()?;
+                Runner::Direct
+            }
             EngineKind::Unicorn => {
                 return Err(err("unicorn", "Unicorn is not an ELF engine".into()));
             }
