@@ -10,9 +10,12 @@ import glob
 import hashlib
 import json
 import os
+import re
 import sys
 
-from report import read  # the tier's report, beside this script
+import report_counts  # beside this script
+import report  # the tier's report, beside this script
+from report import read
 
 PATCH_DIR = "harness/cinderx/patches"
 
@@ -26,9 +29,57 @@ def patches():
 
 
 def fidelity(out):
+    """(the `N/J equal` line, the line counting each verdict) of harness/cinderx/fidelity."""
     text = read(f"{out}/fidelity.txt").strip().splitlines()
-    equal = [line for line in text if "equal" in line]
-    return equal[-1] if equal else "not run"
+    equal = [line for line in text if " equal (" in line]
+    verdicts = [line for line in text if " exact (" in line and "DIFFERENT" in line]
+    return (equal[-1] if equal else "not run"), (verdicts[-1] if verdicts else "")
+
+
+FIDELITY_ARGUMENT = (
+    "Why a function counts as equal when only its embedded constants differ, or when its shape is one the "
+    "official wheel produced under another heap layout (`harness/cinderx/fidelity --help`): the constants are "
+    "mostly addresses in `_cinderx.so` and the heap, which another binary lays out differently, and a value "
+    "decides how many `movz`/`movk` build it or whether it goes to the constant pool; and CinderX's LIR "
+    "backend iterates hash sets keyed by heap pointers, so the official wheel itself emits another block order "
+    "or register choice for some functions when only the heap padding changes. Neither is a decision of the "
+    "code generator that a build option could change. Everything else must match exactly: every instruction, "
+    "every branch target (as an instruction index), every call sequence; a flipped branch or a missing call is "
+    "never accepted (the doctests of `fidelity_compare.py`, run first, show both rejected). A function whose "
+    "shape the official wheel never produced is DIFFERENT and fails the check.")
+
+
+def determinism(out, L):
+    """count-determinism's verdict on two identical counted runs of the patched build."""
+    lines = read(f"{out}/determinism.txt").strip().splitlines()
+    summary = [x for x in lines if x.startswith("count-determinism: ")]
+    code = read(f"{out}/determinism.exit").strip() or "not run"
+    if not summary:
+        L.append(f"Not measured in this run (exit {code}).\n")
+        return
+    verdict = "identical" if code == "0" else "**not identical**"
+    L.append(f"Two identical counted runs of `patched` (call-site test and richards, autojit and jitlist): "
+             f"{verdict}, exit {code}. `{summary[-1]}`\n")
+
+
+def layouts():
+    """{build: the layout spread of its counts (report_counts.load_layout)} for baseline and patched."""
+    problems = []
+    found = {b: report_counts.load_layout(f"target/cinderx/{b}/counts", b, problems, report.load)
+             for b in ("baseline", "patched")}
+    for p in problems:
+        print(f"literal_pool_report.py: {p}", file=sys.stderr)
+    return found
+
+
+def jit_spread(lay, key):
+    """The larger per-iteration spread of JIT-code instructions of the two builds over their heap
+    paddings for benchmark/mode `key`, or None when either was not measured."""
+    bench, mode = key.split("/", 1)
+    vals = [((lay.get(b) or {}).get("bench") or {}).get((bench, mode)) for b in ("baseline", "patched")]
+    if any(v is None for v in vals):
+        return None
+    return max(v["JIT code"]["spread"] for v in vals)
 
 
 def regression(out, L):
@@ -93,6 +144,40 @@ def bigfunc(out, L):
     L.append("")
 
 
+def bigfunc_size(out, n, build):
+    r = load_json(f"{out}/bigfunc-{n}-{build}.json") or {}
+    return r.get("compiled_size") if r.get("compiled") else None
+
+
+def bigfunc_text(out, L):
+    """What the big-function table shows, its figures read from this run's results."""
+    b3000, b4095 = bigfunc_size(out, 3000, "baseline"), bigfunc_size(out, 4095, "baseline")
+    p3000, p3500 = bigfunc_size(out, 3000, "patched"), bigfunc_size(out, 3500, "patched")
+    sizes = []
+    if b3000 and b4095:
+        sizes.append(f"{(b4095 - b3000) / 1095:.1f} bytes per call site in the baseline (between 3,000 and "
+                     "4,095 sites)")
+    if b3000 and p3000:
+        sizes.append(f"{(p3000 - b3000) / 3000:+.1f} bytes per site with the pool (patched against baseline "
+                     "at 3,000 sites)")
+    bound = re.search(r"code size bound (\d+) bytes", read(f"{out}/bigfunc-3500-patched.fallback"))
+    ratio = (f"; at 3,500 sites the patch's bound was {int(bound.group(1)):,} bytes, {int(bound.group(1)) / p3500:.2f} "
+             f"times the {p3500:,} bytes compiled") if bound and p3500 else ""
+    L.append("N `math.sqrt` call sites, with CinderX's HIR and LIR size limits raised (`bigfunc.py` sets them; "
+             "the defaults refuse functions this large)" + (f": {'; '.join(sizes)}" if sizes else "") + ". The "
+             "patch uses its pool only when an upper bound of the function's size is under the 1 MiB of `ldr` "
+             f"literal, and otherwise emits the code of before the patch (stubs){ratio}. 3,000 sites are meant "
+             "to be under the bound; 3,500 under 1 MiB but over the bound; 4,095 just over 1 MiB, the largest "
+             "the baseline compiles; 4,096 neither build compiles (CinderX 2026.11 refuses a function whose "
+             "own constant pool or address table, after the code, is beyond `ldr` range of its first load: "
+             "`RelocOffsetOutOfRange`) and both run interpreted: the table shows what happened. "
+             "Every result is checked either way, and a size the baseline compiles and the patched build refuses "
+             "would be a regression of the patch (the experiment fails on it). Where such a big function's code "
+             "lands more than 128 MiB from `_cinderx.so` (the code allocator places big functions in chunks of "
+             "their own), the `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub, in both builds: "
+             "the cost of a wrong near guess, not an error.\n")
+
+
 def load_json(path):
     try:
         with open(path) as f:
@@ -137,31 +222,42 @@ def compiled_during(b, p):
 
 
 def residuals(L):
-    """Benchmarks: JIT-code instructions saved against far calls executed through stubs."""
+    """Benchmarks: JIT-code instructions saved against far calls executed through stubs, the
+    difference judged against the heap-layout spread."""
     phases = bench_phases()
     if phases is None:
         L.append("No benchmark counts for both builds.\n")
         return
+    lay = layouts()
     L.append("| benchmark/mode | far calls through stubs (baseline) | far calls through the pool (patched) | "
-             "same calls executed | JIT-code instructions saved | saved − far calls | clean |")
-    L.append("|---|---:|---:|---|---:|---:|---|")
+             "same calls executed | JIT-code instructions saved | saved − far calls | per iteration | "
+             "layout spread per iteration (JIT code) | clean |")
+    L.append("|---|---:|---:|---|---:|---:|---:|---|---|")
     for key, b, p, braw, praw in phases:
         far, pool = braw["calls bl->stub"], praw["calls ldr-literal+blr"]
         saved = braw["jit"] - praw["jit"]
         same = "yes" if same_calls(braw, praw) else "**no**"
         clean = "no (JIT compiled during the phase)" if compiled_during(b, p) else "yes"
-        L.append(f"| {key} | {far:,} | {pool:,} | {same} | {saved:,} | {saved - far:+,} | {clean} |")
+        its = b["iterations"] if b["iterations"] == p["iterations"] else None
+        per_it = (saved - far) / its if its else None
+        spread = jit_spread(lay, key)
+        judged = ("not measured" if spread is None or per_it is None else
+                  f"{spread:,.1f}: residual {'within' if abs(per_it) <= spread else '**beyond**'}")
+        L.append(f"| {key} | {far:,} | {pool:,} | {same} | {saved:,} | {saved - far:+,} | "
+                 f"{'-' if per_it is None else f'{per_it:+,.1f}'} | {judged} | {clean} |")
     L.append("")
     L.append("Each far call executed through a stub runs `bl`, `ldr`, `br`; through the pool it runs `ldr`, "
              "`blr`: one instruction fewer. By the code shapes (static, not counted: the plugin does not count "
              "branches) it is also one taken branch fewer (`bl` + `br` against `blr`). \"same calls executed\" "
              "compares every executed call kind of the two runs (the pool's calls against the stubs' calls, "
-             "every other kind equal): where it holds, both builds ran the same calls and a residual is a "
-             "difference in the code between them; where it does not, the two runs did not execute the "
-             "same code paths (for example the JIT compiled another set of functions, or compiled one "
-             "differently, see \"fidelity\"), so the residual is not a per-call figure. A phase during which "
-             "the JIT compiled is not clean. The call-site test above is exact: there the saving is exactly "
-             "one instruction per far call.\n")
+             "every other kind equal): where it holds, both builds ran the same calls. The layout spread is "
+             "the largest minus the smallest JIT-code instructions per iteration over the heap paddings each "
+             "build was counted under in this run (`ci/cinderx --layout`), the larger of the two builds: a "
+             "residual within it is what moving the heap alone does to one build (CinderX's LIR backend "
+             "iterates hash sets keyed by heap pointers, so a function can get another block order or "
+             "register choice), not a per-call figure; a residual beyond it is a difference in the code run "
+             "that layout does not explain. A phase during which the JIT compiled is not clean. The "
+             "call-site test above is exact: there the saving is exactly one instruction per far call.\n")
 
 
 def expectation(L):
@@ -177,9 +273,10 @@ def expectation(L):
              "per iteration down by about 3% on call-heavy code. Measured here, per clean phase in which both "
              "builds executed the same calls (JIT-code share: the JIT-code instructions' part of all "
              "instructions executed in the phase, `baseline`):\n")
+    lay = layouts()
     L.append("| benchmark/mode | far calls per 1,000 JIT-code instructions (baseline) | JIT-code instructions Δ % | "
-             "all instructions Δ % | JIT-code share |")
-    L.append("|---|---:|---:|---:|---:|")
+             "layout spread (JIT code, % of baseline) | all instructions Δ % | JIT-code share |")
+    L.append("|---|---:|---:|---:|---:|---:|")
     rows = []
     for key, b, p, braw, praw in phases:
         if compiled_during(b, p) or not same_calls(braw, praw) or braw["jit"] == 0:
@@ -188,22 +285,62 @@ def expectation(L):
         jit_pct = 100 * (praw["jit"] - braw["jit"]) / braw["jit"]
         tot_pct = 100 * (praw["total"] - braw["total"]) / braw["total"]
         share = 100 * braw["jit"] / braw["total"]
-        rows.append((density, key, jit_pct, tot_pct, share))
-    for density, key, jit_pct, tot_pct, share in sorted(rows, reverse=True):
-        L.append(f"| {key} | {density:.1f} | {jit_pct:+.2f} % | {tot_pct:+.3f} % | {share:.1f} % |")
+        spread = jit_spread(lay, key)
+        spread_pct = None if spread is None else 100 * spread * b["iterations"] / braw["jit"]
+        rows.append((density, key, jit_pct, tot_pct, share, spread_pct))
+    for density, key, jit_pct, tot_pct, share, spread_pct in sorted(rows, reverse=True):
+        sp = "not measured" if spread_pct is None else (
+            f"{spread_pct:.2f} % ({'Δ beyond' if abs(jit_pct) > spread_pct else '**Δ within**'})")
+        L.append(f"| {key} | {density:.1f} | {jit_pct:+.2f} % | {sp} | {tot_pct:+.3f} % | {share:.1f} % |")
     L.append("")
     if rows:
         lo, hi = min(r[2] for r in rows), max(r[2] for r in rows)
         tlo, thi = min(r[3] for r in rows), max(r[3] for r in rows)
-        L.append(f"JIT-code instructions per iteration changed by {hi:+.2f} % to {lo:+.2f} % across these phases, "
-                 "in proportion to the density of far calls (one instruction saved per far call executed, see "
-                 "the table above): the expected 3% holds where about 30 far calls run per 1,000 JIT-code "
-                 "instructions, and whether a benchmark is \"call-heavy\" is that density. All instructions "
+        # One instruction saved per far call: Δ % = -density / 10 if nothing else changed.
+        gap = max(abs(r[2] + r[0] / 10) for r in rows)
+        beyond = sum(1 for r in rows if r[5] is not None and abs(r[2]) > r[5])
+        measured = sum(1 for r in rows if r[5] is not None)
+        L.append(f"JIT-code instructions per iteration changed by {hi:+.2f} % to {lo:+.2f} % across these phases. "
+                 "One instruction saved per far call executed predicts a change of −(far calls per 1,000) / 10 "
+                 f"%; the largest gap between that and the measured change is {gap:.2f} points. So the expected "
+                 "3% holds where about 30 far calls run per 1,000 JIT-code instructions, and whether a benchmark "
+                 f"is \"call-heavy\" is that density. {beyond} of the {measured} phases with a measured layout "
+                 "spread changed by more than it. All instructions "
                  f"executed changed by {tlo:+.3f} % to {thi:+.3f} %: most instructions run in python3.14 and "
                  "`_cinderx.so`, not in JIT code, and those differ a little between the two builds too (another "
                  "`_cinderx.so` binary, another heap layout), either way. One taken branch fewer per far call "
                  "holds by the code shapes (the counting plugin does not count branches). Divergences: see the "
                  "differential of each build above.\n")
+
+
+def aarch64_commands(L):
+    """The exact commands that measure wall-clock on an aarch64 Linux host (untested here: no ARM
+    hardware). The build itself needs an x86_64 host (harness/cinderx/build), so the two build
+    directories are copied over."""
+    guest = load_json("target/cinderx/patched/versions.json") or {}
+    python = guest.get("python", "the version harness/cinderx/setup pins")
+    L.append(f"To measure wall-clock on an aarch64 Linux host (not run here: there is no ARM hardware). The "
+             "guest is the same Debian sid root's python3.14 "
+             f"({python}), run natively through the root's own loader. `harness/cinderx/build` needs an x86_64 "
+             "host (its build root is an amd64 Debian root with the aarch64 cross compiler), so build there and "
+             "copy the two build directories:\n")
+    L.append("```sh\n"
+             "# on the x86_64 machine, from a clone\n"
+             "harness/cinderx/build && harness/cinderx/build --patches harness/cinderx/patches\n"
+             "tar -czf cinderx-builds.tgz -C .cache/cinderx/builds baseline patched\n"
+             "# on the aarch64 host, from a clone at the same commit\n"
+             "harness/cinderx/setup\n"
+             "mkdir -p .cache/cinderx/builds && tar -xzf cinderx-builds.tgz -C .cache/cinderx/builds\n"
+             "ci/cinderx --wheel baseline,patched --benchmarks richards,deltablue,nbody\n"
+             "# or pyperf directly, one benchmark in autojit mode, then compared:\n"
+             "for b in baseline patched; do\n"
+             "  PYTHONPATH=$PWD/.cache/cinderx/builds/$b/site:$PWD/.cache/cinderx/deps:$PWD/.cache/cinderx/jitmode \\\n"
+             "  A64CALL_CINDERX=1 CINDERX_JIT_AUTO=1 CINDERX_JIT_BACKGROUND_COMPILE=0 \\\n"
+             "  .cache/cinderx/bin/python3.14 .cache/cinderx/deps/pyperformance/data-files/benchmarks/bm_richards/run_benchmark.py \\\n"
+             "    --inherit-environ=A64CALL_CINDERX,CINDERX_JIT_AUTO,CINDERX_JIT_BACKGROUND_COMPILE -o richards-$b.json\n"
+             "done\n"
+             "PYTHONPATH=$PWD/.cache/cinderx/deps .cache/cinderx/bin/python3.14 -m pyperf compare_to richards-baseline.json richards-patched.json\n"
+             "```\n")
 
 
 def main():
@@ -220,8 +357,14 @@ def main():
     L.append("| patch | SHA-256 |\n|---|---|")
     L.extend(patches())
     L.append("")
+    equal, verdicts = fidelity(out)
     L.append(f"Fidelity of the baseline build to the official wheel (`harness/cinderx/fidelity official baseline`): "
-             f"**{fidelity(out)}**.\n")
+             f"**{equal}**.\n")
+    if verdicts:
+        L.append(f"By verdict: {verdicts}.\n")
+    L.append(FIDELITY_ARGUMENT + "\n")
+    L.append("### Are the counts exact? (`harness/cinderx/count-determinism`, this run)\n")
+    determinism(out, L)
     L.append("### Regression test (`harness/cinderx/test_literal_pool.py`)\n")
     regression(out, L)
     L.append("### Benchmarks: instructions saved per far call\n")
@@ -231,32 +374,14 @@ def main():
     L.append("### `a64call verify` on deliberately broken variants of the patch\n")
     broken(out, L)
     L.append("### Functions near and over 1 MiB (`harness/cinderx/bigfunc.py`)\n")
-    L.append("N `math.sqrt` call sites, with CinderX's HIR and LIR limits raised (its default limits stop this "
-             "function at about 880 sites, 0.2 MiB: too many basic blocks); 256 bytes per site in the baseline, "
-             "272 with the pool. The patch uses its pool only when an upper bound of the function's size is under "
-             "the 1 MiB of `ldr` literal, and otherwise emits the code of before the patch (stubs): 3,000 sites "
-             "(0.8 MiB) are under the bound; 3,500 are under 1 MiB but over the bound, which is about 1.2 times "
-             "the real size; 4,095 are just over 1 MiB, the largest the baseline compiles; 4,096 neither build "
-             "compiles (CinderX 2026.11 refuses a function whose own constant pool or address table, after the "
-             "code, is beyond `ldr` range of its first load: `RelocOffsetOutOfRange`) and both run interpreted. "
-             "Every result is checked either way, and a size the baseline compiles and the patched build refuses "
-             "would be a regression of the patch (the experiment fails on it). Where such a big function's code "
-             "lands more than 128 MiB from `_cinderx.so` (the code allocator places big functions in chunks of "
-             "their own), the `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub, in both builds: "
-             "the cost of a wrong near guess, not an error.\n")
+    bigfunc_text(out, L)
     bigfunc(out, L)
     L.append("### What this shows and what it does not\n")
     L.append("- Instruction counts are exact and deterministic, but they are counts under emulation, not ARM time: "
              "a taken branch and a stub's extra instruction cost differently on different cores, and qemu runs no "
              "cache or branch predictor. The counts say what executes, not how fast.\n"
-             "- Emulated wall-clock figures are secondary and noisy.\n"
-             "- To measure wall-clock on an aarch64 Linux host (Python 3.14.10 at /usr/bin/python3.14), from a clone: "
-             "`harness/cinderx/build && harness/cinderx/build --patches harness/cinderx/patches` (or copy the two "
-             "wheels from `.cache/cinderx/builds/{baseline,patched}/`), then `ci/cinderx --wheel baseline,patched "
-             "--benchmarks richards,deltablue,nbody` runs the guests natively (the wrapper uses the root's loader), "
-             "or directly: `PYTHONPATH=.cache/cinderx/builds/patched/site:.cache/cinderx/deps A64CALL_CINDERX=1 "
-             "CINDERX_JIT_AUTO=1 CINDERX_JIT_BACKGROUND_COMPILE=0 python3.14 -m pyperf ...` with the same for "
-             "`baseline`, compared with `python3.14 -m pyperf compare_to`.\n")
+             "- Emulated wall-clock figures are secondary and noisy.\n")
+    aarch64_commands(L)
     print("\n".join(L))
 
 

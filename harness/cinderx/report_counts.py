@@ -133,7 +133,54 @@ def load_counts(out, tag, problems, load):
                     c["bench"][(name[len("bench-"):] if name.startswith("bench-") else key.split("/")[0], mode)] = ph
                 if mode == "interp" and ph.get("jit"):
                     problems.append(f"{tag} counts: {key} {name} is interpreted but executed JIT code")
+    c["layout"] = load_layout(d, tag, problems, load)
     return c
+
+
+def load_layout(d, tag, problems, load):
+    """The heap-layout spread of this build's counts (harness/cinderx/count-layout, run by ci/cinderx
+    --layout into COUNTS/layout/layout.json): {"pads": [bytes], "sites": {(mode, N): figures},
+    "bench": {(benchmark, mode): figures}}, figures = {"JIT code" | "total" | "far calls": {"spread",
+    "min", "max", "values"}} per iteration; None when not measured."""
+    path = os.path.join(d, "layout", "layout.json")
+    if not os.path.exists(path):
+        return None
+    data = load(path, problems, None)
+    if not data:
+        return None
+    out = {"pads": data.get("pads", []), "sites": {}, "bench": {}}
+    for key, figures in data.get("phases", {}).items():
+        parts = key.split("/")
+        phase = parts[-1]
+        if phase.startswith("sites-") and len(parts) == 2:
+            out["sites"][(parts[0], int(phase[len("sites-"):]))] = figures
+        elif phase.startswith("bench-") and len(parts) == 3:
+            out["bench"][(phase[len("bench-"):], parts[1])] = figures
+        else:
+            problems.append(f"{tag} counts: {path}: unknown phase {key!r}")
+    return out
+
+
+LAYOUT_FIGURES = {"jit": "JIT code", "total": "total"}
+
+
+def layout_spread(ca, cb, job, key, k):
+    """The larger heap-layout spread per iteration of figure k ("jit" or "total") of the two
+    builds, or None when either build's spread was not measured for this phase."""
+    spreads = []
+    for c in (ca, cb):
+        figures = ((c.get("layout") or {}).get(job) or {}).get(key)
+        if not figures or LAYOUT_FIGURES[k] not in figures:
+            return None
+        spreads.append(Fraction(str(figures[LAYOUT_FIGURES[k]]["spread"])))
+    return max(spreads)
+
+
+def against_layout(delta, spread):
+    """A Δ per iteration judged against the layout spread: "beyond" only when larger."""
+    if delta is None or spread is None:
+        return "not measured"
+    return f"{'beyond' if abs(delta) > spread else 'within'} {fnum(spread, 1)}"
 
 
 def shown_kinds(phases):
@@ -266,23 +313,28 @@ def bench_table(c, L):
 
 # ---------------------------------------------------------------- several builds
 
-def compare_pair(pairs, names, title, what, L):
-    """pairs: [(label, Phase in the first build, Phase in the other)]; JIT code and total side by side."""
+def compare_pair(pairs, names, title, what, L, spread=None):
+    """pairs: [(label, Phase in the first build, Phase in the other, phase key)]; JIT code and total
+    side by side, each Δ judged against spread(key, "jit" | "total") (the heap-layout spread)."""
     an, bn = (f"`{n}`" for n in names)
     L.append(title)
     L.append(f"| {what} | iterations | JIT code: {an} | JIT code: {bn} | JIT code Δ | JIT code Δ % | "
-             f"total: {an} | total: {bn} | total Δ | total Δ % | exact Δ over the phase (JIT code; total) |")
-    L.append("|" + "---|" * (what.count("|") + 1) + "---:|" * 10)
-    for label, a, b in pairs:
-        cells, exact = [], []
+             f"total: {an} | total: {bn} | total Δ | total Δ % | exact Δ over the phase (JIT code; total) | "
+             "Δ against the layout spread (JIT code; total) |")
+    L.append("|" + "---|" * (what.count("|") + 1) + "---:|" * 10 + "---|")
+    for label, a, b, key in pairs:
+        cells, exact, judged = [], [], []
         for k in ("jit", "total"):
             va, vb = a.get(k), b.get(k)
-            cells += [fnum(va), fnum(vb), fdelta(None if va is None or vb is None else vb - va), fpct(va, vb)]
+            delta = None if va is None or vb is None else vb - va
+            cells += [fnum(va), fnum(vb), fdelta(delta), fpct(va, vb)]
             na, nb = a.net(k), b.net(k)
             same = na is not None and nb is not None and a.iterations == b.iterations
             exact.append(f"{nb - na:+,}" if same else "-")
+            judged.append(against_layout(delta, spread(key, k) if spread else None))
         its = str(a.iterations) if a.iterations == b.iterations else f"{a.iterations}/{b.iterations}"
-        L.append(f"| {label}{unclean2(a, b)} | {its} | " + " | ".join(cells) + f" | {'; '.join(exact)} |")
+        L.append(f"| {label}{unclean2(a, b)} | {its} | " + " | ".join(cells) + f" | {'; '.join(exact)} | "
+                 f"{'; '.join(judged)} |")
     L.append("")
 
 
@@ -291,13 +343,13 @@ def compare_calls(pairs, title, what, L):
     pairs = [p for p in pairs if p[1].mode != "interp"]
     if not pairs:
         return
-    kinds = shown_kinds([p for _, a, b in pairs for p in (a, b)])
+    kinds = shown_kinds([p for _, a, b, _ in pairs for p in (a, b)])
     getters = [lambda p, k=k: p.get(f"calls {k}") for k in kinds] + [far_sum, lambda p: p.get("stub_insns")]
     L.append(title)
     L.append(f"| {what} | " + " | ".join(f"{group(k)} `{k}`" for k in kinds)
              + " | far calls, constant target (sum) | stub instructions |")
     L.append("|" + "---|" * (what.count("|") + 1) + "---:|" * len(getters))
-    for label, a, b in pairs:
+    for label, a, b, _ in pairs:
         cells = []
         for get in getters:
             va, vb = get(a), get(b)
@@ -315,8 +367,17 @@ def comparison(builds, L):
     L.append("### Exact instruction counts compared (primary)\n")
     L.append("Per iteration, marker cost subtracted, computed from the raw integer counts of each phase; "
              "Δ = other − first (3 decimals), Δ % relative to the first; the last column is the exact integer "
-             "difference over the whole phase (same iteration count). Taken branches are not counted by the "
+             "difference over the whole phase (same iteration count). The last column judges each Δ against "
+             "the heap-layout spread (`ci/cinderx --layout`, `harness/cinderx/count-layout`): the largest minus "
+             "the smallest per-iteration value over the heap paddings each build was counted under, the larger "
+             "of the two builds. A measured spread, not a proven bound: a Δ within it is not distinguishable "
+             "from a change of heap layout, one beyond it is a difference of the code run; \"not measured\" "
+             "where either build has no layout run. Taken branches are not counted by the "
              "plugin, so no figure here says anything about them. Instructions, not time.\n")
+    pads = sorted({p for b in builds if b.get("counts") and b["counts"].get("layout")
+                   for p in b["counts"]["layout"]["pads"]})
+    if pads:
+        L.append(f"Heap paddings counted (bytes allocated before cinderx is imported): {', '.join(map(str, pads))}.\n")
     for other in builds[1:]:
         names = (first["name"], other["name"])
         vs, to = f"`{names[1]}` versus `{names[0]}`", f"`{names[0]}` → `{names[1]}`"
@@ -326,22 +387,24 @@ def comparison(builds, L):
             L.append(f"{vs}: no counts in {missing}.\n")
             continue
         keys = sorted(set(ca["sites"]) & set(cb["sites"]), key=lambda k: (k[0] != "interp", k[0], k[1]))
-        sites = [(f"{m} | {n}", ca["sites"][(m, n)], cb["sites"][(m, n)]) for m, n in keys]
+        sites = [(f"{m} | {n}", ca["sites"][(m, n)], cb["sites"][(m, n)], (m, n)) for m, n in keys]
         if sites:
-            compare_pair(sites, names, f"Call-site test, {vs}, instructions per iteration:\n", "mode | N", L)
+            compare_pair(sites, names, f"Call-site test, {vs}, instructions per iteration:\n", "mode | N", L,
+                         lambda key, k: layout_spread(ca, cb, "sites", key, k))
             compare_calls(sites, f"Call-site test, executed calls per iteration in JIT code, {to}:\n", "mode | N", L)
             per_site_compare(ca, cb, *names, L)
-            moved = [lbl for lbl, a, b in sites if a.mode == "interp" and a.get("total") != b.get("total")]
-            if any(a.mode == "interp" for _, a, _ in sites):
+            moved = [lbl for lbl, a, b, _ in sites if a.mode == "interp" and a.get("total") != b.get("total")]
+            if any(a.mode == "interp" for _, a, _, _ in sites):
                 L.append("Control: interpreted rows run no CinderX code, so they should be equal in both builds; "
                          + ("they are." if not moved else f"**they differ** ({', '.join(moved)}): the builds were "
                             "counted in different conditions (paths, environment), which affects every row.") + "\n")
         keys = bench_modes(set(ca["bench"]) & set(cb["bench"]))
-        bench = [(f"{k[0]} | {k[1]}", ca["bench"][k], cb["bench"][k]) for k in keys]
+        bench = [(f"{k[0]} | {k[1]}", ca["bench"][k], cb["bench"][k], k) for k in keys]
         if bench:
-            compare_pair(bench, names, f"Benchmarks, {vs}, instructions per iteration:\n", "benchmark | mode", L)
+            compare_pair(bench, names, f"Benchmarks, {vs}, instructions per iteration:\n", "benchmark | mode", L,
+                         lambda key, k: layout_spread(ca, cb, "bench", key, k))
             compare_calls(bench, f"Benchmarks, executed calls per iteration in JIT code, {to}:\n", "benchmark | mode", L)
-        if any(a.compiled or b.compiled for _, a, b in sites + bench):
+        if any(a.compiled or b.compiled for _, a, b, _ in sites + bench):
             L.append("⚠ A/B: in the first / the other build, the JIT compiled that many functions during the "
                      "phase, so it is not clean (compilation is counted in the phase, and code ran interpreted "
                      "until compiled); compare such rows with care.\n")
