@@ -40,6 +40,9 @@ pub struct SiteReport {
     pub kind: &'static str,
     /// Guest address of the target, when known.
     pub target: Option<u64>,
+    /// Byte offset in the function of the literal the target was loaded from (a literal-pool
+    /// call), if it was.
+    pub literal: Option<i64>,
     /// `source: name` of the entry it resolved to.
     pub entry: Option<String>,
     /// Is it a call?
@@ -57,6 +60,7 @@ impl SiteReport {
             offset: 4 * s.at as u32,
             kind: s.kind.name(),
             target,
+            literal: s.literal,
             entry: resolved
                 .as_ref()
                 .map(|(src, n)| format!("{}: {n}", src.name())),
