@@ -93,6 +93,29 @@ def regression(out, L):
     L.append("```\n")
 
 
+def model(out, L):
+    """harness/cinderx/model_check.py on each build's dumps: the patch's real shape against pool+bl."""
+    L.append("`a64call verify --json` resolves every call site of the dumps (capture.py's call-heavy functions, "
+             "the call-site test, the 3,000-site function); `model_check.py` then checks each function that "
+             "calls through a literal pool against a64call's `pool+bl` strategy (`src/emit/strategy/pool_bl.rs`): "
+             "P1 the pool right after the code and after every pool call, P2 8-byte aligned, P3 one literal per "
+             "target, P4 contiguous, P5 first-use order, P6 every call whose target `bl` cannot reach goes "
+             "through the pool (a `bl` to a stub whose target is in `_cinderx.so` is listed instead: the patch "
+             "guesses those near, and asmjit relaxes a wrong guess to a stub), P7 (listed) pool calls whose "
+             "target `bl` could reach.\n")
+    for build in ("baseline", "patched"):
+        lines = read(f"{out}/model-{build}.txt").strip().splitlines()
+        code = read(f"{out}/model-{build}.exit").strip() or "not run"
+        summary = lines[-1] if lines else "not run"
+        L.append(f"- `{build}`: exit {code}; {summary}")
+        listed = [x for x in lines if x.startswith(("BROKEN", "note", "stubs"))]
+        for x in listed[:8]:
+            L.append(f"  - {x}")
+        if len(listed) > 8:
+            L.append(f"  - and {len(listed) - 8} more (`{out}/model-{build}.txt`)")
+    L.append("")
+
+
 def broken(out, L):
     dirs = sorted(glob.glob(f"{out}/broken-*"))
     if not dirs:
@@ -371,6 +394,8 @@ def main():
     residuals(L)
     L.append("### Expected and measured\n")
     expectation(L)
+    L.append("### The patch against the model (`harness/cinderx/model_check.py`)\n")
+    model(out, L)
     L.append("### `a64call verify` on deliberately broken variants of the patch\n")
     broken(out, L)
     L.append("### Functions near and over 1 MiB (`harness/cinderx/bigfunc.py`)\n")
