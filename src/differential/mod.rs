@@ -75,6 +75,14 @@ pub enum Finding {
     },
     /// The dynamic oracle found a difference.
     Dynamic(Divergence),
+    /// a64call cannot run the program at all ([`EmitError::is_unsupported`]): not a finding
+    /// against any strategy, and no verdict on the program.
+    Unsupported {
+        /// The strategy that found out.
+        strategy: StrategyId,
+        /// Why.
+        error: EmitError,
+    },
 }
 
 impl Finding {
@@ -82,6 +90,9 @@ impl Finding {
     pub fn summary(&self) -> String {
         match self {
             Finding::Emit { strategy, error } => format!("emission failed for {strategy}: {error}"),
+            Finding::Unsupported { strategy, error } => {
+                format!("unsupported: a64call cannot run this program ({strategy}: {error})")
+            }
             Finding::Static {
                 strategy, error, ..
             } => format!("static check failed for {strategy}: {error}"),
@@ -90,6 +101,21 @@ impl Finding {
                 format!("{}: {} [{}]", d.kind.label(), d.what, runs.join(" vs "))
             }
         }
+    }
+
+    /// A failed emission: [`Finding::Unsupported`] when a64call cannot run the program at
+    /// all, else [`Finding::Emit`].
+    fn emission(strategy: StrategyId, error: EmitError) -> Finding {
+        if error.is_unsupported() {
+            Finding::Unsupported { strategy, error }
+        } else {
+            Finding::Emit { strategy, error }
+        }
+    }
+
+    /// Is this the verdict that a64call cannot run the program (not a finding against code)?
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, Finding::Unsupported { .. })
     }
 
     /// Is this an engine disagreement (a bug in an emulator or the harness, not a strategy)?
@@ -143,15 +169,7 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
                 }
                 out.push(e)
             }
-            Err(error) => {
-                return (
-                    out,
-                    Some(Finding::Emit {
-                        strategy: s.id(),
-                        error,
-                    }),
-                )
-            }
+            Err(error) => return (out, Some(Finding::emission(s.id(), error))),
         }
     }
     (out, None)
@@ -214,10 +232,7 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
             match Image::build(program, e, program.code_base) {
                 Ok(i) => images.push(i),
                 Err(error) => {
-                    finding = Some(Finding::Emit {
-                        strategy: e.strategy,
-                        error,
-                    });
+                    finding = Some(Finding::emission(e.strategy, error));
                     images.clear();
                     break;
                 }

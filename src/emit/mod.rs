@@ -297,11 +297,7 @@ impl Lower<'_> {
     fn if_else(&mut self, cond: Cond, a: u8, b: u8, (then, els): (&[Op], &[Op]), depth: u16) {
         self.buf.push(Inst::CmpReg { rn: a, rm: b });
         let else_l = self.buf.new_label();
-        let skip = Inst::BCond {
-            cond: cond.invert(),
-            offset: 0,
-        };
-        self.buf.push_use(skip, else_l, LabelUse::Branch19);
+        self.buf.branch_cond(cond.invert(), else_l);
         self.ops(then, depth);
         if els.is_empty() {
             self.buf.bind(else_l);
@@ -346,11 +342,7 @@ impl Lower<'_> {
             imm12: 1,
         };
         self.buf.push_all(&[ldr, dec, str]);
-        let back = Inst::BCond {
-            cond: Cond::Ne,
-            offset: 0,
-        };
-        self.buf.push_use(back, top, LabelUse::Branch19);
+        self.buf.branch_cond(Cond::Ne, top);
     }
 }
 

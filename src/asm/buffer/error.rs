@@ -28,6 +28,18 @@ pub enum EmitError {
     },
 }
 
+impl EmitError {
+    /// Is this a program a64call cannot run at all, because its fixed memory map cannot hold
+    /// it (code larger than the code region, a helper in the code's pages), rather than a fault
+    /// of the emitter? Such a program is *unsupported*: never a finding against a strategy.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(
+            self,
+            EmitError::TooLarge(_) | EmitError::HelperOverlap { .. }
+        )
+    }
+}
+
 impl std::fmt::Display for EmitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

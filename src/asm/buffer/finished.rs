@@ -19,6 +19,8 @@ pub struct SizeBreakdown {
     pub pool_entries: u32,
     /// Stubs placed.
     pub stub_count: u32,
+    /// Conditional branches given a veneer (invariant 8), counted in `body`.
+    pub veneers: u32,
 }
 
 /// A finished buffer: resolved slots, their bytes, and where the data lives.

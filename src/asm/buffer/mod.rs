@@ -45,6 +45,15 @@
 //!    derived from every pc-relative slot, label use or not: one that refers outside the
 //!    function (or any `adrp`) makes the code position-dependent.
 //!
+//! 8. **Conditional branches reach through veneers.** A `b.cond` ([`CodeBuffer::branch_cond`])
+//!    to a label already bound beyond its ±1 MiB becomes `b.<!cond> +8; b label`; one to a label
+//!    not yet bound is pending, and [`CodeBuffer::reserve`] places a *veneer island* (a `b` over
+//!    it unless after a terminator, then one `b label` per pending use, each use retargeted to
+//!    its veneer) when waiting until the next reservation could leave a pending use unable to
+//!    reach the island. Deadlines are kept incrementally: only uses whose label is unbound are
+//!    tracked, and the earliest `offset + 1 MiB - 4` decides. `b` reaches the whole function
+//!    (a function is at most 64 MiB, [`crate::machine::layout::MAX_CODE`]).
+//!
 //! The buffer's debug knobs, [`Faults`], deliberately break 2, 3 and 4 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
 //! has none.
@@ -53,6 +62,7 @@ mod error;
 mod faults;
 mod finished;
 mod pool;
+mod veneer;
 
 pub use error::EmitError;
 pub use faults::Faults;
@@ -174,6 +184,8 @@ pub struct CodeBuffer {
     placement: PoolPlacement,
     /// Byte ranges of placed pool entries.
     pool: Vec<Range<u32>>,
+    /// Indices into `fixups` of forward `b.cond` uses whose label was unbound (invariant 8).
+    cond_uses: Vec<usize>,
 }
 
 impl CodeBuffer {
@@ -198,6 +210,7 @@ impl CodeBuffer {
             faults,
             placement: PoolPlacement::Islands,
             pool: Vec::new(),
+            cond_uses: Vec::new(),
         }
     }
 

@@ -61,8 +61,16 @@ impl CodeBuffer {
 
     /// Make room for up to `bytes` more bytes of code (and at most `bytes / 4` new pool entries),
     /// placing an island first if that is needed to keep invariant 2.
+    /// Places a veneer island first when a pending forward `b.cond` needs one (invariant 8).
     pub fn reserve(&mut self, bytes: u32) {
-        if self.faults.skip_islands || self.placement == PoolPlacement::AfterCode {
+        let islands = !self.faults.skip_islands && self.placement == PoolPlacement::Islands;
+        let island = if islands && !self.pending.is_empty() {
+            island_bound(self.pending.len() + (bytes as usize / 4))
+        } else {
+            0
+        };
+        self.reserve_veneers(bytes, island);
+        if !islands {
             return;
         }
         let Some(first) = self.pending.iter().map(|p| p.first_use).min() else {

@@ -182,3 +182,96 @@ fn out_of_range_is_an_error_not_a_truncation() {
         })
     ));
 }
+
+/// The instruction a `b.cond`/`b` at byte `at` of `f` branches to, and its byte offset.
+fn branch_target(f: &Finished, at: u32) -> (u32, Slot) {
+    let offset = match f.slots[(at / 4) as usize] {
+        Slot::Inst(Inst::BCond { offset, .. }) | Slot::Inst(Inst::B { offset }) => offset,
+        other => panic!("no branch at {at:#x}: {other:?}"),
+    };
+    let to = (i64::from(at) + i64::from(offset)) as u32;
+    (to, f.slots[(to / 4) as usize])
+}
+
+/// `n` nops, each reserved first as the lowering does.
+fn nops(b: &mut CodeBuffer, n: u32) {
+    for _ in 0..n {
+        b.reserve(4);
+        b.push(Inst::Nop);
+    }
+}
+
+#[test]
+fn a_forward_b_cond_past_1_mib_reaches_its_label_through_a_veneer() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.branch_cond(crate::asm::encode::Cond::Eq, l);
+    nops(&mut b, 300_000); // 1.14 MiB
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.veneers, 1);
+    let (veneer, inst) = branch_target(&f, 0);
+    assert!(matches!(inst, Slot::Inst(Inst::B { .. })), "{inst:?}");
+    assert!(i64::from(veneer) <= LabelUse::Branch19.max_forward());
+    // The island is skipped by a `b` just before the veneer, to the word after it.
+    let (after, _) = branch_target(&f, veneer - 4);
+    assert_eq!(after, veneer + 4);
+    let (end, inst) = branch_target(&f, veneer);
+    assert_eq!((end, inst), (4 * 300_000 + 12, Slot::Inst(Inst::Ret)));
+}
+
+#[test]
+fn a_forward_b_cond_in_range_needs_no_veneer() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.branch_cond(crate::asm::encode::Cond::Eq, l);
+    nops(&mut b, 200_000); // 0.76 MiB
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.veneers, 0);
+    assert_eq!(branch_target(&f, 0).0, 4 * 200_001);
+}
+
+#[test]
+fn a_backward_b_cond_past_1_mib_is_inverted_over_a_b() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let top = b.new_label();
+    b.bind(top);
+    nops(&mut b, 300_000);
+    let at = b.offset();
+    b.branch_cond(crate::asm::encode::Cond::Ne, top);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.veneers, 1);
+    assert_eq!(
+        f.slots[(at / 4) as usize],
+        Slot::Inst(Inst::BCond {
+            cond: crate::asm::encode::Cond::Eq,
+            offset: 8
+        })
+    );
+    assert_eq!(branch_target(&f, at + 4).0, 0);
+}
+
+#[test]
+fn veneer_islands_and_pool_islands_share_one_function() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.branch_cond(crate::asm::encode::Cond::Lo, l);
+    for i in 0..2_000u64 {
+        b.reserve(8);
+        b.load_const(X16, 0x1_0000_0000 + i);
+        b.push(Inst::Blr { rn: X16 });
+        nops(&mut b, 200);
+    }
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.veneers, 1);
+    assert!(f.sizes.islands >= 1, "{:?}", f.sizes);
+    let (veneer, _) = branch_target(&f, 0);
+    assert!(!f.is_data(veneer));
+    assert_eq!(branch_target(&f, veneer).1, Slot::Inst(Inst::Ret));
+}

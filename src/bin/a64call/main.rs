@@ -2,7 +2,9 @@
 //! them on independent engines and compare everything observable.
 //!
 //! Exit status: 0 when everything agrees, 1 on a divergence (a repro file is written), 2 on bad
-//! input (unreadable or malformed files, unknown names) or a harness failure.
+//! input (unreadable or malformed files, unknown names), a program a64call cannot run
+//! (`unsupported`: too large for its code region, a helper in the code's pages) or a harness
+//! failure.
 //!
 //! This file parses the arguments and hands each subcommand to one function: [`synthetic`] (the
 //! differential pipeline), [`reports`] (measurement and self-tests), [`jitcode`] (a real JIT's
@@ -55,7 +57,7 @@ enum Cmd {
         #[arg(long)]
         listing: bool,
     },
-    /// Run a program file under every strategy and judge the outcomes (exit 0 agree, 1 diverge, 2 bad input).
+    /// Run a program file under every strategy and judge the outcomes (exit 0 agree, 1 diverge, 2 bad input or unsupported).
     Run {
         /// Program file (text form).
         file: PathBuf,

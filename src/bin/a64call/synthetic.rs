@@ -58,6 +58,10 @@ pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<
             println!("verdict: agree ({} strategies)", report.emitted.len());
             Ok(ExitCode::SUCCESS)
         }
+        Some(f) if f.is_unsupported() => {
+            println!("verdict: {}", f.summary());
+            Ok(ExitCode::from(2))
+        }
         Some(f) => {
             println!("verdict: DIVERGE\n{f}");
             let prov = format!("a64call run {}", file.display());
@@ -250,7 +254,7 @@ pub(crate) fn cmd_replay(
             dir.display()
         )));
     }
-    let (mut ok, mut bad, mut diverged) = (0, 0, 0);
+    let (mut ok, mut bad, mut diverged, mut unsupported) = (0, 0, 0, 0);
     for f in &files {
         let prog = match read_program(f) {
             Ok(p) => p,
@@ -268,14 +272,18 @@ pub(crate) fn cmd_replay(
                 println!("ok       {}", f.display());
                 ok += 1;
             }
+            Some(finding) if finding.is_unsupported() => {
+                println!("UNSUPPORTED {}: {}", f.display(), finding.summary());
+                unsupported += 1;
+            }
             Some(finding) => {
                 println!("DIVERGE  {}\n{finding}", f.display());
                 diverged += 1;
             }
         }
     }
-    println!("replay: {ok} passed, {diverged} failed, {bad} bad input");
-    Ok(if bad > 0 {
+    println!("replay: {ok} passed, {diverged} failed, {bad} bad input, {unsupported} unsupported");
+    Ok(if bad + unsupported > 0 {
         ExitCode::from(2)
     } else if diverged > 0 {
         ExitCode::from(1)
