@@ -1,0 +1,214 @@
+//! Each check of the dynamic oracle is live on its own: a run that differs from a correct run in
+//! exactly one observed quantity is reported, in that check's words. Planted bugs alone do not
+//! show this, because the checks overlap (a mutation run found each of these checks could be
+//! switched off with the whole suite still passing).
+
+use a64call::differential::{run_unicorn, Config, Report};
+use a64call::engine::{Access, Exit, Outcome};
+use a64call::model::text::parse;
+use a64call::oracle::dynamic::{check_run, compare, judge, Divergence, Kind, Run};
+use a64call::oracle::reference::evaluate;
+
+/// A correct run: corpus/examples/edge-cases.a64 (calls near, mid and far helpers with 0 to 8
+/// arguments, in loops and branches) under every strategy on Unicorn, with no finding.
+fn correct() -> (a64call::model::program::Program, Report) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/corpus/examples/edge-cases.a64"
+    );
+    let p = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let r = run_unicorn(&p, &Config::default()).unwrap();
+    assert!(r.finding.is_none(), "{:?}", r.finding);
+    assert!(r.outcomes.len() >= 2 && r.outcomes[0].2.calls.len() >= 3);
+    (p, r)
+}
+
+fn run<'a>(r: &'a Report, i: usize, engine: &'a str, outcome: &'a Outcome) -> Run<'a> {
+    let (e, _, _) = &r.outcomes[i];
+    Run {
+        strategy: r.emitted[*e].strategy,
+        engine,
+        emitted: &r.emitted[*e],
+        outcome,
+    }
+}
+
+/// The first strategy's outcome changed by `edit`, checked on its own.
+fn invariant(edit: impl Fn(&mut Outcome)) -> Result<(), Divergence> {
+    let (_, r) = correct();
+    let mut o = r.outcomes[0].2.clone();
+    check_run(&run(&r, 0, "unicorn", &o)).expect("the correct run keeps every invariant");
+    edit(&mut o);
+    check_run(&run(&r, 0, "unicorn", &o))
+}
+
+fn expect(got: Result<(), Divergence>, kind: Kind, words: &str) {
+    let d = got.expect_err("the check must report this");
+    assert_eq!(d.kind, kind, "{d}");
+    assert!(d.what.contains(words), "wanted {words:?} in: {d}");
+}
+
+#[test]
+fn sp_alignment_at_each_call() {
+    expect(
+        invariant(|o| o.calls[1].sp += 8),
+        Kind::Invariant,
+        "is not 16-byte aligned",
+    );
+}
+
+#[test]
+fn return_to_just_after_a_call_site() {
+    expect(
+        invariant(|o| o.calls[1].ret += 4),
+        Kind::Invariant,
+        "is not just after a call site",
+    );
+}
+
+#[test]
+fn the_helper_that_ran_is_the_one_the_site_calls() {
+    expect(
+        invariant(|o| o.calls[0].helper ^= 1),
+        Kind::Invariant,
+        "but h",
+    );
+}
+
+#[test]
+fn sp_restored_at_return() {
+    expect(
+        invariant(|o| o.sp -= 16),
+        Kind::Invariant,
+        "returned with sp",
+    );
+}
+
+/// The first strategy's outcome against a copy changed by `edit`: as another strategy's run
+/// (`same_bytes` false) or another engine's run of the same bytes (true).
+fn compared(same_bytes: bool, edit: impl Fn(&mut Outcome)) -> Result<(), Divergence> {
+    let (_, r) = correct();
+    let a = r.outcomes[0].2.clone();
+    let mut b = a.clone();
+    compare(
+        &run(&r, 0, "unicorn", &a),
+        &run(&r, 0, "other", &b),
+        same_bytes,
+    )
+    .expect("equal runs agree");
+    edit(&mut b);
+    compare(
+        &run(&r, 0, "unicorn", &a),
+        &run(&r, 0, "other", &b),
+        same_bytes,
+    )
+}
+
+#[test]
+fn call_log_arguments() {
+    expect(
+        compared(false, |o| o.calls[2].args[3] ^= 1),
+        Kind::StrategyDivergence,
+        "x3 =",
+    );
+}
+
+#[test]
+fn call_log_length() {
+    let drop_last = |o: &mut Outcome| {
+        o.calls.pop();
+    };
+    expect(
+        compared(false, drop_last),
+        Kind::StrategyDivergence,
+        "helper calls vs",
+    );
+}
+
+#[test]
+fn call_log_sp() {
+    expect(
+        compared(true, |o| o.calls[0].sp -= 16),
+        Kind::EngineDisagreement,
+        "sp 0x",
+    );
+}
+
+#[test]
+fn scratch_memory() {
+    expect(
+        compared(false, |o| o.scratch[8 * 511] ^= 0x80),
+        Kind::StrategyDivergence,
+        "scratch slot 511",
+    );
+}
+
+#[test]
+fn final_registers_after_a_return() {
+    expect(
+        compared(false, |o| o.regs[19] ^= 1),
+        Kind::StrategyDivergence,
+        "x19 =",
+    );
+    expect(
+        compared(false, |o| o.nzcv ^= 1 << 30),
+        Kind::StrategyDivergence,
+        "nzcv =",
+    );
+    expect(
+        compared(false, |o| o.sp += 16),
+        Kind::StrategyDivergence,
+        "sp =",
+    );
+}
+
+#[test]
+fn ip0_and_ip1_differ_between_strategies_not_engines() {
+    compared(false, |o| o.regs[16] ^= 1).expect("x16 is the strategies' own scratch");
+    expect(
+        compared(true, |o| o.regs[17] ^= 1),
+        Kind::EngineDisagreement,
+        "x17 =",
+    );
+}
+
+#[test]
+fn same_bytes_compare_state_whatever_the_exit() {
+    let fault = |o: &mut Outcome| {
+        o.exit = Exit::Fault {
+            access: Access::Fetch,
+            addr: 0x10,
+        }
+    };
+    expect(
+        compared(true, |o| o.exit = Exit::InvalidInstruction),
+        Kind::EngineDisagreement,
+        "exit",
+    );
+    let (_, r) = correct();
+    let mut a = r.outcomes[0].2.clone();
+    fault(&mut a);
+    let mut b = a.clone();
+    b.regs[5] ^= 1;
+    let d = compare(&run(&r, 0, "unicorn", &a), &run(&r, 0, "other", &b), true).unwrap_err();
+    assert!(d.what.contains("x5 ="), "{d}");
+    b.regs[5] = a.regs[5];
+    b.pc ^= 4;
+    let d = compare(&run(&r, 0, "unicorn", &a), &run(&r, 0, "other", &b), true).unwrap_err();
+    assert!(d.what.contains("pc ="), "{d}");
+}
+
+/// judge compares every engine's run of a strategy with the first engine's: a difference the
+/// reference does not judge (x16, the strategies' scratch register) is caught there alone.
+#[test]
+fn engines_are_compared_on_the_same_bytes() {
+    let (p, r) = correct();
+    let expected = evaluate(&p);
+    let a = r.outcomes[0].2.clone();
+    let mut b = a.clone();
+    b.regs[16] ^= 1;
+    let same = [run(&r, 0, "unicorn", &a), run(&r, 0, "other", &a)];
+    judge(&same, &expected).expect("two engines with the same outcome agree");
+    let runs = [run(&r, 0, "unicorn", &a), run(&r, 0, "other", &b)];
+    expect(judge(&runs, &expected), Kind::EngineDisagreement, "x16 =");
+}
