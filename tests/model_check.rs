@@ -112,18 +112,31 @@ fn listed_exceptions_and_forms_do_not_fail() {
         |f| *site(f, 3) = json!({"offset": 0x40, "kind": "bl->stub", "target": FAR + 0x80, "entry": "elf: _cinderx.so: JITRT_Call"}),
     );
     let far_guess = report(|f| site(f, 1)["target"] = json!(FUNC + 0x1000));
-    let stub_form = json!({"functions": [{"name": "m:g", "dump_addr": 0, "addr": FUNC, "size": 0x40, "data": [],
+    let stub_form = json!({"functions": [{"name": "m:g", "dump_addr": 0, "addr": FUNC, "size": 0x8_0000, "data": [],
         "sites": [{"offset": 0, "kind": "bl->stub", "target": FAR}]}]});
     let (code, out) = run(&[near_guess, far_guess, stub_form]);
     assert_eq!(code, 0, "{out}");
     for want in [
         "near guess relaxed to a stub at +0x40",
         "far guess within bl range at +0x20",
-        "stubs    m:g: 64 bytes",
+        "stubs    m:g: 524,288 bytes",
         "2/2 pool-form functions as modelled (P1-P7), 1 in stub form",
     ] {
         assert!(out.contains(want), "{want}:\n{out}");
     }
+}
+
+/// S1: a small function that still calls a far target through a stub is a call the patch missed.
+#[test]
+fn a_small_function_in_stub_form_is_broken() {
+    let small = json!({"functions": [{"name": "m:g", "dump_addr": 0, "addr": FUNC, "size": 0x40, "data": [],
+        "sites": [{"offset": 0, "kind": "bl->stub", "target": FAR, "entry": "elf: PyLong_FromLong"}]}]});
+    let (code, out) = run(&[small]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("BROKEN   m:g: S1: 1 far calls through stubs"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -132,6 +145,12 @@ fn bad_input_is_named_not_a_trace() {
     assert_eq!(code, 2, "{out}");
     assert!(
         out.contains("not a64call verify --json output") && !out.contains("Traceback"),
+        "{out}"
+    );
+    let (code, out) = run(&[report(|f| drop(f.as_object_mut().unwrap().remove("data")))]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("function m:f: missing or malformed field") && !out.contains("Traceback"),
         "{out}"
     );
 }
