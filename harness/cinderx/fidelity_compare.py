@@ -51,6 +51,9 @@ import os
 import re
 import sys
 
+# The fewest judgeable functions that count as a fidelity proof (issue: at least 150).
+MIN_JUDGED = 150
+
 
 def records(d):
     cap = json.load(open(os.path.join(d, "capture.json")))["functions"]
@@ -282,6 +285,10 @@ def compare(la, lb, dbs, das):
           f"{len(unjudged)} not judgeable, {len(diffs)} DIFFERENT")
     print(f"{n_exact + n_mod + n_other + n_bshared}/{judged} equal ({lb} vs {la}: judgeable functions whose shape, modulo "
           f"constants, {la} also produced; {len(unjudged)} of {total} not judgeable)")
+    if judged < MIN_JUDGED:
+        print(f"fidelity: only {judged} judgeable functions, fewer than {MIN_JUDGED}: too few to show the builds "
+              "generate the same code (is the function list or a capture incomplete?)")
+        return 1
     return 1 if diffs else 0
 
 
