@@ -7,6 +7,11 @@
 //! decides from an upper bound of the size (it has no final layout yet), so it falls back for
 //! somewhat smaller functions too; this model decides from the exact size, the largest
 //! function the rule allows, which puts the farthest literals at the edge of `ldr`'s reach.
+//! Near or far is decided here from the call site's real distance; the patch decides before the
+//! code has an address, by the target's distance from `_cinderx.so`, and a near guess that ends
+//! up out of range becomes asmjit's stub: the `stub+bl` shape, which that strategy proves. Both
+//! differences are deliberate, and `harness/cinderx/model_check.py` checks the real dumps against
+//! this shape, listing each such stub.
 
 use super::direct::near_bl;
 use super::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId, StubOrBl};
