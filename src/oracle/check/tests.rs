@@ -282,3 +282,34 @@ fn every_strategy_passes_on_generated_programs() {
         }
     }
 }
+
+/// The evaluation of `movn`: no valid layout makes a strategy emit it for a call target (a
+/// target below 2^46 never has two 0xFFFF halfwords that `movn` would save), so the movz-fixed4
+/// sequence of a far call is rewritten here with `movn` building its low halfword, which must
+/// still reach the helper; with the halfword off by one, it must not.
+#[test]
+fn movn_in_a_call_sequence_is_evaluated() {
+    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
+    let p = crate::model::text::parse(text).unwrap();
+    let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
+    let site = e.sites[0].clone();
+    let at = (site.start / 4) as usize;
+    let Slot::Inst(Inst::Movz { rd, imm16, hw: 0 }) = e.code.slots[at] else {
+        panic!(
+            "movz-fixed4 starts with movz of halfword 0: {:?}",
+            e.code.slots[at]
+        );
+    };
+    let with = |low: u16| {
+        let mut m = e.clone();
+        m.code.slots[at] = Slot::Inst(Inst::Movn {
+            rd,
+            imm16: !low,
+            hw: 0,
+        });
+        m
+    };
+    check_site(&with(imm16), &site).expect("movn + movk build the target");
+    let err = check_site(&with(imm16 ^ 4), &site).unwrap_err();
+    assert!(err.message.contains("h0"), "{err}");
+}
