@@ -10,20 +10,26 @@
 pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
-use crate::asm::encode::{mov_imm_minimal, Cond, Inst, FP, LR, SP};
+use crate::asm::encode::{mov_imm_minimal, Cond, Inst, Reg, FP, LR, SP};
 use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
 use crate::model::program::{Op, Program, ShiftOp, Val};
 
 /// Sabotage for one emission, none by default. Only the planted-bug catalogue builds any other
-/// ([`crate::planted::PlantedBug::emit_options`]): emission knows no bug, only these two knobs.
+/// ([`crate::planted::PlantedBug::emit_options`]): emission knows no bug, only these knobs.
 #[derive(Clone, Copy, Default)]
 pub struct EmitOptions {
-    /// Breakages of the buffer (and the shared lowering) to switch on.
+    /// Breakages of the buffer to switch on.
     pub faults: Faults,
     /// Emits the call sequences in place of the strategy asked for (a planted bug's wrapper,
     /// which answers to the same [`Strategy::id`]).
     pub call_emitter: Option<&'static dyn Strategy>,
+    /// Materialises each `const` in place of [`mov_imm_minimal`] (a planted bug of the lowering
+    /// every strategy shares).
+    pub const_emitter: Option<ConstEmitter>,
 }
+
+/// How the lowering puts a `const` into a register: the instructions for `(rd, imm)`.
+pub type ConstEmitter = fn(Reg, u64) -> Vec<Inst>;
 
 /// One call site of the emitted function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,6 +120,7 @@ struct Lower<'a> {
     buf: CodeBuffer,
     program: &'a Program,
     strategy: &'a dyn Strategy,
+    konst: ConstEmitter,
     sites: Vec<CallSite>,
 }
 
@@ -129,7 +136,7 @@ pub fn emit(
     opts: &EmitOptions,
 ) -> Result<Emitted, EmitError> {
     let emitter: &dyn Strategy = opts.call_emitter.unwrap_or(strategy);
-    let l = lower(program, emitter, opts.faults);
+    let l = lower(program, emitter, opts);
     if let Some(fallback) = strategy.size_fallback() {
         if l.buf.code_and_pool_len() >= fallback.limit {
             return emit_instead(program, strategy, &fallback);
@@ -163,11 +170,12 @@ fn emit_instead(
 }
 
 /// The whole function lowered into a buffer not yet finished.
-fn lower<'a>(program: &'a Program, strategy: &'a dyn Strategy, faults: Faults) -> Lower<'a> {
+fn lower<'a>(program: &'a Program, strategy: &'a dyn Strategy, opts: &EmitOptions) -> Lower<'a> {
     let mut l = Lower {
-        buf: CodeBuffer::with_faults(program.code_base, faults),
+        buf: CodeBuffer::with_faults(program.code_base, opts.faults),
         program,
         strategy,
+        konst: opts.const_emitter.unwrap_or(mov_imm_minimal),
         sites: Vec::new(),
     };
     l.buf.set_pool_placement(strategy.pool_placement());
@@ -228,10 +236,10 @@ impl Lower<'_> {
 
     /// An operation without calls or control flow: its instructions.
     fn leaf(&mut self, op: &Op) {
+        let konst = self.konst;
         let b = &mut self.buf;
         match op {
-            Op::Const { imm, .. } if b.faults().drop_trivial_consts && imm.wrapping_add(1) < 2 => {}
-            Op::Const { dst, imm } => b.push_all(&mov_imm_minimal(dst.reg(), *imm)),
+            Op::Const { dst, imm } => b.push_all(&konst(dst.reg(), *imm)),
             Op::Alu { op, dst, a, b: rb } => b.push(Inst::Alu {
                 op: *op,
                 rd: dst.reg(),

@@ -31,6 +31,16 @@ pub fn emitter(bug: PlantedBug) -> Option<&'static dyn Strategy> {
         .map(|f| f as &dyn Strategy)
 }
 
+/// The `const` lowering of [`PlantedBug::ConstTrivialDropped`]: nothing for 0 and all-ones (a
+/// reported mov-immediate bug), the minimal sequence otherwise.
+pub fn const_dropping_trivial(rd: crate::asm::encode::Reg, imm: u64) -> Vec<Inst> {
+    if imm.wrapping_add(1) < 2 {
+        Vec::new()
+    } else {
+        mov_imm_minimal(rd, imm)
+    }
+}
+
 fn choice(kind: SeqKind) -> SiteChoice {
     SiteChoice {
         kind,

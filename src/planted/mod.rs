@@ -13,7 +13,7 @@ pub mod hunt;
 
 use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};
-use crate::emit::EmitOptions;
+use crate::emit::{ConstEmitter, EmitOptions};
 use crate::model::profile::BuiltIn;
 
 /// One deliberately broken variant of a strategy.
@@ -155,9 +155,16 @@ impl PlantedBug {
     }
 
     /// The wrapper strategy that emits with this bug when it is in a call sequence (`None`
-    /// for a bug in the buffer or the lowering: [`PlantedBug::buffer_faults`]).
+    /// for a bug in the buffer, [`PlantedBug::buffer_faults`], or in the lowering,
+    /// [`PlantedBug::const_emitter`]).
     pub fn wrapper(self) -> Option<&'static dyn Strategy> {
         faulty::emitter(self)
+    }
+
+    /// The `const` lowering with this bug, when the bug is in the lowering.
+    pub fn const_emitter(self) -> Option<ConstEmitter> {
+        (self == PlantedBug::ConstTrivialDropped)
+            .then_some(faulty::const_dropping_trivial as ConstEmitter)
     }
 
     /// The options that emit `s` with this bug: its faults and wrapper when it
@@ -169,6 +176,7 @@ impl PlantedBug {
         EmitOptions {
             faults: self.buffer_faults(),
             call_emitter: self.wrapper(),
+            const_emitter: self.const_emitter(),
         }
     }
 
@@ -184,14 +192,15 @@ impl PlantedBug {
             PlantedBug::PoolOnFallthrough => f.island_on_fallthrough = true,
             PlantedBug::StubWrongTarget => f.stub_next_target = true,
             PlantedBug::StubLdrOffset => f.stub_ldr_pc_plus_4 = true,
-            PlantedBug::ConstTrivialDropped => f.drop_trivial_consts = true,
             // In a call sequence: a wrapper strategy instead (faulty.rs).
             PlantedBug::PoolScratchX19
             | PlantedBug::MovkShiftWrong
             | PlantedBug::MovzRegMismatch
             | PlantedBug::Fixed4DropsHw2
             | PlantedBug::AdrpLo12Wrong
-            | PlantedBug::DirectNoRangeCheck => {}
+            | PlantedBug::DirectNoRangeCheck
+            // In the lowering: a const emitter instead.
+            | PlantedBug::ConstTrivialDropped => {}
         }
         f
     }
@@ -233,16 +242,18 @@ mod tests {
         }
     }
 
-    /// Every bug is wired in exactly one way: a buffer (or lowering) fault or a wrapper strategy,
-    /// so a new catalogue entry cannot compile into correct code unnoticed.
+    /// Every bug is wired in exactly one way: a buffer fault, a wrapper strategy or a const
+    /// emitter, so a new catalogue entry cannot compile into correct code unnoticed.
     #[test]
-    fn every_bug_is_a_fault_or_a_wrapper_not_both() {
+    fn every_bug_is_wired_in_exactly_one_way() {
         for bug in PlantedBug::ALL {
             let fault = bug.buffer_faults() != Faults::default();
             let wrapper = bug.wrapper().is_some();
-            assert!(
-                fault != wrapper,
-                "{}: fault {fault}, wrapper {wrapper}",
+            let konst = bug.const_emitter().is_some();
+            assert_eq!(
+                u8::from(fault) + u8::from(wrapper) + u8::from(konst),
+                1,
+                "{}: fault {fault}, wrapper {wrapper}, const emitter {konst}",
                 bug.name()
             );
         }

@@ -21,7 +21,4 @@ pub struct Faults {
     pub stub_ldr_pc_plus_4: bool,
     /// Each stub's `.quad` holds the next stub's target (invariant 4).
     pub stub_next_target: bool,
-    /// Not the buffer's: the lowering (which reads it through [`super::CodeBuffer::faults`])
-    /// emits nothing for a `const` of 0 or all-ones, in every strategy alike.
-    pub drop_trivial_consts: bool,
 }

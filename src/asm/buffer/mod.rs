@@ -214,11 +214,6 @@ impl CodeBuffer {
         }
     }
 
-    /// The debug knobs this buffer was made with (the lowering reads its own from here).
-    pub fn faults(&self) -> Faults {
-        self.faults
-    }
-
     /// Choose where the literal pool goes (invariant 2); before any literal is used.
     pub fn set_pool_placement(&mut self, p: PoolPlacement) {
         assert!(
