@@ -289,8 +289,8 @@ pub fn run_on(
     }
     let mut elfs = kinds
         .iter()
-        .filter(|k| k.is_elf())
-        .map(|k| ElfEngine::for_kind(*k))
+        .filter_map(|k| k.elf())
+        .map(ElfEngine::for_kind)
         .collect::<Result<Vec<_>, _>>()?;
     crate::engine::unicorn::with_thread_engine(|u| {
         let mut elfs = elfs.iter_mut();

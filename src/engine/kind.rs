@@ -7,6 +7,24 @@ use crate::engine::EngineError;
 /// Can this host run aarch64 code directly ([`EngineKind::Native`])?
 pub const NATIVE_HOST: bool = cfg!(all(target_arch = "aarch64", target_os = "linux"));
 
+/// How an ELF engine ([`crate::engine::ElfEngine`]) runs its program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ElfKind {
+    /// Under qemu-aarch64 ([`EngineKind::Qemu`]).
+    Qemu,
+    /// Directly, on an aarch64 Linux host ([`EngineKind::Native`]).
+    Native,
+}
+
+impl From<ElfKind> for EngineKind {
+    fn from(k: ElfKind) -> EngineKind {
+        match k {
+            ElfKind::Qemu => EngineKind::Qemu,
+            ElfKind::Native => EngineKind::Native,
+        }
+    }
+}
+
 /// An engine that can be selected by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EngineKind {
@@ -57,7 +75,16 @@ impl EngineKind {
     /// Is it an ELF engine ([`crate::engine::ElfEngine`]: qemu or native), which runs programs in
     /// batches in a child process?
     pub fn is_elf(self) -> bool {
-        matches!(self, EngineKind::Qemu | EngineKind::Native)
+        self.elf().is_some()
+    }
+
+    /// The ELF engine this is, if it is one.
+    pub fn elf(self) -> Option<ElfKind> {
+        match self {
+            EngineKind::Unicorn => None,
+            EngineKind::Qemu => Some(ElfKind::Qemu),
+            EngineKind::Native => Some(ElfKind::Native),
+        }
     }
 
     /// Can the engine run here? Native needs an aarch64 Linux host, qemu needs qemu-aarch64

@@ -13,7 +13,7 @@ pub mod kind;
 pub mod qemu;
 pub mod unicorn;
 
-pub use self::kind::EngineKind;
+pub use self::kind::{ElfKind, EngineKind};
 pub use self::qemu::ElfEngine;
 pub use self::unicorn::UnicornEngine;
 

@@ -7,7 +7,7 @@
 //! Where qemu comes from, in order: `$A64CALL_QEMU`; `.cache/qemu/usr/bin/qemu-aarch64` under the
 //! repository (installed by `harness/setup`); `qemu-aarch64` or `qemu-aarch64-static` on PATH.
 
-use super::{Access, Engine, EngineError, EngineKind, Exit, Outcome};
+use super::{Access, ElfKind, Engine, EngineError, EngineKind, Exit, Outcome};
 use crate::engine::elf::{self, Record};
 use crate::machine::layout;
 use crate::machine::runtime::{parse_log, Image};
@@ -66,18 +66,14 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
 }
 
 impl ElfEngine {
-    /// The ELF engine for `kind`: under qemu-aarch64 for [`EngineKind::Qemu`] (on any host),
-    /// run directly for [`EngineKind::Native`] (aarch64 Linux hosts only). Unicorn is not an ELF
-    /// engine.
-    pub fn for_kind(kind: EngineKind) -> Result<ElfEngine, EngineError> {
+    /// The ELF engine of `kind`: under qemu-aarch64 (on any host), or run directly (aarch64
+    /// Linux hosts only).
+    pub fn for_kind(kind: ElfKind) -> Result<ElfEngine, EngineError> {
         let runner = match kind {
-            EngineKind::Qemu => Runner::Qemu(find_qemu()?),
-            EngineKind::Native => {
-                kind.available()?;
+            ElfKind::Qemu => Runner::Qemu(find_qemu()?),
+            ElfKind::Native => {
+                EngineKind::from(kind).available()?;
                 Runner::Direct
-            }
-            EngineKind::Unicorn => {
-                return Err(err("unicorn", "Unicorn is not an ELF engine".into()));
             }
         };
         Ok(ElfEngine {
@@ -88,7 +84,7 @@ impl ElfEngine {
 
     /// The ELF engine under qemu-aarch64.
     pub fn new() -> Result<ElfEngine, EngineError> {
-        ElfEngine::for_kind(EngineKind::Qemu)
+        ElfEngine::for_kind(ElfKind::Qemu)
     }
 
     /// Set the per-program time limit (runaway code ends as [`Exit::Runaway`]).
