@@ -46,7 +46,7 @@ fn engines_agree_on_fixed_programs() {
             a64call::model::text::print(p)
         );
         let engines: std::collections::BTreeSet<_> =
-            r.outcomes.iter().map(|(_, e, _)| *e).collect();
+            r.outcomes.iter().map(|(_, e, _)| e.name()).collect();
         assert_eq!(engines.len(), 2);
         assert!(r.outcomes.iter().all(|(_, _, o)| o.exit == Exit::Returned));
     }

@@ -4,9 +4,9 @@
 //! switched off with the whole suite still passing).
 
 use a64call::differential::{run_unicorn, Config, Report};
-use a64call::engine::{Access, Exit, Outcome};
+use a64call::engine::{Access, EngineKind, Exit, Outcome};
 use a64call::model::text::parse;
-use a64call::oracle::dynamic::{check_run, compare, judge, Divergence, Kind, Run};
+use a64call::oracle::dynamic::{check_run, compare, judge, Divergence, Kind, Run, RunOn};
 use a64call::oracle::reference::evaluate;
 
 /// A correct run: corpus/examples/edge-cases.a64 (calls near, mid and far helpers with 0 to 8
@@ -23,11 +23,21 @@ fn correct() -> (a64call::model::program::Program, Report) {
     (p, r)
 }
 
-fn run<'a>(r: &'a Report, i: usize, engine: &'a str, outcome: &'a Outcome) -> Run<'a> {
+/// The engine the correct run ran on, and another.
+const UNICORN: RunOn = RunOn {
+    engine: EngineKind::Unicorn,
+    moved: false,
+};
+const OTHER: RunOn = RunOn {
+    engine: EngineKind::Qemu,
+    moved: false,
+};
+
+fn run<'a>(r: &'a Report, i: usize, on: RunOn, outcome: &'a Outcome) -> Run<'a> {
     let (e, _, _) = &r.outcomes[i];
     Run {
         strategy: r.emitted[*e].strategy,
-        engine,
+        on,
         emitted: &r.emitted[*e],
         outcome,
     }
@@ -37,9 +47,9 @@ fn run<'a>(r: &'a Report, i: usize, engine: &'a str, outcome: &'a Outcome) -> Ru
 fn invariant(edit: impl Fn(&mut Outcome)) -> Result<(), Divergence> {
     let (_, r) = correct();
     let mut o = r.outcomes[0].2.clone();
-    check_run(&run(&r, 0, "unicorn", &o)).expect("the correct run keeps every invariant");
+    check_run(&run(&r, 0, UNICORN, &o)).expect("the correct run keeps every invariant");
     edit(&mut o);
-    check_run(&run(&r, 0, "unicorn", &o))
+    check_run(&run(&r, 0, UNICORN, &o))
 }
 
 fn expect(got: Result<(), Divergence>, kind: Kind, words: &str) {
@@ -90,18 +100,10 @@ fn compared(same_bytes: bool, edit: impl Fn(&mut Outcome)) -> Result<(), Diverge
     let (_, r) = correct();
     let a = r.outcomes[0].2.clone();
     let mut b = a.clone();
-    compare(
-        &run(&r, 0, "unicorn", &a),
-        &run(&r, 0, "other", &b),
-        same_bytes,
-    )
-    .expect("equal runs agree");
+    compare(&run(&r, 0, UNICORN, &a), &run(&r, 0, OTHER, &b), same_bytes)
+        .expect("equal runs agree");
     edit(&mut b);
-    compare(
-        &run(&r, 0, "unicorn", &a),
-        &run(&r, 0, "other", &b),
-        same_bytes,
-    )
+    compare(&run(&r, 0, UNICORN, &a), &run(&r, 0, OTHER, &b), same_bytes)
 }
 
 #[test]
@@ -190,11 +192,11 @@ fn same_bytes_compare_state_whatever_the_exit() {
     fault(&mut a);
     let mut b = a.clone();
     b.regs[5] ^= 1;
-    let d = compare(&run(&r, 0, "unicorn", &a), &run(&r, 0, "other", &b), true).unwrap_err();
+    let d = compare(&run(&r, 0, UNICORN, &a), &run(&r, 0, OTHER, &b), true).unwrap_err();
     assert!(d.what.contains("x5 ="), "{d}");
     b.regs[5] = a.regs[5];
     b.pc ^= 4;
-    let d = compare(&run(&r, 0, "unicorn", &a), &run(&r, 0, "other", &b), true).unwrap_err();
+    let d = compare(&run(&r, 0, UNICORN, &a), &run(&r, 0, OTHER, &b), true).unwrap_err();
     assert!(d.what.contains("pc ="), "{d}");
 }
 
@@ -207,8 +209,8 @@ fn engines_are_compared_on_the_same_bytes() {
     let a = r.outcomes[0].2.clone();
     let mut b = a.clone();
     b.regs[16] ^= 1;
-    let same = [run(&r, 0, "unicorn", &a), run(&r, 0, "other", &a)];
+    let same = [run(&r, 0, UNICORN, &a), run(&r, 0, OTHER, &a)];
     judge(&same, &expected).expect("two engines with the same outcome agree");
-    let runs = [run(&r, 0, "unicorn", &a), run(&r, 0, "other", &b)];
+    let runs = [run(&r, 0, UNICORN, &a), run(&r, 0, OTHER, &b)];
     expect(judge(&runs, &expected), Kind::EngineDisagreement, "x16 =");
 }

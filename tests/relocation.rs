@@ -5,11 +5,11 @@ use a64call::differential::relocation::{check_relocation, relocation_base};
 use a64call::differential::Config;
 use a64call::emit::strategy::StrategyId;
 use a64call::emit::{emit, EmitOptions};
-use a64call::engine::{Engine, UnicornEngine};
+use a64call::engine::{Engine, EngineKind, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
 use a64call::model::profile::Profile;
-use a64call::oracle::dynamic::{compare, Run};
+use a64call::oracle::dynamic::{compare, Run, RunOn};
 
 #[test]
 fn position_independent_strategies_survive_a_copy() {
@@ -50,13 +50,13 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
             let b = u.run(&Image::build(&p, &moved, base).unwrap()).unwrap();
             let ra = Run {
                 strategy: id,
-                engine: "unicorn",
+                on: RunOn::emitted(EngineKind::Unicorn),
                 emitted: &e,
                 outcome: &a,
             };
             let rb = Run {
                 strategy: id,
-                engine: "unicorn (moved)",
+                on: RunOn::moved(EngineKind::Unicorn),
                 emitted: &moved,
                 outcome: &b,
             };

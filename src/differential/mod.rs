@@ -16,7 +16,7 @@ use crate::engine::{ElfEngine, Engine, EngineError, EngineKind, Outcome};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
 use crate::oracle::check::{self, CheckError};
-use crate::oracle::dynamic::{self as oracle, Divergence, Run};
+use crate::oracle::dynamic::{self as oracle, Divergence, Run, RunOn};
 use crate::oracle::reference::{self, Expected};
 use crate::planted::PlantedBug;
 
@@ -139,7 +139,7 @@ pub struct Report {
     /// One emission per strategy that emitted, in config order.
     pub emitted: Vec<Emitted>,
     /// (index into `emitted`, engine name, outcome) for every run.
-    pub outcomes: Vec<(usize, &'static str, Outcome)>,
+    pub outcomes: Vec<(usize, EngineKind, Outcome)>,
     /// The first finding, if any.
     pub finding: Option<Finding>,
 }
@@ -184,20 +184,18 @@ pub fn run_programs(
 ) -> Result<Vec<Report>, EngineError> {
     if cfg.dynamic && engines.is_empty() {
         return Err(EngineError {
-            engine: "none",
+            engine: None,
             message: "no engine selected: nothing would run".into(),
         });
     }
     let pend: Vec<Prepared> = programs.iter().map(|p| prepare(p, cfg)).collect();
     let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
     // One batch per engine; each program then takes its images' results, in order, from each.
-    let mut per_engine: Vec<(
-        &'static str,
-        std::vec::IntoIter<Result<Outcome, EngineError>>,
-    )> = engines
-        .iter_mut()
-        .map(|e| (e.name(), e.run_batch(&all).into_iter()))
-        .collect();
+    let mut per_engine: Vec<(EngineKind, std::vec::IntoIter<Result<Outcome, EngineError>>)> =
+        engines
+            .iter_mut()
+            .map(|e| (e.kind(), e.run_batch(&all).into_iter()))
+            .collect();
     let mut reports = Vec::with_capacity(pend.len());
     for p in pend {
         let mut outcomes = Vec::new();
@@ -250,7 +248,7 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
 
 /// The report of a prepared program with its outcomes: the emission finding, or the dynamic
 /// oracle's judgement of the outcomes.
-fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report {
+fn judged(p: Prepared, outcomes: Vec<(usize, EngineKind, Outcome)>) -> Report {
     let finding = match (p.finding, &p.expected) {
         (Some(f), _) => Some(f),
         (None, Some(expected)) if !outcomes.is_empty() => {
@@ -258,7 +256,7 @@ fn judged(p: Prepared, outcomes: Vec<(usize, &'static str, Outcome)>) -> Report 
                 .iter()
                 .map(|(i, eng, o)| Run {
                     strategy: p.emitted[*i].strategy,
-                    engine: eng,
+                    on: RunOn::emitted(*eng),
                     emitted: &p.emitted[*i],
                     outcome: o,
                 })

@@ -2,10 +2,10 @@
 //! position-dependent code must refuse to move.
 
 use super::{emit_all, Config, Finding};
-use crate::engine::{Engine, EngineError};
+use crate::engine::{Engine, EngineError, EngineKind};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
-use crate::oracle::dynamic::{self as oracle, Run};
+use crate::oracle::dynamic::{self as oracle, Run, RunOn};
 
 /// A second code address for `program`'s code of `len` bytes: the first of a few fixed
 /// displacements (not a multiple of 4 GiB, so page offsets and distances change) that keeps the
@@ -59,21 +59,21 @@ pub fn check_relocation(program: &Program, cfg: &Config) -> Result<Option<Findin
         for (orig, moved) in &pairs {
             let mut outs = Vec::new();
             for e in [*orig, moved] {
-                let img = Image::build(program, e, e.code.base).map_err(|er| EngineError {
-                    engine: "relocation",
-                    message: er.to_string(),
-                })?;
+                let img = match Image::build(program, e, e.code.base) {
+                    Ok(img) => img,
+                    Err(error) => return Ok(Some(Finding::emission(e.strategy, error))),
+                };
                 outs.push(u.run(&img)?);
             }
             let a = Run {
                 strategy: orig.strategy,
-                engine: "unicorn",
+                on: RunOn::emitted(EngineKind::Unicorn),
                 emitted: orig,
                 outcome: &outs[0],
             };
             let b = Run {
                 strategy: orig.strategy,
-                engine: "unicorn (moved)",
+                on: RunOn::moved(EngineKind::Unicorn),
                 emitted: moved,
                 outcome: &outs[1],
             };

@@ -38,6 +38,12 @@ pub enum EngineKind {
     Native,
 }
 
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl EngineKind {
     /// Every selectable engine, in the order `--help` lists them.
     pub const ALL: [EngineKind; 3] = [EngineKind::Unicorn, EngineKind::Qemu, EngineKind::Native];
@@ -94,13 +100,13 @@ impl EngineKind {
             EngineKind::Unicorn => Ok(()),
             EngineKind::Qemu => find_qemu().map(|_| ()),
             EngineKind::Native if NATIVE_HOST => Ok(()),
-            EngineKind::Native => Err(EngineError {
-                engine: self.name(),
-                message: format!(
+            EngineKind::Native => Err(EngineError::of(
+                self,
+                format!(
                     "runs only on aarch64 Linux hosts; this host is {} (use qemu)",
                     std::env::consts::ARCH
                 ),
-            }),
+            )),
         }
     }
 

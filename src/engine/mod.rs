@@ -120,15 +120,28 @@ pub struct Outcome {
 /// The harness could not run the image at all.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EngineError {
-    /// Engine name.
-    pub engine: &'static str,
+    /// The engine (`None`: no engine was selected).
+    pub engine: Option<EngineKind>,
     /// What went wrong.
     pub message: String,
 }
 
+impl EngineError {
+    /// An error of `engine`.
+    pub fn of(engine: EngineKind, message: String) -> EngineError {
+        EngineError {
+            engine: Some(engine),
+            message,
+        }
+    }
+}
+
 impl std::fmt::Display for EngineError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} engine: {}", self.engine, self.message)
+        match self.engine {
+            Some(e) => write!(f, "{} engine: {}", e.name(), self.message),
+            None => write!(f, "{}", self.message),
+        }
     }
 }
 
@@ -136,8 +149,8 @@ impl std::error::Error for EngineError {}
 
 /// An engine that runs images.
 pub trait Engine {
-    /// Short name used on the command line and in reports.
-    fn name(&self) -> &'static str;
+    /// Which engine this is (its name on the command line and in reports is the kind's).
+    fn kind(&self) -> EngineKind;
     /// Run one image.
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError>;
     /// Run several images; engines with a per-process cost override this to batch.

@@ -30,9 +30,9 @@ pub struct ElfEngine {
     timeout_secs: u64,
 }
 
-/// An error of the engine named `engine` (normally [`Engine::name`]: "qemu" or "native").
-fn err(engine: &'static str, m: String) -> EngineError {
-    EngineError { engine, message: m }
+/// An error of `engine` (normally [`Engine::kind`]: qemu or native).
+fn err(engine: EngineKind, m: String) -> EngineError {
+    EngineError::of(engine, m)
 }
 
 /// Find qemu-aarch64 as described in the module docs.
@@ -43,7 +43,7 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
             Ok(p)
         } else {
             Err(err(
-                "qemu",
+                EngineKind::Qemu,
                 format!("A64CALL_QEMU={} does not exist", p.display()),
             ))
         };
@@ -62,7 +62,7 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
             }
         }
     }
-    Err(err("qemu", "qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
+    Err(err(EngineKind::Qemu, "qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
 }
 
 impl ElfEngine {
@@ -108,7 +108,7 @@ impl ElfEngine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| err(self.name(), format!("cannot start {:?}: {e}", self.runner)))?;
+            .map_err(|e| err(self.kind(), format!("cannot start {:?}: {e}", self.runner)))?;
         // Both pipes are drained while the child runs, so neither can fill and block it.
         let mut stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
@@ -126,7 +126,7 @@ impl ElfEngine {
         let status = loop {
             if let Some(s) = child
                 .try_wait()
-                .map_err(|e| err(self.name(), format!("wait: {e}")))?
+                .map_err(|e| err(self.kind(), format!("wait: {e}")))?
             {
                 break format!("{s}");
             }
@@ -139,10 +139,10 @@ impl ElfEngine {
         };
         let out = reader
             .join()
-            .map_err(|_| err(self.name(), "reader thread panicked".into()))?;
+            .map_err(|_| err(self.kind(), "reader thread panicked".into()))?;
         let stderr = stderr_reader
             .join()
-            .map_err(|_| err(self.name(), "reader thread panicked".into()))?;
+            .map_err(|_| err(self.kind(), "reader thread panicked".into()))?;
         let stderr: String = String::from_utf8_lossy(&stderr)
             .lines()
             .filter(|l| !l.contains("madvise"))
@@ -201,7 +201,7 @@ fn access_of(image: &Image, pc: u64, fault: u64) -> Access {
     }
 }
 
-fn outcome(engine: &'static str, image: &Image, r: Record) -> Result<Outcome, EngineError> {
+fn outcome(engine: EngineKind, image: &Image, r: Record) -> Result<Outcome, EngineError> {
     let exit = match r.status {
         elf::STATUS_RETURNED => Exit::Returned,
         elf::STATUS_TIMEOUT => Exit::Runaway,
@@ -250,10 +250,10 @@ fn truncated(why: String) -> Outcome {
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl Engine for ElfEngine {
-    fn name(&self) -> &'static str {
+    fn kind(&self) -> EngineKind {
         match self.runner {
-            Runner::Qemu(_) => EngineKind::Qemu.name(),
-            Runner::Direct => EngineKind::Native.name(),
+            Runner::Qemu(_) => EngineKind::Qemu,
+            Runner::Direct => EngineKind::Native,
         }
     }
 
@@ -267,7 +267,7 @@ impl Engine for ElfEngine {
         if images.is_empty() {
             return Vec::new();
         }
-        let engine = self.name();
+        let engine = self.kind();
         let bytes = elf::build(images, self.timeout_secs);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));

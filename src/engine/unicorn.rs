@@ -10,7 +10,7 @@
 //! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
-use super::{Access, Engine, EngineError, Exit, InsnCounts, Outcome};
+use super::{Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
 use crate::machine::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
     STACK_TOP,
@@ -48,10 +48,7 @@ pub struct UnicornEngine {
 }
 
 fn uerr(what: &str, e: unicorn_engine::uc_error) -> EngineError {
-    EngineError {
-        engine: "unicorn",
-        message: format!("{what}: {e:?}"),
-    }
+    EngineError::of(EngineKind::Unicorn, format!("{what}: {e:?}"))
 }
 
 fn xreg(n: u8) -> i32 {
@@ -252,8 +249,8 @@ fn runs(pages: &[u64], page: u64) -> Vec<(u64, u64)> {
 }
 
 impl Engine for UnicornEngine {
-    fn name(&self) -> &'static str {
-        "unicorn"
+    fn kind(&self) -> EngineKind {
+        EngineKind::Unicorn
     }
 
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
@@ -382,10 +379,7 @@ fn read_outcome(
         let log = uc
             .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
             .map_err(|e| uerr("read log", e))?;
-        let calls = parse_log(&log).map_err(|m| EngineError {
-            engine: "unicorn",
-            message: m,
-        })?;
+        let calls = parse_log(&log).map_err(|m| EngineError::of(EngineKind::Unicorn, m))?;
         (exit, calls)
     } else {
         (Exit::CallLogCorrupt, vec![])

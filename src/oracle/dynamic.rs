@@ -1,7 +1,7 @@
 //! The dynamic oracle: compares runs of one program and checks each run's own invariants.
 //!
 //! It knows no strategy's or engine's workings, only their identities (a strategy's
-//! [`StrategyId`], an engine's name), the emitted code (to map return addresses to call sites and
+//! [`StrategyId`], an [`EngineKind`] and whether the code was moved: [`RunOn`]), the emitted code (to map return addresses to call sites and
 //! to print disassembly) and the outcomes.
 //!
 //! * **Per run:** every helper call has `sp % 16 == 0`, returns to just after a call site of the
@@ -20,18 +20,53 @@
 
 use crate::emit::strategy::StrategyId;
 use crate::emit::Emitted;
-use crate::engine::{Exit, Outcome};
+use crate::engine::{EngineKind, Exit, Outcome};
 use crate::machine::layout::STACK_TOP;
 use crate::oracle::check::disassemble;
 use crate::oracle::reference::{self, Expected};
+
+/// Where a run ran: an engine, on the code as emitted or on a copy moved to another address
+/// (the relocation oracle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOn {
+    /// The engine.
+    pub engine: EngineKind,
+    /// Whether the code ran moved from where it was emitted.
+    pub moved: bool,
+}
+
+impl RunOn {
+    /// The code as emitted, on `engine`.
+    pub fn emitted(engine: EngineKind) -> RunOn {
+        RunOn {
+            engine,
+            moved: false,
+        }
+    }
+
+    /// The code moved to another address, on `engine`.
+    pub fn moved(engine: EngineKind) -> RunOn {
+        RunOn {
+            engine,
+            moved: true,
+        }
+    }
+}
+
+impl std::fmt::Display for RunOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let moved = if self.moved { " (moved)" } else { "" };
+        write!(f, "{}{moved}", self.engine.name())
+    }
+}
 
 /// One run to compare.
 #[derive(Clone, Copy)]
 pub struct Run<'a> {
     /// The strategy.
     pub strategy: StrategyId,
-    /// Engine name.
-    pub engine: &'a str,
+    /// Where it ran.
+    pub on: RunOn,
     /// The code that ran.
     pub emitted: &'a Emitted,
     /// What happened.
@@ -69,8 +104,8 @@ impl Kind {
 pub struct Divergence {
     /// What kind.
     pub kind: Kind,
-    /// The runs involved as (strategy, engine): one for an invariant, two otherwise.
-    pub runs: Vec<(String, String)>,
+    /// The runs involved: one for an invariant, two otherwise.
+    pub runs: Vec<(StrategyId, RunOn)>,
     /// The first difference, in words.
     pub what: String,
     /// Disassembly around the difference, one block per run.
@@ -102,7 +137,7 @@ fn context_for(run: &Run, call: Option<usize>) -> String {
         .calls
         .get(idx)
         .and_then(|c| e.site_by_return(c.ret));
-    let mut s = format!("--- {} on {} ---\n", run.strategy, run.engine);
+    let mut s = format!("--- {} on {} ---\n", run.strategy, run.on);
     match site {
         Some(site) => {
             s.push_str(&disassemble(
@@ -133,10 +168,10 @@ fn context_for(run: &Run, call: Option<usize>) -> String {
 }
 
 fn diverge(kind: Kind, a: &Run, b: Option<&Run>, what: String, call: Option<usize>) -> Divergence {
-    let mut runs = vec![(a.strategy.to_string(), a.engine.to_string())];
+    let mut runs = vec![(a.strategy, a.on)];
     let mut context = context_for(a, call);
     if let Some(b) = b {
-        runs.push((b.strategy.to_string(), b.engine.to_string()));
+        runs.push((b.strategy, b.on));
         context.push_str(&context_for(b, call));
     }
     Divergence {
@@ -336,14 +371,14 @@ pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
     };
     for r in runs {
         if let Some(first) = runs.iter().find(|x| x.strategy == r.strategy) {
-            if first.engine != r.engine {
+            if first.on != r.on {
                 compare(first, r, true)?;
             }
         }
     }
     for r in runs
         .iter()
-        .filter(|r| r.engine == reference.engine && r.strategy != reference.strategy)
+        .filter(|r| r.on == reference.on && r.strategy != reference.strategy)
     {
         compare(reference, r, false)?;
     }
