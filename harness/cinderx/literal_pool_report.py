@@ -108,6 +108,19 @@ def regression(out, L):
     L.append("```\n")
 
 
+def distance_mib(build, dump):
+    """The distance in MiB from the lowest function of a dump to the start of `_cinderx.so`'s
+    executable mapping (from the dump's verify report and the guest's maps), or "?"."""
+    funcs = (load_json(f"target/cinderx/{build}/{dump}-verify.json") or {}).get("functions", [])
+    addrs = [f["addr"] for f in funcs if f.get("addr") is not None]
+    text = [line.split()[0] for line in read(f"target/cinderx/{build}/{dump}.elf.maps").splitlines()
+            if "_cinderx" in line and " r-xp " in line]
+    if not addrs or not text:
+        return "?"
+    so = int(text[0].split("-")[0], 16)
+    return f"{abs(so - min(addrs)) / (1 << 20):.1f} MiB"
+
+
 def model(out, L):
     """harness/cinderx/model_check.py on each build's dumps: the patch's real shape against pool+bl."""
     L.append("`a64call verify --json` resolves every call site of the dumps (capture.py's call-heavy functions, "
@@ -117,7 +130,13 @@ def model(out, L):
              "target, P4 contiguous, P5 first-use order, P6 every call whose target `bl` cannot reach goes "
              "through the pool (a `bl` to a stub whose target is in `_cinderx.so` is listed instead: the patch "
              "guesses those near, and asmjit relaxes a wrong guess to a stub), P7 (listed) pool calls whose "
-             "target `bl` could reach.\n")
+             "target `bl` could reach. The baseline has no pool, so every one of its functions with a far call "
+             "must break S1 (a function under 512 KiB calling a far target through a stub): that it does shows "
+             "the check sees stubs; only the patched build's result gates.\n")
+    L.append("Where the JIT code lay from `_cinderx.so`'s code in each dump (the patch guesses calls into "
+             "`_cinderx.so` near, so beyond 128 MiB they become stubs): "
+             + "; ".join(f"`{b}` {d}: {distance_mib(b, d)}" for b in ("baseline", "patched")
+                         for d in ("verify/capture", "sizes")) + ".\n")
     for build in ("baseline", "patched"):
         lines = read(f"{out}/model-{build}.txt").strip().splitlines()
         code = read(f"{out}/model-{build}.exit").strip() or "not run"

@@ -27,8 +27,9 @@ distinct target in first-use order, 8-byte aligned, right after the function's c
               size (the big-function step checks the fallback itself, from the JIT's log).
   no far call neither.
 
-P6, P7 and S1 need a placed function and a resolved target: sites without either are counted in
-the summary as not judged, never passed silently. Prints one line per broken rule, per note and
+P6, P7 and S1 need a placed function and a resolved target: constant-target call sites without
+either are counted in the summary as not judged, never passed silently (calls through a register
+loaded from memory have no constant target and are not far calls here). Prints one line per broken rule, per note and
 per stub-form function, and a summary; exit 0 when every pool-form function keeps P1-P6 (apart
 from the listed near guesses) and no stub-form function breaks S1, 1 otherwise, 2 on bad input (a
 file that is not `a64call verify --json` output, or a report missing a field, is named)."""
@@ -131,7 +132,7 @@ def main(argv):
 def judge(path, f, summary):
     """Judge one function by its form, adding to `summary` and printing what it finds."""
     kinds = {x["kind"] for x in f["sites"]}
-    summary["sites not judged"] += sum(1 for x in f["sites"] if x["kind"] in CALL_KINDS - {"bl local"}
+    summary["sites not judged"] += sum(1 for x in f["sites"] if x["kind"] in OTHER_CONSTANT_CALLS | {POOL}
                                        and far(f, x) is None)
     if POOL in kinds:
         summary["pool form"] += 1
@@ -172,7 +173,7 @@ def report(summary, out):
           f"(P1-P7), {s['stub form']} in stub form, {s['no far call']} without a far call; "
           f"{s['near guesses relaxed to stubs']} near guesses relaxed to stubs, "
           f"{s['far guesses within bl range']} far guesses within bl range; {s['sites not judged']} call sites "
-          "not judged for P6/P7/S1 (function not placed or target unresolved)")
+          "with a constant target not judged for P6/P7/S1 (function not placed or target unresolved)")
     if out:
         with open(out, "w") as fh:
             json.dump(summary, fh, indent=1)
