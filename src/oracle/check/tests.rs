@@ -292,7 +292,7 @@ fn movn_in_a_call_sequence_is_evaluated() {
     let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
     let p = crate::model::text::parse(text).unwrap();
     let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
-    let site = e.sites[0].clone();
+    let site = e.sites[0];
     let at = (site.start / 4) as usize;
     let Slot::Inst(Inst::Movz { rd, imm16, hw: 0 }) = e.code.slots[at] else {
         panic!(
