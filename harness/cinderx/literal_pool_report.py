@@ -150,6 +150,16 @@ def model(out, L):
     L.append("")
 
 
+def withheld(out, L):
+    """test-withheld's verdict: the worker check must fail a run whose workers lack the JIT."""
+    code = read(f"{out}/withheld.exit").strip() or "not run"
+    lines = read(f"{out}/withheld.txt").strip().splitlines()
+    verdict = {"0": "the normal run passed and the withheld run failed, as required",
+               "not run": "not run in this experiment"}.get(code, "**did not behave as required**")
+    L.append(f"A benchmark run normally and with the JIT withheld from pyperf's workers, both judged by the worker "
+             f"check: exit {code}, {verdict}." + (f" `{lines[-1]}`" if lines else "") + "\n")
+
+
 def broken(out, L):
     dirs = sorted(glob.glob(f"{out}/broken-*"))
     if not dirs:
@@ -323,10 +333,10 @@ def residuals(out, L):
     L.append("A far call through a stub runs `bl`, `ldr`, `br`; through the pool, `ldr`, `blr`: one instruction "
              "and one taken branch fewer (the stub's `br`). Only calls the patch moved to the pool save anything "
              "(calls the patched build still makes through a stub, wrong near guesses, save nothing), so the "
-             "residual is the instructions saved minus the pool calls. \"stub `br`s removed\" is measured: the "
-             "executions of stubs' `br x16`, baseline minus patched (the counter counts executions of each "
-             "stub's `ldr` and of its whole body; the `br` is unconditional, so every execution is a taken "
-             "branch); where it equals the pool calls, each moved call ran one taken branch fewer. \"same calls executed\" compares every executed call kind of "
+             "residual is the instructions saved minus the pool calls. \"stub `br`s removed\": the executions of "
+             "stubs' `br x16`, baseline minus patched, from the counter's stub counts (each stub's `ldr` and its "
+             "whole body); that `br` is unconditional, so where it equals the pool calls each moved call ran one "
+             "taken branch fewer (the counter does not count taken branches as such). \"same calls executed\" compares every executed call kind of "
              "the two runs (the pool's and the remaining stubs' calls against the baseline's stub calls, every "
              "other kind equal). The layout spread is the largest minus the smallest JIT-code instructions per "
              "iteration over the heap paddings each build was counted under in this run (`ci/cinderx --layout`), "
@@ -336,7 +346,7 @@ def residuals(out, L):
              f"code run that layout does not explain. A phase during which the JIT compiled is not clean. {exact}\n")
 
 
-ABOUT_3 = 2.5  # % : a JIT-code drop at least this large counts as "about 3%" (or more)
+ABOUT_3 = (2.5, 3.5)  # % : a JIT-code drop in this band is "about 3%"
 
 
 def expectation(L):
@@ -351,13 +361,13 @@ def expectation(L):
              "from an earlier static estimate of 3.6% over 8 representative functions): JIT-code instructions "
              "per iteration down by about 3% on call-heavy code, one taken branch fewer per executed far call, "
              "0 divergences. Measured here, per clean phase in which both builds executed the same calls "
-             f"(\"about 3%\": a drop of at least {ABOUT_3} %; pool calls per 1,000: the patched build's "
+             f"(\"about 3%\": a drop from {ABOUT_3[0]} to {ABOUT_3[1]} %; pool calls per 1,000: the patched build's "
              "`ldr`-literal + `blr` calls per 1,000 JIT-code instructions of the baseline, which predicts a drop "
              "of that figure / 10 %; JIT-code share: the JIT-code instructions' part of all instructions, "
              "`baseline`):\n")
     lay = layouts()
     L.append("| benchmark/mode | pool calls per 1,000 JIT-code instructions | predicted Δ % | JIT-code instructions "
-             "Δ % | about 3%? | layout spread (JIT code, % of baseline) | taken branches removed per pool call | "
+             "Δ % | about 3%? | layout spread (JIT code, % of baseline) | stub `br`s removed per pool call | "
              "all instructions Δ % | JIT-code share |")
     L.append("|---|---:|---:|---:|---|---:|---:|---:|---:|")
     rows = []
@@ -378,7 +388,7 @@ def expectation(L):
     for r in rows:
         sp = "not measured" if r["spread"] is None else (
             f"{r['spread']:.2f} % ({'Δ beyond' if abs(r['jit']) > r['spread'] else '**Δ within**'})")
-        verdict = "yes" if -r["jit"] >= ABOUT_3 else "no"
+        verdict = about_3(r["jit"])
         brs = "-" if r["brs"] is None else f"{r['brs']:.3f}"
         L.append(f"| {r['key']} | {r['density']:.1f} | {-r['density'] / 10:+.2f} % | {r['jit']:+.2f} % | {verdict} | "
                  f"{sp} | {brs} | {r['total']:+.3f} % | {r['share']:.1f} % |")
@@ -387,10 +397,18 @@ def expectation(L):
         L.append(expectation_verdict(rows))
 
 
+def about_3(jit_pct):
+    """"about 3%", "less" or "more", for a JIT-code change in %."""
+    drop = -jit_pct
+    return "about 3%" if ABOUT_3[0] <= drop <= ABOUT_3[1] else ("less" if drop < ABOUT_3[0] else "more")
+
+
 def expectation_verdict(rows):
     """The sentences that confirm or refute the expectation, from the rows."""
-    yes = [r["key"] for r in rows if -r["jit"] >= ABOUT_3]
-    no = [r["key"] for r in rows if -r["jit"] < ABOUT_3]
+    yes = [r["key"] for r in rows if about_3(r["jit"]) == "about 3%"]
+    more = [r["key"] for r in rows if about_3(r["jit"]) == "more"]
+    less = [r["key"] for r in rows if about_3(r["jit"]) == "less"]
+    dense = [r["density"] for r in rows if about_3(r["jit"]) != "less"]
     gap = max(abs(r["jit"] + r["density"] / 10) for r in rows)
     lo, hi = min(r["jit"] for r in rows), max(r["jit"] for r in rows)
     tlo, thi = min(r["total"] for r in rows), max(r["total"] for r in rows)
@@ -398,16 +416,19 @@ def expectation_verdict(rows):
     exact_br = sum(1 for r in one_br if r["brs"] == 1)
     beyond = sum(1 for r in rows if r["spread"] is not None and abs(r["jit"]) > r["spread"])
     measured = sum(1 for r in rows if r["spread"] is not None)
+    heavy = (f"in this run the phases that dropped by {ABOUT_3[0]} % or more made at least {min(dense):.1f} pool "
+             "calls per 1,000 JIT-code instructions" if dense else "no phase dropped that much")
     return (f"JIT-code instructions per iteration changed by {hi:+.2f} % to {lo:+.2f} %. The expected drop of "
-            f"about 3% is confirmed for {len(yes)} of {len(rows)} phases ({', '.join(yes) or 'none'}) and refuted "
-            f"for {len(no)} ({', '.join(no) or 'none'}): the drop follows the density of pool calls (the largest "
-            f"gap between predicted and measured is {gap:.2f} points), so \"call-heavy\" means about 30 or more "
-            f"pool calls per 1,000 JIT-code instructions. {beyond} of the {measured} phases with a measured layout "
-            f"spread changed by more than it. One taken branch fewer per executed far call: the stub `br`s removed "
-            f"equal the pool calls exactly in {exact_br} of {len(one_br)} phases (measured, see the table above). "
-            f"All instructions executed changed by {tlo:+.3f} % to {thi:+.3f} %: most run in python3.14 and "
-            "`_cinderx.so`, not in JIT code, and those differ a little between the builds too (another `_cinderx.so` "
-            f"binary, another heap layout). {divergences()}\n")
+            f"about 3% holds for {len(yes)} of {len(rows)} phases ({', '.join(yes) or 'none'}); {len(more)} dropped "
+            f"more ({', '.join(more) or 'none'}) and {len(less)} less ({', '.join(less) or 'none'}). The drop "
+            f"follows the density of pool calls (the largest gap between predicted and measured is {gap:.2f} "
+            f"points), so whether code is \"call-heavy\" is that density: {heavy}. {beyond} of the {measured} "
+            "phases with a measured layout spread changed by more than it. One taken branch fewer per executed far "
+            "call holds by the shapes (`bl`, `ldr`, `br` against `ldr`, `blr`: both links are taken, the stub's "
+            "unconditional `br` goes); the counter does not count taken branches, but it counts the stubs' `br`s, "
+            f"and those that no longer run equal the pool calls in {exact_br} of {len(one_br)} phases. All "
+            f"instructions executed changed by {tlo:+.3f} % to {thi:+.3f} % (JIT code is part of them; the "
+            f"per-mapping figures are in the counts tables above). {divergences()}\n")
 
 
 def divergences():
@@ -496,10 +517,23 @@ def main():
     L.append("### Functions near and over 1 MiB (`harness/cinderx/bigfunc.py`)\n")
     bigfunc_text(out, L)
     bigfunc(out, L)
+    L.append("### The worker check (`harness/cinderx/test-withheld`)\n")
+    withheld(out, L)
     L.append("### What this shows and what it does not\n")
-    L.append("- Instruction counts are exact and deterministic, but they are counts under emulation, not ARM time: "
-             "a taken branch and a stub's extra instruction cost differently on different cores, and qemu runs no "
-             "cache or branch predictor. The counts say what executes, not how fast.\n"
+    L.append("- Instruction counts are exact counts of what executed, under emulation: they say what runs, not how "
+             "fast. A taken branch and a stub's extra instruction cost differently on different cores, and qemu "
+             "runs no cache or branch predictor.\n"
+             "- Determinism was shown on a sample (two identical counted runs of the patched build, above); the "
+             "other figures were counted once. The layout spread is measured over three heap paddings per build: "
+             "a measure of what layout does, not a proven bound.\n"
+             "- `a64call verify` proves every call lands on a known function entry, not that it is the entry the "
+             "JIT meant: a wrong literal that holds another function's entry passes it (see the off-by-8 variant: "
+             "only the loads that read past the pool are caught).\n"
+             "- Both builds are RelWithDebInfo without LTO or PGO, so the counts in `_cinderx.so` are not the "
+             "official wheel's; the JIT's code is (fidelity above).\n"
+             "- Where native aarch64 Linux places JIT code relative to `_cinderx.so` is not measured here: under "
+             "qemu the distance varied from run to run (the model check above gives each dump's); the patch's near "
+             "guess holds only within 128 MiB.\n"
              "- Emulated wall-clock figures are secondary and noisy.\n")
     aarch64_commands(L)
     print("\n".join(L))

@@ -264,10 +264,10 @@ def static_against_executed(b, stub_calls):
     else:
         text += (f"Executed per added call site (exact counts, force-compiled): {float(executed):g} far calls through a "
                  f"stub or the pool, so {float(stub_calls - executed):g} of the static sequences do not run in this "
-                 "test (they sit on paths taken only in other cases). ")
-    return text + ("Per far call that executes, the literal pool's shape (`ldr x16, literal; blr x16`) runs one "
-                   "instruction fewer than a stub call (`bl`, `ldr`, `br`) and one taken branch fewer (the stub's "
-                   "unconditional `br`).\n")
+                 "test. ")
+    return text + ("By the shapes, per far call that executes, the literal pool's sequence (`ldr x16, literal; "
+                   "blr x16`) runs one instruction fewer than a stub call (`bl`, `ldr`, `br`) and one unconditional "
+                   "branch fewer (the stub's `br`).\n")
 
 
 def bench_section(b, L):
@@ -377,7 +377,8 @@ def findings(builds, thresholds, extras=(), generated_by="ci/cinderx"):
              "pid, argv, whether it is a pyperf worker (`--worker` in argv), whether the JIT was enabled, and the "
              "`__main__` functions compiled at exit. In a JIT mode every worker must have compiled `__main__` "
              "functions, and there must be a worker record for every pyperf run; the manager process does not "
-             "count. `harness/cinderx/test-withheld` shows a run whose workers do not get the JIT fails.\n")
+             "count. `harness/cinderx/test-withheld` runs a benchmark with the JIT withheld from the workers, which "
+             "must fail this check (the literal-pool experiment reports its result).\n")
     problems = [p for b in builds for p in b["problems"]]
     for path in extras:
         text = read(path, None)
