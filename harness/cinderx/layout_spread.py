@@ -1,0 +1,51 @@
+"""The heap-layout spread of a build's exact counts, as ci/cinderx --layout measures it
+(harness/cinderx/count-layout writes COUNTS/layout/layout.json), and the judgement of a
+before/after difference against it (host Python, used by report_counts.py)."""
+import os
+from fractions import Fraction
+
+
+def load_layout(d, tag, problems, load):
+    """The heap-layout spread of this build's counts (harness/cinderx/count-layout, run by ci/cinderx
+    --layout into COUNTS/layout/layout.json): {"pads": [bytes], "sites": {(mode, N): figures},
+    "bench": {(benchmark, mode): figures}}, figures = {"JIT code" | "total" | "far calls": {"spread",
+    "min", "max", "values"}} per iteration; None when not measured."""
+    path = os.path.join(d, "layout", "layout.json")
+    if not os.path.exists(path):
+        return None
+    data = load(path, problems, None)
+    if not data:
+        return None
+    out = {"pads": data.get("pads", []), "sites": {}, "bench": {}}
+    for key, figures in data.get("phases", {}).items():
+        parts = key.split("/")
+        phase = parts[-1]
+        if phase.startswith("sites-") and len(parts) == 2:
+            out["sites"][(parts[0], int(phase[len("sites-"):]))] = figures
+        elif phase.startswith("bench-") and len(parts) == 3:
+            out["bench"][(phase[len("bench-"):], parts[1])] = figures
+        else:
+            problems.append(f"{tag} counts: {path}: unknown phase {key!r}")
+    return out
+
+
+LAYOUT_FIGURES = {"jit": "JIT code", "total": "total"}
+
+
+def layout_spread(ca, cb, job, key, k):
+    """The larger heap-layout spread per iteration of figure k ("jit" or "total") of the two
+    builds, or None when either build's spread was not measured for this phase."""
+    spreads = []
+    for c in (ca, cb):
+        figures = ((c.get("layout") or {}).get(job) or {}).get(key)
+        if not figures or LAYOUT_FIGURES[k] not in figures:
+            return None
+        spreads.append(Fraction(str(figures[LAYOUT_FIGURES[k]]["spread"])))
+    return max(spreads)
+
+
+def against_layout(delta, spread):
+    """A Δ per iteration judged against the layout spread: "beyond" only when larger."""
+    if delta is None or spread is None:
+        return "not measured"
+    return f"{'beyond' if abs(delta) > spread else 'within'} {float(spread):,.1f}"
