@@ -62,13 +62,26 @@ def withheld(out, L):
              f"check: exit {code}, {verdict}." + (f" `{lines[-1]}`" if lines else "") + "\n")
 
 
+def model_rules(d):
+    """model_check.py's verdict on a broken variant's dump: exit and broken functions per rule."""
+    code = read(f"{d}/model.exit").strip()
+    if not code:
+        return "not run"
+    rules = {}
+    for line in read(f"{d}/model.txt").splitlines():
+        m = re.match(r"BROKEN\s+\S+: (P\d|S\d):", line)
+        if m:
+            rules[m.group(1)] = rules.get(m.group(1), 0) + 1
+    return f"{code}: " + (", ".join(f"{k} {v}" for k, v in sorted(rules.items())) or "none broken")
+
+
 def broken(out, L):
     dirs = sorted(glob.glob(f"{out}/broken-*"))
     if not dirs:
         L.append("No broken variant was run.\n")
         return
-    L.append("| variant | what is broken | verify exit | first violations |")
-    L.append("|---|---|---:|---|")
+    L.append("| variant | what is broken | verify exit | first violations | model check (exit: functions by broken rule) |")
+    L.append("|---|---|---:|---|---|")
     for d in dirs:
         name = os.path.basename(d)[len("broken-"):]
         subject = ""
@@ -76,7 +89,7 @@ def broken(out, L):
             subject = read(p).splitlines()[0].split("] ", 1)[-1]
         lines = [x.strip() for x in read(f"{d}/verify.txt").splitlines() if "violation" in x.lower() or "unresolved" in x.lower() or "misaligned" in x.lower()]
         first = "; ".join(lines[:2]).replace("|", "\\|")[:300]
-        L.append(f"| `{name}` | {subject} | {read(f'{d}/verify.exit').strip() or '?'} | {first} |")
+        L.append(f"| `{name}` | {subject} | {read(f'{d}/verify.exit').strip() or '?'} | {first} | {model_rules(d)} |")
     L.append("")
 
 
