@@ -138,7 +138,7 @@ impl std::fmt::Display for Finding {
 pub struct Report {
     /// One emission per strategy that emitted, in config order.
     pub emitted: Vec<Emitted>,
-    /// (index into `emitted`, engine name, outcome) for every run.
+    /// (index into `emitted`, engine, outcome) for every run.
     pub outcomes: Vec<(usize, EngineKind, Outcome)>,
     /// The first finding, if any.
     pub finding: Option<Finding>,

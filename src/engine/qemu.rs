@@ -30,11 +30,6 @@ pub struct ElfEngine {
     timeout_secs: u64,
 }
 
-/// An error of `engine` (normally [`Engine::kind`]: qemu or native).
-fn err(engine: EngineKind, m: String) -> EngineError {
-    EngineError::of(engine, m)
-}
-
 /// Find qemu-aarch64 as described in the module docs.
 pub fn find_qemu() -> Result<PathBuf, EngineError> {
     if let Ok(p) = std::env::var("A64CALL_QEMU") {
@@ -42,7 +37,7 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
         return if p.is_file() {
             Ok(p)
         } else {
-            Err(err(
+            Err(EngineError::of(
                 EngineKind::Qemu,
                 format!("A64CALL_QEMU={} does not exist", p.display()),
             ))
@@ -62,7 +57,7 @@ pub fn find_qemu() -> Result<PathBuf, EngineError> {
             }
         }
     }
-    Err(err(EngineKind::Qemu, "qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
+    Err(EngineError::of(EngineKind::Qemu, "qemu-aarch64 not found: run harness/setup (installs it into .cache/qemu), or set A64CALL_QEMU".into()))
 }
 
 impl ElfEngine {
@@ -108,7 +103,9 @@ impl ElfEngine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| err(self.kind(), format!("cannot start {:?}: {e}", self.runner)))?;
+            .map_err(|e| {
+                EngineError::of(self.kind(), format!("cannot start {:?}: {e}", self.runner))
+            })?;
         // Both pipes are drained while the child runs, so neither can fill and block it.
         let mut stdout = child.stdout.take().expect("piped");
         let reader = std::thread::spawn(move || {
@@ -126,7 +123,7 @@ impl ElfEngine {
         let status = loop {
             if let Some(s) = child
                 .try_wait()
-                .map_err(|e| err(self.kind(), format!("wait: {e}")))?
+                .map_err(|e| EngineError::of(self.kind(), format!("wait: {e}")))?
             {
                 break format!("{s}");
             }
@@ -139,10 +136,10 @@ impl ElfEngine {
         };
         let out = reader
             .join()
-            .map_err(|_| err(self.kind(), "reader thread panicked".into()))?;
+            .map_err(|_| EngineError::of(self.kind(), "reader thread panicked".into()))?;
         let stderr = stderr_reader
             .join()
-            .map_err(|_| err(self.kind(), "reader thread panicked".into()))?;
+            .map_err(|_| EngineError::of(self.kind(), "reader thread panicked".into()))?;
         let stderr: String = String::from_utf8_lossy(&stderr)
             .lines()
             .filter(|l| !l.contains("madvise"))
@@ -214,12 +211,17 @@ fn outcome(engine: EngineKind, image: &Image, r: Record) -> Result<Outcome, Engi
             5 => Exit::breakpoint(word_at(image, r.pc)),
             s => Exit::Signal(s as i32),
         },
-        elf::STATUS_MAP_FAILED => return Err(err(engine, map_failure(r.fault))),
-        s => return Err(err(engine, format!("record with unknown status {s}"))),
+        elf::STATUS_MAP_FAILED => return Err(EngineError::of(engine, map_failure(r.fault))),
+        s => {
+            return Err(EngineError::of(
+                engine,
+                format!("record with unknown status {s}"),
+            ))
+        }
     };
     // No log: the cursor the helpers advance was overwritten, and the calls are unknown.
     let (exit, calls) = match &r.log {
-        Some(l) => (exit, parse_log(l).map_err(|m| err(engine, m))?),
+        Some(l) => (exit, parse_log(l).map_err(|m| EngineError::of(engine, m))?),
         None => (Exit::CallLogCorrupt, vec![]),
     };
     Ok(Outcome {
@@ -273,12 +275,12 @@ impl Engine for ElfEngine {
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
         let run = || -> Result<(Vec<u8>, String), EngineError> {
             std::fs::write(&path, &bytes)
-                .map_err(|e| err(engine, format!("write {}: {e}", path.display())))?;
+                .map_err(|e| EngineError::of(engine, format!("write {}: {e}", path.display())))?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|e| err(engine, format!("chmod: {e}")))?;
+                    .map_err(|e| EngineError::of(engine, format!("chmod: {e}")))?;
             }
             // Wall-clock guard over the programs' CPU-time timers: generous, for a loaded machine.
             let timeout =
@@ -298,7 +300,7 @@ impl Engine for ElfEngine {
             match recs.next() {
                 Some(r) if r.index == i as u64 => results.push(outcome(engine, img, r)),
                 Some(r) => {
-                    results.push(Err(err(
+                    results.push(Err(EngineError::of(
                         engine,
                         format!("record {} arrived where {i} was expected", r.index),
                     )));

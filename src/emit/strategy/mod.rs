@@ -163,7 +163,7 @@ impl StrategyId {
 
 impl std::fmt::Display for StrategyId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 
