@@ -73,7 +73,7 @@ def determinism(out, L):
     args = [x[len("count-run arguments: "):] for x in lines if x.startswith("count-run arguments: ")]
     what = f"`harness/cinderx/count-run {args[0]}`" if args else "count-run (arguments not recorded)"
     L.append(f"Two identical counted runs of {what}: {verdict}, exit {code}. `{summary[-1]}` The other figures "
-             "were counted once; determinism is shown on this sample, and the layout spread bounds what a "
+             "were counted once; determinism is shown on this sample, and the layout spread measures what a "
              "different heap does.\n")
 
 
@@ -89,12 +89,11 @@ def layouts():
 
 def jit_spread(lay, key):
     """The larger per-iteration spread of JIT-code instructions of the two builds over their heap
-    paddings for benchmark/mode `key`, or None when either was not measured."""
-    bench, mode = key.split("/", 1)
-    vals = [((lay.get(b) or {}).get("bench") or {}).get((bench, mode)) for b in ("baseline", "patched")]
-    if any(v is None for v in vals):
-        return None
-    return max(v["JIT code"]["spread"] for v in vals)
+    paddings for benchmark/mode `key` (report_counts.layout_spread), or None when either was not
+    measured."""
+    spread = report_counts.layout_spread({"layout": lay["baseline"]}, {"layout": lay["patched"]}, "bench",
+                                         tuple(key.split("/", 1)), "jit")
+    return None if spread is None else float(spread)
 
 
 def regression(out, L):
@@ -152,15 +151,13 @@ def regression_passed(out):
     return read(f"{out}/regression-patched.exit").strip() == "0"
 
 
-def residuals(out, L):
+def residuals(out, phases, lay, L):
     """Benchmarks: JIT-code instructions saved against the calls the patch moved from stubs to the
-    pool, the difference judged against the heap-layout spread; stub `br` executions removed
+    pool, the difference judged against the heap-layout spread `lay`; stub `br` executions removed
     (each a taken branch) measured from the stub instructions executed."""
-    phases = bench_phases()
     if phases is None:
         L.append("No benchmark counts for both builds.\n")
         return
-    lay = layouts()
     L.append("| benchmark/mode | far calls through stubs (baseline) | through the pool (patched) | through stubs "
              "(patched) | same calls executed | JIT-code instructions saved | saved − pool calls | per iteration | "
              "layout spread per iteration (JIT code) | stub `br`s removed | clean |")
@@ -204,11 +201,10 @@ def residuals(out, L):
 ABOUT_3 = (2.5, 3.5)  # % : a JIT-code drop in this band is "about 3%"
 
 
-def expectation(L):
+def expectation(phases, lay, L):
     """The issue's expected result against the measured one, row by row: JIT-code instructions per
     iteration down by about 3% on call-heavy code (an earlier static study estimated 3.6% over 8
     functions), one taken branch fewer per executed far call, and no divergence."""
-    phases = bench_phases()
     if phases is None:
         L.append("No benchmark counts for both builds.\n")
         return
@@ -220,7 +216,6 @@ def expectation(L):
              "`ldr`-literal + `blr` calls per 1,000 JIT-code instructions of the baseline, which predicts a drop "
              "of that figure / 10 %; JIT-code share: the JIT-code instructions' part of all instructions, "
              "`baseline`):\n")
-    lay = layouts()
     L.append("| benchmark/mode | pool calls per 1,000 JIT-code instructions | predicted Δ % | JIT-code instructions "
              "Δ % | about 3%? | layout spread (JIT code, % of baseline) | stub `br`s removed per pool call | "
              "all instructions Δ % | JIT-code share |")
@@ -361,10 +356,11 @@ def main():
     determinism(out, L)
     L.append("### Regression test (`harness/cinderx/test_literal_pool.py`)\n")
     regression(out, L)
+    phases, lay = bench_phases(), layouts()
     L.append("### Benchmarks: instructions saved per far call\n")
-    residuals(out, L)
+    residuals(out, phases, lay, L)
     L.append("### Expected and measured\n")
-    expectation(L)
+    expectation(phases, lay, L)
     L.append("### The patch against the model (`harness/cinderx/model_check.py`)\n")
     model(out, L)
     L.append("### `a64call verify` on deliberately broken variants of the patch\n")
@@ -384,8 +380,8 @@ def main():
              "- `a64call verify` proves every call lands on a known function entry, not that it is the entry the "
              "JIT meant: a wrong literal that holds another function's entry passes it (see the off-by-8 variant: "
              "only the loads that read past the pool are caught).\n"
-             "- Both builds are RelWithDebInfo without LTO or PGO, so the counts in `_cinderx.so` are not the "
-             "official wheel's; the JIT's code is (fidelity above).\n"
+             f"- Both builds are `{opts['patched']}` while the official wheel uses LTO and PGO, so the counts in "
+             "`_cinderx.so` are not the official wheel's; the JIT's code is (fidelity above).\n"
              "- Where native aarch64 Linux places JIT code relative to `_cinderx.so` is not measured here: under "
              "qemu the distance varied from run to run (the model check above gives each dump's); the patch's near "
              "guess holds only within 128 MiB.\n"
