@@ -11,6 +11,7 @@ use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
 use a64call::model::profile::BuiltIn;
 use a64call::model::profile::Profile;
+use a64call::Named;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::time::Duration;
 
@@ -39,7 +40,7 @@ fn differential(c: &mut Criterion) {
     for (label, ids, static_check) in [
         ("movz-min+pool", two.clone(), true),
         ("movz-min+pool,no-static-check", two, false),
-        ("all-strategies", StrategyId::ALL.to_vec(), true),
+        ("all-strategies", StrategyId::all().to_vec(), true),
     ] {
         let cfg = Config {
             static_check,

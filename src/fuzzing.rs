@@ -15,45 +15,31 @@ use crate::model::profile::{BuiltIn, Profile};
 use crate::model::program::Program;
 use crate::model::text;
 use crate::planted::PlantedBug;
+use crate::Named;
 use arbitrary::Unstructured;
 use std::sync::OnceLock;
 
 /// The fuzz targets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
+)]
 pub enum Target {
     /// Every strategy on Unicorn, static and dynamic oracles.
+    #[strum(to_string = "strategies")]
     Strategies,
     /// Unicorn against the ELF engine, several programs per qemu process.
+    #[strum(to_string = "engines")]
     Engines,
     /// Position-independent code copied to a second address.
+    #[strum(to_string = "relocation")]
     Relocation,
     /// Capstone check of everything emitted, including functions over 1 MiB.
+    #[strum(to_string = "encoding")]
     Encoding,
 }
 
-impl Target {
-    /// Every target.
-    pub const ALL: [Target; 4] = [
-        Target::Strategies,
-        Target::Engines,
-        Target::Relocation,
-        Target::Encoding,
-    ];
-
-    /// Its cargo-fuzz name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Strategies => "strategies",
-            Target::Engines => "engines",
-            Target::Relocation => "relocation",
-            Target::Encoding => "encoding",
-        }
-    }
-
-    /// Look a target up by name.
-    pub fn from_name(s: &str) -> Option<Target> {
-        Target::ALL.iter().copied().find(|t| t.name() == s)
-    }
+impl crate::Named for Target {
+    const WHAT: &'static str = "fuzz target";
 }
 
 const PROFILES: [BuiltIn; 5] = [
@@ -185,7 +171,7 @@ mod tests {
 
     #[test]
     fn inputs_of_any_length_make_valid_programs_for_every_target() {
-        for t in Target::ALL {
+        for &t in Target::all() {
             for len in [0usize, 1, 2, 7, 100, 3000] {
                 let data = gen::seed_bytes(len as u64, len);
                 for p in programs(t, &data) {

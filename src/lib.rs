@@ -23,6 +23,9 @@ pub mod fuzzing;
 pub mod jitcode;
 pub mod machine;
 pub mod model;
+pub mod names;
 pub mod oracle;
 pub mod planted;
 pub mod report;
+
+pub use names::Named;

@@ -4,6 +4,7 @@
 #![allow(clippy::useless_conversion)] // dynasm!'s expansion of X(reg)
 
 use a64call::asm::encode::{AluOp, Inst};
+use a64call::Named;
 use dynasmrt::aarch64::Aarch64Relocation;
 use dynasmrt::{dynasm, DynasmApi, DynasmLabelApi, VecAssembler};
 
@@ -47,7 +48,7 @@ fn encoder_matches_dynasm() {
                 ; orr X(r), X(m), X(r) ; eor X(r), X(m), X(r) ; mul X(r), X(m), X(r)
                 ; cmp X(m), X(r) ; mov X(r), X(m) ; blr X(m) ; br X(m));
             let mut want = Vec::new();
-            for op in AluOp::ALL {
+            for &op in AluOp::all() {
                 want.extend(ours(Inst::Alu {
                     op,
                     rd: r,

@@ -11,6 +11,7 @@ use a64call::engine::{Access, ElfEngine, Engine, Exit, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
 use a64call::model::profile::Profile;
+use a64call::Named;
 
 fn qemu() -> Option<ElfEngine> {
     if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {

@@ -4,6 +4,7 @@ use a64call::differential::Finding;
 use a64call::engine::EngineKind;
 use a64call::planted::hunt::hunt_bug;
 use a64call::planted::PlantedBug;
+use a64call::Named;
 use std::time::Duration;
 
 const MAX_PROGRAMS: u64 = 40;
@@ -41,7 +42,7 @@ fn engines() -> Vec<EngineKind> {
 
 #[test]
 fn every_planted_bug_is_caught_by_the_full_pipeline() {
-    for bug in PlantedBug::ALL {
+    for &bug in PlantedBug::all() {
         let (seed, f) = hunt(bug, true);
         eprintln!("{:24} seed {seed:3}: {}", bug.name(), f.summary());
         assert!(
@@ -55,8 +56,8 @@ fn every_planted_bug_is_caught_by_the_full_pipeline() {
 #[test]
 fn the_dynamic_oracle_alone_catches_every_observable_bug_on_every_engine() {
     for engine in engines() {
-        for bug in PlantedBug::ALL
-            .into_iter()
+        for &bug in PlantedBug::all()
+            .iter()
             .filter(|b| b.observable_at_run_time())
         {
             let (seed, f) = hunt_on(bug, false, engine);
@@ -80,10 +81,7 @@ fn the_dynamic_oracle_alone_catches_every_observable_bug_on_every_engine() {
 fn the_static_oracle_alone_catches_every_statically_visible_bug() {
     use a64call::differential::{emit_all, Config};
     use a64call::model::gen::from_seed;
-    for bug in PlantedBug::ALL
-        .into_iter()
-        .filter(|b| b.statically_visible())
-    {
+    for &bug in PlantedBug::all().iter().filter(|b| b.statically_visible()) {
         let prof = bug.profile().profile();
         let cfg = Config {
             bug: Some(bug),

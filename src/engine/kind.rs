@@ -3,6 +3,7 @@
 
 use crate::engine::qemu::find_qemu;
 use crate::engine::EngineError;
+use crate::Named;
 
 /// Can this host run aarch64 code directly ([`EngineKind::Native`])?
 pub const NATIVE_HOST: bool = cfg!(all(target_arch = "aarch64", target_os = "linux"));
@@ -26,56 +27,40 @@ impl From<ElfKind> for EngineKind {
 }
 
 /// An engine that can be selected by name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 pub enum EngineKind {
     /// [`crate::engine::UnicornEngine`], reused per thread.
+    #[strum(to_string = "unicorn")]
     Unicorn,
-    /// [`crate::engine::ElfEngine`] under qemu-aarch64 (any host with qemu-aarch64).
+    /// [`crate::engine::ElfEngine`] under qemu-aarch64 (any host with qemu-aarch64); `elf` is an
+    /// alias.
+    #[strum(to_string = "qemu", serialize = "elf")]
     Qemu,
     /// Native execution: the ELF engine run directly on an aarch64 Linux host (it maps the pages,
     /// writes code and helpers, flushes the caches, remaps them read-execute and calls the
     /// function in the child process). Absent elsewhere.
+    #[strum(to_string = "native")]
     Native,
 }
 
-impl std::fmt::Display for EngineKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
-    }
+impl crate::Named for EngineKind {
+    const WHAT: &'static str = "engine";
 }
 
 impl EngineKind {
-    /// Every selectable engine, in the order `--help` lists them.
-    pub const ALL: [EngineKind; 3] = [EngineKind::Unicorn, EngineKind::Qemu, EngineKind::Native];
-
-    /// Command-line name.
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineKind::Unicorn => "unicorn",
-            EngineKind::Qemu => "qemu",
-            EngineKind::Native => "native",
-        }
-    }
-
-    /// Parse a command-line name (`elf` is an alias of `qemu`).
-    pub fn from_name(name: &str) -> Option<EngineKind> {
-        match name {
-            "elf" => Some(EngineKind::Qemu),
-            _ => EngineKind::ALL.into_iter().find(|k| k.name() == name),
-        }
-    }
-
     /// Parse a list of names; an unknown one is an error naming the known ones.
     pub fn parse_list(names: &[String]) -> Result<Vec<EngineKind>, String> {
-        names
-            .iter()
-            .map(|n| {
-                EngineKind::from_name(n).ok_or_else(|| {
-                    let known: Vec<&str> = EngineKind::ALL.iter().map(|k| k.name()).collect();
-                    format!("unknown engine `{n}` (known: {})", known.join(", "))
-                })
-            })
-            .collect()
+        names.iter().map(|n| EngineKind::parse_name(n)).collect()
     }
 
     /// Is it an ELF engine ([`crate::engine::ElfEngine`]: qemu or native), which runs programs in

@@ -7,6 +7,7 @@
 //! only for the harness itself failing (an engine that cannot start, a missing qemu).
 
 use crate::machine::runtime::{CallRecord, Image};
+use crate::Named;
 
 pub mod elf;
 pub mod kind;

@@ -20,6 +20,7 @@
 //! verify`, which has the real address, checks the exact literal).
 
 use crate::oracle::check::decode_word;
+use crate::Named;
 use std::collections::BTreeMap;
 
 /// A function in the dump (`a64call classify --json` prints these, without the address).
@@ -41,43 +42,55 @@ pub struct DumpFunction {
 }
 
 /// Kinds of call sequence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 pub enum CallKind {
     /// `bl` to a target outside the function.
+    #[strum(to_string = "bl direct")]
     DirectBl,
     /// `bl` to a stub in the function.
+    #[strum(to_string = "bl->stub")]
     BlStub,
     /// `bl` to another place in the function (deopt exits, local subroutines).
+    #[strum(to_string = "bl local")]
     BlLocal,
     /// `blr` after a literal load.
+    #[strum(to_string = "ldr-literal+blr")]
     LdrLiteralBlr,
     /// `blr` after `adrp` + `ldr [xN, #off]` of a literal in the function (the relaxed form of a
     /// literal load, functions over 1 MiB).
+    #[strum(to_string = "adrp+ldr-literal+blr")]
     AdrpLdrLiteralBlr,
     /// `blr` after `mov`/`movk` immediates.
+    #[strum(to_string = "movz/movk+blr")]
     MovImmBlr,
     /// `blr` after `adrp`.
+    #[strum(to_string = "adrp+blr")]
     AdrpBlr,
     /// `blr` of a register loaded from memory.
+    #[strum(to_string = "ldr [mem]+blr")]
     LoadedBlr,
     /// `blr` of a register copied from another register or set earlier.
+    #[strum(to_string = "blr other")]
     OtherBlr,
 }
 
-impl CallKind {
-    /// Every kind, in report order.
-    pub const ALL: [CallKind; 9] = [
-        CallKind::DirectBl,
-        CallKind::BlStub,
-        CallKind::BlLocal,
-        CallKind::LdrLiteralBlr,
-        CallKind::AdrpLdrLiteralBlr,
-        CallKind::MovImmBlr,
-        CallKind::AdrpBlr,
-        CallKind::LoadedBlr,
-        CallKind::OtherBlr,
-    ];
+impl crate::Named for CallKind {
+    const WHAT: &'static str = "call kind";
+}
 
+impl CallKind {
     /// The kinds [`crate::jitcode::counts`] can tell apart from an executed call and the one word before
     /// it (all but [`CallKind::AdrpLdrLiteralBlr`], whose `adrp` is two words back: the counter
     /// sees `ldr xN, [xN, #off]` and counts it as `ldr [mem]+blr`).
@@ -91,21 +104,6 @@ impl CallKind {
         CallKind::LoadedBlr,
         CallKind::OtherBlr,
     ];
-
-    /// Report name.
-    pub fn name(self) -> &'static str {
-        match self {
-            CallKind::DirectBl => "bl direct",
-            CallKind::BlStub => "bl->stub",
-            CallKind::BlLocal => "bl local",
-            CallKind::LdrLiteralBlr => "ldr-literal+blr",
-            CallKind::AdrpLdrLiteralBlr => "adrp+ldr-literal+blr",
-            CallKind::MovImmBlr => "movz/movk+blr",
-            CallKind::AdrpBlr => "adrp+blr",
-            CallKind::LoadedBlr => "ldr [mem]+blr",
-            CallKind::OtherBlr => "blr other",
-        }
-    }
 }
 
 /// Parse a dump and classify every function in it.

@@ -9,6 +9,7 @@ use crate::model::profile::Profile;
 use crate::model::program::{
     CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,
 };
+use crate::Named;
 use arbitrary::{Result, Unstructured};
 
 /// Generated helpers keep this far above the code base so even `huge` functions never reach them.
@@ -201,7 +202,7 @@ impl Gen<'_> {
             return Ok(Op::Loop { count, body });
         }
         if nest && roll >= self.p.loop_pct && roll < self.p.loop_pct.saturating_add(self.p.if_pct) {
-            let cmp = *u.choose(&CmpOp::ALL)?;
+            let cmp = *u.choose(CmpOp::all())?;
             let (a, b) = (self.val(u)?, self.val(u)?);
             let then = self.block(u, depth + 1, loops)?;
             let els = if u.arbitrary()? {
@@ -244,7 +245,7 @@ impl Gen<'_> {
                 amount: u.int_in_range(1..=63)?,
             },
             _ => Op::Alu {
-                op: *u.choose(&AluOp::ALL)?,
+                op: *u.choose(AluOp::all())?,
                 dst: self.val(u)?,
                 a: self.val(u)?,
                 b: self.val(u)?,

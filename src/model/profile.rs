@@ -2,6 +2,7 @@
 //! the built-in ones ([`BuiltIn`]) are the files under `src/model/profiles`, compiled in.
 
 use crate::machine::layout;
+use crate::Named;
 
 /// The knobs of a workload. See [`Profile::named`] for the built-in ones.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,45 +36,35 @@ pub struct Profile {
 }
 
 /// A built-in profile: one of the files under `src/model/profiles`, compiled in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
+)]
 pub enum BuiltIn {
     /// `default.profile`.
+    #[strum(to_string = "default")]
     Default,
     /// `tiny.profile`.
+    #[strum(to_string = "tiny")]
     Tiny,
     /// `far64.profile`.
+    #[strum(to_string = "far64")]
     Far64,
     /// `huge.profile`.
+    #[strum(to_string = "huge")]
     Huge,
     /// `nested.profile`.
+    #[strum(to_string = "nested")]
     Nested,
     /// `cinderx.profile`.
+    #[strum(to_string = "cinderx")]
     Cinderx,
 }
 
+impl crate::Named for BuiltIn {
+    const WHAT: &'static str = "profile";
+}
+
 impl BuiltIn {
-    /// Every built-in profile, in the order `a64call profiles` lists them.
-    pub const ALL: [BuiltIn; 6] = [
-        BuiltIn::Default,
-        BuiltIn::Tiny,
-        BuiltIn::Far64,
-        BuiltIn::Huge,
-        BuiltIn::Nested,
-        BuiltIn::Cinderx,
-    ];
-
-    /// Its name (the `name` key of its file; the test `built_in_profiles_parse` checks they agree).
-    pub fn name(self) -> &'static str {
-        match self {
-            BuiltIn::Default => "default",
-            BuiltIn::Tiny => "tiny",
-            BuiltIn::Far64 => "far64",
-            BuiltIn::Huge => "huge",
-            BuiltIn::Nested => "nested",
-            BuiltIn::Cinderx => "cinderx",
-        }
-    }
-
     fn text(self) -> &'static str {
         match self {
             BuiltIn::Default => include_str!("profiles/default.profile"),
@@ -106,12 +97,12 @@ fn range<T: std::str::FromStr>(key: &str, v: &str) -> Result<(T, T), String> {
 impl Profile {
     /// Every built-in profile.
     pub fn all() -> Vec<Profile> {
-        BuiltIn::ALL.iter().map(|b| b.profile()).collect()
+        BuiltIn::all().iter().map(|b| b.profile()).collect()
     }
 
     /// Look up a built-in profile by name.
     pub fn named(name: &str) -> Option<Profile> {
-        Profile::all().into_iter().find(|p| p.name == name)
+        BuiltIn::from_name(name).map(BuiltIn::profile)
     }
 
     /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
@@ -193,7 +184,7 @@ mod tests {
     /// Every built-in profile parses, under the name of its file.
     #[test]
     fn built_in_profiles_parse() {
-        let names: Vec<&str> = BuiltIn::ALL.iter().map(|b| b.profile().name).collect();
+        let names: Vec<&str> = BuiltIn::all().iter().map(|b| b.profile().name).collect();
         assert_eq!(
             names,
             ["default", "tiny", "far64", "huge", "nested", "cinderx"]

@@ -39,53 +39,49 @@ pub struct Helper {
 }
 
 /// Comparison used by `if`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 pub enum CmpOp {
     /// Equal.
+    #[strum(to_string = "eq")]
     Eq,
     /// Not equal.
+    #[strum(to_string = "ne")]
     Ne,
     /// Unsigned less than.
+    #[strum(to_string = "ult")]
     Ult,
     /// Unsigned greater or equal.
+    #[strum(to_string = "uge")]
     Uge,
     /// Unsigned greater than.
+    #[strum(to_string = "ugt")]
     Ugt,
     /// Unsigned less or equal.
+    #[strum(to_string = "ule")]
     Ule,
     /// Signed less than.
+    #[strum(to_string = "slt")]
     Slt,
     /// Signed greater or equal.
+    #[strum(to_string = "sge")]
     Sge,
 }
 
+impl crate::Named for CmpOp {
+    const WHAT: &'static str = "comparison";
+}
+
 impl CmpOp {
-    /// All comparisons, fixed order.
-    pub const ALL: [CmpOp; 8] = [
-        CmpOp::Eq,
-        CmpOp::Ne,
-        CmpOp::Ult,
-        CmpOp::Uge,
-        CmpOp::Ugt,
-        CmpOp::Ule,
-        CmpOp::Slt,
-        CmpOp::Sge,
-    ];
-
-    /// The name used in the text format.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
-            CmpOp::Ult => "ult",
-            CmpOp::Uge => "uge",
-            CmpOp::Ugt => "ugt",
-            CmpOp::Ule => "ule",
-            CmpOp::Slt => "slt",
-            CmpOp::Sge => "sge",
-        }
-    }
-
     /// The AArch64 condition after `cmp a, b`.
     pub fn cond(self) -> Cond {
         match self {

@@ -24,6 +24,7 @@ use crate::engine::{EngineKind, Exit, Outcome};
 use crate::machine::layout::STACK_TOP;
 use crate::oracle::check::disassemble;
 use crate::oracle::reference::{self, Expected};
+use crate::Named;
 
 /// Where a run ran: an engine, on the code as emitted or on a copy moved to another address
 /// (the relocation oracle).

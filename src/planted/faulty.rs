@@ -156,6 +156,7 @@ mod tests {
     use crate::emit::{emit, EmitOptions};
     use crate::model::gen::from_seed;
     use crate::model::profile::Profile;
+    use crate::Named;
 
     /// Each wrapper changes only what its bug says: the same sites, each sequence as long as
     /// the strategy's (one word less for `fixed4-drops-hw2`; one `bl` for

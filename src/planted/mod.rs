@@ -15,103 +15,80 @@ use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};
 use crate::emit::{ConstEmitter, EmitOptions};
 use crate::model::profile::BuiltIn;
+use crate::Named;
 
 /// One deliberately broken variant of a strategy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 pub enum PlantedBug {
     /// Literal pool: every `ldr x16, <literal>` points 4 bytes past its entry.
+    #[strum(to_string = "pool-offset-off-by-4")]
     PoolOffsetOffBy4,
     /// Literal pool: entries start 4 bytes past an 8-byte boundary.
+    #[strum(to_string = "pool-misaligned")]
     PoolMisaligned,
     /// Literal pool: a newly added target reuses the previously added target's entry.
+    #[strum(to_string = "pool-stale-dedup")]
     PoolStaleDedup,
     /// Literal pool: loads into and branches through x19 (callee-saved) instead of x16.
+    #[strum(to_string = "pool-scratch-x19")]
     PoolScratchX19,
     /// Literal pool: the last entry of the final pool is never written.
+    #[strum(to_string = "pool-missing-last-entry")]
     PoolMissingLastEntry,
     /// Literal pool: no islands; literal offsets beyond ±1 MiB are silently truncated.
+    #[strum(to_string = "pool-island-skipped")]
     PoolIslandSkipped,
     /// Literal pool: islands are placed without a branch around them.
+    #[strum(to_string = "pool-on-fallthrough")]
     PoolOnFallthrough,
     /// Stubs: each stub's `.quad` holds the next stub's target.
+    #[strum(to_string = "stub-wrong-target")]
     StubWrongTarget,
     /// Stubs: the stub's `ldr x16, [pc+8]` is written as `[pc+4]`.
+    #[strum(to_string = "stub-ldr-offset")]
     StubLdrOffset,
     /// Minimal movz/movk: the `movk` for bits 32..47 uses `lsl #48`.
+    #[strum(to_string = "movk-shift-wrong")]
     MovkShiftWrong,
     /// Minimal movz/movk: the target is built in x17 but the call branches through x16.
+    #[strum(to_string = "movz-reg-mismatch")]
     MovzRegMismatch,
     /// Fixed movz/movk: the `movk` of bits 32..47 is dropped.
+    #[strum(to_string = "fixed4-drops-hw2")]
     Fixed4DropsHw2,
     /// adrp+add: the `add` uses the call site's low 12 bits instead of the target's.
+    #[strum(to_string = "adrp-lo12-wrong")]
     AdrpLo12Wrong,
     /// Direct `bl`: emitted without a range check, offsets silently truncated.
+    #[strum(to_string = "direct-no-range-check")]
     DirectNoRangeCheck,
     /// Lowering, shared by every strategy: a `const` of 0 or all-ones emits nothing (a
     /// reported mov-immediate bug). Strategies agree on it; only the reference evaluation
     /// catches it.
+    #[strum(to_string = "const-trivial-dropped")]
     ConstTrivialDropped,
 }
 
+impl crate::Named for PlantedBug {
+    const WHAT: &'static str = "planted bug";
+}
+
 impl PlantedBug {
-    /// Every catalogued bug.
-    pub const ALL: [PlantedBug; 15] = [
-        PlantedBug::PoolOffsetOffBy4,
-        PlantedBug::PoolMisaligned,
-        PlantedBug::PoolStaleDedup,
-        PlantedBug::PoolScratchX19,
-        PlantedBug::PoolMissingLastEntry,
-        PlantedBug::PoolIslandSkipped,
-        PlantedBug::PoolOnFallthrough,
-        PlantedBug::StubWrongTarget,
-        PlantedBug::StubLdrOffset,
-        PlantedBug::MovkShiftWrong,
-        PlantedBug::MovzRegMismatch,
-        PlantedBug::Fixed4DropsHw2,
-        PlantedBug::AdrpLo12Wrong,
-        PlantedBug::DirectNoRangeCheck,
-        PlantedBug::ConstTrivialDropped,
-    ];
-
-    /// Command-line name (kebab case).
-    pub fn name(self) -> &'static str {
-        match self {
-            PlantedBug::PoolOffsetOffBy4 => "pool-offset-off-by-4",
-            PlantedBug::PoolMisaligned => "pool-misaligned",
-            PlantedBug::PoolStaleDedup => "pool-stale-dedup",
-            PlantedBug::PoolScratchX19 => "pool-scratch-x19",
-            PlantedBug::PoolMissingLastEntry => "pool-missing-last-entry",
-            PlantedBug::PoolIslandSkipped => "pool-island-skipped",
-            PlantedBug::PoolOnFallthrough => "pool-on-fallthrough",
-            PlantedBug::StubWrongTarget => "stub-wrong-target",
-            PlantedBug::StubLdrOffset => "stub-ldr-offset",
-            PlantedBug::MovkShiftWrong => "movk-shift-wrong",
-            PlantedBug::MovzRegMismatch => "movz-reg-mismatch",
-            PlantedBug::Fixed4DropsHw2 => "fixed4-drops-hw2",
-            PlantedBug::AdrpLo12Wrong => "adrp-lo12-wrong",
-            PlantedBug::DirectNoRangeCheck => "direct-no-range-check",
-            PlantedBug::ConstTrivialDropped => "const-trivial-dropped",
-        }
-    }
-
-    /// Parse a command-line name.
-    pub fn from_name(s: &str) -> Option<PlantedBug> {
-        PlantedBug::ALL.iter().copied().find(|b| b.name() == s)
-    }
-
-    /// Parse a name; an unknown one is an error naming the known ones.
-    pub fn parse(s: &str) -> Result<PlantedBug, String> {
-        PlantedBug::from_name(s).ok_or_else(|| {
-            let names: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.name()).collect();
-            format!("unknown planted bug `{s}` (known: {})", names.join(", "))
-        })
-    }
-
     /// The bug `A64CALL_PLANT` names (unset or empty: none), for whole-pipeline runs such as
     /// `ci/gate --plant` and the fuzz targets.
     pub fn from_env() -> Result<Option<PlantedBug>, String> {
         match std::env::var("A64CALL_PLANT") {
-            Ok(n) if !n.is_empty() => PlantedBug::parse(&n)
+            Ok(n) if !n.is_empty() => PlantedBug::parse_name(&n)
                 .map(Some)
                 .map_err(|e| format!("A64CALL_PLANT: {e}")),
             _ => Ok(None),
@@ -235,7 +212,7 @@ mod tests {
     /// and each bug's name finds it.
     #[test]
     fn every_bug_has_a_different_reference() {
-        for bug in PlantedBug::ALL {
+        for &bug in PlantedBug::all() {
             let beside = strategy::reference_beside(bug.strategy());
             assert_ne!(beside.name(), bug.strategy().name(), "{}", bug.name());
             assert_eq!(PlantedBug::from_name(bug.name()), Some(bug));
@@ -246,7 +223,7 @@ mod tests {
     /// emitter, so a new catalogue entry cannot compile into correct code unnoticed.
     #[test]
     fn every_bug_is_wired_in_exactly_one_way() {
-        for bug in PlantedBug::ALL {
+        for &bug in PlantedBug::all() {
             let fault = bug.buffer_faults() != Faults::default();
             let wrapper = bug.wrapper().is_some();
             let konst = bug.const_emitter().is_some();

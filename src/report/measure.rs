@@ -291,6 +291,7 @@ pub fn measure_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Named;
 
     #[test]
     fn far64_counts_are_exact_and_reproducible() {

@@ -4,6 +4,7 @@
 
 use crate::emit::strategy::StrategyId;
 use crate::report::measure::{ProfileReport, Report, Tally};
+use crate::Named;
 use plotters::prelude::*;
 use serde::Serialize;
 use std::fmt::Write;
@@ -325,6 +326,7 @@ fn chart<DB: DrawingBackend>(
 mod tests {
     use crate::model::profile::Profile;
     use crate::report::measure::measure;
+    use crate::Named;
 
     #[test]
     fn renderings_carry_every_strategy_with_units_and_a_floor() {

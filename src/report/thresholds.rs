@@ -4,53 +4,44 @@
 //! `bytes` only), and `#` starts a comment. Profiles, strategies, metrics and comparisons are
 //! typed when the file is read, so a rule that parsed names only things that exist.
 
-use crate::emit::strategy::{self, StrategyId};
-use crate::model::profile::Profile;
+use crate::emit::strategy::StrategyId;
+use crate::model::profile::{BuiltIn, Profile};
 use crate::report::measure::{ProfileReport, Report, Tally};
+use crate::Named;
 
 /// What a rule measures of one strategy's [`Tally`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
+)]
 pub enum Metric {
     /// `bytes`: code bytes per function (mean; per function under `<=each`).
+    #[strum(to_string = "bytes")]
     Bytes,
     /// `bytes_per_site`: call bytes per call site.
+    #[strum(to_string = "bytes_per_site")]
     BytesPerSite,
     /// `inline_insns_per_site`: inline instructions per call site.
+    #[strum(to_string = "inline_insns_per_site")]
     InlineInsnsPerSite,
     /// `exec_insns_per_call`: instructions executed per call.
+    #[strum(to_string = "exec_insns_per_call")]
     ExecInsnsPerCall,
     /// `taken_branches_per_call`: taken branches per call.
+    #[strum(to_string = "taken_branches_per_call")]
     TakenBranchesPerCall,
     /// `fallback_sites`: call sites that fell back (total).
+    #[strum(to_string = "fallback_sites")]
     FallbackSites,
     /// `islands`: pool islands (total).
+    #[strum(to_string = "islands")]
     Islands,
 }
 
+impl crate::Named for Metric {
+    const WHAT: &'static str = "metric";
+}
+
 impl Metric {
-    const ALL: [Metric; 7] = [
-        Metric::Bytes,
-        Metric::BytesPerSite,
-        Metric::InlineInsnsPerSite,
-        Metric::ExecInsnsPerCall,
-        Metric::TakenBranchesPerCall,
-        Metric::FallbackSites,
-        Metric::Islands,
-    ];
-
-    /// Its name in the file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Metric::Bytes => "bytes",
-            Metric::BytesPerSite => "bytes_per_site",
-            Metric::InlineInsnsPerSite => "inline_insns_per_site",
-            Metric::ExecInsnsPerCall => "exec_insns_per_call",
-            Metric::TakenBranchesPerCall => "taken_branches_per_call",
-            Metric::FallbackSites => "fallback_sites",
-            Metric::Islands => "islands",
-        }
-    }
-
     fn of(self, t: &Tally) -> f64 {
         match self {
             Metric::Bytes => t.bytes_per_function(),
@@ -74,33 +65,32 @@ pub struct MetricRef {
 }
 
 /// A comparison of two values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
+)]
 pub enum Cmp {
     /// `<=`
+    #[strum(to_string = "<=")]
     Le,
     /// `<`
+    #[strum(to_string = "<")]
     Lt,
     /// `==`
+    #[strum(to_string = "==")]
     Eq,
     /// `>=`
+    #[strum(to_string = ">=")]
     Ge,
     /// `>`
+    #[strum(to_string = ">")]
     Gt,
 }
 
+impl crate::Named for Cmp {
+    const WHAT: &'static str = "comparison";
+}
+
 impl Cmp {
-    const ALL: [Cmp; 5] = [Cmp::Le, Cmp::Lt, Cmp::Eq, Cmp::Ge, Cmp::Gt];
-
-    fn text(self) -> &'static str {
-        match self {
-            Cmp::Le => "<=",
-            Cmp::Lt => "<",
-            Cmp::Eq => "==",
-            Cmp::Ge => ">=",
-            Cmp::Gt => ">",
-        }
-    }
-
     /// Does `l OP r` hold (within 1e-9, for ratios)?
     fn holds(self, l: f64, r: f64) -> bool {
         let eps = 1e-9;
@@ -161,22 +151,8 @@ fn metric_ref(s: &str, line: usize) -> Result<MetricRef, String> {
     let (st, m) = s
         .rsplit_once('.')
         .ok_or_else(|| format!("line {line}: expected STRATEGY.METRIC, found `{s}`"))?;
-    let strategy = StrategyId::from_name(st).ok_or_else(|| {
-        format!(
-            "line {line}: unknown strategy `{st}` (known: {})",
-            strategy::names()
-        )
-    })?;
-    let metric = Metric::ALL
-        .into_iter()
-        .find(|x| x.name() == m)
-        .ok_or_else(|| {
-            let known: Vec<&str> = Metric::ALL.iter().map(|x| x.name()).collect();
-            format!(
-                "line {line}: unknown metric `{m}` (known: {})",
-                known.join(", ")
-            )
-        })?;
+    let strategy = StrategyId::parse_name(st).map_err(|e| format!("line {line}: {e}"))?;
+    let metric = Metric::parse_name(m).map_err(|e| format!("line {line}: {e}"))?;
     Ok(MetricRef { strategy, metric })
 }
 
@@ -199,12 +175,12 @@ fn assertion(lhs: &str, op: &str, rhs: &str, line: usize) -> Result<Assertion, S
             )),
         };
     }
-    let cmp = Cmp::ALL
-        .into_iter()
-        .find(|c| c.text() == op)
-        .ok_or_else(|| {
-            format!("line {line}: unknown comparison `{op}` (use <= < == >= > <=each)")
-        })?;
+    let cmp = Cmp::from_name(op).ok_or_else(|| {
+        format!(
+            "line {line}: unknown comparison `{op}` (known: {}, <=each)",
+            Cmp::known()
+        )
+    })?;
     Ok(Assertion::Compare { lhs, cmp, rhs })
 }
 
@@ -223,8 +199,9 @@ pub fn parse_rules(text: &str) -> Result<Vec<Rule>, String> {
                 "line {line}: expected `PROFILE STRATEGY.METRIC OP VALUE`, found `{l}`"
             ));
         };
-        let profile = Profile::named(profile)
-            .ok_or_else(|| format!("line {line}: unknown profile `{profile}`"))?;
+        let profile = BuiltIn::parse_name(profile)
+            .map_err(|e| format!("line {line}: {e}"))?
+            .profile();
         rules.push(Rule {
             line,
             text: l.to_string(),
@@ -275,7 +252,7 @@ impl Rule {
                     Rhs::Number(v) => v,
                     Rhs::Metric(m) => value(m)?,
                 };
-                let desc = format!("{}: {l:.4} {} {r:.4}", self.text, cmp.text());
+                let desc = format!("{}: {l:.4} {} {r:.4}", self.text, cmp.name());
                 if cmp.holds(l, r) {
                     Ok(desc)
                 } else {

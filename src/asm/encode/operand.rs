@@ -60,42 +60,38 @@ impl Cond {
 }
 
 /// Three-register ALU operations (64-bit).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 pub enum AluOp {
     /// `add xd, xn, xm`
+    #[strum(to_string = "add")]
     Add,
     /// `sub xd, xn, xm`
+    #[strum(to_string = "sub")]
     Sub,
     /// `and xd, xn, xm`
+    #[strum(to_string = "and")]
     And,
     /// `orr xd, xn, xm`
+    #[strum(to_string = "orr")]
     Orr,
     /// `eor xd, xn, xm`
+    #[strum(to_string = "eor")]
     Eor,
     /// `mul xd, xn, xm` (madd with xzr)
+    #[strum(to_string = "mul")]
     Mul,
 }
 
-impl AluOp {
-    /// Mnemonic as written in the program text format and by capstone.
-    pub fn mnemonic(self) -> &'static str {
-        match self {
-            AluOp::Add => "add",
-            AluOp::Sub => "sub",
-            AluOp::And => "and",
-            AluOp::Orr => "orr",
-            AluOp::Eor => "eor",
-            AluOp::Mul => "mul",
-        }
-    }
-
-    /// All ALU operations, in a fixed order.
-    pub const ALL: [AluOp; 6] = [
-        AluOp::Add,
-        AluOp::Sub,
-        AluOp::And,
-        AluOp::Orr,
-        AluOp::Eor,
-        AluOp::Mul,
-    ];
+impl crate::Named for AluOp {
+    const WHAT: &'static str = "ALU operation";
 }

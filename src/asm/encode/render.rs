@@ -2,6 +2,7 @@
 //! words against.
 
 use super::*;
+use crate::Named;
 
 impl Inst {
     /// The text capstone 5 prints for this instruction at address `pc` (mnemonic and operands
@@ -167,7 +168,7 @@ impl Inst {
                 rm,
             } => format!("mov {}, {}", x(rd), x(rm)),
             Inst::Alu { op, rd, rn, rm } => {
-                format!("{} {}, {}, {}", op.mnemonic(), x(rd), x(rn), x(rm))
+                format!("{} {}, {}, {}", op.name(), x(rd), x(rn), x(rm))
             }
             Inst::CmpReg { rn, rm } => format!("cmp {}, {}", x(rn), x(rm)),
             Inst::MovReg { rd, rm } => format!("mov {}, {}", x(rd), x(rm)),

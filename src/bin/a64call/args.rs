@@ -3,12 +3,13 @@
 
 use crate::Fail;
 use a64call::differential::Config;
-use a64call::emit::strategy::{self, Strategy};
+use a64call::emit::strategy::{self, Strategy, StrategyId};
 use a64call::engine::EngineKind;
-use a64call::model::profile::Profile;
+use a64call::model::profile::{BuiltIn, Profile};
 use a64call::model::program::Program;
 use a64call::model::text;
 use a64call::planted::PlantedBug;
+use a64call::Named;
 use std::path::Path;
 
 #[derive(clap::Args, Clone)]
@@ -29,13 +30,9 @@ pub(crate) struct Common {
 }
 
 pub(crate) fn profile(name: &str) -> Result<Profile, Fail> {
-    Profile::named(name).ok_or_else(|| {
-        let names: Vec<&str> = Profile::all().iter().map(|p| p.name).collect();
-        Fail(format!(
-            "unknown profile `{name}` (known: {})",
-            names.join(", ")
-        ))
-    })
+    BuiltIn::parse_name(name)
+        .map(BuiltIn::profile)
+        .map_err(Fail)
 }
 
 pub(crate) fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>, Fail> {
@@ -45,12 +42,9 @@ pub(crate) fn strategies(names: &[String]) -> Result<Vec<&'static dyn Strategy>,
     names
         .iter()
         .map(|n| {
-            strategy::by_name(n).ok_or_else(|| {
-                Fail(format!(
-                    "unknown strategy `{n}` (known: {})",
-                    strategy::names()
-                ))
-            })
+            StrategyId::parse_name(n)
+                .map(StrategyId::strategy)
+                .map_err(Fail)
         })
         .collect()
 }
@@ -59,7 +53,7 @@ pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
     // A planted bug comes from --plant or, for whole-pipeline tests like `ci/gate --plant`, from
     // A64CALL_PLANT.
     let bug = match &c.plant {
-        Some(n) => Some(PlantedBug::parse(n).map_err(Fail)?),
+        Some(n) => Some(PlantedBug::parse_name(n).map_err(Fail)?),
         None => PlantedBug::from_env().map_err(Fail)?,
     };
     Ok(Config {

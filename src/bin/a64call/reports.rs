@@ -8,6 +8,7 @@ use a64call::engine::EngineKind;
 use a64call::model::profile::Profile;
 use a64call::planted::PlantedBug;
 use a64call::report::{measure, thresholds};
+use a64call::Named;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -97,9 +98,9 @@ pub(crate) fn cmd_planted(programs: u64, no_static_check: bool) -> Result<ExitCo
         eprintln!("note: {note}");
     }
     let mut missed = 0;
-    let hunts = (PlantedBug::ALL.len() * engines.len()) as u64;
+    let hunts = (PlantedBug::all().len() * engines.len()) as u64;
     let bar = crate::progress::counted(hunts, "hunts");
-    for bug in PlantedBug::ALL {
+    for &bug in PlantedBug::all() {
         for engine in &engines {
             bar.set_message(format!("{} on {}", bug.name(), engine.name()));
             let line = hunt_line(bug, *engine, programs, no_static_check, &mut missed)?;
@@ -164,7 +165,7 @@ pub(crate) fn list_strategies() -> ExitCode {
 
 /// `a64call bugs`.
 pub(crate) fn list_bugs() -> ExitCode {
-    for b in PlantedBug::ALL {
+    for &b in PlantedBug::all() {
         println!(
             "{:24} breaks {:12} exercised by profile {}",
             b.name(),

@@ -11,6 +11,7 @@ use a64call::model::profile::Profile;
 use a64call::model::program::Program;
 use a64call::model::text;
 use a64call::oracle::check;
+use a64call::Named;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -298,35 +299,21 @@ pub(crate) fn cmd_repro(
     out: &Path,
 ) -> Result<ExitCode, Fail> {
     use a64call::fuzzing::{self, Target};
-    let names = || {
-        Target::ALL
-            .iter()
-            .map(|t| t.name())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let tname = match target {
-        Some(t) => t.to_string(),
+    let t = match target {
+        Some(t) => Target::parse_name(t).map_err(Fail)?,
         None => artifact
             .parent()
             .and_then(|d| d.file_name())
             .and_then(|n| n.to_str())
-            .filter(|n| Target::from_name(n).is_some())
+            .and_then(Target::from_name)
             .ok_or_else(|| {
                 Fail(format!(
                     "cannot tell which fuzz target produced {}: pass --target ({})",
                     artifact.display(),
-                    names()
+                    Target::known()
                 ))
-            })?
-            .to_string(),
+            })?,
     };
-    let t = Target::from_name(&tname).ok_or_else(|| {
-        Fail(format!(
-            "unknown fuzz target `{tname}` (known: {})",
-            names()
-        ))
-    })?;
     let data = std::fs::read(artifact)
         .map_err(|e| Fail(format!("cannot read {}: {e}", artifact.display())))?;
     let progs = fuzzing::programs(t, &data);
@@ -342,11 +329,12 @@ pub(crate) fn cmd_repro(
         .and_then(|n| n.to_str())
         .unwrap_or("input");
     for (i, p) in progs.iter().enumerate() {
-        let name = format!("fuzz-{tname}-{stem}-{i}.a64");
+        let name = format!("fuzz-{}-{stem}-{i}.a64", t.name());
         let comments = [
             format!(
-                "a64call repro from fuzz artifact {} (target {tname}, program {i})",
-                artifact.display()
+                "a64call repro from fuzz artifact {} (target {}, program {i})",
+                artifact.display(),
+                t.name()
             ),
             header.clone(),
         ];

@@ -6,6 +6,7 @@
 //! the call site's return offset). Pools and stubs are the buffer's: strategies ask for them.
 
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
+use crate::Named;
 
 mod adrp;
 mod direct;
@@ -93,54 +94,53 @@ pub struct SizeFallback {
 }
 
 /// Which strategy: the identity reports, thresholds and planted bugs name a strategy by, in
-/// report order ([`reference()`] first). [`StrategyId::name`] is its command-line name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// report order ([`reference()`] first). Its name ([`crate::Named::name`]) is its command-line name.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+)]
 pub enum StrategyId {
     /// [`MovzMinimal`], `movz-min`.
+    #[strum(to_string = "movz-min")]
     MovzMinimal,
     /// [`MovzFixed4`], `movz-fixed4`.
+    #[strum(to_string = "movz-fixed4")]
     MovzFixed4,
     /// [`LiteralPool`], `pool`.
+    #[strum(to_string = "pool")]
     LiteralPool,
     /// [`StubCall`], `stub`.
+    #[strum(to_string = "stub")]
     StubCall,
     /// [`DirectBl`], `direct`.
+    #[strum(to_string = "direct")]
     DirectBl,
     /// [`AdrpAdd`], `adrp`.
+    #[strum(to_string = "adrp")]
     AdrpAdd,
     /// [`StubOrBl`], `stub+bl`.
+    #[strum(to_string = "stub+bl")]
     StubOrBl,
     /// [`PoolOrBl`], `pool+bl`.
+    #[strum(to_string = "pool+bl")]
     PoolOrBl,
 }
 
+impl crate::Named for StrategyId {
+    const WHAT: &'static str = "strategy";
+}
+
 impl StrategyId {
-    /// Every strategy, in report order.
-    pub const ALL: [StrategyId; 8] = [
-        StrategyId::MovzMinimal,
-        StrategyId::MovzFixed4,
-        StrategyId::LiteralPool,
-        StrategyId::StubCall,
-        StrategyId::DirectBl,
-        StrategyId::AdrpAdd,
-        StrategyId::StubOrBl,
-        StrategyId::PoolOrBl,
-    ];
-
-    /// Short name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            StrategyId::MovzMinimal => "movz-min",
-            StrategyId::MovzFixed4 => "movz-fixed4",
-            StrategyId::LiteralPool => "pool",
-            StrategyId::StubCall => "stub",
-            StrategyId::DirectBl => "direct",
-            StrategyId::AdrpAdd => "adrp",
-            StrategyId::StubOrBl => "stub+bl",
-            StrategyId::PoolOrBl => "pool+bl",
-        }
-    }
-
     /// The strategy itself.
     pub fn strategy(self) -> &'static dyn Strategy {
         match self {
@@ -153,17 +153,6 @@ impl StrategyId {
             StrategyId::StubOrBl => &StubOrBl,
             StrategyId::PoolOrBl => &PoolOrBl,
         }
-    }
-
-    /// The strategy with this command-line name.
-    pub fn from_name(name: &str) -> Option<StrategyId> {
-        StrategyId::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-impl std::fmt::Display for StrategyId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.name())
     }
 }
 
@@ -216,15 +205,10 @@ pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
 
 /// Every strategy, in report order ([`reference()`] first).
 pub fn all() -> Vec<&'static dyn Strategy> {
-    StrategyId::ALL.iter().map(|s| s.strategy()).collect()
+    StrategyId::all().iter().map(|s| s.strategy()).collect()
 }
 
 /// Look a strategy up by name.
 pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
     StrategyId::from_name(name).map(StrategyId::strategy)
-}
-
-/// Names of every strategy, comma separated (for help and error messages).
-pub fn names() -> String {
-    StrategyId::ALL.map(StrategyId::name).join(",")
 }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::jitcode::classify::{blr_kind_after, BR_X16, LDR_X16_PC8};
 use crate::oracle::check::decode_word;
+use crate::Named;
 use std::collections::BTreeSet;
 
 impl Maps {

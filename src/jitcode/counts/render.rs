@@ -1,6 +1,7 @@
 //! The analysis as text (for people) and JSON (for harness/cinderx/count_report.py).
 
 use super::*;
+use crate::Named;
 use std::fmt::Write as _;
 
 fn percent(part: u64, whole: u64) -> f64 {

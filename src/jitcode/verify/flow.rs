@@ -31,6 +31,7 @@
 
 use super::reach::{flow, Flow, Read, Walk};
 use crate::jitcode::classify::CallKind;
+use crate::Named;
 
 /// What kind of site: a call, named as every other a64call report names calls
 /// ([`CallKind`]), or a branch leaving the function.

@@ -25,6 +25,7 @@
 
 use crate::asm::encode::AluOp;
 use crate::model::program::{CmpOp, Helper, Op, Program, ShiftOp, Val};
+use crate::Named;
 
 /// First line of every program file.
 pub const MAGIC: &str = "a64call-program 1";
@@ -321,16 +322,10 @@ fn parse_if(it: &mut Lines, ln: usize, l: &str, rest: &str) -> Result<Op, ParseE
         [a, c, b] => (a, c, b),
         _ => return err(ln, format!("expected `if vA cmp vB {{`, found `{l}`")),
     };
-    let cmp = CmpOp::ALL
-        .iter()
-        .copied()
-        .find(|c| c.name() == cmp)
-        .ok_or_else(|| ParseError {
-            line: ln,
-            message: format!(
-                "expected a comparison (eq ne ult uge ugt ule slt sge), found `{cmp}`"
-            ),
-        })?;
+    let cmp = CmpOp::from_name(cmp).ok_or_else(|| ParseError {
+        line: ln,
+        message: format!("expected a comparison ({}), found `{cmp}`", CmpOp::known()),
+    })?;
     let (then, end) = parse_block(it, true)?;
     let els = match end {
         BlockEnd::CloseElse => {
@@ -405,11 +400,14 @@ fn parse_assignment(ln: usize, l: &str) -> Result<Op, ParseError> {
             })
         }
         _ => {
-            let Some(op) = AluOp::ALL.iter().copied().find(|o| o.mnemonic() == opname) else {
+            let Some(op) = AluOp::from_name(opname) else {
                 return err(
-                ln,
-                format!("expected an operation (const, load, call, lsl, lsr, add, sub, and, orr, eor, mul), found `{opname}`"),
-            );
+                    ln,
+                    format!(
+                        "expected an operation (const, load, call, lsl, lsr, {}), found `{opname}`",
+                        AluOp::known()
+                    ),
+                );
             };
             let (a, b) = operands.split_once(',').ok_or_else(|| ParseError {
                 line: ln,

@@ -2,6 +2,7 @@
 
 use super::MAGIC;
 use crate::model::program::{Op, Program, ShiftOp};
+use crate::Named;
 use std::fmt::Write;
 
 /// Print a program in its canonical text form.
@@ -46,7 +47,7 @@ fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
 fn op_line(op: &Op) -> Option<String> {
     Some(match op {
         Op::Const { dst, imm } => format!("v{} = const {imm:#x}", dst.0),
-        Op::Alu { op, dst, a, b } => format!("v{} = {} v{}, v{}", dst.0, op.mnemonic(), a.0, b.0),
+        Op::Alu { op, dst, a, b } => format!("v{} = {} v{}, v{}", dst.0, op.name(), a.0, b.0),
         Op::Shift {
             op,
             dst,

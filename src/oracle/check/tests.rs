@@ -5,6 +5,7 @@ use crate::emit::strategy;
 use crate::emit::{emit, EmitOptions};
 use crate::model::gen::from_seed;
 use crate::model::profile::Profile;
+use crate::Named;
 
 #[test]
 fn capstone_prints_what_render_says_for_every_form() {
@@ -127,7 +128,7 @@ fn capstone_prints_what_render_says_for_every_form() {
             imm7,
         });
     }
-    for op in AluOp::ALL {
+    for &op in AluOp::all() {
         // xzr as either source: `sub x, xzr, y` is `neg x, y` and `orr x, xzr, y` is `mov x, y`
         // to capstone.
         for (rn, rm) in [(20, 27), (31, 27), (20, 31)] {
