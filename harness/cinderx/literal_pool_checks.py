@@ -80,8 +80,9 @@ def broken(out, L):
     if not dirs:
         L.append("No broken variant was run.\n")
         return
-    L.append("| variant | what is broken | verify exit | first violations | model check (exit: functions by broken rule) |")
-    L.append("|---|---|---:|---|---|")
+    L.append("| variant | what is broken | must be caught by | verify exit | first violations | model check (exit: "
+             "functions by broken rule) | targets against the baseline (`target_compare.py`: exit, summary) |")
+    L.append("|---|---|---|---:|---|---|---|")
     for d in dirs:
         name = os.path.basename(d)[len("broken-"):]
         subject = ""
@@ -89,8 +90,32 @@ def broken(out, L):
             subject = read(p).splitlines()[0].split("] ", 1)[-1]
         lines = [x.strip() for x in read(f"{d}/verify.txt").splitlines() if "violation" in x.lower() or "unresolved" in x.lower() or "misaligned" in x.lower()]
         first = "; ".join(lines[:2]).replace("|", "\\|")[:300]
-        L.append(f"| `{name}` | {subject} | {read(f'{d}/verify.exit').strip() or '?'} | {first} | {model_rules(d)} |")
+        caught_by = read(f"harness/cinderx/broken/{name}/caught-by").strip() or "?"
+        targets = read(f"{d}/targets.txt").strip().splitlines()
+        summary = targets[-1].replace("target_compare: ", "") if targets else "not run"
+        L.append(f"| `{name}` | {subject} | `{caught_by}` | {read(f'{d}/verify.exit').strip() or '?'} | {first} | "
+                 f"{model_rules(d)} | {read(f'{d}/targets.exit').strip() or '?'}: {summary} |")
     L.append("")
+
+
+def targets(out, L):
+    """target_compare.py on the real patch: every dump's call sites against the baseline's."""
+    rows = [(w, read(f"{out}/targets-{w}.exit").strip(), read(f"{out}/targets-{w}.txt").strip().splitlines())
+            for w in ("capture", "sizes", "bigfunc-3000")]
+    rows = [r for r in rows if r[1] or r[2]]
+    if not rows:
+        L.append("Not run in this experiment.\n")
+        return
+    L.append("| dump | exit | summary |")
+    L.append("|---|---:|---|")
+    for what, code, lines in rows:
+        L.append(f"| {what} | {code or '?'} | {(lines[-1] if lines else '').replace('target_compare: ', '')} |")
+    L.append("")
+    differing = [x for _, _, lines in rows for x in lines if x.startswith("DIFFERENT ")]
+    for x in differing[:10]:
+        L.append(f"- {x}")
+    if differing:
+        L.append("")
 
 
 def bigfunc(out, L):

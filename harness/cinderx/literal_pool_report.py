@@ -14,7 +14,7 @@ import sys
 import report_counts  # beside this script
 import report  # the tier's report, beside this script
 from report import read
-from literal_pool_checks import bigfunc, bigfunc_text, broken, load_json, model, withheld
+from literal_pool_checks import bigfunc, bigfunc_text, broken, load_json, model, targets, withheld
 
 PATCH_DIR = "harness/cinderx/patches"
 
@@ -62,19 +62,20 @@ FIDELITY_ARGUMENT = (
 
 
 def determinism(out, L):
-    """count-determinism's verdict on two identical counted runs of the patched build."""
-    lines = read(f"{out}/determinism.txt").strip().splitlines()
-    summary = [x for x in lines if x.startswith("count-determinism: ")]
-    code = read(f"{out}/determinism.exit").strip() or "not run"
-    if not summary:
-        L.append(f"Not measured in this run (exit {code}).\n")
-        return
-    verdict = "identical" if code == "0" else "**not identical**"
-    args = [x[len("count-run arguments: "):] for x in lines if x.startswith("count-run arguments: ")]
-    what = f"`harness/cinderx/count-run {args[0]}`" if args else "count-run (arguments not recorded)"
-    L.append(f"Two identical counted runs of {what}: {verdict}, exit {code}. `{summary[-1]}` The other figures "
-             "were counted once; determinism is shown on this sample, and the layout spread measures what a "
-             "different heap does.\n")
+    """count-determinism's verdict on two identical counted runs of each build."""
+    for b in ("baseline", "patched"):
+        lines = read(f"{out}/determinism-{b}.txt").strip().splitlines()
+        summary = [x for x in lines if x.startswith("count-determinism: ")]
+        code = read(f"{out}/determinism-{b}.exit").strip() or "not run"
+        if not summary:
+            L.append(f"- `{b}`: not measured in this run (exit {code}).")
+            continue
+        verdict = "identical" if code == "0" else "**not identical**"
+        args = [x[len("count-run arguments: "):] for x in lines if x.startswith("count-run arguments: ")]
+        what = f"`harness/cinderx/count-run {args[0]}`" if args else "count-run (arguments not recorded)"
+        L.append(f"- `{b}`: two identical counted runs of {what}: {verdict}, exit {code}. `{summary[-1]}`")
+    L.append("\nThe other figures were counted once; determinism is shown on this sample of each build, and the "
+             "layout spread measures what a different heap does.\n")
 
 
 def layouts():
@@ -363,7 +364,19 @@ def main():
     expectation(phases, lay, L)
     L.append("### The patch against the model (`harness/cinderx/model_check.py`)\n")
     model(out, L)
-    L.append("### `a64call verify` on deliberately broken variants of the patch\n")
+    L.append("### The patched build calls what the baseline calls, as often (`harness/cinderx/target_compare.py`)\n")
+    L.append("In every function, the call sites of each target (a literal, a stub's `.quad` or a `bl`'s target, by "
+             "the entry `a64call verify` resolves it to) are counted in both builds and must be as many. Counts per "
+             "target, not site by site: two builds may order a function's blocks differently (CinderX's register "
+             "allocator iterates hash sets keyed by heap addresses), so a swap between two targets called from "
+             "equally many sites is not seen. Internal `_cinderx.so` functions, which have no symbol and another "
+             "address in each build, are compared only as such; the patch emits literals only for targets outside "
+             "`_cinderx.so`.\n")
+    targets(out, L)
+    L.append("### Deliberately broken variants of the patch\n")
+    L.append("Each must be caught by what its `harness/cinderx/broken/*/caught-by` names: `a64call verify` with a "
+             "rule, or, for a literal holding a real but wrong function entry (which verify and the model check "
+             "cannot see), `target_compare.py` against the baseline.\n")
     broken(out, L)
     L.append("### Functions near and over 1 MiB (`harness/cinderx/bigfunc.py`)\n")
     bigfunc_text(out, L)
@@ -374,12 +387,14 @@ def main():
     L.append("- Instruction counts are exact counts of what executed, under emulation: they say what runs, not how "
              "fast. A taken branch and a stub's extra instruction cost differently on different cores, and qemu "
              "runs no cache or branch predictor.\n"
-             "- Determinism was shown on a sample (two identical counted runs of the patched build, above); the "
+             "- Determinism was shown on a sample (two identical counted runs of each build, above); the "
              "other figures were counted once. The layout spread is measured over three heap paddings per build: "
              "a measure of what layout does, not a proven bound.\n"
              "- `a64call verify` proves every call lands on a known function entry, not that it is the entry the "
-             "JIT meant: a wrong literal that holds another function's entry passes it (see the off-by-8 variant: "
-             "only the loads that read past the pool are caught).\n"
+             "JIT meant: a wrong literal that holds another function's entry passes it. `target_compare.py` "
+             "counts each function's calls per target against the baseline (it catches the `swapped-targets` "
+             "variant), but a swap between two targets called equally often, or among unnamed `_cinderx.so` "
+             "functions, is not seen.\n"
              f"- Both builds are `{opts['patched']}` while the official wheel uses LTO and PGO, so the counts in "
              "`_cinderx.so` are not the official wheel's; the JIT's code is (fidelity above).\n"
              "- Where native aarch64 Linux places JIT code relative to `_cinderx.so` is not measured here: under "

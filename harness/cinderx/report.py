@@ -21,7 +21,7 @@ mode no worker may have imported cinderx.
 
 Exact instruction counts (BUILD_OUT_DIR/counts/sites.json and bench.json) are the primary
 performance figures, and `a64call verify` results (BUILD_OUT_DIR/verify/) are reported per build;
-both are rendered by report_counts.py beside this file, which describes the shapes. Wall-clock
+they are rendered by report_counts.py and report_verify.py beside this file, which describe the shapes. Wall-clock
 times are secondary: a speed ratio is printed only between rows that each have at least 2
 values and are not flagged noisy."""
 import argparse
@@ -33,6 +33,7 @@ import statistics
 import sys
 
 import report_counts  # beside this file
+import report_verify  # beside this file
 
 NOISY = 0.1  # stdev above this fraction of the mean flags a benchmark row as noisy
 
@@ -143,6 +144,23 @@ def ratio_text(base, other):
     return base["mean"] / other["mean"], None
 
 
+def control_differs(base, other):
+    """Why the interpreter rows of one benchmark in two builds (the same code, no CinderX) disqualify
+    the builds' JIT rows from a speed ratio, or None when they agree: their means must lie within
+    twice the standard error of their difference (about a 95 % test), each row with 2 values or more
+    and not noisy."""
+    if base is None or other is None:
+        return "no interpreter control in both builds"
+    for s in (base, other):
+        if s["n"] < 2 or s["noisy"]:
+            return "interpreter control " + ("a single value" if s["n"] < 2 else "noisy")
+    se = (base["sd"] ** 2 / base["n"] + other["sd"] ** 2 / other["n"]) ** 0.5
+    gap = other["mean"] - base["mean"]
+    if abs(gap) > 2 * se:
+        return f"the interpreter control differs by {gap * 100 / base['mean']:+.1f} %, beyond twice its standard error"
+    return None
+
+
 # ---------------------------------------------------------------- one build
 
 def check_build(out, thresholds):
@@ -196,7 +214,7 @@ def check_build(out, thresholds):
         s["stats"] = row_stats(s["values"])
         b["bench"][(s["name"], s["mode"])] = s
     b["counts"] = report_counts.load_counts(out, tag, problems, load)
-    b["verify"] = report_counts.load_verify(out, tag, problems, load)
+    b["verify"] = report_verify.load_verify(out, tag, problems, load)
     return b
 
 
@@ -210,7 +228,7 @@ def build_section(b, thresholds, L):
              + (", ".join(f"{k}: {val}" for k, val in desc.items() if k != "name") or "no build.json") + ". "
              + f"Results in `{b['out']}` ({v.get('date', '?')}, a64call `{v.get('a64call', '?')}`).\n")
     report_counts.counts_section(b["counts"], L)
-    report_counts.verify_section(b["verify"], L)
+    report_verify.verify_section(b["verify"], L)
     L.append("### JIT-effective smoke\n")
     L.append(f"`{b['smoke'] or 'no output'}`\n")
     size_section(b, thresholds, L)
@@ -320,7 +338,11 @@ def comparison_section(builds, L):
     keys = sorted({k for b in builds for k in b["bench"]})
     if keys:
         L.append("### Emulated wall-clock compared (secondary)\n")
-        L.append("Benchmark means under qemu-user (not ARM time), and each build's speed relative to the first:\n")
+        L.append("Benchmark means under qemu-user (not ARM time), and each build's speed relative to the first. "
+                 "The interpreter rows are the control: they run the same code with no CinderX in every build, so "
+                 "a JIT row's ratio is printed only where that benchmark's interpreter rows agree (`report.py` "
+                 "`control_differs`: means within twice the standard error of their difference, 2 values or more, "
+                 "not noisy); otherwise the machine changed between the runs and no ratio is given.\n")
         L.append("| benchmark | mode | " + " | ".join(names) + " |")
         L.append("|---|---|" + "---:|" * len(names))
         first = builds[0]
@@ -336,7 +358,11 @@ def comparison_section(builds, L):
                 if b is not first:
                     base = first["bench"].get(k)
                     r, why = ratio_text(base and base["stats"], st)
-                    cell += f" ({r:.2f}x)" if r is not None else f" (no ratio: {why})"
+                    if r is not None and k[1] != "interp":
+                        why = control_differs(*(x["bench"].get((k[0], "interp"), {}).get("stats") for x in (first, b)))
+                        r = None if why else r
+                    cell += (f" ({r:.2f}x{', control' if k[1] == 'interp' else ''})" if r is not None
+                             else f" (no ratio: {why})")
                 cells.append(cell)
             L.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
         L.append("")

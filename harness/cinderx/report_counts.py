@@ -1,4 +1,4 @@
-"""Exact instruction counts and code verification for findings.md (used by report.py).
+"""Exact instruction counts for findings.md (used by report.py).
 
 Counts: BUILD_OUT_DIR/counts/sites.json and bench.json, written by harness/cinderx/count_report.py
 (through harness/cinderx/count-run): {KEY: {"job", "mode", "pid", "marker": {QUANTITY: N},
@@ -7,15 +7,8 @@ Counts: BUILD_OUT_DIR/counts/sites.json and bench.json, written by harness/cinde
 _cinderx.so, libc, other), stub_execs, stub_insns or "calls KIND". Per-iteration figures are
 recomputed here from the raw integers, exactly: (raw - marker) / iterations, the marker being the
 cost of one empty phase; differences between builds are computed the same way, so a difference
-over a whole phase is an exact integer.
-
-Verification: BUILD_OUT_DIR/verify/verify.json (`a64call verify --json`, src/jitcode/verify/report.rs:
-{"dump", "functions": [{"name", "size", "calls", "sites": [{"kind", "target", "entry"}],
-"violations", "allowed", ...}], "notes", "totals": {"functions", "placed", "calls", "branches",
-"resolved", "violations", "allowed"}}) and verify/exit (its exit status: 0 clean, 1 violations,
-2 bad input)."""
+over a whole phase is an exact integer."""
 import glob
-import json
 import os
 import sys
 from fractions import Fraction
@@ -43,7 +36,10 @@ SOURCE = ("Exact executed-instruction counts from a qemu TCG plugin (`harness/qe
 FAR = ["bl->stub", "ldr-literal+blr", "adrp+ldr-literal+blr", "movz/movk+blr", "adrp+blr"]  # constant target
 NEAR = ["bl direct", "bl local"]
 INDIRECT = ["ldr [mem]+blr", "blr other"]
-ALWAYS = ["bl->stub", "ldr-literal+blr"]  # the literal-pool experiment's two kinds: always shown
+ALWAYS = ["bl->stub", "ldr-literal+blr"]
+# The mappings count_report.py splits every executed instruction by (its REGIONS); they sum to total.
+REGIONS = ["jit", "python3.14", "_cinderx.so", "libc", "other"]
+REGION_TEXT = {"jit": "JIT code"}  # the literal-pool experiment's two kinds: always shown
 KIND_TEXT = ("Executed calls in JIT code, by call sequence (`src/jitcode/counts.rs`): **far, constant target** "
              "(`bl->stub`: `bl` to a stub `ldr x16, [pc+8]; br x16`; `ldr-literal+blr`: `ldr x16, <literal>; "
              "blr x16`; `movz/movk+blr`; `adrp+blr`): the target is fixed when the code is emitted and "
@@ -236,8 +232,7 @@ def per_added_site(c, jm, kinds, L):
              "the function's fixed cost cancels), per iteration:\n")
     L.append(f"| quantity | interp | {jm or 'JIT'} |")
     L.append("|---|---:|---:|")
-    rows = [("instructions, total", "total"), ("instructions in JIT code", "jit"),
-            ("instructions in python3.14", "python3.14"), ("instructions in _cinderx.so", "_cinderx.so")]
+    rows = [("instructions, total", "total")] + [(f"instructions in {REGION_TEXT.get(r, r)}", r) for r in REGIONS]
     rows += [(f"executed calls, {group(k)} `{k}`", f"calls {k}") for k in kinds]
     rows += [("stub instructions", "stub_insns")]
     for label, k in rows:
@@ -255,12 +250,12 @@ def bench_table(c, L):
     kinds = shown_kinds([c["bench"][k] for k in keys])
     L.append("**Benchmarks** (pyperformance, a stand-in `pyperf.Runner` in one process: warm-up calls, then the "
              "counted iterations in a marked phase). Instructions per iteration:\n")
-    L.append("| benchmark | mode | iterations | total | JIT code | python3.14 | _cinderx.so | "
+    L.append("| benchmark | mode | iterations | total | " + " | ".join(REGION_TEXT.get(r, r) for r in REGIONS) + " | "
              + " | ".join(f"{group(k)} `{k}`" for k in kinds) + " | far calls, constant target (sum) | stub instructions |")
-    L.append("|---|---|---:|" + "---:|" * (4 + len(kinds) + 2))
+    L.append("|---|---|---:|" + "---:|" * (1 + len(REGIONS) + len(kinds) + 2))
     for k in keys:
         p = c["bench"][k]
-        cells = [fnum(p.get(q)) for q in ("total", "jit", "python3.14", "_cinderx.so")]
+        cells = [fnum(p.get(q)) for q in ["total"] + REGIONS]
         cells += [fnum(p.get(f"calls {kd}")) for kd in kinds] + [fnum(far_sum(p)), fnum(p.get("stub_insns"))]
         L.append(f"| {k[0]} | {k[1]}{unclean(p)} | {p.iterations} | " + " | ".join(cells) + " |")
     L.append("")
@@ -292,6 +287,24 @@ def compare_pair(pairs, names, title, what, L, spread=None):
         its = str(a.iterations) if a.iterations == b.iterations else f"{a.iterations}/{b.iterations}"
         L.append(f"| {label}{unclean2(a, b)} | {its} | " + " | ".join(cells) + f" | {'; '.join(exact)} | "
                  f"{'; '.join(judged)} |")
+    L.append("")
+
+
+def compare_regions(pairs, title, what, L):
+    """Where each total Δ lies: the Δ per iteration of every mapping the counter splits by, which add
+    up to the total's Δ exactly (checked, not assumed)."""
+    L.append(title)
+    L.append(f"| {what} | " + " | ".join(f"Δ {REGION_TEXT.get(r, r)}" for r in REGIONS)
+             + " | Δ total | Δ outside JIT code (sum of the other mappings) | mappings add up to the total |")
+    L.append("|" + "---|" * (what.count("|") + 1) + "---:|" * (len(REGIONS) + 2) + "---|")
+    for label, a, b, _ in pairs:
+        deltas = [None if a.get(r) is None or b.get(r) is None else b.get(r) - a.get(r) for r in REGIONS]
+        total = None if a.get("total") is None or b.get("total") is None else b.get("total") - a.get("total")
+        known = None not in deltas and total is not None
+        outside = sum(deltas[1:]) if known else None
+        adds = "-" if not known else "yes" if sum(deltas) == total else f"**no** (Σ = {fdelta(sum(deltas))})"
+        L.append(f"| {label}{unclean2(a, b)} | " + " | ".join(fdelta(d) for d in deltas)
+                 + f" | {fdelta(total)} | {fdelta(outside)} | {adds} |")
     L.append("")
 
 
@@ -348,6 +361,8 @@ def comparison(builds, L):
         if sites:
             compare_pair(sites, names, f"Call-site test, {vs}, instructions per iteration:\n", "mode | N", L,
                          lambda key, k: layout_spread(ca, cb, "sites", key, k))
+            compare_regions(sites, f"Call-site test, where the total Δ lies, {to}, instructions per iteration "
+                            "by mapping:\n", "mode | N", L)
             compare_calls(sites, f"Call-site test, executed calls per iteration in JIT code, {to}:\n", "mode | N", L)
             per_site_compare(ca, cb, *names, L)
             moved = [lbl for lbl, a, b, _ in sites if a.mode == "interp" and a.get("total") != b.get("total")]
@@ -360,6 +375,8 @@ def comparison(builds, L):
         if bench:
             compare_pair(bench, names, f"Benchmarks, {vs}, instructions per iteration:\n", "benchmark | mode", L,
                          lambda key, k: layout_spread(ca, cb, "bench", key, k))
+            compare_regions(bench, f"Benchmarks, where the total Δ lies, {to}, instructions per iteration by "
+                            "mapping:\n", "benchmark | mode", L)
             compare_calls(bench, f"Benchmarks, executed calls per iteration in JIT code, {to}:\n", "benchmark | mode", L)
         if any(a.compiled or b.compiled for _, a, b, _ in sites + bench):
             L.append("⚠ A/B: in the first / the other build, the JIT compiled that many functions during the "
@@ -387,84 +404,3 @@ def per_site_compare(ca, cb, an, bn, L):
         va, vb = slope(ca, m, k), slope(cb, m, k)
         L.append(f"| {label} | {fnum(va)} | {fnum(vb)} | {fdelta(None if va is None or vb is None else vb - va)} |")
     L.append("")
-
-
-# ---------------------------------------------------------------- verification
-
-def load_verify(out, tag, problems, load):
-    d = os.path.join(out, "verify")
-    if not os.path.isdir(d):
-        return None
-    v = {"dir": d, "report": None, "exit": None}
-    path = os.path.join(d, "verify.json")
-    if os.path.exists(path):
-        v["report"] = load(path, problems, None)
-    else:
-        problems.append(f"{tag} verify: {path} missing")
-    try:
-        with open(os.path.join(d, "exit")) as f:
-            v["exit"] = int(f.read().strip())
-    except (OSError, ValueError) as e:
-        problems.append(f"{tag} verify: no exit status recorded ({e})")
-    r = v["report"] or {}
-    t = r.get("totals", {})
-    bad = sum(t.get("violations", {}).values())
-    if v["exit"] not in (None, 0):
-        problems.append(f"{tag} verify: a64call verify exited {v['exit']}"
-                        + (f" ({bad} violations: {fmt_map(t.get('violations', {}))})" if bad else
-                           " (bad input: see its stderr)" if v["exit"] == 2 else ""))
-    elif bad:
-        problems.append(f"{tag} verify: {bad} violations ({fmt_map(t.get('violations', {}))})")
-    if v["report"] is not None and not t.get("functions"):
-        problems.append(f"{tag} verify: no function was verified")
-    return v
-
-
-def fmt_map(m):
-    return ", ".join(f"{n} × {k}" for k, n in sorted(m.items())) or "none"
-
-
-def verify_section(v, L):
-    L.append("### Code verification (`a64call verify`)\n")
-    if v is None:
-        L.append("Not run in these results (`ci/cinderx --verify` runs it).\n")
-        return
-    r = v["report"]
-    if r is None:
-        L.append(f"No readable report in `{v['dir']}` (exit status {v['exit']}).\n")
-        return
-    t = r.get("totals", {})
-    sites = [s for f in r.get("functions", []) for s in f.get("sites", [])]
-    known = [s for s in sites if s.get("target") is not None]
-    unresolved = [s for s in known if not s.get("entry")]
-    L.append(f"`a64call verify` on a code dump of call-heavy functions (`harness/cinderx/capture.py`, "
-             f"`{r.get('dump', '?')}`), independent of the emitter: every literal load reads aligned bytes inside "
-             "its function in words no path reaches, no pool or stub word is reached as code, no path runs off "
-             "the end, and every call or branch with a known target lands on the entry of a known function.\n")
-    L.append("| what | count |")
-    L.append("|---|---:|")
-    L.append(f"| functions checked | {t.get('functions', 0)} (placed by the perf map: {t.get('placed', 0)}) |")
-    for k, n in sorted(t.get("calls", {}).items()):
-        L.append(f"| call sequences `{k}` | {n} |")
-    for k, n in sorted(t.get("branches", {}).items()):
-        L.append(f"| branches out `{k}` | {n} |")
-    L.append(f"| sites with a known target | {len(known)} |")
-    for k, n in sorted(t.get("resolved", {}).items()):
-        L.append(f"| targets resolved by {k} | {n} |")
-    L.append(f"| targets unresolved | {len(unresolved)} |")
-    L.append(f"| sites with no static target (register set at run time) | {len(sites) - len(known)} |")
-    for k, n in sorted(t.get("violations", {}).items()):
-        L.append(f"| **violations: {k}** | **{n}** |")
-    if not t.get("violations"):
-        L.append("| violations | 0 |")
-    for k, n in sorted(t.get("allowed", {}).items()):
-        L.append(f"| allowed violations: {k} | {n} |")
-    L.append(f"| exit status | {v['exit'] if v['exit'] is not None else 'not recorded'} |")
-    L.append("")
-    if t.get("allowed", {}).get("constant-misaligned"):
-        L.append("`constant-misaligned` is allowed (`--allow`): CinderX 2026.11 does not align its own constant "
-                 "pool (constants, not call targets); it is counted, not failed.\n")
-    for n in r.get("notes", []):
-        L.append(f"- note: {n}")
-    if r.get("notes"):
-        L.append("")

@@ -1,0 +1,129 @@
+"""Do two builds' JIT functions make their far calls to the same targets? (host Python)
+
+    target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT]
+
+Both files are `a64call verify --json` reports of dumps of the same Python functions compiled by
+two builds (the baseline and the literal-pool patch, or a deliberately broken variant). The patch
+changes how a far call is made, never what it calls: so in every function both dumps hold
+(matched by name), each target must be called (or branched to) from exactly as many sites in both,
+whatever the call sequence: where the baseline's stub holds `.quad T`, the candidate's literal
+must hold T. This catches what no shape check can: literals that are aligned,
+inside the pool and entries of real functions, but the wrong ones. The comparison is of counts
+per target, not site by site in code order, because two builds may lay out a function's blocks in
+another order (see compare_function); a swap between two targets called from equally many sites
+of one function is therefore not seen.
+
+Targets are compared by the entry `a64call verify` resolved them to (IMAGE:SYMBOL such as
+`python3.14:PyFloat_FromDouble`, or a JIT function's name), not by address, since each build has
+its own `_cinderx.so`. An entry in `_cinderx.so` named only by its `.eh_frame` FDE address (the
+library's internal functions have no symbol) differs between builds by construction; such entries
+are compared as "some function in _cinderx.so" and counted. The patch emits literals only for
+targets outside `_cinderx.so` (it guesses every call into it near), so every literal is compared
+by name. A stub's own `br x16` (`br out`) is left out: the `bl` to the stub already resolves to its
+target.
+
+Prints one line per differing function and target and a summary; exit 0 when every function
+agrees, 1 when one does not, 2 on bad input (a missing or malformed file, or no function in
+common)."""
+import json
+import sys
+from collections import Counter
+
+STUB_BR = "br out"
+
+
+class BadInput(Exception):
+    pass
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            functions = json.load(f)["functions"]
+    except OSError as e:
+        raise BadInput(f"cannot read {path}: {e.strerror}") from e
+    except (ValueError, KeyError, TypeError) as e:
+        raise BadInput(f"{path}: not an `a64call verify --json` report ({e})") from e
+    return {f["name"]: f for f in functions}
+
+
+def entry(site):
+    """What a site calls: its resolved entry, `_cinderx.so:*` for an unnamed one there, `?` for an
+    unresolved target, `(register)` for a target set at run time."""
+    if site.get("target") is None:
+        return "(register)"
+    e = site.get("entry")
+    if not e:
+        return "?"
+    _, _, where = e.rpartition(": ")  # "SOURCE: IMAGE:NAME" (src/jitcode/verify/report.rs)
+    image, _, name = where.partition(":")
+    return "_cinderx.so:*" if image.startswith("_cinderx.") and name.startswith("FDE@") else where
+
+
+def call_sites(f):
+    """A function's call and branch-out sites but a stub's own `br x16` (`br out`): the `bl` to the
+    stub carries the stub's target already, and the patch removes the stub."""
+    return [s for s in f["sites"] if s["kind"] != STUB_BR]
+
+
+def compare_function(b, c):
+    """[what differs] for one function: each target must be called or branched to from as many sites
+    in both builds, whatever the call sequence (a near guess that ended up out of range is a stub in
+    one build and a `bl` in the other). Not site by site in code order: CinderX's register
+    allocator iterates hash sets keyed by heap addresses, so two builds (each with its own heap)
+    may lay out a function's blocks in another order (seen on capture.py's `mixed`: a block with a
+    far call moved to the end). So a swap between two targets called from equally many sites of
+    one function is not seen."""
+    counts = lambda f: Counter(entry(s) for s in call_sites(f))  # noqa: E731
+    cb, cc = counts(b), counts(c)
+    return [f"{t}: {cc[t]} sites, the baseline {cb[t]}" for t in sorted(set(cb) | set(cc)) if cb[t] != cc[t]]
+
+
+def compare(base, cand):
+    common = sorted(set(base) & set(cand))
+    if not common:
+        raise BadInput("no function is in both reports")
+    result = {"functions": len(common), "sites": 0, "by name": 0,
+              "unnamed _cinderx.so": 0, "differing functions": {}, "only in one": len(set(base) ^ set(cand))}
+    for name in common:
+        diffs = compare_function(base[name], cand[name])
+        sites = call_sites(cand[name])
+        result["sites"] += len(sites)
+        result["unnamed _cinderx.so"] += sum(1 for s in sites if entry(s) == "_cinderx.so:*")
+        result["by name"] += sum(1 for s in sites if entry(s) not in ("_cinderx.so:*", "(register)", "?"))
+        if diffs:
+            result["differing functions"][name] = diffs
+    return result
+
+
+def main(argv):
+    out = None
+    if "--json" in argv:
+        i = argv.index("--json")
+        if i + 1 >= len(argv):
+            raise BadInput("--json needs a file name")
+        out = argv[i + 1]
+        argv = argv[:i] + argv[i + 2:]
+    if len(argv) != 2:
+        raise BadInput("usage: target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT]")
+    r = compare(load(argv[0]), load(argv[1]))
+    for name, diffs in r["differing functions"].items():
+        for d in diffs:
+            print(f"DIFFERENT {name} {d}")
+    if out:
+        with open(out, "w") as f:
+            json.dump(r, f, indent=1)
+    bad = len(r["differing functions"])
+    print(f"target_compare: {r['functions'] - bad}/{r['functions']} functions call each target from as many "
+          f"sites as the baseline ({r['sites']} sites: {r['by name']} by name, {r['unnamed _cinderx.so']} only as "
+          f"unnamed _cinderx.so functions, the rest unresolved or set at run time; {r['only in one']} functions "
+          "in one report only)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BadInput as e:
+        print(f"target_compare.py: {e}", file=sys.stderr)
+        sys.exit(2)
