@@ -109,7 +109,7 @@ fn compared(same_bytes: bool, edit: impl Fn(&mut Outcome)) -> Result<(), Diverge
 #[test]
 fn call_log_arguments() {
     expect(
-        compared(false, |o| o.calls[2].args[3] ^= 1),
+        compared(false, |o| o.calls[2].regs[3] ^= 1),
         Kind::StrategyDivergence,
         "x3 =",
     );
@@ -213,4 +213,49 @@ fn engines_are_compared_on_the_same_bytes() {
     judge(&same, &expected).expect("two engines with the same outcome agree");
     let runs = [run(&r, 0, UNICORN, &a), run(&r, 0, OTHER, &b)];
     expect(judge(&runs, &expected), Kind::EngineDisagreement, "x16 =");
+}
+
+/// The first strategy's outcome changed by `edit`, judged against the reference on its own.
+fn against_reference(edit: impl Fn(&mut Outcome)) -> Result<(), Divergence> {
+    let (p, r) = correct();
+    let expected = evaluate(&p);
+    let mut o = r.outcomes[0].2.clone();
+    judge(&[run(&r, 0, UNICORN, &o)], &expected).expect("the correct run matches the reference");
+    edit(&mut o);
+    judge(&[run(&r, 0, UNICORN, &o)], &expected)
+}
+
+/// x8..x15 at every helper entry are what the caller left there (AAPCS64: only IP0/IP1 may
+/// change between the caller's last instruction and the callee's entry).
+#[test]
+fn registers_a_call_sequence_must_preserve() {
+    for reg in [8, 9, 15] {
+        expect(
+            against_reference(|o| o.calls[1].regs[reg] ^= 1 << 40),
+            Kind::WrongResult,
+            &format!("x{reg} = "),
+        );
+    }
+    let d = against_reference(|o| o.calls[1].regs[8] ^= 1).unwrap_err();
+    assert!(d.what.contains("the caller left"), "{d}");
+}
+
+/// The caller's loop counters on the stack at every helper entry (edge-cases.a64 calls from
+/// inside loops nested three deep).
+#[test]
+fn loop_counters_in_the_callers_frame() {
+    let (p, _) = correct();
+    let expected = evaluate(&p);
+    let deep = expected
+        .calls
+        .iter()
+        .position(|c| c.counters.len() == 3)
+        .expect("a call three loops deep");
+    for depth in 0..3 {
+        expect(
+            against_reference(|o| o.calls[deep].frame[depth] += 1),
+            Kind::WrongResult,
+            &format!("loop counter at depth {depth}"),
+        );
+    }
 }

@@ -52,7 +52,14 @@ fn the_reference_follows_the_model() {
     let r = helper_result(0, 2, &regs);
     assert_eq!(e.end, End::Returned(r));
     assert_eq!(e.calls.len(), 1);
-    assert_eq!(e.calls[0].regs, regs);
+    assert_eq!(e.calls[0].regs[..8], regs);
+    // x8..x15: the entry values, which no instruction before the first call writes.
+    for n in 8..16 {
+        assert_eq!(
+            e.calls[0].regs[n],
+            a64call::machine::layout::initial_reg(n as u8)
+        );
+    }
     assert_eq!(&e.scratch[56..72], &[[0u8; 8], [0xFF; 8]].concat()[..]);
 }
 

@@ -1,7 +1,7 @@
 //! Lowering a [`Program`] to machine code under one [`Strategy`].
 //!
 //! The frame: `stp x29, x30, [sp, #-48]!; mov x29, sp; mov x28, x0` on entry, loop counters at
-//! `[sp+16+8*depth]`, and `mov x0, vR; ldp x29, x30, [sp], #48; ret` on exit. Calls move their
+//! `[sp+16+8*depth]` (counted through IP1, `x17`), and `mov x0, vR; ldp x29, x30, [sp], #48; ret` on exit. Calls move their
 //! arguments from `x19..x27` to `x0..x7`, let the strategy emit the call sequence, then copy `x0`
 //! to the destination value. Every other operation is the instructions of its own (a `const` is
 //! the shortest `movz`/`movn`/`movk` sequence, a load or store one instruction, a loop or `if` a
@@ -10,7 +10,7 @@
 pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
-use crate::asm::encode::{mov_imm_minimal, Cond, Inst, Reg, FP, LR, SP};
+use crate::asm::encode::{mov_imm_minimal, Cond, Inst, Reg, FP, LR, SP, X17};
 use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
 use crate::model::program::{Op, Program, ShiftOp, Val};
 
@@ -319,23 +319,25 @@ impl Lower<'_> {
         self.buf.bind(end);
     }
 
-    /// The counter in `[sp + 8 * (2 + depth)]`, decremented after each pass of `body`.
+    /// The counter in `[sp + 8 * (2 + depth)]`, decremented after each pass of `body` through IP1
+    /// (`x17`): the lowering writes no register below `x16` but the values and the call arguments
+    /// (the reference evaluation predicts `x8..x15` at every helper entry from that).
     fn counted_loop(&mut self, count: u8, body: &[Op], depth: u16) {
         let slot = 2 + depth;
         let (ldr, str) = (
             Inst::LdrImm {
-                rt: 9,
+                rt: X17,
                 rn: SP,
                 imm12: slot,
             },
             Inst::StrImm {
-                rt: 9,
+                rt: X17,
                 rn: SP,
                 imm12: slot,
             },
         );
         let init = Inst::Movz {
-            rd: 9,
+            rd: X17,
             imm16: u16::from(count),
             hw: 0,
         };
@@ -345,8 +347,8 @@ impl Lower<'_> {
         self.ops(body, depth + 1);
         self.buf.reserve(LEAF_RESERVE);
         let dec = Inst::SubsImm {
-            rd: 9,
-            rn: 9,
+            rd: X17,
+            rn: X17,
             imm12: 1,
         };
         self.buf.push_all(&[ldr, dec, str]);

@@ -37,8 +37,9 @@ pub const LOGCTL_ADDR: u64 = 0x0021_0000;
 pub const LOG_ADDR: u64 = 0x0100_0000;
 /// Size of the call-log region.
 pub const LOG_BYTES: u64 = 0x0100_0000;
-/// Bytes per call-log record: x0..x7, helper id, sp, return address, padding.
-pub const LOG_ENTRY_BYTES: u64 = 96;
+/// Bytes per call-log record: x0..x7, helper id, sp, return address, x8..x15 and three
+/// loop-counter slots ([`crate::machine::runtime::record`]).
+pub const LOG_ENTRY_BYTES: u64 = 176;
 /// Most records the call log holds.
 pub const LOG_CAPACITY: u64 = LOG_BYTES / LOG_ENTRY_BYTES;
 /// The control block's limit: a helper entered with the cursor here finds the log full and

@@ -2,16 +2,19 @@
 //! addresses), the memory image every engine loads, and the call-log format.
 //!
 //! A helper is the same machine code on every engine, so engines differ only in how they execute
-//! it. On entry helper `k` appends a record to the call log: `x0..x7`, `k`, `sp`, `x30` (see
-//! [`CallRecord`]). It returns `r = ror(...ror(seed_k ^ x0, 7) ^ x1 ...)` over exactly its arity's
-//! arguments and clobbers every other caller-saved register (`x1..x17`) with `r + n`, so a caller
-//! that keeps a live value in a caller-saved register is caught. A full log ends the run with
-//! `brk #0xf10`.
+//! it. On entry helper `k` appends a record to the call log ([`record`], [`CallRecord`]):
+//! `x0..x15`, `k`, `sp`, `x30` and the caller's loop-counter slots `[sp+16..sp+40)`, using only
+//! IP0/IP1 (`x16`, `x17`, which a call sequence may clobber) until `x8..x15` are logged, so the log
+//! shows every register a call sequence must preserve as the sequence left it. It returns
+//! `r = ror(...ror(seed_k ^ x0, 7) ^ x1 ...)` over exactly its arity's arguments and clobbers every
+//! other caller-saved register (`x1..x17`) with `r + n`, so a caller that keeps a live value in a
+//! caller-saved register is caught. A full log ends the run with `brk #0xf10`.
 
 use crate::asm::buffer::EmitError;
 use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, SP};
 use crate::emit::Emitted;
 use crate::machine::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
+use crate::model::program::MAX_LOOP_DEPTH;
 use crate::model::program::{Helper, Program};
 use std::ops::Range;
 
@@ -32,7 +35,28 @@ pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
     r
 }
 
-/// Instructions of helper `id`: append a call-log entry (x0..x7, id, sp, x30), then compute
+/// The call-log record: where each field sits, in 8-byte words. The helper's code
+/// ([`log_call`]) writes these and [`parse_log`] reads them; nothing else knows the layout.
+pub mod record {
+    /// `x0..x7` at the helper's entry, words `X0..X0 + 8`.
+    pub const X0: usize = 0;
+    /// The helper's id.
+    pub const HELPER: usize = 8;
+    /// `sp` at entry (must follow [`HELPER`]: one `stp` writes both).
+    pub const SP: usize = 9;
+    /// `x30` at entry: the return address.
+    pub const RET: usize = 10;
+    /// `x8..x15` at entry, words `X8..X8 + 8`.
+    pub const X8: usize = 11;
+    /// The caller's loop-counter slots `[sp + 16 + 8 * depth]`, one word per depth.
+    pub const FRAME: usize = 19;
+    /// Words per record.
+    pub const WORDS: usize = FRAME + super::MAX_LOOP_DEPTH;
+}
+
+const _: () = assert!(record::WORDS as u64 * 8 == LOG_ENTRY_BYTES);
+
+/// Instructions of helper `id`: append a call-log entry ([`record`]), then compute
 /// the result from its arguments and clobber x1..x17 (`log_call` and `compute_result`);
 /// a full log ends in `brk #BRK_LOG_FULL`.
 pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
@@ -50,55 +74,92 @@ pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
     c
 }
 
-/// The log entry: `x0..x7, id, sp, x30` at the cursor, which moves on. Returns the index of the
-/// `b.hs` (log full) whose offset the caller sets.
+/// The log entry ([`record`]) at the cursor, which moves on. Until `x8..x15` are stored only IP0
+/// and IP1 are written (`x16` the control block, then the limit; `x17` the cursor); after that
+/// `x8..x11` serve as scratch. Returns the index of the `b.hs` (log full) whose offset the caller
+/// sets.
 fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
-    c.extend(mov_imm_minimal(9, LOGCTL_ADDR));
+    use record::{FRAME, HELPER, RET, X0, X8};
+    let word = |w: usize| w as i8;
+    let (ctl, cur) = (16, 17);
+    c.extend(mov_imm_minimal(ctl, LOGCTL_ADDR));
     c.push(Inst::Ldp {
-        rt: 10,
-        rt2: 11,
-        rn: 9,
+        rt: cur,
+        rt2: ctl,
+        rn: ctl,
         imm7: 0,
     });
-    c.push(Inst::CmpReg { rn: 10, rm: 11 });
+    c.push(Inst::CmpReg { rn: cur, rm: ctl });
     let bcond_at = c.len();
     c.push(Inst::BCond {
         cond: Cond::Hs,
         offset: 0,
     });
-    for i in 0..4u8 {
-        c.push(Inst::Stp {
-            rt: 2 * i,
-            rt2: 2 * i + 1,
-            rn: 10,
-            imm7: 2 * i as i8,
-        });
+    for (first, at) in [(0u8, X0), (8, X8)] {
+        for i in 0..4u8 {
+            let rt = first + 2 * i;
+            c.push(Inst::Stp {
+                rt,
+                rt2: rt + 1,
+                rn: cur,
+                imm7: word(at) + 2 * i as i8,
+            });
+        }
     }
     c.push(Inst::AddImm {
-        rd: 11,
+        rd: 9,
         rn: SP,
         imm12: 0,
     });
-    c.extend(mov_imm_minimal(12, id as u64));
+    c.extend(mov_imm_minimal(8, id as u64));
     c.push(Inst::Stp {
-        rt: 12,
-        rt2: 11,
-        rn: 10,
-        imm7: 8,
+        rt: 8,
+        rt2: 9,
+        rn: cur,
+        imm7: word(HELPER),
     });
     c.push(Inst::StrImm {
         rt: 30,
-        rn: 10,
-        imm12: 10,
+        rn: cur,
+        imm12: RET as u16,
     });
+    for d in (0..MAX_LOOP_DEPTH).step_by(2) {
+        let slot = 2 + d as u16;
+        if d + 1 < MAX_LOOP_DEPTH {
+            c.push(Inst::Ldp {
+                rt: 10,
+                rt2: 11,
+                rn: SP,
+                imm7: slot as i8,
+            });
+            c.push(Inst::Stp {
+                rt: 10,
+                rt2: 11,
+                rn: cur,
+                imm7: word(FRAME + d),
+            });
+        } else {
+            c.push(Inst::LdrImm {
+                rt: 10,
+                rn: SP,
+                imm12: slot,
+            });
+            c.push(Inst::StrImm {
+                rt: 10,
+                rn: cur,
+                imm12: (FRAME + d) as u16,
+            });
+        }
+    }
     c.push(Inst::AddImm {
-        rd: 10,
-        rn: 10,
+        rd: cur,
+        rn: cur,
         imm12: LOG_ENTRY_BYTES as u16,
     });
+    c.extend(mov_imm_minimal(ctl, LOGCTL_ADDR));
     c.push(Inst::StrImm {
-        rt: 10,
-        rn: 9,
+        rt: cur,
+        rn: ctl,
         imm12: 0,
     });
     bcond_at
@@ -202,17 +263,21 @@ impl Image {
     }
 }
 
-/// One helper call as the helper logged it.
+/// One helper call as the helper logged it ([`record`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallRecord {
     /// Helper id.
     pub helper: u64,
-    /// x0..x7 at entry.
-    pub args: [u64; 8],
+    /// `x0..x15` at entry: the arguments, then the registers a call sequence must preserve
+    /// besides the callee-saved ones.
+    pub regs: [u64; 16],
     /// sp at entry (must be 16-byte aligned).
     pub sp: u64,
     /// x30 at entry: the return address.
     pub ret: u64,
+    /// The caller's loop-counter slots `[sp + 16 + 8 * depth]` at entry (only the loops the
+    /// call is inside have a defined value).
+    pub frame: [u64; MAX_LOOP_DEPTH],
 }
 
 /// Decode a call log (a whole number of records).
@@ -226,17 +291,21 @@ pub fn parse_log(bytes: &[u8]) -> Result<Vec<CallRecord>, String> {
     let q = |c: &[u8], i: usize| u64::from_le_bytes(c[8 * i..8 * i + 8].try_into().unwrap());
     Ok(bytes
         .chunks(LOG_ENTRY_BYTES as usize)
-        .map(|c| {
-            let mut args = [0u64; 8];
-            for (i, a) in args.iter_mut().enumerate() {
-                *a = q(c, i);
-            }
-            CallRecord {
-                helper: q(c, 8),
-                args,
-                sp: q(c, 9),
-                ret: q(c, 10),
-            }
+        .map(|c| CallRecord {
+            helper: q(c, record::HELPER),
+            regs: std::array::from_fn(|r| {
+                q(
+                    c,
+                    if r < 8 {
+                        record::X0 + r
+                    } else {
+                        record::X8 + r - 8
+                    },
+                )
+            }),
+            sp: q(c, record::SP),
+            ret: q(c, record::RET),
+            frame: std::array::from_fn(|d| q(c, record::FRAME + d)),
         })
         .collect())
 }
@@ -267,7 +336,8 @@ mod tests {
 
     #[test]
     fn log_parse_rejects_partial_records() {
-        assert!(parse_log(&[0u8; 95]).is_err());
-        assert_eq!(parse_log(&[0u8; 192]).unwrap().len(), 2);
+        let n = LOG_ENTRY_BYTES as usize;
+        assert!(parse_log(&vec![0u8; n - 1]).is_err());
+        assert_eq!(parse_log(&vec![0u8; 2 * n]).unwrap().len(), 2);
     }
 }

@@ -234,12 +234,12 @@ fn first_call_difference(
         if x.helper != y.helper {
             return Some((i, format!("call {i}: h{} vs h{}", x.helper, y.helper)));
         }
-        if let Some(r) = (0..8).find(|&r| x.args[r] != y.args[r]) {
+        if let Some(r) = (0..16).find(|&r| x.regs[r] != y.regs[r]) {
             return Some((
                 i,
                 format!(
                     "call {i} to h{}: x{r} = {:#x} vs {:#x}",
-                    x.helper, x.args[r], y.args[r]
+                    x.helper, x.regs[r], y.regs[r]
                 ),
             ));
         }

@@ -10,10 +10,16 @@
 //!   `vN` starts as `x(19+N)`'s initial value. The prologue moves `x0` to `x28` and pushes a
 //!   48-byte frame, so every call is made with `sp = STACK_TOP - 48`.
 //! * **Calls:** `call hK(a..)` sets `x0..x(arity-1)` to the arguments and touches no other
-//!   argument register, so `x(arity)..x7` still hold what the previous helper left (`x0 = r`,
-//!   `xN = r + N`) or, before the first call, their entry values. All eight are predicted. The
-//!   helper returns `r = helper_result(K, arity, x0..x7)`. Each call is also tied to its static
-//!   call site (the `Call` ops numbered in program order, as the lowering numbers sites).
+//!   register below `x16`: the lowering keeps values in `x19..x27` and loop counters on the stack,
+//!   and uses only IP0/IP1 (`x16`, `x17`) as scratch. So `x(arity)..x15` still hold what the
+//!   previous helper left (`x0 = r`, `xN = r + N`) or, before the first call, their entry values.
+//!   All sixteen are predicted: a call sequence that uses any of `x8..x15` as scratch (AAPCS64
+//!   lets only `x16`/`x17` change between the caller's last instruction and the callee's entry)
+//!   is caught here, whatever the strategies agree on. So are the loop counters in the caller's
+//!   frame (`[sp + 16 + 8 * depth]`, holding the passes left, this one included) of every loop
+//!   the call is inside. The helper returns `r = helper_result(K, arity, x0..x7)`. Each call is
+//!   also tied to its static call site (the `Call` ops numbered in program order, as the
+//!   lowering numbers sites).
 //! * **End:** `x0` is the returned value, `x19..x27` the final values, `x28` the scratch base,
 //!   `x29`/`x30` their entry values, `sp = STACK_TOP`; the scratch buffer as the stores left it.
 //! * **A full call log:** a helper entered with the log full stops the run with
@@ -33,8 +39,10 @@ use crate::model::program::{CmpOp, Op, Program, ShiftOp, NUM_VALUES};
 pub struct ExpectedCall {
     /// Helper id.
     pub helper: u16,
-    /// `x0..x7` at the helper's entry.
-    pub regs: [u64; 8],
+    /// `x0..x15` at the helper's entry.
+    pub regs: [u64; 16],
+    /// The loop counters in the caller's frame, outermost first: one per loop the call is in.
+    pub counters: Vec<u64>,
     /// The static call site (`Call` ops numbered in program order).
     pub site: u32,
 }
@@ -67,8 +75,10 @@ pub const SP_AT_CALL: u64 = STACK_TOP - 48;
 struct Eval<'a> {
     program: &'a Program,
     values: [u64; NUM_VALUES as usize],
-    /// `x0..x7` as the code leaves them between calls.
-    args: [u64; 8],
+    /// `x0..x15` as the code leaves them between calls.
+    regs: [u64; 16],
+    /// The counter slot of each loop being run, outermost first.
+    counters: Vec<u64>,
     scratch: Vec<u8>,
     calls: Vec<ExpectedCall>,
     /// Next static call-site number while walking the ops the first time; sites are numbered
@@ -81,7 +91,8 @@ pub fn evaluate(program: &Program) -> Expected {
     let mut e = Eval {
         program,
         values: std::array::from_fn(|n| layout::initial_reg(19 + n as u8)),
-        args: std::array::from_fn(|n| layout::initial_reg(n as u8)),
+        regs: std::array::from_fn(|n| layout::initial_reg(n as u8)),
+        counters: Vec::new(),
         scratch: layout::initial_scratch(),
         calls: Vec::new(),
         site_of: Default::default(),
@@ -166,8 +177,11 @@ impl Eval<'_> {
                 self.ops(if taken { then } else { els })?;
             }
             Op::Loop { count, body } => {
-                for _ in 0..*count {
-                    self.ops(body)?;
+                for pass in 0..*count {
+                    self.counters.push(u64::from(count - pass));
+                    let done = self.ops(body);
+                    self.counters.pop();
+                    done?;
                 }
             }
         }
@@ -185,16 +199,18 @@ impl Eval<'_> {
             return Err(LogFull);
         }
         for (i, a) in args.iter().enumerate() {
-            self.args[i] = self.values[a.0 as usize];
+            self.regs[i] = self.values[a.0 as usize];
         }
         self.calls.push(ExpectedCall {
             helper,
-            regs: self.args,
+            regs: self.regs,
+            counters: self.counters.clone(),
             site: self.site_of[&(op as *const Op)],
         });
         let arity = self.program.helpers[helper as usize].arity;
-        let r = helper_result(helper as usize, arity, &self.args);
-        self.args = std::array::from_fn(|n| r.wrapping_add(n as u64));
+        let x0_7: [u64; 8] = std::array::from_fn(|n| self.regs[n]);
+        let r = helper_result(helper as usize, arity, &x0_7);
+        self.regs = std::array::from_fn(|n| r.wrapping_add(n as u64));
         if let Some(d) = dst {
             self.values[d.0 as usize] = r;
         }
@@ -284,14 +300,28 @@ fn first_call_difference(
                 got.helper, want.helper
             ));
         }
-        if let Some(r) = (0..8).find(|&r| got.args[r] != want.regs[r]) {
+        if let Some(r) = (0..16).find(|&r| got.regs[r] != want.regs[r]) {
+            let what = if r < 8 {
+                "the program gives"
+            } else {
+                "the caller left"
+            };
             return at(format!(
-                "h{}: x{r} = {:#x}, the program gives {:#x}",
-                want.helper, got.args[r], want.regs[r]
+                "h{}: x{r} = {:#x}, {what} {:#x}",
+                want.helper, got.regs[r], want.regs[r]
             ));
         }
         if got.sp != SP_AT_CALL {
             return at(format!("sp = {:#x}, must be {SP_AT_CALL:#x}", got.sp));
+        }
+        if let Some(d) = (0..want.counters.len()).find(|&d| got.frame[d] != want.counters[d]) {
+            return at(format!(
+                "h{}: the caller's loop counter at depth {d} ([sp + {}]) = {:#x}, must be {}",
+                want.helper,
+                16 + 8 * d,
+                got.frame[d],
+                want.counters[d]
+            ));
         }
         let site = site_of_return(got.ret);
         if site != Some(want.site) {

@@ -57,6 +57,11 @@ pub enum PlantedBug {
     /// Stubs: the stub's `ldr x16, [pc+8]` is written as `[pc+4]`.
     #[strum(to_string = "stub-ldr-offset")]
     StubLdrOffset,
+    /// Stubs: the stub loads its target into x8 and branches through it (`ldr x8, [pc+8];
+    /// br x8`): the helper is reached, but x8, which only IP0/IP1 may replace between the
+    /// caller's last instruction and the callee's entry, is destroyed.
+    #[strum(to_string = "stub-scratch-x8")]
+    StubScratchX8,
     /// Minimal movz/movk: the `movk` for bits 32..47 uses `lsl #48`.
     #[strum(to_string = "movk-shift-wrong")]
     MovkShiftWrong,
@@ -106,7 +111,9 @@ impl PlantedBug {
             | PlantedBug::PoolMissingLastEntry
             | PlantedBug::PoolIslandSkipped
             | PlantedBug::PoolOnFallthrough => &strategy::LiteralPool,
-            PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset => &strategy::StubCall,
+            PlantedBug::StubWrongTarget | PlantedBug::StubLdrOffset | PlantedBug::StubScratchX8 => {
+                &strategy::StubCall
+            }
             PlantedBug::MovkShiftWrong
             | PlantedBug::MovzRegMismatch
             | PlantedBug::ConstTrivialDropped => &strategy::MovzMinimal,
@@ -169,6 +176,7 @@ impl PlantedBug {
             PlantedBug::PoolOnFallthrough => f.island_on_fallthrough = true,
             PlantedBug::StubWrongTarget => f.stub_next_target = true,
             PlantedBug::StubLdrOffset => f.stub_ldr_pc_plus_4 = true,
+            PlantedBug::StubScratchX8 => f.stub_scratch_x8 = true,
             // In a call sequence: a wrapper strategy instead (faulty.rs).
             PlantedBug::PoolScratchX19
             | PlantedBug::MovkShiftWrong

@@ -21,4 +21,7 @@ pub struct Faults {
     pub stub_ldr_pc_plus_4: bool,
     /// Each stub's `.quad` holds the next stub's target (invariant 4).
     pub stub_next_target: bool,
+    /// Each stub loads its target into x8 and branches through it, destroying a register the
+    /// call must preserve (a reported trampoline bug; invariants 4 and 5).
+    pub stub_scratch_x8: bool,
 }

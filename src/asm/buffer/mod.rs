@@ -38,7 +38,8 @@
 //! 4. **Stubs are per target and out of line.** `bl` uses a stub label (±128 MiB); stubs are placed
 //!    after the final pool, each 8-byte aligned: `ldr x16, [pc+8]; br x16; .quad target`.
 //! 5. **Call sequences clobber only x16/x17 (and x30 by the link).** Strategies are given no other
-//!    scratch register; the checker in [`crate::oracle::check`] verifies it.
+//!    scratch register; the checker in [`crate::oracle::check`] verifies it statically, and every
+//!    helper's call-log record (`x0..x15` at entry) against the reference evaluation dynamically.
 //! 6. **Code never moves.** A slot's offset is final once pushed, so an offset a strategy
 //!    computes from [`CodeBuffer::pc`] stays true.
 //! 7. **A finished function knows whether it can move.** [`Finished::position_independent`] is
@@ -335,8 +336,12 @@ impl CodeBuffer {
             }
             self.bind(label);
             let offset = if self.faults.stub_ldr_pc_plus_4 { 4 } else { 8 };
-            self.push(Inst::LdrLit { rt: X16, offset });
-            self.push(Inst::Br { rn: X16 });
+            let scratch = if self.faults.stub_scratch_x8 { 8 } else { X16 };
+            self.push(Inst::LdrLit {
+                rt: scratch,
+                offset,
+            });
+            self.push(Inst::Br { rn: scratch });
             let quad = if self.faults.stub_next_target {
                 stubs[(i + 1) % stubs.len()].0
             } else {
