@@ -15,7 +15,7 @@
 //! * **Across engines (same bytes):** exit, pc, x0..x30, sp, NZCV, scratch memory and call log
 //!   must be identical. A difference is an [`Kind::EngineDisagreement`].
 //! * **Across strategies:** exit class, x0..x30 except x16/x17, sp, NZCV, scratch memory, and the
-//!   call log (helper, x0..x7, sp, call-site number) must be identical. A difference is a
+//!   call log (helper, x0..x15, sp, call-site number) must be identical. A difference is a
 //!   [`Kind::StrategyDivergence`].
 
 use crate::emit::strategy::StrategyId;
