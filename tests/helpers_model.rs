@@ -2,7 +2,7 @@
 //! every call, and clobber the caller-saved registers.
 
 use a64call::differential::{run_unicorn, Config};
-use a64call::emit::strategy;
+use a64call::emit::strategy::StrategyId;
 use a64call::machine::runtime::helper_result;
 use a64call::model::gen::from_seed;
 use a64call::model::profile::Profile;
@@ -15,7 +15,7 @@ fn helper_results_match_the_model() {
         let p = from_seed(seed, &prof);
         let r = run_unicorn(
             &p,
-            &Config::with_strategies(vec![strategy::by_name("pool").unwrap()]),
+            &Config::with_strategies(vec![StrategyId::LiteralPool.strategy()]),
         )
         .unwrap();
         assert!(r.finding.is_none());

@@ -2,7 +2,7 @@
 //! byte / instruction counts are exact.
 
 use a64call::differential::{run_unicorn, Config};
-use a64call::emit::strategy::{self, SeqKind, StrategyId};
+use a64call::emit::strategy::{SeqKind, StrategyId};
 use a64call::emit::{emit, EmitOptions};
 use a64call::model::gen::from_seed;
 use a64call::model::profile::Profile;
@@ -12,8 +12,8 @@ use a64call::model::program::Op;
 fn a_function_over_one_mib_passes_under_the_pool_strategy() {
     let p = from_seed(7, &Profile::named("huge").unwrap());
     let cfg = Config::with_strategies(vec![
-        strategy::by_name("movz-min").unwrap(),
-        strategy::by_name("pool").unwrap(),
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::LiteralPool.strategy(),
     ]);
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none(), "{}", r.finding.unwrap());
@@ -55,8 +55,13 @@ fn movz_len(v: u64) -> u64 {
 fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
     let p = from_seed(1, &Profile::named("far64").unwrap());
     let opts = EmitOptions::default();
-    let by = |n| emit(&p, strategy::by_name(n).unwrap(), &opts).unwrap();
-    let (movz, fixed, pool, stub) = (by("movz-min"), by("movz-fixed4"), by("pool"), by("stub"));
+    let by = |id: StrategyId| emit(&p, id.strategy(), &opts).unwrap();
+    let (movz, fixed, pool, stub) = (
+        by(StrategyId::MovzMinimal),
+        by(StrategyId::MovzFixed4),
+        by(StrategyId::LiteralPool),
+        by(StrategyId::StubCall),
+    );
     let calls: Vec<(u16, usize)> = p
         .body
         .iter()
@@ -102,9 +107,9 @@ fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
     // Executed instructions inside the function are exact too: the pool saves exactly the
     // difference in sequence lengths.
     let cfg = Config::with_strategies(vec![
-        strategy::by_name("movz-min").unwrap(),
-        strategy::by_name("pool").unwrap(),
-        strategy::by_name("stub").unwrap(),
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::LiteralPool.strategy(),
+        StrategyId::StubCall.strategy(),
     ]);
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none());
@@ -120,12 +125,7 @@ fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
 
 /// `e` is byte for byte what `stub+bl` emits for `p`, and says why at each stub site.
 fn is_the_stub_fallback(e: &a64call::emit::Emitted, p: &a64call::model::program::Program) {
-    let stub = emit(
-        p,
-        strategy::by_name("stub+bl").unwrap(),
-        &EmitOptions::default(),
-    )
-    .unwrap();
+    let stub = emit(p, StrategyId::StubOrBl.strategy(), &EmitOptions::default()).unwrap();
     assert_eq!(e.strategy, StrategyId::PoolOrBl);
     assert!(e.code.bytes == stub.code.bytes, "not stub+bl's code");
     assert_eq!(e.sizes().pool_entries, 0);
@@ -143,8 +143,8 @@ fn a_function_over_one_mib_falls_back_to_stubs_under_pool_bl_and_runs() {
     // The patch's rule: no literal pool unless code and pool are under 1 MiB.
     let p = from_seed(3, &Profile::named("huge").unwrap());
     let cfg = Config::with_strategies(vec![
-        strategy::by_name("movz-min").unwrap(),
-        strategy::by_name("pool+bl").unwrap(),
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::PoolOrBl.strategy(),
     ]);
     let r = run_unicorn(&p, &cfg).unwrap();
     assert!(r.finding.is_none(), "{}", r.finding.unwrap());
@@ -194,8 +194,8 @@ fn pool_bl_uses_its_pool_exactly_while_code_and_pool_are_under_1_mib() {
     // Prologue 12 bytes, `ldr x16, <literal>; blr x16`, `fill` ALU words, epilogue 12 bytes:
     // 32 + 4 * fill bytes of code, then padding to 8 and the one 8-byte literal.
     let cfg = Config::with_strategies(vec![
-        strategy::by_name("movz-min").unwrap(),
-        strategy::by_name("pool+bl").unwrap(),
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::PoolOrBl.strategy(),
     ]);
     // 1 MiB - 16 of code and the literal: 1 MiB - 8 in all, the pool, its literal 1 MiB - 28
     // from the `ldr`.

@@ -19,7 +19,7 @@ use crate::model::program::{Op, Program, ShiftOp, Val};
 #[derive(Clone, Copy, Default)]
 pub struct EmitOptions {
     /// Breakages of the buffer to switch on.
-    pub faults: Faults,
+    pub(crate) faults: Faults,
     /// Emits the call sequences in place of the strategy asked for (a planted bug's wrapper,
     /// which answers to the same [`Strategy::id`]).
     pub call_emitter: Option<&'static dyn Strategy>,

@@ -36,7 +36,7 @@ pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
 }
 
 /// The call-log record: where each field sits, in 8-byte words. The helper's code
-/// ([`log_call`]) writes these and [`parse_log`] reads them; nothing else knows the layout.
+/// (`log_call`) writes these and [`parse_log`] reads them; nothing else knows the layout.
 pub mod record {
     /// `x0..x7` at the helper's entry, words `X0..X0 + 8`.
     pub const X0: usize = 0;

@@ -5,7 +5,7 @@
 //! [`crate::differential::Config::bug`]) and becomes [`PlantedBug::emit_options`]: emission of
 //! each strategy the bug [`PlantedBug::breaks`] then uses the bug's [`PlantedBug::wrapper`] (a
 //! wrapper strategy, `faulty.rs`, for a bug in a call sequence) and a buffer with its
-//! [`PlantedBug::buffer_faults`]. Emission itself knows no bug.
+//! `PlantedBug::buffer_faults`. Emission itself knows no bug.
 //! With no bug selected none of this code is used.
 
 mod faulty;
@@ -139,7 +139,7 @@ impl PlantedBug {
     }
 
     /// The wrapper strategy that emits with this bug when it is in a call sequence (`None`
-    /// for a bug in the buffer, [`PlantedBug::buffer_faults`], or in the lowering,
+    /// for a bug in the buffer, `PlantedBug::buffer_faults`, or in the lowering,
     /// [`PlantedBug::const_emitter`]).
     pub fn wrapper(self) -> Option<&'static dyn Strategy> {
         faulty::emitter(self)
@@ -165,7 +165,7 @@ impl PlantedBug {
     }
 
     /// The buffer breakage this bug switches on (none for a bug in a call sequence).
-    pub fn buffer_faults(self) -> Faults {
+    pub(crate) fn buffer_faults(self) -> Faults {
         let mut f = Faults::default();
         match self {
             PlantedBug::PoolOffsetOffBy4 => f.literal_offset_plus_4 = true,

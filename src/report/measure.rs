@@ -291,27 +291,41 @@ pub fn measure_with_progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Named;
 
     #[test]
     fn far64_counts_are_exact_and_reproducible() {
         let prof = Profile::named("far64").unwrap();
         let a = measure_profile(&prof, 1, 3).unwrap();
         assert_eq!(a, measure_profile(&prof, 1, 3).unwrap());
-        let t = |n: &str| {
-            let id = StrategyId::from_name(n).unwrap();
-            a.tallies.iter().find(|t| t.strategy == id).unwrap().clone()
-        };
+        let t = |id: StrategyId| a.tallies.iter().find(|t| t.strategy == id).unwrap().clone();
         // far64 is straight-line: every site runs once.
         for tally in &a.tallies {
             assert_eq!(tally.calls, tally.sites);
         }
-        assert_eq!(t("pool").exec_call_insns, 2 * t("pool").calls);
-        assert_eq!(t("pool").taken_branches, t("pool").calls);
-        assert_eq!(t("stub").exec_call_insns, 3 * t("stub").calls);
-        assert_eq!(t("stub").taken_branches, 2 * t("stub").calls);
-        assert_eq!(t("movz-fixed4").exec_call_insns, 5 * t("movz-fixed4").calls);
-        assert_eq!(t("movz-min").exec_call_insns, t("movz-min").inline_insns);
-        assert!(t("pool").total_bytes < t("movz-min").total_bytes);
+        assert_eq!(
+            t(StrategyId::LiteralPool).exec_call_insns,
+            2 * t(StrategyId::LiteralPool).calls
+        );
+        assert_eq!(
+            t(StrategyId::LiteralPool).taken_branches,
+            t(StrategyId::LiteralPool).calls
+        );
+        assert_eq!(
+            t(StrategyId::StubCall).exec_call_insns,
+            3 * t(StrategyId::StubCall).calls
+        );
+        assert_eq!(
+            t(StrategyId::StubCall).taken_branches,
+            2 * t(StrategyId::StubCall).calls
+        );
+        assert_eq!(
+            t(StrategyId::MovzFixed4).exec_call_insns,
+            5 * t(StrategyId::MovzFixed4).calls
+        );
+        assert_eq!(
+            t(StrategyId::MovzMinimal).exec_call_insns,
+            t(StrategyId::MovzMinimal).inline_insns
+        );
+        assert!(t(StrategyId::LiteralPool).total_bytes < t(StrategyId::MovzMinimal).total_bytes);
     }
 }

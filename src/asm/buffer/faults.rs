@@ -4,7 +4,7 @@
 /// default. Only [`crate::planted`] (and tests that hand-make broken code) turn them on
 /// ([`super::CodeBuffer::with_faults`]), to prove the oracles catch each one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Faults {
+pub(crate) struct Faults {
     /// Every `ldr` literal points 4 bytes past its entry (invariant 2).
     pub literal_offset_plus_4: bool,
     /// A newly added value is given the previously added value's entry (invariant 2).

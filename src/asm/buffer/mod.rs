@@ -22,7 +22,8 @@
 //!      [`CodeBuffer::reserve`] is called before every operation with an upper bound of the bytes
 //!      about to be emitted, and places an *island* when waiting any longer could leave a
 //!      pending entry out of forward range. The bound it uses for the island is the worst case
-//!      (branch + padding + every pending entry + one more entry per reserved call).
+//!      (branch + padding + every pending entry + one more entry per 4 reserved bytes, the most
+//!      new entries those bytes can hold uses of).
 //!    * *After the code* (strategy `pool+bl`, the shape CinderX's literal-pool patch ships): no
 //!      islands; one entry per value in first-use order, after all of the function's code, 8-byte
 //!      aligned with zero padding, each use a plain `ldr xt, <literal>`. The buffer does not
@@ -55,7 +56,7 @@
 //!    tracked, and the earliest `offset + 1 MiB - 4` decides. `b` reaches the whole function
 //!    (a function is at most 64 MiB, [`crate::machine::layout::MAX_CODE`]).
 //!
-//! The buffer's debug knobs, [`Faults`], deliberately break 2, 3 and 4 for the planted bugs
+//! The buffer's debug knobs, `Faults`, deliberately break 2, 3 and 4 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
 //! has none.
 
@@ -66,7 +67,7 @@ mod pool;
 mod veneer;
 
 pub use error::EmitError;
-pub use faults::Faults;
+pub(crate) use faults::Faults;
 pub use finished::{Finished, SizeBreakdown};
 
 use crate::asm::encode::{Inst, X16};
@@ -196,7 +197,7 @@ impl CodeBuffer {
     }
 
     /// An empty buffer with deliberate breakages switched on (planted bugs only).
-    pub fn with_faults(base: u64, faults: Faults) -> Self {
+    pub(crate) fn with_faults(base: u64, faults: Faults) -> Self {
         CodeBuffer {
             base,
             slots: Vec::new(),

@@ -76,9 +76,7 @@ impl CodeBuffer {
         let Some(first) = self.pending.iter().map(|p| p.first_use).min() else {
             return;
         };
-        let worst_end = i64::from(self.offset())
-            + i64::from(bytes)
-            + island_bound(self.pending.len() + (bytes as usize / 4));
+        let worst_end = i64::from(self.offset()) + i64::from(bytes) + island;
         if worst_end - i64::from(first) > LabelUse::Ldr19.max_forward() {
             self.place_pool(false);
         }

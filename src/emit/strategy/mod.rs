@@ -207,8 +207,3 @@ pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
 pub fn all() -> Vec<&'static dyn Strategy> {
     StrategyId::all().iter().map(|s| s.strategy()).collect()
 }
-
-/// Look a strategy up by name.
-pub fn by_name(name: &str) -> Option<&'static dyn Strategy> {
-    StrategyId::from_name(name).map(StrategyId::strategy)
-}

@@ -18,7 +18,7 @@ mod asm;
 mod record;
 mod routines;
 
-pub use record::{parse_records, word, Record, HEADER_WORDS};
+pub use record::{parse_records, word, Record};
 
 use crate::machine::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
@@ -43,7 +43,7 @@ pub const LOG_CORRUPT: u64 = u64::MAX;
 const ALTSTACK_ADDR: u64 = 0x0300_0000;
 const ALTSTACK_SIZE: u64 = 0x1_0000;
 const DATA_ADDR: u64 = 0x0400_0000;
-const STATE: u64 = DATA_ADDR; // record header, HEADER_WORDS words
+const STATE: u64 = DATA_ADDR; // record header, word::COUNT words
 const CUR: u64 = DATA_ADDR + 0x200; // current program index
 const NPROG: u64 = DATA_ADDR + 0x208;
 const MAPPED: u64 = DATA_ADDR + 0x210; // segments of the current program mapped so far

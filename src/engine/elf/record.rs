@@ -32,9 +32,6 @@ pub mod word {
     const _: () = assert!(SIGNO == STATUS + 1);
 }
 
-/// Words in a record header.
-pub const HEADER_WORDS: usize = word::COUNT;
-
 /// One parsed record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -70,7 +67,7 @@ pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
         u64::from_le_bytes(b[i..i + 8].try_into().unwrap())
     };
     while pos < out.len() {
-        let hdr_len = HEADER_WORDS * 8;
+        let hdr_len = word::COUNT * 8;
         if out.len() - pos < hdr_len {
             return (
                 recs,

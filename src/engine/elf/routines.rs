@@ -2,7 +2,7 @@
 //! a64call code built with its own buffer.
 
 use super::asm::Asm;
-use super::record::{word, HEADER_WORDS};
+use super::record::word;
 use super::*;
 use crate::asm::buffer::{CodeBuffer, Label};
 use crate::asm::encode::{self, AluOp, Cond, Inst, SP, XZR};
@@ -309,7 +309,7 @@ fn report(a: &mut Asm, l: &Labels) {
     a.imm(9, STATE);
     a.str(19, 9, word::LOG_LEN);
     a.imm(1, STATE);
-    a.imm(2, HEADER_WORDS as u64 * 8);
+    a.imm(2, word::COUNT as u64 * 8);
     a.bl(l.write_all);
     a.imm(1, SCRATCH_ADDR);
     a.imm(2, layout::SCRATCH_BYTES);

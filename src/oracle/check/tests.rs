@@ -1,7 +1,7 @@
 //! Tests of the parent module.
 
 use super::*;
-use crate::emit::strategy;
+use crate::emit::strategy::{self, StrategyId};
 use crate::emit::{emit, EmitOptions};
 use crate::model::gen::from_seed;
 use crate::model::profile::Profile;
@@ -177,7 +177,7 @@ fn the_verified_cache_cannot_hide_a_mismatch() {
     let p = from_seed(3, &Profile::named("default").unwrap());
     let e = emit(
         &p,
-        strategy::by_name("pool").unwrap(),
+        StrategyId::LiteralPool.strategy(),
         &EmitOptions::default(),
     )
     .unwrap();
@@ -211,12 +211,7 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     // any more (pool+bl falls back to stubs first), but the checker still judges it: one
     // pool+bl site's argument move and `ldr x16, <literal>` rewritten into that form.
     let p = from_seed(3, &Profile::named("far64").unwrap());
-    let e = emit(
-        &p,
-        strategy::by_name("pool+bl").unwrap(),
-        &EmitOptions::default(),
-    )
-    .unwrap();
+    let e = emit(&p, StrategyId::PoolOrBl.strategy(), &EmitOptions::default()).unwrap();
     let load = e
         .sites
         .iter()
