@@ -79,7 +79,7 @@ pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
 /// `x8..x11` serve as scratch. Returns the index of the `b.hs` (log full) whose offset the caller
 /// sets.
 fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
-    use record::{FRAME, HELPER, RET, X0, X8};
+    use record::{HELPER, RET, X0, X8};
     let word = |w: usize| w as i8;
     let (ctl, cur) = (16, 17);
     c.extend(mov_imm_minimal(ctl, LOGCTL_ADDR));
@@ -123,6 +123,26 @@ fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
         rn: cur,
         imm12: RET as u16,
     });
+    log_frame(c, cur);
+    c.push(Inst::AddImm {
+        rd: cur,
+        rn: cur,
+        imm12: LOG_ENTRY_BYTES as u16,
+    });
+    c.extend(mov_imm_minimal(ctl, LOGCTL_ADDR));
+    c.push(Inst::StrImm {
+        rt: cur,
+        rn: ctl,
+        imm12: 0,
+    });
+    bcond_at
+}
+
+/// The caller's loop-counter slots `[sp + 16 + 8 * depth]` into the record at `cur`, through
+/// x10/x11 (already logged).
+fn log_frame(c: &mut Vec<Inst>, cur: u8) {
+    use record::FRAME;
+    let word = |w: usize| w as i8;
     for d in (0..MAX_LOOP_DEPTH).step_by(2) {
         let slot = 2 + d as u16;
         if d + 1 < MAX_LOOP_DEPTH {
@@ -151,18 +171,6 @@ fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
             });
         }
     }
-    c.push(Inst::AddImm {
-        rd: cur,
-        rn: cur,
-        imm12: LOG_ENTRY_BYTES as u16,
-    });
-    c.extend(mov_imm_minimal(ctl, LOGCTL_ADDR));
-    c.push(Inst::StrImm {
-        rt: cur,
-        rn: ctl,
-        imm12: 0,
-    });
-    bcond_at
 }
 
 /// x0 = the helper's function of its arguments ([`helper_seed`], then per argument an `eor`

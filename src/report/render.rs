@@ -257,7 +257,10 @@ const SERIES: [RGBColor; 8] = [
 /// The floor line: black, wider than the axis lines, and no bar's colour.
 const FLOOR: RGBColor = RGBColor(0, 0, 0);
 
-/// One metric's grouped bar chart on `area`.
+/// Pixels to the right of each chart's plot for its legend, which so covers no bar.
+const LEGEND_WIDTH: u32 = 165;
+
+/// One metric's grouped bar chart on `area`: the plot, and the legend beside it.
 fn chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     report: &Report,
@@ -268,6 +271,8 @@ fn chart<DB: DrawingBackend>(
         .first()
         .map(|p| p.tallies.iter().map(|t| t.strategy.name()).collect())
         .unwrap_or_default();
+    let (area, legend_area) = area.split_horizontally(area.dim_in_pixel().0 - LEGEND_WIDTH);
+    legend(&legend_area, &names, floor)?;
     let max = report
         .profiles
         .iter()
@@ -276,7 +281,7 @@ fn chart<DB: DrawingBackend>(
         * 1.15;
     let per_group = names.len() as f64 + 1.0;
     let groups = report.profiles.len() as f64;
-    let mut c = ChartBuilder::on(area)
+    let mut c = ChartBuilder::on(&area)
         .caption(title, ("sans-serif", 16))
         .margin(10)
         .x_label_area_size(30)
@@ -287,7 +292,7 @@ fn chart<DB: DrawingBackend>(
         .x_labels(0)
         .y_desc(title)
         .draw()?;
-    for (si, name) in names.iter().enumerate() {
+    for si in 0..names.len() {
         let color = SERIES[si % SERIES.len()];
         let bars = report.profiles.iter().enumerate().filter_map(|(pi, pr)| {
             let t = pr.tallies.get(si)?;
@@ -297,9 +302,7 @@ fn chart<DB: DrawingBackend>(
                 color.filled(),
             ))
         });
-        c.draw_series(bars)?
-            .label(*name)
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled()));
+        c.draw_series(bars)?;
     }
     for (pi, pr) in report.profiles.iter().enumerate() {
         let x = pi as f64 * per_group + names.len() as f64 / 2.0;
@@ -312,14 +315,30 @@ fn chart<DB: DrawingBackend>(
     c.draw_series(LineSeries::new(
         [(0.0, floor), (groups * per_group, floor)],
         FLOOR.stroke_width(2),
-    ))?
-    .label(format!("floor (direct bl): {floor}"))
-    .legend(|(x, y)| PathElement::new([(x, y), (x + 10, y)], FLOOR.stroke_width(2)));
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
+    ))?;
+    Ok(())
+}
+
+/// The legend: one swatch per strategy in its colour, then the floor's line, top to bottom.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    names: &[&str],
+    floor: f64,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 13).into_font();
+    let row = |i: usize| 40 + 20 * i as i32;
+    for (si, name) in names.iter().enumerate() {
+        let (y, color) = (row(si), SERIES[si % SERIES.len()]);
+        area.draw(&Rectangle::new([(8, y - 5), (18, y + 5)], color.filled()))?;
+        area.draw(&Text::new(name.to_string(), (24, y - 7), font.clone()))?;
+    }
+    let y = row(names.len());
+    area.draw(&PathElement::new([(6, y), (20, y)], FLOOR.stroke_width(2)))?;
+    area.draw(&Text::new(
+        format!("floor (direct bl): {floor}"),
+        (24, y - 7),
+        font,
+    ))
 }
 
 #[cfg(test)]

@@ -7,23 +7,9 @@ use crate::model::gen::from_seed;
 use crate::model::profile::Profile;
 use crate::Named;
 
-#[test]
-fn capstone_prints_what_render_says_for_every_form() {
-    use crate::asm::encode::{
-        dc_cvau, ic_ivau, AluOp, Cond, DSB_ISH, ISB, MRS_X1_TPIDR, MSR_TPIDR_X0,
-    };
-    let pc = 0x1234_5678_9000u64;
-    let mut insts = vec![
-        Inst::Ret,
-        Inst::Nop,
-        Inst::Svc,
-        DSB_ISH,
-        ISB,
-        MSR_TPIDR_X0,
-        MRS_X1_TPIDR,
-        dc_cvau(0),
-        ic_ivau(5),
-    ];
+/// Moves of every halfword position and a range of immediates.
+fn moves() -> Vec<Inst> {
+    let mut insts = Vec::new();
     for hw in 0..4u8 {
         for imm16 in [0u16, 1, 9, 10, 0x1234, 0xFFFE, 0xFFFF] {
             insts.push(Inst::Movz { rd: 3, imm16, hw });
@@ -31,6 +17,13 @@ fn capstone_prints_what_render_says_for_every_form() {
             insts.push(Inst::Movk { rd: 3, imm16, hw });
         }
     }
+    insts
+}
+
+/// Literal loads and branches at the ends of their ranges, every condition, `adrp` pages.
+fn branches_and_pages() -> Vec<Inst> {
+    use crate::asm::encode::Cond;
+    let mut insts = Vec::new();
     for offset in [-(1 << 20), -8, -4, 0, 4, 8, 36, (1 << 20) - 4] {
         insts.push(Inst::LdrLit { rt: 16, offset });
         insts.push(Inst::BCond {
@@ -60,6 +53,12 @@ fn capstone_prints_what_render_says_for_every_form() {
     for pages in [-(1 << 20), -1, 0, 1, (1 << 20) - 1] {
         insts.push(Inst::Adrp { rd: 16, pages });
     }
+    insts
+}
+
+/// 12-bit immediates of adds, subtracts, loads and stores, sp and xzr included.
+fn immediates() -> Vec<Inst> {
+    let mut insts = Vec::new();
     for imm12 in [0u16, 1, 9, 10, 4095] {
         insts.push(Inst::AddImm {
             rd: 16,
@@ -102,6 +101,13 @@ fn capstone_prints_what_render_says_for_every_form() {
             imm12,
         });
     }
+    insts
+}
+
+/// Register pairs at every kind of offset, and the ALU and shift forms.
+fn pairs_alu_and_shifts() -> Vec<Inst> {
+    use crate::asm::encode::AluOp;
+    let mut insts = Vec::new();
     for imm7 in [-64i8, -6, -1, 0, 1, 2, 63] {
         insts.push(Inst::Stp {
             rt: 0,
@@ -152,6 +158,28 @@ fn capstone_prints_what_render_says_for_every_form() {
             shift,
         });
     }
+    insts
+}
+
+#[test]
+fn capstone_prints_what_render_says_for_every_form() {
+    use crate::asm::encode::{dc_cvau, ic_ivau, DSB_ISH, ISB, MRS_X1_TPIDR, MSR_TPIDR_X0};
+    let pc = 0x1234_5678_9000u64;
+    let mut insts = vec![
+        Inst::Ret,
+        Inst::Nop,
+        Inst::Svc,
+        DSB_ISH,
+        ISB,
+        MSR_TPIDR_X0,
+        MRS_X1_TPIDR,
+        dc_cvau(0),
+        ic_ivau(5),
+    ];
+    insts.extend(moves());
+    insts.extend(branches_and_pages());
+    insts.extend(immediates());
+    insts.extend(pairs_alu_and_shifts());
     insts.extend([
         Inst::CmpReg { rn: 19, rm: 20 },
         Inst::MovReg { rd: 0, rm: 19 },
