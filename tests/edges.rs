@@ -1,17 +1,86 @@
 //! The regression files under corpus/regressions/edges/ sit exactly on the edge they name (the
-//! corpus replay runs them; this keeps a change of the lowering from moving them off it).
+//! corpus replay runs them on every engine; this keeps a change of the lowering from moving them
+//! off it, and checks what the strategies emit on each side).
 
-use a64call::emit::strategy::AdrpAdd;
+use a64call::emit::strategy::{AdrpAdd, SeqKind, StrategyId};
 use a64call::emit::{emit, EmitOptions};
+use a64call::model::program::Program;
 use a64call::model::text::parse;
+
+fn edge(name: &str) -> Program {
+    let path = format!(
+        "{}/corpus/regressions/edges/{name}.a64",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    parse(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The helper's distance from the only call's first instruction under `strategy`, and the
+/// sequence emitted there.
+fn reach(p: &Program, strategy: StrategyId) -> (i64, SeqKind) {
+    let e = emit(p, strategy.strategy(), &EmitOptions::default()).unwrap();
+    let site = &e.sites[0];
+    assert_eq!(
+        site.start, 12,
+        "{strategy}: the call follows the 3-instruction prologue"
+    );
+    let at = e.code.base + u64::from(site.start);
+    (p.helpers[0].addr as i64 - at as i64, site.choice.kind)
+}
+
+/// `bl` reaches -2^27 ..= 2^27 - 4 bytes from the call site: each file is on one side of an
+/// end, and every strategy that prefers a `bl` uses it exactly inside.
+#[test]
+fn bl_range_edges() {
+    let files = [
+        ("bl-forward-last-in-range", (1 << 27) - 4, true),
+        ("bl-forward-first-out-of-range", 1 << 27, false),
+        ("bl-backward-last-in-range", -(1 << 27), true),
+        ("bl-backward-first-out-of-range", -(1 << 27) - 4, false),
+    ];
+    for (name, distance, reachable) in files {
+        let p = edge(name);
+        for s in [
+            StrategyId::DirectBl,
+            StrategyId::StubOrBl,
+            StrategyId::PoolOrBl,
+        ] {
+            let (d, kind) = reach(&p, s);
+            assert_eq!(d, distance, "{name}");
+            assert_eq!(
+                kind == SeqKind::DirectBl,
+                reachable,
+                "{name} under {s}: {kind:?}"
+            );
+        }
+    }
+}
+
+/// `adrp` reaches the pages -2^20 ..= 2^20 - 1 from the call site's page.
+#[test]
+fn adrp_range_edges() {
+    let files = [
+        ("adrp-forward-last-in-range", (1 << 20) - 1, true),
+        ("adrp-forward-first-out-of-range", 1 << 20, false),
+        ("adrp-backward-last-in-range", -(1 << 20), true),
+        ("adrp-backward-first-out-of-range", -(1 << 20) - 1, false),
+    ];
+    for (name, pages, reachable) in files {
+        let p = edge(name);
+        let (d, kind) = reach(&p, StrategyId::AdrpAdd);
+        let site = p.helpers[0].addr as i64 - d;
+        assert_eq!(
+            (p.helpers[0].addr as i64 >> 12) - (site >> 12),
+            pages,
+            "{name}"
+        );
+        assert_eq!(kind == SeqKind::AdrpAdd, reachable, "{name}: {kind:?}");
+    }
+}
 
 #[test]
 fn the_adrp_of_call_0_is_the_last_word_of_a_page() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/corpus/regressions/edges/adrp-last-word-of-page.a64"
-    );
-    let p = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let p = edge("adrp-last-word-of-page");
     let e = emit(&p, &AdrpAdd, &EmitOptions::default()).unwrap();
     let site = &e.sites[0];
     assert_eq!(
