@@ -12,6 +12,7 @@ use crate::engine::{EngineError, EngineKind};
 use crate::model::gen;
 use crate::model::profile::Profile;
 use crate::model::program::Program;
+use crate::report::edges::EdgeCounts;
 use std::time::{Duration, Instant};
 
 /// The largest batch of programs given to one ELF-engine process.
@@ -42,6 +43,8 @@ pub enum End {
         /// Helper calls in the first run of each program (the reference strategy on the first
         /// engine).
         calls: u64,
+        /// The range edges the emitted code met.
+        edges: EdgeCounts,
     },
     /// A program gave a finding (the campaign stops at the first).
     Found {
@@ -85,7 +88,7 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64)) -> Result<End, EngineErro
     } else {
         1
     };
-    let (mut n, mut calls) = (0u64, 0u64);
+    let (mut n, mut calls, mut edges) = (0u64, 0u64, EdgeCounts::default());
     loop {
         let left = plan.iterations.map(|it| it - n);
         let k = batch_size(start.elapsed(), plan.budget, n, left, cap);
@@ -102,6 +105,10 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64)) -> Result<End, EngineErro
         let refs: Vec<&Program> = progs.iter().collect();
         let reports = run_on(&refs, plan.config, plan.engines)?;
         for ((report, program), seed) in reports.into_iter().zip(progs).zip(seeds) {
+            let targets: Vec<u64> = program.helpers.iter().map(|h| h.addr).collect();
+            for e in &report.emitted {
+                edges.add(e, &targets);
+            }
             calls += report
                 .outcomes
                 .first()
@@ -117,7 +124,11 @@ pub fn run(plan: &Plan, mut progress: impl FnMut(u64)) -> Result<End, EngineErro
         n += k;
         progress(n);
     }
-    Ok(End::Clean { programs: n, calls })
+    Ok(End::Clean {
+        programs: n,
+        calls,
+        edges,
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! The same bytes and profile always give the same program. [`from_seed`] expands a 64-bit seed
 //! into bytes with splitmix64 so `a64call gen --seed N` is reproducible too.
 
+use crate::asm::buffer::LabelUse;
 use crate::asm::encode::AluOp;
 use crate::machine::layout;
 use crate::model::profile::Profile;
@@ -67,7 +68,15 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
         } else {
             Distance::Far
         };
-        let addr = place_helper(u, code_base, class, &helpers)?;
+        let aimed = match class {
+            Distance::Near => None,
+            _ if !u.ratio(1, 4)? => None,
+            _ => Some(edge_target(u, code_base, class)?).filter(|&a| free(a, code_base, &helpers)),
+        };
+        let addr = match aimed {
+            Some(a) => a,
+            None => place_helper(u, code_base, class, &helpers)?,
+        };
         let arity = u.int_in_range(profile.args.0..=profile.args.1.min(8))?;
         helpers.push(Helper { addr, arity });
     }
@@ -90,6 +99,46 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
     };
     debug_assert!(p.validate().is_ok(), "{:?}", p.validate());
     Ok(p)
+}
+
+/// A helper address aimed at a range edge of a call site among the function's first 16 words
+/// past the prologue (where a site lands is known only once emitted; `report::edges` counts the
+/// edges runs met): for a mid helper `bl`'s last reachable word forward or backward, for a far one
+/// `adrp`'s last reachable page forward or backward; one step inside, exactly on it, or one step
+/// outside. Both stay in their distance class (the class boundaries are 4 MiB inside the reach).
+fn edge_target(u: &mut Unstructured, code: u64, class: Distance) -> Result<u64> {
+    let site = (code + 12 + 4 * u64::from(u.int_in_range(0..=15u8)?)) as i64;
+    let step = i64::from(u.int_in_range(0..=2u8)?) - 1;
+    let forward = u.arbitrary::<bool>()?;
+    let addr = if class == Distance::Mid {
+        let b = LabelUse::Branch26;
+        let edge = if forward {
+            b.max_forward()
+        } else {
+            -b.max_backward()
+        };
+        site + edge + 4 * step
+    } else {
+        let pages = if forward { ADRP_PAGES - 1 } else { -ADRP_PAGES } + step;
+        let within = 4 * i64::from(u.int_in_range(0..=((4096 - 16) / 4) as u16)?);
+        (((site >> 12) + pages) << 12) + within
+    };
+    Ok(addr as u64)
+}
+
+/// `adrp` reaches this many 4 KiB pages on either side (imm21: -2^20 ..= 2^20 - 1).
+const ADRP_PAGES: i64 = 1 << 20;
+
+/// Can a helper go at `a`: in the user range, its code inside one 64 KiB page that is clear of
+/// the function's and of every other helper's?
+fn free(a: u64, code: u64, taken: &[Helper]) -> bool {
+    let page = layout::HELPER_PAGE;
+    let p = a / page * page;
+    a >= layout::USER_MIN
+        && a + layout::HELPER_MAX_BYTES <= layout::USER_MAX
+        && a % page <= page - layout::HELPER_MAX_BYTES
+        && !(p < code + CODE_CLEARANCE && code < p + page)
+        && taken.iter().all(|h| h.addr / page != p / page)
 }
 
 /// Pick a helper address of the wanted distance class; falls back to a deterministic search if

@@ -14,12 +14,13 @@ use crate::emit::strategy::{
 pub struct Faulty(PlantedBug);
 
 /// One wrapper per bug that breaks a strategy's call sequence.
-static FAULTY: [Faulty; 6] = [
+static FAULTY: [Faulty; 7] = [
     Faulty(PlantedBug::PoolScratchX19),
     Faulty(PlantedBug::MovkShiftWrong),
     Faulty(PlantedBug::MovzRegMismatch),
     Faulty(PlantedBug::Fixed4DropsHw2),
     Faulty(PlantedBug::AdrpLo12Wrong),
+    Faulty(PlantedBug::AdrpPageOfNextWord),
     Faulty(PlantedBug::DirectNoRangeCheck),
 ];
 
@@ -95,6 +96,28 @@ fn adrp_wrong_lo12(buf: &mut CodeBuffer, target: u64) -> bool {
     true
 }
 
+/// `adrp` whose page offset is counted from the page of the word after it.
+fn adrp_next_words_page(buf: &mut CodeBuffer, target: u64) -> bool {
+    let pc = buf.pc();
+    let pages = ((target >> 12) as i64).wrapping_sub(((pc + 4) >> 12) as i64);
+    if !fits_signed(pages, 21) {
+        return false;
+    }
+    buf.push_all(&[
+        Inst::Adrp {
+            rd: X16,
+            pages: pages as i32,
+        },
+        Inst::AddImm {
+            rd: X16,
+            rn: X16,
+            imm12: (target & 0xFFF) as u16,
+        },
+        Inst::Blr { rn: X16 },
+    ]);
+    true
+}
+
 /// `bl` with the word offset truncated to 26 bits, whatever the distance.
 fn bl_truncated(buf: &mut CodeBuffer, target: u64) {
     let delta = target.wrapping_sub(buf.pc()) as i64;
@@ -139,6 +162,9 @@ impl Strategy for Faulty {
                 choice(SeqKind::MovImm)
             }
             PlantedBug::AdrpLo12Wrong if adrp_wrong_lo12(buf, target) => choice(SeqKind::AdrpAdd),
+            PlantedBug::AdrpPageOfNextWord if adrp_next_words_page(buf, target) => {
+                choice(SeqKind::AdrpAdd)
+            }
             PlantedBug::DirectNoRangeCheck => {
                 if !try_direct_bl(buf, target) {
                     bl_truncated(buf, target);

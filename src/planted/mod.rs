@@ -74,6 +74,10 @@ pub enum PlantedBug {
     /// adrp+add: the `add` uses the call site's low 12 bits instead of the target's.
     #[strum(to_string = "adrp-lo12-wrong")]
     AdrpLo12Wrong,
+    /// adrp+add: the `adrp`'s page is taken from the next instruction's address, not its own (a
+    /// reported linker bug): wrong only for an `adrp` in the last word of a 4 KiB page.
+    #[strum(to_string = "adrp-page-of-next-word")]
+    AdrpPageOfNextWord,
     /// Direct `bl`: emitted without a range check, offsets silently truncated.
     #[strum(to_string = "direct-no-range-check")]
     DirectNoRangeCheck,
@@ -118,7 +122,7 @@ impl PlantedBug {
             | PlantedBug::MovzRegMismatch
             | PlantedBug::ConstTrivialDropped => &strategy::MovzMinimal,
             PlantedBug::Fixed4DropsHw2 => &strategy::MovzFixed4,
-            PlantedBug::AdrpLo12Wrong => &strategy::AdrpAdd,
+            PlantedBug::AdrpLo12Wrong | PlantedBug::AdrpPageOfNextWord => &strategy::AdrpAdd,
             PlantedBug::DirectNoRangeCheck => &strategy::DirectBl,
         }
     }
@@ -183,6 +187,7 @@ impl PlantedBug {
             | PlantedBug::MovzRegMismatch
             | PlantedBug::Fixed4DropsHw2
             | PlantedBug::AdrpLo12Wrong
+            | PlantedBug::AdrpPageOfNextWord
             | PlantedBug::DirectNoRangeCheck
             // In the lowering: a const emitter instead.
             | PlantedBug::ConstTrivialDropped => {}
@@ -205,7 +210,10 @@ impl PlantedBug {
     /// The generator profile whose programs exercise this bug.
     pub fn profile(self) -> BuiltIn {
         match self {
-            PlantedBug::PoolIslandSkipped | PlantedBug::PoolOnFallthrough => BuiltIn::Huge,
+            // Functions over a page, so some `adrp` falls in a page's last word.
+            PlantedBug::PoolIslandSkipped
+            | PlantedBug::PoolOnFallthrough
+            | PlantedBug::AdrpPageOfNextWord => BuiltIn::Huge,
             PlantedBug::AdrpLo12Wrong | PlantedBug::ConstTrivialDropped => BuiltIn::Default,
             _ => BuiltIn::Far64,
         }

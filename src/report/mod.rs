@@ -1,8 +1,9 @@
 //! Reports: [`measure`] turns runs into exact size and instruction reports, [`thresholds`]
 //! checks the gate's rules against them, and [`render`] writes them as Markdown, JSON and an SVG
-//! chart.
+//! chart; [`edges`] counts the range edges a campaign's code met.
 
 pub mod cputime;
+pub mod edges;
 pub mod measure;
 pub mod render;
 pub mod thresholds;

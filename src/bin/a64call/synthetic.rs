@@ -226,7 +226,11 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             println!("repro: {}", path.display());
             Ok(ExitCode::from(1))
         }
-        campaign::End::Clean { programs, calls } => {
+        campaign::End::Clean {
+            programs,
+            calls,
+            edges,
+        } => {
             let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
             println!(
                 "ok: {programs} programs (profile {}, seeds {}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
@@ -237,6 +241,7 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
                 names.join("+")
             );
             print_throughput(programs, start, cpu0);
+            println!("{}", edges.line());
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -1,0 +1,158 @@
+//! Which range edges emitted code met: call sites whose helper is exactly at the reach of `bl`
+//! or `adrp` from the site, one step inside or just outside, and call sequences that straddle a
+//! 4 KiB page. The generator aims helpers at these edges (`model::gen`), but only emission fixes
+//! where a site lands, so `a64call check` counts the edges met and prints them: the evidence that
+//! the runs exercised each one.
+
+use crate::asm::buffer::LabelUse;
+use crate::emit::strategy::StrategyId;
+use crate::emit::Emitted;
+
+/// One edge: which reach, which side, and how far from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edge {
+    /// `"bl"` (bytes) or `"adrp"` (pages).
+    pub reach: &'static str,
+    /// Forward (positive distances) or backward.
+    pub forward: bool,
+    /// -1: one step inside the reach, 0: its last reachable step, 1: the first beyond it.
+    pub step: i8,
+}
+
+/// How many call sites met each edge (under the strategies that judge that reach: `direct`,
+/// `stub+bl` and `pool+bl` for `bl`, `adrp` for `adrp`), and how many call sequences crossed a
+/// 4 KiB page boundary (under any strategy).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EdgeCounts {
+    /// Sites per edge, in [`EdgeCounts::EDGES`] order.
+    pub sites: [u64; 12],
+    /// Call sequences whose first and last instruction lie in different 4 KiB pages.
+    pub straddles: u64,
+}
+
+impl EdgeCounts {
+    /// The edges counted: `bl` then `adrp`, forward then backward, inside, on, beyond.
+    pub const EDGES: [Edge; 12] = {
+        let mut e = [Edge {
+            reach: "bl",
+            forward: true,
+            step: -1,
+        }; 12];
+        let mut i = 0;
+        while i < 12 {
+            e[i] = Edge {
+                reach: if i < 6 { "bl" } else { "adrp" },
+                forward: i % 6 < 3,
+                step: (i % 3) as i8 - 1,
+            };
+            i += 1;
+        }
+        e
+    };
+
+    /// Count the sites of one emitted function.
+    pub fn add(&mut self, e: &Emitted, targets: &[u64]) {
+        for site in &e.sites {
+            let at = e.code.base + u64::from(site.start);
+            let last = e.code.base + u64::from(site.ret) - 4;
+            self.straddles += u64::from(at >> 12 != last >> 12);
+            let target = targets[site.helper as usize];
+            if let Some(i) = edge_index(e.strategy, at, target) {
+                self.sites[i] += 1;
+            }
+        }
+    }
+
+    /// One line: every edge with its count.
+    pub fn line(&self) -> String {
+        let edges: Vec<String> = Self::EDGES
+            .iter()
+            .zip(self.sites)
+            .map(|(e, n)| format!("{} {} {}: {n}", e.reach, e.label(), e.side()))
+            .collect();
+        format!(
+            "edges met (call sites): {}; page-straddling call sequences: {}",
+            edges.join(", "),
+            self.straddles
+        )
+    }
+}
+
+impl Edge {
+    fn label(&self) -> &'static str {
+        match (self.reach, self.forward) {
+            ("bl", true) => "+128MiB-4",
+            ("bl", false) => "-128MiB",
+            (_, true) => "+(2^20-1) pages",
+            (_, false) => "-2^20 pages",
+        }
+    }
+
+    fn side(&self) -> &'static str {
+        ["one step inside", "on", "one step beyond"][(self.step + 1) as usize]
+    }
+}
+
+/// Which edge of the reach `strategy` judges a call from `at` to `target` is on, if any.
+fn edge_index(strategy: StrategyId, at: u64, target: u64) -> Option<usize> {
+    let (base, delta, unit) = match strategy {
+        StrategyId::DirectBl | StrategyId::StubOrBl | StrategyId::PoolOrBl => {
+            let b = LabelUse::Branch26;
+            let d = target as i64 - at as i64;
+            let (edge, base) = if d > 0 {
+                (b.max_forward(), 0)
+            } else {
+                (-b.max_backward(), 3)
+            };
+            (base, d - edge, 4)
+        }
+        StrategyId::AdrpAdd => {
+            let pages = (target as i64 >> 12) - (at as i64 >> 12);
+            let (edge, base) = if pages > 0 {
+                ((1 << 20) - 1, 6)
+            } else {
+                (-(1 << 20), 9)
+            };
+            (base, pages - edge, 1)
+        }
+        _ => return None,
+    };
+    // Steps away from the edge, counted outward: forward edges grow with the distance, backward
+    // ones shrink.
+    let outward = if base % 6 == 0 { delta } else { -delta };
+    match outward {
+        d if d == -unit => Some(base),
+        0 => Some(base + 1),
+        d if d == unit => Some(base + 2),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_side_of_each_edge_is_told_apart() {
+        let at = 0x20_0000_1000u64;
+        let bl = |d: i64| edge_index(StrategyId::DirectBl, at, (at as i64 + d) as u64);
+        assert_eq!(bl((1 << 27) - 8), Some(0));
+        assert_eq!(bl((1 << 27) - 4), Some(1));
+        assert_eq!(bl(1 << 27), Some(2));
+        assert_eq!(bl(-(1 << 27) + 4), Some(3));
+        assert_eq!(bl(-(1 << 27)), Some(4));
+        assert_eq!(bl(-(1 << 27) - 4), Some(5));
+        assert_eq!(bl(1 << 20), None);
+        let adrp = |p: i64| edge_index(StrategyId::AdrpAdd, at, (at as i64 + (p << 12)) as u64);
+        assert_eq!(adrp((1 << 20) - 2), Some(6));
+        assert_eq!(adrp((1 << 20) - 1), Some(7));
+        assert_eq!(adrp(1 << 20), Some(8));
+        assert_eq!(adrp(-(1 << 20) + 1), Some(9));
+        assert_eq!(adrp(-(1 << 20)), Some(10));
+        assert_eq!(adrp(-(1 << 20) - 1), Some(11));
+        assert_eq!(
+            edge_index(StrategyId::LiteralPool, at, at + (1 << 27)),
+            None
+        );
+    }
+}
