@@ -91,3 +91,31 @@ fn the_adrp_of_call_0_is_the_last_word_of_a_page() {
     );
     assert_eq!(site.ret - site.start, 12, "adrp, add, blr");
 }
+
+/// The generator's programs meet every range edge, one step inside, on and beyond, in both
+/// directions, within the first 3,000 default-profile seeds (emission alone decides it).
+#[test]
+fn generated_programs_meet_every_edge() {
+    use a64call::model::gen::from_seed;
+    use a64call::model::profile::Profile;
+    use a64call::report::edges::EdgeCounts;
+    let profile = Profile::named("default").unwrap();
+    let strategies = [
+        StrategyId::DirectBl,
+        StrategyId::StubOrBl,
+        StrategyId::PoolOrBl,
+        StrategyId::AdrpAdd,
+    ];
+    let mut edges = EdgeCounts::default();
+    for seed in 1..=3000 {
+        let p = from_seed(seed, &profile);
+        let targets: Vec<u64> = p.helpers.iter().map(|h| h.addr).collect();
+        for s in strategies {
+            edges.add(
+                &emit(&p, s.strategy(), &EmitOptions::default()).unwrap(),
+                &targets,
+            );
+        }
+    }
+    assert!(edges.sites.iter().all(|&n| n > 0), "{}", edges.line());
+}
