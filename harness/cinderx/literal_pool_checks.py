@@ -183,6 +183,17 @@ def bigfunc_text(out, L):
              "lands more than 128 MiB from `_cinderx.so` (the code allocator places big functions in chunks of "
              "their own), the `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub, in both builds: "
              "the cost of a wrong near guess, not an error.\n")
+    same = []
+    for n in (3500, 4095):
+        lines = read(f"{out}/bigfunc-{n}-patched.same-code.txt").strip().splitlines()
+        if lines:
+            code = read(f"{out}/bigfunc-{n}-patched.same-code.exit").strip() or "?"
+            same.append(f"- {n:,} sites, patched against baseline (`target_compare.py --same-code`, exit {code}): "
+                        f"{lines[-1].replace('target_compare: ', '')}")
+    if same:
+        L.append("Over the bound, the code of before the patch, checked: the same size, the same call sequences of "
+                 "each kind and the same targets as the baseline's function.\n")
+        L.extend(same + [""])
 
 
 def load_json(path):

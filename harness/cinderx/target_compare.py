@@ -1,6 +1,6 @@
 """Do two builds' JIT functions make their far calls to the same targets? (host Python)
 
-    target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT]
+    target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT] [--same-code]
 
 Both files are `a64call verify --json` reports of dumps of the same Python functions compiled by
 two builds (the baseline and the literal-pool patch, or a deliberately broken variant). The patch
@@ -21,6 +21,10 @@ are compared as "some function in _cinderx.so" and counted. The patch emits lite
 targets outside `_cinderx.so` (it guesses every call into it near), so every literal is compared
 by name. A stub's own `br x16` (`br out`) is left out: the `bl` to the stub already resolves to its
 target.
+
+With --same-code, each function must also be the baseline's code: the same size in bytes and
+the same number of call sequences of each kind (the patch's claim for a function it emits the
+way of before the patch, over its size bound).
 
 Prints one line per differing function and target and a summary; exit 0 when every function
 agrees, 1 when one does not, 2 on bad input (a missing or malformed file, or no function in
@@ -79,7 +83,17 @@ def compare_function(b, c):
     return [f"{t}: {cc[t]} sites, the baseline {cb[t]}" for t in sorted(set(cb) | set(cc)) if cb[t] != cc[t]]
 
 
-def compare(base, cand):
+def same_code(b, c):
+    """[what differs] between a function and the baseline's in size and call sequences by kind."""
+    diffs = []
+    if b.get("size") != c.get("size"):
+        diffs.append(f"{c.get('size')} bytes, the baseline {b.get('size')}")
+    if b.get("calls") != c.get("calls"):
+        diffs.append(f"call sequences {c.get('calls')}, the baseline {b.get('calls')}")
+    return diffs
+
+
+def compare(base, cand, code=False):
     common = sorted(set(base) & set(cand))
     if not common:
         raise BadInput("no function is in both reports")
@@ -87,6 +101,8 @@ def compare(base, cand):
               "unnamed _cinderx.so": 0, "differing functions": {}, "only in one": len(set(base) ^ set(cand))}
     for name in common:
         diffs = compare_function(base[name], cand[name])
+        if code:
+            diffs += same_code(base[name], cand[name])
         sites = call_sites(cand[name])
         result["sites"] += len(sites)
         result["unnamed _cinderx.so"] += sum(1 for s in sites if entry(s) == "_cinderx.so:*")
@@ -104,9 +120,11 @@ def main(argv):
             raise BadInput("--json needs a file name")
         out = argv[i + 1]
         argv = argv[:i] + argv[i + 2:]
+    code = "--same-code" in argv
+    argv = [a for a in argv if a != "--same-code"]
     if len(argv) != 2:
-        raise BadInput("usage: target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT]")
-    r = compare(load(argv[0]), load(argv[1]))
+        raise BadInput("usage: target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT] [--same-code]")
+    r = compare(load(argv[0]), load(argv[1]), code)
     for name, diffs in r["differing functions"].items():
         for d in diffs:
             print(f"DIFFERENT {name} {d}")
@@ -114,7 +132,8 @@ def main(argv):
         with open(out, "w") as f:
             json.dump(r, f, indent=1)
     bad = len(r["differing functions"])
-    print(f"target_compare: {r['functions'] - bad}/{r['functions']} functions call each target from as many "
+    what = "are the baseline's code and call" if code else "call"
+    print(f"target_compare: {r['functions'] - bad}/{r['functions']} functions {what} each target from as many "
           f"sites as the baseline ({r['sites']} sites: {r['by name']} by name, {r['unnamed _cinderx.so']} only as "
           f"unnamed _cinderx.so functions, the rest unresolved or set at run time; {r['only in one']} functions "
           "in one report only)")
