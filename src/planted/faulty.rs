@@ -73,11 +73,18 @@ fn movz_call(buf: &mut CodeBuffer, target: u64, bug: PlantedBug) {
     buf.push(Inst::Blr { rn: X16 });
 }
 
-/// `adrp x16; add x16` with the call site's low 12 bits instead of the target's; false when the
-/// page is out of reach (the strategy then falls back correctly).
-fn adrp_wrong_lo12(buf: &mut CodeBuffer, target: u64) -> bool {
+/// `adrp x16; add x16; blr x16` with the page counted from the address `page_of` gives for
+/// the `adrp`'s own and the low 12 bits `lo12` gives for the target; false when that page is out
+/// of reach (the strategy then falls back correctly). The correct sequence is
+/// `adrp_call(buf, target, |pc| pc, |_, t| t)`.
+fn adrp_call(
+    buf: &mut CodeBuffer,
+    target: u64,
+    page_of: fn(u64) -> u64,
+    lo12: fn(u64, u64) -> u64,
+) -> bool {
     let pc = buf.pc();
-    let pages = ((target >> 12) as i64).wrapping_sub((pc >> 12) as i64);
+    let pages = ((target >> 12) as i64).wrapping_sub((page_of(pc) >> 12) as i64);
     if !fits_signed(pages, 21) {
         return false;
     }
@@ -89,33 +96,21 @@ fn adrp_wrong_lo12(buf: &mut CodeBuffer, target: u64) -> bool {
         Inst::AddImm {
             rd: X16,
             rn: X16,
-            imm12: (pc & 0xFFF) as u16,
+            imm12: (lo12(pc, target) & 0xFFF) as u16,
         },
         Inst::Blr { rn: X16 },
     ]);
     true
 }
 
-/// `adrp` whose page offset is counted from the page of the word after it.
+/// `adrp-lo12-wrong`: the `add` takes the call site's low 12 bits instead of the target's.
+fn adrp_wrong_lo12(buf: &mut CodeBuffer, target: u64) -> bool {
+    adrp_call(buf, target, |pc| pc, |pc, _| pc)
+}
+
+/// `adrp-page-of-next-word`: the `adrp`'s page is counted from the word after it.
 fn adrp_next_words_page(buf: &mut CodeBuffer, target: u64) -> bool {
-    let pc = buf.pc();
-    let pages = ((target >> 12) as i64).wrapping_sub(((pc + 4) >> 12) as i64);
-    if !fits_signed(pages, 21) {
-        return false;
-    }
-    buf.push_all(&[
-        Inst::Adrp {
-            rd: X16,
-            pages: pages as i32,
-        },
-        Inst::AddImm {
-            rd: X16,
-            rn: X16,
-            imm12: (target & 0xFFF) as u16,
-        },
-        Inst::Blr { rn: X16 },
-    ]);
-    true
+    adrp_call(buf, target, |pc| pc + 4, |_, t| t)
 }
 
 /// `bl` with the word offset truncated to 26 bits, whatever the distance.
