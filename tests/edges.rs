@@ -67,14 +67,21 @@ fn adrp_range_edges() {
     ];
     for (name, pages, reachable) in files {
         let p = edge(name);
-        let (d, kind) = reach(&p, StrategyId::AdrpAdd);
-        let site = p.helpers[0].addr as i64 - d;
-        assert_eq!(
-            (p.helpers[0].addr as i64 >> 12) - (site >> 12),
-            pages,
-            "{name}"
-        );
-        assert_eq!(kind == SeqKind::AdrpAdd, reachable, "{name}: {kind:?}");
+        // `direct` takes adrp+add+blr beyond bl's reach, as `adrp` does.
+        for s in [StrategyId::AdrpAdd, StrategyId::DirectBl] {
+            let (d, kind) = reach(&p, s);
+            let site = p.helpers[0].addr as i64 - d;
+            assert_eq!(
+                (p.helpers[0].addr as i64 >> 12) - (site >> 12),
+                pages,
+                "{name}"
+            );
+            assert_eq!(
+                kind == SeqKind::AdrpAdd,
+                reachable,
+                "{name} under {s}: {kind:?}"
+            );
+        }
     }
 }
 

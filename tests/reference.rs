@@ -64,7 +64,7 @@ fn the_reference_follows_the_model() {
 }
 
 /// A program that fills the call log ends at the log's capacity on every engine, as the
-/// reference says (16 * 16 * 16 iterations of 43 calls is more than 174,762).
+/// reference says (16 * 16 * 16 iterations of 43 calls is more than LOG_CAPACITY, 95,325).
 #[test]
 fn a_full_call_log_ends_the_run_where_the_reference_says() {
     let calls = "      v1 = call h0(v1)\n".repeat(43);

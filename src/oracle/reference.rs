@@ -45,6 +45,8 @@ pub struct ExpectedCall {
     pub counters: Vec<u64>,
     /// The static call site (`Call` ops numbered in program order).
     pub site: u32,
+    /// How many of `x0..x7` are the call's arguments (the rest hold what the caller left).
+    pub arity: u8,
 }
 
 /// How the program must end.
@@ -206,6 +208,7 @@ impl Eval<'_> {
             regs: self.regs,
             counters: self.counters.clone(),
             site: self.site_of[&(op as *const Op)],
+            arity: args.len() as u8,
         });
         let arity = self.program.helpers[helper as usize].arity;
         let x0_7: [u64; 8] = std::array::from_fn(|n| self.regs[n]);
@@ -301,8 +304,8 @@ fn first_call_difference(
             ));
         }
         if let Some(r) = (0..16).find(|&r| got.regs[r] != want.regs[r]) {
-            let what = if r < 8 {
-                "the program gives"
+            let what = if r < usize::from(want.arity) {
+                "the program passes"
             } else {
                 "the caller left"
             };
@@ -335,7 +338,17 @@ fn first_call_difference(
     if n > m || (n < m && !prefix_only) {
         return Some((
             Some(n.min(m)),
-            format!("{n} helper calls, the program makes {m}"),
+            format!(
+                "{n} helper calls, the program makes {m}{}",
+                if n < m {
+                    format!(
+                        " (the run ended early: exit {:?} at pc {:#x})",
+                        outcome.exit, outcome.pc
+                    )
+                } else {
+                    String::new()
+                }
+            ),
         ));
     }
     None

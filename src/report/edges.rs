@@ -19,9 +19,9 @@ pub struct Edge {
     pub step: i8,
 }
 
-/// How many call sites met each edge (under the strategies that judge that reach: `direct`,
-/// `stub+bl` and `pool+bl` for `bl`, `adrp` for `adrp`), and how many call sequences crossed a
-/// 4 KiB page boundary (under any strategy).
+/// How many call sites met each edge, summed over the strategies that judge that reach (`direct`,
+/// `stub+bl` and `pool+bl` for `bl`; `adrp`, and `direct` beyond `bl`, for `adrp`), and how many
+/// call sequences crossed a 4 KiB page boundary, summed over every strategy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EdgeCounts {
     /// Sites per edge, in [`EdgeCounts::EDGES`] order.
@@ -71,7 +71,8 @@ impl EdgeCounts {
             .map(|(e, n)| format!("{} {} {}: {n}", e.reach, e.label(), e.side()))
             .collect();
         format!(
-            "edges met (call sites): {}; page-straddling call sequences: {}",
+            "edges met (call sites, summed over the strategies that decide by that reach): {}; \
+             page-straddling call sequences (summed over all strategies): {}",
             edges.join(", "),
             self.straddles
         )
@@ -93,37 +94,46 @@ impl Edge {
     }
 }
 
-/// Which edge of the reach `strategy` judges a call from `at` to `target` is on, if any.
+/// Which edge of a reach `strategy` judges a call from `at` to `target` by is it on, if any:
+/// `stub+bl` and `pool+bl` decide by `bl`'s, `adrp` by `adrp`'s, and `direct` by `bl`'s and
+/// then, beyond it, by `adrp`'s.
 fn edge_index(strategy: StrategyId, at: u64, target: u64) -> Option<usize> {
-    let (base, delta, unit) = match strategy {
-        StrategyId::DirectBl | StrategyId::StubOrBl | StrategyId::PoolOrBl => {
-            let b = LabelUse::Branch26;
-            let d = target as i64 - at as i64;
-            let (edge, base) = if d > 0 {
-                (b.max_forward(), 0)
-            } else {
-                (-b.max_backward(), 3)
-            };
-            (base, d - edge, 4)
-        }
-        StrategyId::AdrpAdd => {
-            let pages = (target as i64 >> 12) - (at as i64 >> 12);
-            let (edge, base) = if pages > 0 {
-                ((1 << 20) - 1, 6)
-            } else {
-                (-(1 << 20), 9)
-            };
-            (base, pages - edge, 1)
-        }
-        _ => return None,
-    };
-    // Steps away from the edge, counted outward: forward edges grow with the distance, backward
-    // ones shrink.
-    let outward = if base % 6 == 0 { delta } else { -delta };
+    match strategy {
+        StrategyId::StubOrBl | StrategyId::PoolOrBl => bl_edge(at, target),
+        StrategyId::DirectBl => bl_edge(at, target).or_else(|| adrp_edge(at, target)),
+        StrategyId::AdrpAdd => adrp_edge(at, target),
+        _ => None,
+    }
+}
+
+/// Edges 0..6: `bl`'s reach, in bytes.
+fn bl_edge(at: u64, target: u64) -> Option<usize> {
+    let b = LabelUse::Branch26;
+    let d = target as i64 - at as i64;
+    if d > 0 {
+        side(d - b.max_forward(), 4)
+    } else {
+        side(-b.max_backward() - d, 4).map(|s| 3 + s)
+    }
+}
+
+/// Edges 6..12: `adrp`'s reach, in 4 KiB pages.
+fn adrp_edge(at: u64, target: u64) -> Option<usize> {
+    let pages = (target as i64 >> 12) - (at as i64 >> 12);
+    if pages > 0 {
+        side(pages - ((1 << 20) - 1), 1).map(|s| 6 + s)
+    } else {
+        side(-(1 << 20) - pages, 1).map(|s| 9 + s)
+    }
+}
+
+/// 0, 1 or 2 for one step inside, on, or one step beyond an edge, given how far `outward` of it
+/// a target is, in steps of `unit`.
+fn side(outward: i64, unit: i64) -> Option<usize> {
     match outward {
-        d if d == -unit => Some(base),
-        0 => Some(base + 1),
-        d if d == unit => Some(base + 2),
+        d if d == -unit => Some(0),
+        0 => Some(1),
+        d if d == unit => Some(2),
         _ => None,
     }
 }
@@ -154,5 +164,9 @@ mod tests {
             edge_index(StrategyId::LiteralPool, at, at + (1 << 27)),
             None
         );
+        // `direct` decides by adrp's reach beyond bl's.
+        let far = (at as i64 + (((1 << 20) - 1) << 12)) as u64;
+        assert_eq!(edge_index(StrategyId::DirectBl, at, far), Some(7));
+        assert_eq!(edge_index(StrategyId::StubOrBl, at, far), None);
     }
 }
