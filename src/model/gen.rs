@@ -4,7 +4,7 @@
 //! into bytes with splitmix64 so `a64call gen --seed N` is reproducible too.
 
 use crate::asm::buffer::LabelUse;
-use crate::asm::encode::AluOp;
+use crate::asm::encode::{AluOp, ADRP_PAGES};
 use crate::machine::layout;
 use crate::model::profile::Profile;
 use crate::model::program::{
@@ -126,9 +126,6 @@ fn edge_target(u: &mut Unstructured, code: u64, class: Distance) -> Result<u64> 
     Ok(addr as u64)
 }
 
-/// `adrp` reaches this many 4 KiB pages on either side (imm21: -2^20 ..= 2^20 - 1).
-const ADRP_PAGES: i64 = 1 << 20;
-
 /// Can a helper go at `a`: in the user range, its code inside one 64 KiB page that is clear of
 /// the function's and of every other helper's?
 fn free(a: u64, code: u64, taken: &[Helper]) -> bool {
@@ -183,14 +180,7 @@ fn place_helper(u: &mut Unstructured, code: u64, class: Distance, taken: &[Helpe
         }
     } / page
         * page;
-    let ok = |p: u64| {
-        let a = p + off;
-        p >= layout::USER_MIN
-            && a < layout::USER_MAX
-            && Distance::between(code, a) == class
-            && !(p < code + CODE_CLEARANCE && code < p + page)
-            && taken.iter().all(|h| h.addr / page != p / page)
-    };
+    let ok = |p: u64| free(p + off, code, taken) && Distance::between(code, p + off) == class;
     let mut p = raw_page;
     for k in 0..4096u64 {
         if ok(p) {

@@ -5,51 +5,23 @@
 //! the runs exercised each one.
 
 use crate::asm::buffer::LabelUse;
+use crate::asm::encode::ADRP_PAGES;
 use crate::emit::strategy::StrategyId;
 use crate::emit::Emitted;
-
-/// One edge: which reach, which side, and how far from it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Edge {
-    /// `"bl"` (bytes) or `"adrp"` (pages).
-    pub reach: &'static str,
-    /// Forward (positive distances) or backward.
-    pub forward: bool,
-    /// -1: one step inside the reach, 0: its last reachable step, 1: the first beyond it.
-    pub step: i8,
-}
 
 /// How many call sites met each edge, summed over the strategies that judge that reach (`direct`,
 /// `stub+bl` and `pool+bl` for `bl`; `adrp`, and `direct` beyond `bl`, for `adrp`), and how many
 /// call sequences crossed a 4 KiB page boundary, summed over every strategy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EdgeCounts {
-    /// Sites per edge, in [`EdgeCounts::EDGES`] order.
+    /// Sites per edge, by [`edge_name`]'s index: `bl` then `adrp`, forward then backward, one
+    /// step inside, on, one step beyond.
     pub sites: [u64; 12],
     /// Call sequences whose first and last instruction lie in different 4 KiB pages.
     pub straddles: u64,
 }
 
 impl EdgeCounts {
-    /// The edges counted: `bl` then `adrp`, forward then backward, inside, on, beyond.
-    pub const EDGES: [Edge; 12] = {
-        let mut e = [Edge {
-            reach: "bl",
-            forward: true,
-            step: -1,
-        }; 12];
-        let mut i = 0;
-        while i < 12 {
-            e[i] = Edge {
-                reach: if i < 6 { "bl" } else { "adrp" },
-                forward: i % 6 < 3,
-                step: (i % 3) as i8 - 1,
-            };
-            i += 1;
-        }
-        e
-    };
-
     /// Count the sites of one emitted function.
     pub fn add(&mut self, e: &Emitted, targets: &[u64]) {
         for site in &e.sites {
@@ -65,10 +37,8 @@ impl EdgeCounts {
 
     /// One line: every edge with its count.
     pub fn line(&self) -> String {
-        let edges: Vec<String> = Self::EDGES
-            .iter()
-            .zip(self.sites)
-            .map(|(e, n)| format!("{} {} {}: {n}", e.reach, e.label(), e.side()))
+        let edges: Vec<String> = (0..self.sites.len())
+            .map(|i| format!("{}: {}", edge_name(i), self.sites[i]))
             .collect();
         format!(
             "edges met (call sites, summed over the strategies that decide by that reach): {}; \
@@ -79,19 +49,16 @@ impl EdgeCounts {
     }
 }
 
-impl Edge {
-    fn label(&self) -> &'static str {
-        match (self.reach, self.forward) {
-            ("bl", true) => "+128MiB-4",
-            ("bl", false) => "-128MiB",
-            (_, true) => "+(2^20-1) pages",
-            (_, false) => "-2^20 pages",
-        }
-    }
-
-    fn side(&self) -> &'static str {
-        ["one step inside", "on", "one step beyond"][(self.step + 1) as usize]
-    }
+/// The name of edge `i` (the index [`edge_index`] gives): which reach, which end, which side.
+fn edge_name(i: usize) -> String {
+    let end = [
+        "bl +128MiB-4",
+        "bl -128MiB",
+        "adrp +(2^20-1) pages",
+        "adrp -2^20 pages",
+    ][i / 3];
+    let side = ["one step inside", "on", "one step beyond"][i % 3];
+    format!("{end} {side}")
 }
 
 /// Which edge of a reach `strategy` judges a call from `at` to `target` by is it on, if any:
@@ -121,9 +88,9 @@ fn bl_edge(at: u64, target: u64) -> Option<usize> {
 fn adrp_edge(at: u64, target: u64) -> Option<usize> {
     let pages = (target as i64 >> 12) - (at as i64 >> 12);
     if pages > 0 {
-        side(pages - ((1 << 20) - 1), 1).map(|s| 6 + s)
+        side(pages - (ADRP_PAGES - 1), 1).map(|s| 6 + s)
     } else {
-        side(-(1 << 20) - pages, 1).map(|s| 9 + s)
+        side(-ADRP_PAGES - pages, 1).map(|s| 9 + s)
     }
 }
 

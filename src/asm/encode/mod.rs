@@ -198,6 +198,10 @@ macro_rules! sys_texts {
 }
 use sys_texts;
 
+/// `adrp` reaches this many 4 KiB pages on either side of its own: imm21, `-ADRP_PAGES ..=
+/// ADRP_PAGES - 1`.
+pub const ADRP_PAGES: i64 = 1 << 20;
+
 /// Signed field check helper: does `v` fit in `bits` bits two's complement?
 pub fn fits_signed(v: i64, bits: u32) -> bool {
     let min = -(1i64 << (bits - 1));
