@@ -14,7 +14,7 @@ use crate::emit::Emitted;
 /// call sequences crossed a 4 KiB page boundary, summed over every strategy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EdgeCounts {
-    /// Sites per edge, by [`edge_name`]'s index: `bl` then `adrp`, forward then backward, one
+    /// Sites per edge, by index (as `line` names them): `bl` then `adrp`, forward then backward, one
     /// step inside, on, one step beyond.
     pub sites: [u64; 12],
     /// Call sequences whose first and last instruction lie in different 4 KiB pages.
