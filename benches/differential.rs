@@ -1,9 +1,13 @@
-//! criterion benchmarks: differential throughput, engine time per strategy and profile, and the
-//! ELF engine's batched throughput. Code size and instruction counts are exact, not timed: the
-//! bench prints them as a table (the same numbers `a64call measure` reports) and writes it to
-//! target/criterion/a64call-exact-counts.md.
+//! criterion benchmarks: differential throughput (on the interpreter and on Unicorn), engine time
+//! per strategy and profile, and the ELF engine's batched throughput. Code size and instruction
+//! counts are exact, not timed: the bench prints them as a table (the same numbers `a64call
+//! measure` reports) and writes it to target/criterion/a64call-exact-counts.md. Before the
+//! groups, every engine runs the same programs through the differential and the bench prints
+//! programs per CPU-second for each, with the ratio to Unicorn
+//! (target/criterion/a64call-engine-throughput.md).
 
-use a64call::differential::{run_programs, run_unicorn, Config};
+use a64call::differential::{run_on, run_programs, run_unicorn, Config};
+use a64call::engine::EngineKind;
 use a64call::emit::strategy::{self, StrategyId};
 use a64call::emit::{emit, EmitOptions};
 use a64call::engine::{ElfEngine, Engine, UnicornEngine};
@@ -30,8 +34,55 @@ fn exact_counts() {
     }
 }
 
+/// Programs of the default profile each engine runs for the side-by-side figures.
+const SIDE_BY_SIDE_PROGRAMS: u64 = 1000;
+
+/// The same programs through the differential (two strategies, static check on) on each engine
+/// in turn: programs per CPU-second of this process and its qemu children, and the ratio to
+/// Unicorn's.
+fn engines_side_by_side() {
+    use a64call::report::cputime::cpu_seconds;
+    let prof = BuiltIn::Default.profile();
+    let cfg = Config::with_strategies(vec![
+        StrategyId::MovzMinimal.strategy(),
+        StrategyId::LiteralPool.strategy(),
+    ]);
+    let progs: Vec<_> = (1..=SIDE_BY_SIDE_PROGRAMS).map(|s| from_seed(s, &prof)).collect();
+    let mut rows: Vec<(EngineKind, f64)> = Vec::new();
+    for kind in [EngineKind::Interp, EngineKind::Unicorn, EngineKind::Qemu] {
+        if let Err(e) = kind.available() {
+            eprintln!("side by side: {e}; left out");
+            continue;
+        }
+        let batch = if kind.is_elf() { 24 } else { 1 };
+        let cpu0 = cpu_seconds().expect("/proc/self/stat");
+        for chunk in progs.chunks(batch) {
+            let refs: Vec<_> = chunk.iter().collect();
+            let reports = run_on(&refs, &cfg, &[kind]).unwrap();
+            assert!(reports.iter().all(|r| r.finding.is_none()));
+        }
+        rows.push((kind, cpu_seconds().expect("/proc/self/stat") - cpu0));
+    }
+    let unicorn = rows.iter().find(|r| r.0 == EngineKind::Unicorn).map(|r| r.1);
+    let mut md = format!(
+        "| engine | programs | CPU s | programs per CPU-second | vs unicorn |\n|---|---:|---:|---:|---:|\n"
+    );
+    for (kind, cpu) in &rows {
+        let ratio = unicorn.map_or("-".into(), |u| format!("{:.2}x", u / cpu));
+        md.push_str(&format!(
+            "| {} | {SIDE_BY_SIDE_PROGRAMS} | {cpu:.2} | {:.0} | {ratio} |\n",
+            kind.name(),
+            SIDE_BY_SIDE_PROGRAMS as f64 / cpu
+        ));
+    }
+    println!("differential executions, default profile, movz-min+pool, static check on:\n{md}");
+    let _ = std::fs::create_dir_all("target/criterion");
+    let _ = std::fs::write("target/criterion/a64call-engine-throughput.md", md);
+}
+
 fn differential(c: &mut Criterion) {
     exact_counts();
+    engines_side_by_side();
     let mut g = c.benchmark_group("differential");
     g.sample_size(10).measurement_time(Duration::from_secs(5));
     g.throughput(Throughput::Elements(1));
@@ -52,6 +103,16 @@ fn differential(c: &mut Criterion) {
                 seed += 1;
                 let p = from_seed(seed, &prof);
                 assert!(run_unicorn(&p, &cfg).unwrap().finding.is_none());
+            })
+        });
+        let mut seed = 0u64;
+        let label = format!("{label},interp");
+        g.bench_function(BenchmarkId::new("default-profile", label), |b| {
+            b.iter(|| {
+                seed += 1;
+                let p = from_seed(seed, &prof);
+                let r = run_on(&[&p], &cfg, &[EngineKind::Interp]).unwrap();
+                assert!(r[0].finding.is_none());
             })
         });
     }

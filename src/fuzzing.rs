@@ -24,7 +24,8 @@ use std::sync::OnceLock;
     Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
 )]
 pub enum Target {
-    /// Every strategy on Unicorn, static and dynamic oracles.
+    /// Every strategy on the interpreter (Unicorn beside it on one input in
+    /// [`CONFIRM_EVERY`] and on every finding), static and dynamic oracles.
     #[strum(to_string = "strategies")]
     Strategies,
     /// Unicorn against the ELF engine, several programs per qemu process.
@@ -51,6 +52,38 @@ const PROFILES: [BuiltIn; 5] = [
 ];
 /// Programs per input of the `engines` target (one qemu process each).
 pub const ENGINE_BATCH: usize = 8;
+
+/// One `strategies` input in this many (by a hash of its bytes) also runs on Unicorn.
+pub const CONFIRM_EVERY: u64 = 16;
+
+/// Does this input of the `strategies` target also run on Unicorn?
+fn confirmed_input(data: &[u8]) -> bool {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut h = DefaultHasher::new();
+    h.write(data);
+    h.finish().is_multiple_of(CONFIRM_EVERY)
+}
+
+/// The `strategies` target's differential: on the interpreter, with Unicorn beside it when the
+/// input is sampled, and again with Unicorn when the interpreter alone found something (its
+/// finding reported when Unicorn's run finds nothing).
+fn strategies_finding(data: &[u8], prog: &Program, cfg: &Config) -> Result<Option<Finding>, String> {
+    const BOTH: [EngineKind; 2] = [EngineKind::Interp, EngineKind::Unicorn];
+    let engines: &[EngineKind] = if confirmed_input(data) {
+        &BOTH
+    } else {
+        &BOTH[..1]
+    };
+    let run = |engines: &[EngineKind]| {
+        differential::run_on(&[prog], cfg, engines)
+            .map(|mut r| r.pop().expect("one report").finding)
+            .map_err(|e| e.to_string())
+    };
+    match run(engines)? {
+        Some(f) if engines.len() == 1 => Ok(Some(run(&BOTH)?.unwrap_or(f))),
+        other => Ok(other),
+    }
+}
 
 /// The planted bug named by `A64CALL_PLANT`, read once. An unknown name stops the fuzzer with
 /// the error (exit 2), not a crash report.
@@ -138,7 +171,11 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         cfg.strategies = HUGE_STRATEGIES.to_vec();
     }
     let found: Vec<(usize, Finding)> = match target {
-        Target::Strategies | Target::Encoding => {
+        Target::Strategies => strategies_finding(data, &progs[0], &cfg)?
+            .into_iter()
+            .map(|f| (0, f))
+            .collect(),
+        Target::Encoding => {
             let r = differential::run_unicorn(&progs[0], &cfg).map_err(|e| e.to_string())?;
             r.finding.into_iter().map(|f| (0, f)).collect()
         }

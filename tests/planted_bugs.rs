@@ -12,6 +12,14 @@ const MAX_PROGRAMS: u64 = 40;
 fn hunt_on(bug: PlantedBug, static_check: bool, engine: EngineKind) -> (u64, Finding) {
     let limit = Duration::from_secs(600);
     let h = hunt_bug(bug, static_check, engine, 1, MAX_PROGRAMS, limit).unwrap();
+    // Caught by the engine named, not by Unicorn standing in for it.
+    assert_eq!(
+        h.judged_on_unicorn,
+        0,
+        "{} on {}: runs judged on unicorn instead",
+        bug.name(),
+        engine.name()
+    );
     match h.caught {
         Some((seed, f)) => (seed, f),
         None => panic!(
@@ -27,17 +35,18 @@ fn hunt(bug: PlantedBug, static_check: bool) -> (u64, Finding) {
     hunt_on(bug, static_check, EngineKind::Unicorn)
 }
 
-/// The engines every bug is hunted on: Unicorn, and qemu unless A64CALL_SKIP_QEMU says to skip
-/// it explicitly (a missing qemu is then a failure, as in tests/engine_qemu.rs).
+/// The engines every bug is hunted on: the interpreter, Unicorn, and qemu unless
+/// A64CALL_SKIP_QEMU says to skip it explicitly (a missing qemu is then a failure, as in
+/// tests/engine_qemu.rs).
 fn engines() -> Vec<EngineKind> {
     if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
         eprintln!("qemu skipped: A64CALL_SKIP_QEMU is set");
-        return vec![EngineKind::Unicorn];
+        return vec![EngineKind::Interp, EngineKind::Unicorn];
     }
     if let Err(e) = EngineKind::Qemu.available() {
         panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu runs explicitly)");
     }
-    vec![EngineKind::Unicorn, EngineKind::Qemu]
+    vec![EngineKind::Interp, EngineKind::Unicorn, EngineKind::Qemu]
 }
 
 #[test]

@@ -33,6 +33,7 @@ loaded from memory have no constant target and are not far calls here). Prints o
 per stub-form function, and a summary; exit 0 when every pool-form function keeps P1-P6 (apart
 from the listed near guesses) and no stub-form function breaks S1, 1 otherwise, 2 on bad input (a
 file that is not `a64call verify --json` output, or a report missing a field, is named)."""
+import argparse
 import json
 import sys
 
@@ -106,16 +107,12 @@ def pool_rules(f):
 
 
 def main(argv):
-    out = None
-    if "--json" in argv:
-        i = argv.index("--json")
-        if i + 1 >= len(argv):
-            raise BadInput("--json needs a file name (usage: model_check.py VERIFY.json... [--json OUT])")
-        out = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
-    paths = argv
-    if not paths or any(p.startswith("--") for p in paths):
-        raise BadInput("usage: model_check.py VERIFY.json... [--json OUT]")
+    ap = argparse.ArgumentParser(prog="model_check.py", description="Every far call in the patched dumps "
+                                 "has the shape of a64call's pool+bl strategy (exit 2 on bad input).")
+    ap.add_argument("reports", nargs="+", metavar="VERIFY.json", help="a64call verify --json reports")
+    ap.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
+    a = ap.parse_args(argv)
+    out, paths = a.json, a.reports
     summary = {"pool form": 0, "pool form, as modelled": 0, "stub form": 0, "no far call": 0,
                "near guesses relaxed to stubs": 0, "far guesses within bl range": 0, "sites not judged": 0,
                "broken": []}

@@ -29,6 +29,7 @@ way of before the patch, over its size bound).
 Prints one line per differing function and target and a summary; exit 0 when every function
 agrees, 1 when one does not, 2 on bad input (a missing or malformed file, or no function in
 common)."""
+import argparse
 import json
 import sys
 from collections import Counter
@@ -113,18 +114,15 @@ def compare(base, cand, code=False):
 
 
 def main(argv):
-    out = None
-    if "--json" in argv:
-        i = argv.index("--json")
-        if i + 1 >= len(argv):
-            raise BadInput("--json needs a file name")
-        out = argv[i + 1]
-        argv = argv[:i] + argv[i + 2:]
-    code = "--same-code" in argv
-    argv = [a for a in argv if a != "--same-code"]
-    if len(argv) != 2:
-        raise BadInput("usage: target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT] [--same-code]")
-    r = compare(load(argv[0]), load(argv[1]), code)
+    ap = argparse.ArgumentParser(prog="target_compare.py", description="Per function, the candidate "
+                                 "calls each target from as many sites as the baseline (exit 2 on bad input).")
+    ap.add_argument("baseline", help="a64call verify --json report of the baseline's dumps")
+    ap.add_argument("candidate", help="a64call verify --json report of the candidate's dumps")
+    ap.add_argument("--json", metavar="OUT", help="also write the result as JSON")
+    ap.add_argument("--same-code", action="store_true", help="also require the baseline's size and call kinds")
+    a = ap.parse_args(argv)
+    out, code = a.json, a.same_code
+    r = compare(load(a.baseline), load(a.candidate), code)
     for name, diffs in r["differing functions"].items():
         for d in diffs:
             print(f"DIFFERENT {name} {d}")

@@ -2,21 +2,39 @@
 //! differential until one gives a finding, the seeds run out or the time budget is spent. The
 //! driver of `a64call check`; the CLI only prints what it returns.
 //!
+//! Workers (`jobs` threads, each with its own engines) take the next batch of program indices
+//! from one counter. A worker stops taking indices past the lowest one that gave a finding, so
+//! every lower index is still run and the finding reported is the one at the lowest seed: the
+//! same seed range gives the same programs and the same findings whatever the number of jobs.
+//! The programs run are always a prefix of the seed range (a batch taken is finished).
+//!
 //! With an ELF engine, programs go in batches so one process serves many (a process costs
 //! milliseconds). Under a time budget a batch is sized from the time programs have taken so far
 //! and the time left, starting from one program, so one batch cannot overrun the budget by more
 //! than about one program's time.
 
-use super::{run_on, Config, Finding};
+use super::{run_on, Config, Finding, Report};
 use crate::engine::{EngineError, EngineKind};
 use crate::model::gen;
 use crate::model::profile::Profile;
 use crate::model::program::Program;
 use crate::report::edges::EdgeCounts;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The largest batch of programs given to one ELF-engine process.
-pub const MAX_BATCH: u64 = 24;
+/// The default number of programs given to one ELF-engine process ([`Plan::elf_batch`]).
+pub const DEFAULT_ELF_BATCH: u64 = 24;
+
+/// Engines that run a sample of the programs beside the plan's own, and every program that
+/// gave a finding again, so the finding is judged with them too.
+#[derive(Clone, Copy)]
+pub struct Confirm<'a> {
+    /// The confirming engines.
+    pub engines: &'a [EngineKind],
+    /// Programs whose index is a multiple of this run on them (1: every program).
+    pub every: u64,
+}
 
 /// What to check.
 pub struct Plan<'a> {
@@ -32,6 +50,43 @@ pub struct Plan<'a> {
     pub iterations: Option<u64>,
     /// Stop starting programs once this much time has passed.
     pub budget: Option<Duration>,
+    /// Worker threads (at least one).
+    pub jobs: usize,
+    /// Engines confirming a sample and every finding.
+    pub confirm: Option<Confirm<'a>>,
+    /// Programs per ELF-engine process, at most (a process costs milliseconds to start).
+    pub elf_batch: u64,
+}
+
+impl Plan<'_> {
+    /// The plan's engines followed by the confirming ones not among them.
+    fn all_engines(&self) -> Vec<EngineKind> {
+        let mut all = self.engines.to_vec();
+        for k in self.confirm.iter().flat_map(|c| c.engines) {
+            if !all.contains(k) {
+                all.push(*k);
+            }
+        }
+        all
+    }
+
+    /// Does program `index` run on the confirming engines too?
+    fn sampled(&self, index: u64) -> bool {
+        self.confirm.is_some_and(|c| index.is_multiple_of(c.every.max(1)))
+    }
+
+    /// The largest batch: [`Plan::elf_batch`] programs per ELF-engine process (of sampled
+    /// programs, when only the confirming engines include one), one program otherwise.
+    fn batch_cap(&self) -> u64 {
+        let batch = self.elf_batch.max(1);
+        if self.engines.iter().any(|e| e.is_elf()) {
+            batch
+        } else if self.all_engines().iter().any(|e| e.is_elf()) {
+            batch * self.confirm.map_or(1, |c| c.every.max(1))
+        } else {
+            1
+        }
+    }
 }
 
 /// How a campaign ended.
@@ -45,8 +100,13 @@ pub enum End {
         calls: u64,
         /// The range edges the emitted code met.
         edges: EdgeCounts,
+        /// Runs an engine could not make, judged on Unicorn instead
+        /// ([`super::Report::judged_on_unicorn`]).
+        judged_on_unicorn: u64,
+        /// Programs that also ran on the confirming engines.
+        confirmed: u64,
     },
-    /// A program gave a finding (the campaign stops at the first).
+    /// A program gave a finding (the one at the lowest seed).
     Found {
         /// Its seed.
         seed: u64,
@@ -58,14 +118,15 @@ pub enum End {
 }
 
 /// Programs to run next: at most `left` and `cap`, and under a `budget` no more than the time
-/// left after `elapsed` allows at the mean time per program of the `done` so far (one when
-/// nothing has run yet, none when the budget is spent).
+/// left after `elapsed` allows at the mean time per program of the `done` so far, shared by
+/// `workers` (one when nothing has run yet, none when the budget is spent).
 fn batch_size(
     elapsed: Duration,
     budget: Option<Duration>,
     done: u64,
     left: Option<u64>,
     cap: u64,
+    workers: usize,
 ) -> u64 {
     let k = left.map_or(cap, |l| l.min(cap));
     let Some(budget) = budget else { return k };
@@ -76,58 +137,183 @@ fn batch_size(
     if done == 0 {
         return k.min(1);
     }
-    let per = elapsed.as_secs_f64() / done as f64;
+    let per = elapsed.as_secs_f64() * workers.max(1) as f64 / done as f64;
     k.min(((rest / per.max(1e-9)) as u64).max(1))
 }
 
-/// Run the campaign; `progress` is told the number of programs run after each batch.
-pub fn run(plan: &Plan, mut progress: impl FnMut(u64)) -> Result<End, EngineError> {
-    let start = Instant::now();
-    let cap = if plan.engines.iter().any(|e| e.is_elf()) {
-        MAX_BATCH
-    } else {
-        1
-    };
-    let (mut n, mut calls, mut edges) = (0u64, 0u64, EdgeCounts::default());
-    loop {
-        let left = plan.iterations.map(|it| it - n);
-        let k = batch_size(start.elapsed(), plan.budget, n, left, cap);
-        if k == 0 {
-            break;
+/// What one worker saw.
+#[derive(Default)]
+struct Tally {
+    programs: u64,
+    calls: u64,
+    edges: EdgeCounts,
+    judged_on_unicorn: u64,
+    confirmed: u64,
+}
+
+impl Tally {
+    fn merge(&mut self, o: Tally) {
+        self.programs += o.programs;
+        self.calls += o.calls;
+        self.judged_on_unicorn += o.judged_on_unicorn;
+        self.confirmed += o.confirmed;
+        for (a, b) in self.edges.sites.iter_mut().zip(o.edges.sites) {
+            *a += b;
         }
-        let seeds: Vec<u64> = (0..k)
-            .map(|i| plan.first_seed.wrapping_add(n + i))
-            .collect();
-        let progs: Vec<Program> = seeds
+        self.edges.straddles += o.edges.straddles;
+    }
+}
+
+/// The finding at the lowest program index so far.
+type First = Option<(u64, Program, Finding)>;
+
+/// What the workers share.
+struct Shared<'p, 'a> {
+    plan: &'p Plan<'a>,
+    start: Instant,
+    /// The next program index to hand out.
+    next: AtomicU64,
+    /// Programs finished.
+    done: AtomicU64,
+    /// Set when a worker failed: the others stop.
+    failed: AtomicBool,
+    first: Mutex<First>,
+}
+
+impl Shared<'_, '_> {
+    /// The index of the lowest finding so far.
+    fn first_found(&self) -> Option<u64> {
+        self.first.lock().expect("no worker panics holding it").as_ref().map(|f| f.0)
+    }
+
+    /// Keep `finding` if it is the lowest so far.
+    fn offer(&self, index: u64, program: Program, finding: Finding) {
+        let mut first = self.first.lock().expect("no worker panics holding it");
+        if first.as_ref().is_none_or(|f| index < f.0) {
+            *first = Some((index, program, finding));
+        }
+    }
+
+    /// The next batch of program indices, or none when the work is over.
+    fn take(&self, cap: u64) -> Option<std::ops::Range<u64>> {
+        let plan = self.plan;
+        let done = self.done.load(Ordering::SeqCst);
+        let left = plan.iterations.map(|it| it.saturating_sub(self.next.load(Ordering::SeqCst)));
+        let k = batch_size(self.start.elapsed(), plan.budget, done, left, cap, plan.jobs);
+        if k == 0 || self.failed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let first = self.next.fetch_add(k, Ordering::SeqCst);
+        let end = plan.iterations.map_or(first + k, |it| (first + k).min(it));
+        let past_finding = self.first_found().is_some_and(|f| first > f);
+        (first < end && !past_finding).then_some(first..end)
+    }
+}
+
+/// The programs of `range` through the differential: sampled ones on every engine, the rest on
+/// the plan's; a finding made without the confirming engines is made again with them, and their
+/// finding reported (the first one when they find nothing). Each report with its program's
+/// index, the program and whether it ran on the confirming engines.
+fn run_range(
+    plan: &Plan,
+    range: std::ops::Range<u64>,
+) -> Result<Vec<(u64, Program, Report, bool)>, EngineError> {
+    let all = plan.all_engines();
+    let mut out = Vec::new();
+    for sampled in [true, false] {
+        let idx: Vec<u64> = range.clone().filter(|&i| plan.sampled(i) == sampled).collect();
+        if idx.is_empty() {
+            continue;
+        }
+        let progs: Vec<Program> = idx
             .iter()
-            .map(|s| gen::from_seed(*s, plan.profile))
+            .map(|&i| gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile))
             .collect();
         let refs: Vec<&Program> = progs.iter().collect();
-        let reports = run_on(&refs, plan.config, plan.engines)?;
-        for ((report, program), seed) in reports.into_iter().zip(progs).zip(seeds) {
+        let engines = if sampled { &all[..] } else { plan.engines };
+        let reports = run_on(&refs, plan.config, engines)?;
+        for ((i, p), r) in idx.into_iter().zip(progs).zip(reports) {
+            out.push((i, p, r, sampled && plan.confirm.is_some()));
+        }
+    }
+    for (_, p, r, confirmed) in out.iter_mut() {
+        if r.finding.is_some() && !*confirmed && plan.confirm.is_some() {
+            let mut again = run_on(&[&*p], plan.config, &all)?.pop().expect("one report");
+            again.finding = again.finding.or(r.finding.take());
+            *r = again;
+            *confirmed = true;
+        }
+    }
+    out.sort_by_key(|o| o.0);
+    Ok(out)
+}
+
+/// One worker: batches until none is left, tallying clean programs and offering findings.
+fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Tally, EngineError> {
+    let mut tally = Tally::default();
+    while let Some(range) = sh.take(sh.plan.batch_cap()) {
+        let results = run_range(sh.plan, range.clone()).inspect_err(|_| {
+            sh.failed.store(true, Ordering::SeqCst);
+        })?;
+        for (index, program, report, confirmed) in results {
             let targets: Vec<u64> = program.helpers.iter().map(|h| h.addr).collect();
             for e in &report.emitted {
-                edges.add(e, &targets);
+                tally.edges.add(e, &targets);
             }
-            calls += report
+            tally.judged_on_unicorn += report.judged_on_unicorn.len() as u64;
+            tally.confirmed += u64::from(confirmed);
+            tally.calls += report
                 .outcomes
                 .first()
                 .map_or(0, |o| o.2.calls.len() as u64);
             if let Some(finding) = report.finding {
-                return Ok(End::Found {
-                    seed,
-                    program: Box::new(program),
-                    finding: Box::new(finding),
-                });
+                sh.offer(index, program, finding);
             }
         }
-        n += k;
-        progress(n);
+        let n = range.end - range.start;
+        tally.programs += n;
+        progress(sh.done.fetch_add(n, Ordering::SeqCst) + n);
+    }
+    Ok(tally)
+}
+
+/// Run the campaign on `plan.jobs` threads; `progress` is told the number of programs run
+/// after each batch.
+pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineError> {
+    let sh = Shared {
+        plan,
+        start: Instant::now(),
+        next: AtomicU64::new(0),
+        done: AtomicU64::new(0),
+        failed: AtomicBool::new(false),
+        first: Mutex::new(None),
+    };
+    let results: Vec<Result<Tally, EngineError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..plan.jobs.max(1))
+            .map(|_| s.spawn(|| worker(&sh, &progress)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("a campaign worker panicked"))
+            .collect()
+    });
+    let mut tally = Tally::default();
+    for r in results {
+        tally.merge(r?);
+    }
+    if let Some((index, program, finding)) = sh.first.into_inner().expect("workers are done") {
+        return Ok(End::Found {
+            seed: plan.first_seed.wrapping_add(index),
+            program: Box::new(program),
+            finding: Box::new(finding),
+        });
     }
     Ok(End::Clean {
-        programs: n,
-        calls,
-        edges,
+        programs: tally.programs,
+        calls: tally.calls,
+        edges: tally.edges,
+        judged_on_unicorn: tally.judged_on_unicorn,
+        confirmed: tally.confirmed,
     })
 }
 
@@ -140,19 +326,21 @@ mod tests {
         let secs = Duration::from_secs;
         let budget = Some(secs(3));
         // Nothing run yet: one program.
-        assert_eq!(batch_size(secs(0), budget, 0, None, 24), 1);
+        assert_eq!(batch_size(secs(0), budget, 0, None, 24, 1), 1);
         // 4 programs in 2 s, 1 s left: 2 more fit.
-        assert_eq!(batch_size(secs(2), budget, 4, None, 24), 2);
+        assert_eq!(batch_size(secs(2), budget, 4, None, 24, 1), 2);
+        // The same pace shared by two workers: each program takes a worker 1 s, so 1 fits.
+        assert_eq!(batch_size(secs(2), budget, 4, None, 24, 2), 1);
         // Less than one program's time left: still one.
-        assert_eq!(batch_size(secs(2), budget, 1, None, 24), 1);
+        assert_eq!(batch_size(secs(2), budget, 1, None, 24, 1), 1);
         // The cap and the programs left bound it too.
-        assert_eq!(batch_size(secs(2), budget, 400, None, 24), 24);
-        assert_eq!(batch_size(secs(2), budget, 400, Some(5), 24), 5);
+        assert_eq!(batch_size(secs(2), budget, 400, None, 24, 1), 24);
+        assert_eq!(batch_size(secs(2), budget, 400, Some(5), 24, 1), 5);
         // Spent, or no programs left: none.
-        assert_eq!(batch_size(secs(4), budget, 4, None, 24), 0);
-        assert_eq!(batch_size(secs(0), None, 4, Some(0), 24), 0);
+        assert_eq!(batch_size(secs(4), budget, 4, None, 24, 1), 0);
+        assert_eq!(batch_size(secs(0), None, 4, Some(0), 24, 1), 0);
         // No budget: the cap.
-        assert_eq!(batch_size(secs(0), None, 0, None, 24), 24);
-        assert_eq!(batch_size(secs(0), None, 0, Some(3), 1), 1);
+        assert_eq!(batch_size(secs(0), None, 0, None, 24, 1), 24);
+        assert_eq!(batch_size(secs(0), None, 0, Some(3), 1, 1), 1);
     }
 }

@@ -12,7 +12,10 @@ use crate::asm::buffer::EmitError;
 use crate::emit::strategy::StrategyId;
 use crate::emit::strategy::{self, Strategy};
 use crate::emit::{emit, Emitted};
-use crate::engine::{ElfEngine, Engine, EngineError, EngineKind, Outcome};
+use crate::engine::{
+    interp, unicorn, ElfEngine, Engine, EngineError, EngineKind, Exit, InterpEngine, Outcome,
+    UnicornEngine,
+};
 use crate::machine::runtime::Image;
 use crate::model::program::Program;
 use crate::oracle::check::{self, CheckError};
@@ -140,6 +143,10 @@ pub struct Report {
     pub emitted: Vec<Emitted>,
     /// (index into `emitted`, engine, outcome) for every run.
     pub outcomes: Vec<(usize, EngineKind, Outcome)>,
+    /// Runs an engine could not make ([`Exit::Unsupported`]: an instruction outside the
+    /// interpreter's subset), each with why; the image was judged on Unicorn instead (rerun
+    /// there when Unicorn was not among the engines).
+    pub judged_on_unicorn: Vec<String>,
     /// The first finding, if any.
     pub finding: Option<Finding>,
 }
@@ -196,18 +203,28 @@ pub fn run_programs(
             .iter_mut()
             .map(|e| (e.kind(), e.run_batch(&all).into_iter()))
             .collect();
+    let has_unicorn = engines.iter().any(|e| e.kind() == EngineKind::Unicorn);
     let mut reports = Vec::with_capacity(pend.len());
     for p in pend {
         let mut outcomes = Vec::new();
+        let mut moved = Vec::new();
         for (name, results) in per_engine.iter_mut() {
             for i in 0..p.images.len() {
                 let o = results
                     .next()
                     .expect("run_batch returns one result per image")?;
-                outcomes.push((i, *name, o));
+                let Exit::Unsupported(why) = &o.exit else {
+                    outcomes.push((i, *name, o));
+                    continue;
+                };
+                moved.push(format!("{} on {}: {why}", p.emitted[i].strategy, name.name()));
+                if !has_unicorn {
+                    let u = unicorn::with_thread_engine(|u| u.run(&p.images[i]))??;
+                    outcomes.push((i, EngineKind::Unicorn, u));
+                }
             }
         }
-        reports.push(judged(p, outcomes));
+        reports.push(judged(p, outcomes, moved));
     }
     Ok(reports)
 }
@@ -248,7 +265,11 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
 
 /// The report of a prepared program with its outcomes: the emission finding, or the dynamic
 /// oracle's judgement of the outcomes.
-fn judged(p: Prepared, outcomes: Vec<(usize, EngineKind, Outcome)>) -> Report {
+fn judged(
+    p: Prepared,
+    outcomes: Vec<(usize, EngineKind, Outcome)>,
+    judged_on_unicorn: Vec<String>,
+) -> Report {
     let finding = match (p.finding, &p.expected) {
         (Some(f), _) => Some(f),
         (None, Some(expected)) if !outcomes.is_empty() => {
@@ -268,12 +289,13 @@ fn judged(p: Prepared, outcomes: Vec<(usize, EngineKind, Outcome)>) -> Report {
     Report {
         emitted: p.emitted,
         outcomes,
+        judged_on_unicorn,
         finding,
     }
 }
 
-/// Run programs on the chosen engines, in their order, each once (Unicorn is always this
-/// thread's reused engine; qemu and native are ELF engines made here).
+/// Run programs on the chosen engines, in their order, each once (the interpreter and Unicorn
+/// are this thread's reused engines; qemu and native are ELF engines made here).
 pub fn run_on(
     programs: &[&Program],
     cfg: &Config,
@@ -290,12 +312,13 @@ pub fn run_on(
         .filter_map(|k| k.elf())
         .map(ElfEngine::for_kind)
         .collect::<Result<Vec<_>, _>>()?;
-    crate::engine::unicorn::with_thread_engine(|u| {
+    with_thread_engines(&kinds, |interp, unicorn| {
+        let (mut interp, mut unicorn) = (interp, unicorn);
         let mut elfs = elfs.iter_mut();
         let mut list: Vec<&mut dyn Engine> = Vec::new();
-        let mut unicorn = Some(u);
         for k in &kinds {
             match k {
+                EngineKind::Interp => list.extend(interp.take().map(|e| e as &mut dyn Engine)),
                 EngineKind::Unicorn => list.extend(unicorn.take().map(|u| u as &mut dyn Engine)),
                 EngineKind::Qemu | EngineKind::Native => {
                     list.extend(elfs.next().map(|e| e as &mut dyn Engine))
@@ -304,6 +327,26 @@ pub fn run_on(
         }
         run_programs(programs, cfg, &mut list)
     })?
+}
+
+/// Call `f` with this thread's interpreter and Unicorn engine, each only when `kinds` names it
+/// (a Unicorn engine not borrowed here stays free for [`run_programs`]' reruns).
+fn with_thread_engines<R>(
+    kinds: &[EngineKind],
+    f: impl FnOnce(Option<&mut InterpEngine>, Option<&mut UnicornEngine>) -> R,
+) -> Result<R, EngineError> {
+    let with_unicorn = |i: Option<&mut InterpEngine>| {
+        if kinds.contains(&EngineKind::Unicorn) {
+            unicorn::with_thread_engine(|u| f(i, Some(u)))
+        } else {
+            Ok(f(i, None))
+        }
+    };
+    if kinds.contains(&EngineKind::Interp) {
+        interp::with_thread_engine(|i| with_unicorn(Some(i)))
+    } else {
+        with_unicorn(None)
+    }
 }
 
 /// Run the differential on this thread's Unicorn engine.

@@ -39,6 +39,10 @@ impl From<ElfKind> for EngineKind {
     strum::Display,
 )]
 pub enum EngineKind {
+    /// [`crate::engine::InterpEngine`], a64call's own interpreter of the subset it emits,
+    /// reused per thread; an image outside the subset is judged on Unicorn instead.
+    #[strum(to_string = "interp")]
+    Interp,
     /// [`crate::engine::UnicornEngine`], reused per thread.
     #[strum(to_string = "unicorn")]
     Unicorn,
@@ -72,7 +76,7 @@ impl EngineKind {
     /// The ELF engine this is, if it is one.
     pub fn elf(self) -> Option<ElfKind> {
         match self {
-            EngineKind::Unicorn => None,
+            EngineKind::Interp | EngineKind::Unicorn => None,
             EngineKind::Qemu => Some(ElfKind::Qemu),
             EngineKind::Native => Some(ElfKind::Native),
         }
@@ -82,7 +86,7 @@ impl EngineKind {
     /// ([`find_qemu`]); the error says what is missing and what to do.
     pub fn available(self) -> Result<(), EngineError> {
         match self {
-            EngineKind::Unicorn => Ok(()),
+            EngineKind::Interp | EngineKind::Unicorn => Ok(()),
             EngineKind::Qemu => find_qemu().map(|_| ()),
             EngineKind::Native if NATIVE_HOST => Ok(()),
             EngineKind::Native => Err(EngineError::of(

@@ -10,10 +10,12 @@ use crate::machine::runtime::{CallRecord, Image};
 use crate::Named;
 
 pub mod elf;
+pub mod interp;
 pub mod kind;
 pub mod qemu;
 pub mod unicorn;
 
+pub use self::interp::InterpEngine;
 pub use self::kind::{ElfKind, EngineKind};
 pub use self::qemu::ElfEngine;
 pub use self::unicorn::UnicornEngine;
@@ -61,6 +63,10 @@ pub enum Exit {
     /// or printed cut-short or malformed output; Unicorn stopped without reaching the exit or
     /// reporting a fault (an emulator error). Never an outcome of correct code.
     Truncated(String),
+    /// The interpreter ([`InterpEngine`]) met an instruction outside its subset, with what and
+    /// where: no verdict on the code. Never judged: [`crate::differential`] runs such an image
+    /// on Unicorn instead. No other engine reports it.
+    Unsupported(String),
 }
 
 impl Exit {
@@ -84,8 +90,28 @@ impl Exit {
             Exit::Signal(s) => format!("signal {s}"),
             Exit::CallLogCorrupt => "call log corrupt".into(),
             Exit::Truncated(_) => "truncated output".into(),
+            Exit::Unsupported(_) => "unsupported by the engine".into(),
         }
     }
+}
+
+/// The calls a run logged, read through the cursor the helpers advanced: `read(len)` gives the
+/// first `len` bytes of the log region. A cursor outside the region makes the exit
+/// [`Exit::CallLogCorrupt`] with no calls; a log that is not whole records is the engine's error.
+pub(crate) fn logged_calls(
+    engine: EngineKind,
+    exit: Exit,
+    cursor: u64,
+    read: impl FnOnce(u64) -> Result<Vec<u8>, EngineError>,
+) -> Result<(Exit, Vec<CallRecord>), EngineError> {
+    use crate::machine::layout::{LOG_ADDR, LOG_BYTES};
+    if !(LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
+        return Ok((Exit::CallLogCorrupt, vec![]));
+    }
+    let log = read(cursor - LOG_ADDR)?;
+    let calls =
+        crate::machine::runtime::parse_log(&log).map_err(|m| EngineError::of(engine, m))?;
+    Ok((exit, calls))
 }
 
 /// Instruction counts (engines that can count).

@@ -10,12 +10,12 @@
 //! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
-use super::{Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
+use super::{logged_calls, Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
 use crate::machine::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
     STACK_TOP,
 };
-use crate::machine::runtime::{parse_log, Image};
+use crate::machine::runtime::Image;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use unicorn_engine::{Arch, HookType, MemType, Mode, Prot, RegisterARM64, Unicorn};
@@ -375,15 +375,10 @@ fn read_outcome(
         .mem_read_as_vec(LOGCTL_ADDR, 8)
         .map_err(|e| uerr("read log cursor", e))?;
     let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
-    let (exit, calls) = if (LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
-        let log = uc
-            .mem_read_as_vec(LOG_ADDR, (cursor - LOG_ADDR) as usize)
-            .map_err(|e| uerr("read log", e))?;
-        let calls = parse_log(&log).map_err(|m| EngineError::of(EngineKind::Unicorn, m))?;
-        (exit, calls)
-    } else {
-        (Exit::CallLogCorrupt, vec![])
-    };
+    let (exit, calls) = logged_calls(EngineKind::Unicorn, exit, cursor, |len| {
+        uc.mem_read_as_vec(LOG_ADDR, len as usize)
+            .map_err(|e| uerr("read log", e))
+    })?;
     Ok(Outcome {
         exit,
         pc,

@@ -18,6 +18,9 @@ pub struct Hunt {
     pub caught: Option<(u64, Finding)>,
     /// Wall-clock time spent.
     pub elapsed: std::time::Duration,
+    /// Runs the engine could not make, judged on Unicorn instead
+    /// ([`crate::differential::Report::judged_on_unicorn`]).
+    pub judged_on_unicorn: u64,
 }
 
 /// Generate programs from the bug's profile (seeds `first_seed..`) and run the bug's strategy
@@ -39,19 +42,23 @@ pub fn hunt_bug(
         static_check,
         dynamic: true,
     };
-    let mut programs = 0;
+    let (mut programs, mut judged_on_unicorn) = (0, 0);
     while programs < max_programs && start.elapsed() < time_limit {
         let seed = first_seed + programs;
         let p = crate::model::gen::from_seed(seed, &profile);
         programs += 1;
-        let report = run_on(&[&p], &cfg, &[engine])?.pop();
-        if let Some(f) = report.and_then(|r| r.finding) {
+        let report = run_on(&[&p], &cfg, &[engine])?
+            .pop()
+            .expect("one report per program");
+        judged_on_unicorn += report.judged_on_unicorn.len() as u64;
+        if let Some(f) = report.finding {
             return Ok(Hunt {
                 bug,
                 engine,
                 programs,
                 caught: Some((seed, f)),
                 elapsed: start.elapsed(),
+                judged_on_unicorn,
             });
         }
     }
@@ -61,5 +68,6 @@ pub fn hunt_bug(
         programs,
         caught: None,
         elapsed: start.elapsed(),
+        judged_on_unicorn,
     })
 }

@@ -23,8 +23,9 @@ pub(crate) struct Common {
     /// Skip the capstone static check (to show what the dynamic oracle alone catches).
     #[arg(long)]
     pub(crate) no_static_check: bool,
-    /// Comma-separated engines: unicorn, qemu, native (aarch64 Linux hosts only). Default:
-    /// unicorn and qemu when qemu-aarch64 is found, else unicorn alone, with a note.
+    /// Comma-separated engines: interp (a64call's own interpreter; images outside its subset are
+    /// judged on unicorn), unicorn, qemu, native (aarch64 Linux hosts only). Default: unicorn
+    /// and qemu when qemu-aarch64 is found, else unicorn alone, with a note.
     #[arg(long, value_delimiter = ',')]
     pub(crate) engines: Vec<String>,
 }
@@ -72,8 +73,13 @@ pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
         }
         return Ok(list);
     }
+    named_engines(&c.engines)
+}
+
+/// Engines by name, each once, each available here (else the error says what is missing).
+pub(crate) fn named_engines(names: &[String]) -> Result<Vec<EngineKind>, Fail> {
     let mut list = Vec::new();
-    for k in EngineKind::parse_list(&c.engines).map_err(Fail)? {
+    for k in EngineKind::parse_list(names).map_err(Fail)? {
         k.available()?;
         if !list.contains(&k) {
             list.push(k);
@@ -86,4 +92,13 @@ pub(crate) fn read_program(path: &Path) -> Result<Program, Fail> {
     let src = std::fs::read_to_string(path)
         .map_err(|e| Fail(format!("cannot read {}: {e}", path.display())))?;
     text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
+}
+
+/// The number of worker threads: `n`, or every core the system offers when not given.
+pub(crate) fn jobs(n: Option<usize>) -> Result<usize, Fail> {
+    match n {
+        Some(0) => Err(Fail("--jobs must be at least 1".into())),
+        Some(n) => Ok(n),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
 }

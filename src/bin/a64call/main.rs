@@ -117,8 +117,8 @@ enum Cmd {
         #[arg(long, default_value_t = 20)]
         programs: u64,
     },
-    /// Hunt every planted bug with random programs on each engine (Unicorn, and qemu when found),
-    /// and report which oracle caught it.
+    /// Hunt every planted bug with random programs on each engine (default: interp, unicorn,
+    /// and qemu when found), and report which oracle caught it.
     Planted {
         /// Give up on a bug after this many programs.
         #[arg(long, default_value_t = 40)]
@@ -126,6 +126,12 @@ enum Cmd {
         /// Use only the dynamic oracle (no capstone static check).
         #[arg(long)]
         no_static_check: bool,
+        /// Comma-separated engines to hunt on, each on its own (see `check --engines`).
+        #[arg(long, value_delimiter = ',')]
+        engines: Vec<String>,
+        /// Hunts run at once, each on its own thread and engines (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
     },
     /// Verify every call sequence of a CinderX code dump against the guest's memory map and
     /// symbol tables (exit 0 clean, 1 violations, 2 bad input).
@@ -222,7 +228,9 @@ fn real_main(cli: Cli) -> Result<ExitCode, Fail> {
         Cmd::Planted {
             programs,
             no_static_check,
-        } => reports::cmd_planted(programs, no_static_check),
+            engines,
+            jobs,
+        } => reports::cmd_planted(programs, no_static_check, &engines, args::jobs(jobs)?),
         Cmd::Verify(a) => jitcode::cmd_verify(a),
         Cmd::Classify { dump, json, shape } => jitcode::cmd_classify(&dump, json, shape),
         Cmd::Counts { dir, json } => jitcode::cmd_counts(&dir, json),

@@ -169,11 +169,48 @@ pub(crate) struct CheckArgs {
     /// Workload profile.
     #[arg(long, default_value = "default")]
     profile: String,
+    /// Worker threads, each with its own engines (default: every core). The same seeds give
+    /// the same programs and the same finding whatever the number.
+    #[arg(long)]
+    jobs: Option<usize>,
+    /// Engines that also run a sample of the programs (see --confirm-every) and every program
+    /// that gave a finding. Default, when --engines is not given either: unicorn, and qemu when
+    /// qemu-aarch64 is found (every program then runs on interp).
+    #[arg(long, value_delimiter = ',')]
+    confirm_with: Vec<String>,
+    /// Programs whose index (from --seed) is a multiple of this also run on the confirming
+    /// engines.
+    #[arg(long, default_value_t = 16)]
+    confirm_every: u64,
+    /// Programs per qemu (or native) process, at most.
+    #[arg(long, default_value_t = campaign::DEFAULT_ELF_BATCH)]
+    elf_batch: u64,
     #[command(flatten)]
     common: Common,
     /// Directory for the repro file of a divergence.
     #[arg(long, default_value = "corpus/repros")]
     repro_dir: PathBuf,
+}
+
+/// The engines of `check`: those every program runs on, and the confirming ones (see
+/// [`CheckArgs`]).
+fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fail> {
+    if a.confirm_every == 0 || a.elf_batch == 0 {
+        return Err(Fail("--confirm-every and --elf-batch must be at least 1".into()));
+    }
+    if a.common.engines.is_empty() {
+        let confirm = if a.confirm_with.is_empty() {
+            let (list, note) = EngineKind::default_set();
+            if let Some(note) = note {
+                eprintln!("note: {note}");
+            }
+            list
+        } else {
+            crate::args::named_engines(&a.confirm_with)?
+        };
+        return Ok((vec![EngineKind::Interp], confirm));
+    }
+    Ok((engines(&a.common)?, crate::args::named_engines(&a.confirm_with)?))
 }
 
 /// `a64call check`: resolve the names, run the campaign ([`campaign::run`]) and print its end.
@@ -190,18 +227,22 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             "--seconds must be a number of seconds over 0 (at most 1e9), not {s}"
         )));
     }
-    let (prof, cfg, engines) = (
-        profile(&a.profile)?,
-        config(&a.common)?,
-        engines(&a.common)?,
-    );
+    let (prof, cfg, (engines, confirm_with)) =
+        (profile(&a.profile)?, config(&a.common)?, check_engines(a)?);
+    let confirm = (!confirm_with.is_empty()).then_some(campaign::Confirm {
+        engines: &confirm_with,
+        every: a.confirm_every,
+    });
     let plan = campaign::Plan {
         profile: &prof,
         config: &cfg,
         engines: &engines,
+        confirm,
         first_seed: a.seed,
         iterations: a.iterations,
         budget: seconds.map(Duration::from_secs_f64),
+        jobs: crate::args::jobs(a.jobs)?,
+        elf_batch: a.elf_batch,
     };
     let start = Instant::now();
     let cpu0 = a64call::report::cputime::cpu_seconds();
@@ -230,18 +271,32 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             programs,
             calls,
             edges,
+            judged_on_unicorn,
+            confirmed,
         } => {
-            let names: Vec<&str> = engines.iter().map(|e| e.name()).collect();
+            let names = |list: &[EngineKind]| {
+                list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+")
+            };
             println!(
                 "ok: {programs} programs (profile {}, seeds {}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
                 prof.name,
                 a.seed,
                 a.seed.wrapping_add(programs),
                 cfg.strategies.len(),
-                names.join("+")
+                names(&engines)
             );
+            if let Some(c) = &plan.confirm {
+                println!(
+                    "confirmed: {confirmed} of them also on {} (1 in {} by index)",
+                    names(c.engines),
+                    c.every
+                );
+            }
             print_throughput(programs, start, cpu0);
             println!("{}", edges.line());
+            if judged_on_unicorn > 0 {
+                println!("{judged_on_unicorn} runs outside the interpreter's subset were judged on unicorn");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -22,6 +22,7 @@ use crate::asm::encode::Inst;
 use crate::emit::{CallSite, Emitted};
 use capstone::arch::BuildsCapstone;
 use capstone::Capstone;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::cell::RefCell;
 
 /// A failed static check.
@@ -51,24 +52,14 @@ thread_local! {
     );
 }
 
-thread_local! {
-    static CACHE: RefCell<std::collections::HashMap<u32, Option<String>>> = RefCell::new(Default::default());
-    /// (word, meant instruction) pairs already proved equal, for words that are not
-    /// pc-relative: capstone's text for those depends on the word alone, so the proof holds at
-    /// every address.
-    static VERIFIED: RefCell<std::collections::HashSet<(u32, Inst)>> = RefCell::new(Default::default());
-}
+mod pcrel;
+pub use self::pcrel::{is_pc_relative, named_address, proof_scope};
 
-/// Is `word` in one of the A64 encoding classes whose disassembly depends on the pc
-/// (B/BL, B.cond, CBZ/CBNZ, TBZ/TBNZ, LDR literal, ADR/ADRP)? Classified from the raw bits,
-/// independent of what the emitter meant.
-pub fn is_pc_relative(word: u32) -> bool {
-    (word & 0x7C00_0000) == 0x1400_0000
-        || (word & 0xFF00_0010) == 0x5400_0000
-        || (word & 0x7E00_0000) == 0x3400_0000
-        || (word & 0x7E00_0000) == 0x3600_0000
-        || (word & 0x3B00_0000) == 0x1800_0000
-        || (word & 0x1F00_0000) == 0x1000_0000
+thread_local! {
+    static CACHE: RefCell<FxHashMap<u32, Option<String>>> = RefCell::new(Default::default());
+    /// (word, meant instruction, [`proof_scope`]) triples already proved equal: the proof holds
+    /// at every pc of the same scope (every pc, for a word that is not pc-relative).
+    static VERIFIED: RefCell<FxHashSet<(u32, Inst, u8)>> = RefCell::new(Default::default());
 }
 
 /// Decode one word at `pc` with capstone: `Some("mnemonic operands")`, or `None` if capstone
@@ -179,24 +170,20 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
                         message: "instruction inside a data range".into(),
                     });
                 }
-                let cacheable = !is_pc_relative(word);
-                if cacheable && VERIFIED.with(|v| v.borrow().contains(&(word, *inst))) {
+                let pc = e.code.base + u64::from(off);
+                let key = (word, *inst, proof_scope(word, pc));
+                if VERIFIED.with(|v| v.borrow().contains(&key)) {
                     continue;
                 }
-                let pc = e.code.base + u64::from(off);
                 let meant = inst.render(pc);
                 match decode_word(word, pc) {
-                    Some(got) if got == meant => {
-                        if cacheable {
-                            VERIFIED.with(|v| {
-                                let mut v = v.borrow_mut();
-                                if v.len() > 1 << 20 {
-                                    v.clear();
-                                }
-                                v.insert((word, *inst));
-                            });
+                    Some(got) if got == meant => VERIFIED.with(|v| {
+                        let mut v = v.borrow_mut();
+                        if v.len() > 1 << 20 {
+                            v.clear();
                         }
-                    }
+                        v.insert(key);
+                    }),
                     Some(got) => {
                         return Err(CheckError {
                             offset: off,

@@ -231,6 +231,29 @@ fn the_verified_cache_cannot_hide_a_mismatch() {
     let mut flipped = e.clone();
     flipped.code.bytes[4 * k] ^= 1;
     assert!(check_encoding(&flipped).is_err());
+    // Pc-relative words are kept too (by proof scope): a lie about a literal load is caught where
+    // the truth was proved, and at another address, where the truth still passes.
+    let j = e
+        .code
+        .slots
+        .iter()
+        .position(|s| matches!(s, Slot::Inst(Inst::LdrLit { .. })))
+        .unwrap();
+    let Slot::Inst(Inst::LdrLit { rt, offset }) = e.code.slots[j] else {
+        unreachable!()
+    };
+    for base in [e.code.base, e.code.base + 0x1_0000] {
+        let mut moved = e.clone();
+        moved.code.base = base;
+        check_encoding(&moved).unwrap();
+        let mut lied = moved.clone();
+        lied.code.slots[j] = Slot::Inst(Inst::LdrLit {
+            rt,
+            offset: offset + 8,
+        });
+        let err = check_encoding(&lied).unwrap_err();
+        assert_eq!(err.offset as usize, 4 * j, "{err}");
+    }
 }
 
 #[test]

@@ -1,0 +1,90 @@
+//! Pc-relative words: which encoding classes disassemble differently at different pcs, the
+//! address such a word names at a pc (decoded from the raw bits, never from what the emitter
+//! meant), and the part of the pc a proof of the word's meaning depends on ([`proof_scope`]).
+
+/// Is `word` in one of the A64 encoding classes whose disassembly depends on the pc
+/// (B/BL, B.cond, CBZ/CBNZ, TBZ/TBNZ, LDR literal, ADR/ADRP)? Classified from the raw bits,
+/// independent of what the emitter meant.
+pub fn is_pc_relative(word: u32) -> bool {
+    named_address(word, 0).is_some()
+}
+
+/// `v`'s low `bits` bits as a signed number.
+fn signed(v: u32, bits: u32) -> i64 {
+    (i64::from(v) << (64 - bits)) >> (64 - bits)
+}
+
+/// The address a pc-relative `word` at `pc` names: a branch's target, a literal's address, or
+/// what `adr`/`adrp` computes; `None` for a word that is not pc-relative.
+pub fn named_address(word: u32, pc: u64) -> Option<u64> {
+    let imm19 = || signed((word >> 5) & 0x7_FFFF, 19) * 4;
+    let bytes = if (word & 0x7C00_0000) == 0x1400_0000 {
+        signed(word & 0x03FF_FFFF, 26) * 4
+    } else if (word & 0xFF00_0010) == 0x5400_0000
+        || (word & 0x7E00_0000) == 0x3400_0000
+        || (word & 0x3B00_0000) == 0x1800_0000
+    {
+        imm19()
+    } else if (word & 0x7E00_0000) == 0x3600_0000 {
+        signed((word >> 5) & 0x3FFF, 14) * 4
+    } else if (word & 0x1F00_0000) == 0x1000_0000 {
+        let imm = signed((((word >> 5) & 0x7_FFFF) << 2) | ((word >> 29) & 3), 21);
+        return Some(if word >> 31 == 1 {
+            (pc & !0xFFF).wrapping_add((imm << 12) as u64)
+        } else {
+            pc.wrapping_add(imm as u64)
+        });
+    } else {
+        return None;
+    };
+    Some(pc.wrapping_add(bytes as u64))
+}
+
+/// What of `pc` a proof that `word` means an instruction depends on, as a key beside the word:
+/// 0 for a word that prints the same at every pc; for a pc-relative word, 1 when the address it
+/// names prints in hex (above 9) and 2 when in decimal. capstone and [`crate::asm::encode::Inst::render`]
+/// both print that address as `#<address>` in one of those two forms, so when the word's text
+/// equals the meant instruction's at one pc, their offsets are equal, and at any other pc where
+/// the address prints in the same form both texts move by the same shift: the proof carries over.
+pub fn proof_scope(word: u32, pc: u64) -> u8 {
+    match named_address(word, pc) {
+        None => 0,
+        Some(a) if a > 9 => 1,
+        Some(_) => 2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asm::encode::{Cond, Inst};
+
+    #[test]
+    fn named_addresses_match_the_encoder_at_both_ends_of_each_reach() {
+        let pc = 0x1234_5678_9000u64;
+        for off in [-(1 << 20), -4, 4, (1 << 20) - 4] {
+            let w = Inst::LdrLit { rt: 3, offset: off }.encode().unwrap();
+            assert_eq!(named_address(w, pc), Some(pc.wrapping_add(off as i64 as u64)));
+            let c = Inst::BCond { cond: Cond::Ne, offset: off };
+            assert_eq!(named_address(c.encode().unwrap(), pc), Some(pc.wrapping_add(off as i64 as u64)));
+        }
+        for off in [-(1 << 27), 4, (1 << 27) - 4] {
+            let w = Inst::Bl { offset: off }.encode().unwrap();
+            assert_eq!(named_address(w, pc), Some(pc.wrapping_add(off as i64 as u64)));
+        }
+        for pages in [-(1 << 20), -1, 1, (1 << 20) - 1] {
+            let w = Inst::Adrp { rd: 16, pages }.encode().unwrap();
+            let page = (pc & !0xFFF).wrapping_add(((pages as i64) << 12) as u64);
+            assert_eq!(named_address(w, pc + 0xFFC), Some(page));
+        }
+        assert_eq!(named_address(Inst::Ret.encode().unwrap(), pc), None);
+    }
+
+    #[test]
+    fn the_scope_splits_where_the_printed_form_changes() {
+        let b8 = Inst::B { offset: 8 }.encode().unwrap();
+        assert_eq!(proof_scope(b8, 0), 2, "#8");
+        assert_eq!(proof_scope(b8, 4), 1, "#0xc");
+        assert_eq!(proof_scope(Inst::Ret.encode().unwrap(), 0), 0);
+    }
+}
