@@ -7,9 +7,9 @@
 //! (target/criterion/a64call-engine-throughput.md).
 
 use a64call::differential::{run_on, run_programs, run_unicorn, Config};
-use a64call::engine::EngineKind;
 use a64call::emit::strategy::{self, StrategyId};
 use a64call::emit::{emit, EmitOptions};
+use a64call::engine::EngineKind;
 use a64call::engine::{ElfEngine, Engine, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
@@ -47,7 +47,9 @@ fn engines_side_by_side() {
         StrategyId::MovzMinimal.strategy(),
         StrategyId::LiteralPool.strategy(),
     ]);
-    let progs: Vec<_> = (1..=SIDE_BY_SIDE_PROGRAMS).map(|s| from_seed(s, &prof)).collect();
+    let progs: Vec<_> = (1..=SIDE_BY_SIDE_PROGRAMS)
+        .map(|s| from_seed(s, &prof))
+        .collect();
     let mut rows: Vec<(EngineKind, f64)> = Vec::new();
     for kind in [EngineKind::Interp, EngineKind::Unicorn, EngineKind::Qemu] {
         if let Err(e) = kind.available() {
@@ -63,9 +65,12 @@ fn engines_side_by_side() {
         }
         rows.push((kind, cpu_seconds().expect("/proc/self/stat") - cpu0));
     }
-    let unicorn = rows.iter().find(|r| r.0 == EngineKind::Unicorn).map(|r| r.1);
-    let mut md = format!(
-        "| engine | programs | CPU s | programs per CPU-second | vs unicorn |\n|---|---:|---:|---:|---:|\n"
+    let unicorn = rows
+        .iter()
+        .find(|r| r.0 == EngineKind::Unicorn)
+        .map(|r| r.1);
+    let mut md = String::from(
+        "| engine | programs | CPU s | programs per CPU-second | vs unicorn |\n|---|---:|---:|---:|---:|\n",
     );
     for (kind, cpu) in &rows {
         let ratio = unicorn.map_or("-".into(), |u| format!("{:.2}x", u / cpu));

@@ -67,7 +67,11 @@ fn confirmed_input(data: &[u8]) -> bool {
 /// The `strategies` target's differential: on the interpreter, with Unicorn beside it when the
 /// input is sampled, and again with Unicorn when the interpreter alone found something (its
 /// finding reported when Unicorn's run finds nothing).
-fn strategies_finding(data: &[u8], prog: &Program, cfg: &Config) -> Result<Option<Finding>, String> {
+fn strategies_finding(
+    data: &[u8],
+    prog: &Program,
+    cfg: &Config,
+) -> Result<Option<Finding>, String> {
     const BOTH: [EngineKind; 2] = [EngineKind::Interp, EngineKind::Unicorn];
     let engines: &[EngineKind] = if confirmed_input(data) {
         &BOTH

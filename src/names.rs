@@ -65,6 +65,6 @@ mod tests {
     fn an_alias_parses_to_its_variant_and_is_never_printed() {
         assert_eq!(EngineKind::from_name("elf"), Some(EngineKind::Qemu));
         assert_eq!(EngineKind::Qemu.name(), "qemu");
-        assert_eq!(EngineKind::known(), "unicorn, qemu, native");
+        assert_eq!(EngineKind::known(), "interp, unicorn, qemu, native");
     }
 }

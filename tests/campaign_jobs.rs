@@ -40,6 +40,7 @@ fn a_clean_campaign_tallies_the_same_whatever_the_jobs() {
             edges,
             judged_on_unicorn,
             confirmed,
+            ..
         } => (programs, calls, edges, judged_on_unicorn, confirmed),
         End::Found { seed, finding, .. } => panic!("seed {seed}: {finding}"),
     };

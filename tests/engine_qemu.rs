@@ -25,7 +25,9 @@ fn qemu() -> Option<ElfEngine> {
 }
 
 mod common;
-use common::{image, undefined_instruction, unmapped_call, unmapped_read, unmapped_write};
+use common::{
+    image, image_of_words, undefined_instruction, unmapped_call, unmapped_read, unmapped_write,
+};
 
 #[test]
 fn engines_agree_on_fixed_programs() {
@@ -86,6 +88,14 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
             Inst::Ret,
         ]),
     ];
+    // A branch to a misaligned address (adr x1, #6; br x1): a fetch fault at it on every engine.
+    let mut cases = cases.to_vec();
+    cases.push(image_of_words(&[
+        0x5000_0021,
+        0xD61F_0020,
+        0xD503_201F,
+        0xD503_201F,
+    ]));
     let refs: Vec<&Image> = cases.iter().collect();
     let qo = q.run_batch(&refs);
     for (i, img) in cases.iter().enumerate() {
@@ -128,6 +138,13 @@ fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
         "the batch goes on after crashes"
     );
     assert_eq!(qo[6].as_ref().unwrap().exit, Exit::CallLogCorrupt);
+    assert_eq!(
+        qo[7].as_ref().unwrap().exit,
+        Exit::Fault {
+            access: Access::Fetch,
+            addr: common::BASE + 6
+        }
+    );
 }
 
 #[test]

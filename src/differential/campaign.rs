@@ -13,7 +13,7 @@
 //! and the time left, starting from one program, so one batch cannot overrun the budget by more
 //! than about one program's time.
 
-use super::{run_on, Config, Finding, Report};
+use super::{run_on_timed, Config, EngineCpu, Finding, Report};
 use crate::engine::{EngineError, EngineKind};
 use crate::model::gen;
 use crate::model::profile::Profile;
@@ -72,7 +72,8 @@ impl Plan<'_> {
 
     /// Does program `index` run on the confirming engines too?
     fn sampled(&self, index: u64) -> bool {
-        self.confirm.is_some_and(|c| index.is_multiple_of(c.every.max(1)))
+        self.confirm
+            .is_some_and(|c| index.is_multiple_of(c.every.max(1)))
     }
 
     /// The largest batch: [`Plan::elf_batch`] programs per ELF-engine process (of sampled
@@ -105,6 +106,8 @@ pub enum End {
         judged_on_unicorn: u64,
         /// Programs that also ran on the confirming engines.
         confirmed: u64,
+        /// CPU time each engine spent, in all workers.
+        engine_cpu: Vec<EngineCpu>,
     },
     /// A program gave a finding (the one at the lowest seed).
     Found {
@@ -149,6 +152,7 @@ struct Tally {
     edges: EdgeCounts,
     judged_on_unicorn: u64,
     confirmed: u64,
+    engine_cpu: Vec<EngineCpu>,
 }
 
 impl Tally {
@@ -157,6 +161,9 @@ impl Tally {
         self.calls += o.calls;
         self.judged_on_unicorn += o.judged_on_unicorn;
         self.confirmed += o.confirmed;
+        for c in o.engine_cpu {
+            EngineCpu::add_to(&mut self.engine_cpu, c);
+        }
         for (a, b) in self.edges.sites.iter_mut().zip(o.edges.sites) {
             *a += b;
         }
@@ -183,7 +190,11 @@ struct Shared<'p, 'a> {
 impl Shared<'_, '_> {
     /// The index of the lowest finding so far.
     fn first_found(&self) -> Option<u64> {
-        self.first.lock().expect("no worker panics holding it").as_ref().map(|f| f.0)
+        self.first
+            .lock()
+            .expect("no worker panics holding it")
+            .as_ref()
+            .map(|f| f.0)
     }
 
     /// Keep `finding` if it is the lowest so far.
@@ -198,8 +209,17 @@ impl Shared<'_, '_> {
     fn take(&self, cap: u64) -> Option<std::ops::Range<u64>> {
         let plan = self.plan;
         let done = self.done.load(Ordering::SeqCst);
-        let left = plan.iterations.map(|it| it.saturating_sub(self.next.load(Ordering::SeqCst)));
-        let k = batch_size(self.start.elapsed(), plan.budget, done, left, cap, plan.jobs);
+        let left = plan
+            .iterations
+            .map(|it| it.saturating_sub(self.next.load(Ordering::SeqCst)));
+        let k = batch_size(
+            self.start.elapsed(),
+            plan.budget,
+            done,
+            left,
+            cap,
+            plan.jobs,
+        );
         if k == 0 || self.failed.load(Ordering::SeqCst) {
             return None;
         }
@@ -213,15 +233,27 @@ impl Shared<'_, '_> {
 /// The programs of `range` through the differential: sampled ones on every engine, the rest on
 /// the plan's; a finding made without the confirming engines is made again with them, and their
 /// finding reported (the first one when they find nothing). Each report with its program's
-/// index, the program and whether it ran on the confirming engines.
+/// index, the program and whether it ran on the confirming engines; the engines' CPU time goes
+/// into `cpu`.
 fn run_range(
     plan: &Plan,
     range: std::ops::Range<u64>,
+    cpu: &mut Vec<EngineCpu>,
 ) -> Result<Vec<(u64, Program, Report, bool)>, EngineError> {
     let all = plan.all_engines();
     let mut out = Vec::new();
+    let mut run = |progs: &[&Program], engines: &[EngineKind]| {
+        let (reports, spent) = run_on_timed(progs, plan.config, engines)?;
+        for c in spent {
+            EngineCpu::add_to(cpu, c);
+        }
+        Ok::<_, EngineError>(reports)
+    };
     for sampled in [true, false] {
-        let idx: Vec<u64> = range.clone().filter(|&i| plan.sampled(i) == sampled).collect();
+        let idx: Vec<u64> = range
+            .clone()
+            .filter(|&i| plan.sampled(i) == sampled)
+            .collect();
         if idx.is_empty() {
             continue;
         }
@@ -231,14 +263,14 @@ fn run_range(
             .collect();
         let refs: Vec<&Program> = progs.iter().collect();
         let engines = if sampled { &all[..] } else { plan.engines };
-        let reports = run_on(&refs, plan.config, engines)?;
+        let reports = run(&refs, engines)?;
         for ((i, p), r) in idx.into_iter().zip(progs).zip(reports) {
             out.push((i, p, r, sampled && plan.confirm.is_some()));
         }
     }
     for (_, p, r, confirmed) in out.iter_mut() {
         if r.finding.is_some() && !*confirmed && plan.confirm.is_some() {
-            let mut again = run_on(&[&*p], plan.config, &all)?.pop().expect("one report");
+            let mut again = run(&[&*p], &all)?.pop().expect("one report");
             again.finding = again.finding.or(r.finding.take());
             *r = again;
             *confirmed = true;
@@ -252,9 +284,10 @@ fn run_range(
 fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Tally, EngineError> {
     let mut tally = Tally::default();
     while let Some(range) = sh.take(sh.plan.batch_cap()) {
-        let results = run_range(sh.plan, range.clone()).inspect_err(|_| {
-            sh.failed.store(true, Ordering::SeqCst);
-        })?;
+        let results =
+            run_range(sh.plan, range.clone(), &mut tally.engine_cpu).inspect_err(|_| {
+                sh.failed.store(true, Ordering::SeqCst);
+            })?;
         for (index, program, report, confirmed) in results {
             let targets: Vec<u64> = program.helpers.iter().map(|h| h.addr).collect();
             for e in &report.emitted {
@@ -314,6 +347,7 @@ pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineErro
         edges: tally.edges,
         judged_on_unicorn: tally.judged_on_unicorn,
         confirmed: tally.confirmed,
+        engine_cpu: tally.engine_cpu,
     })
 }
 

@@ -22,6 +22,7 @@ use crate::oracle::check::{self, CheckError};
 use crate::oracle::dynamic::{self as oracle, Divergence, Run, RunOn};
 use crate::oracle::reference::{self, Expected};
 use crate::planted::PlantedBug;
+use crate::Named;
 
 /// What to run.
 #[derive(Clone)]
@@ -182,6 +183,34 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
     (out, None)
 }
 
+/// CPU time one engine spent on the runs of one or more calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineCpu {
+    /// The engine.
+    pub engine: EngineKind,
+    /// Programs whose images it ran.
+    pub programs: u64,
+    /// Images it ran.
+    pub runs: u64,
+    /// CPU time of the calling thread during its runs, plus that of the processes it started
+    /// ([`Engine::take_child_cpu`]).
+    pub cpu: std::time::Duration,
+}
+
+impl EngineCpu {
+    /// Add `c` to the entry of its engine in `list` (a new entry when there is none).
+    pub fn add_to(list: &mut Vec<EngineCpu>, c: EngineCpu) {
+        match list.iter_mut().find(|x| x.engine == c.engine) {
+            Some(x) => {
+                x.programs += c.programs;
+                x.runs += c.runs;
+                x.cpu += c.cpu;
+            }
+            None => list.push(c),
+        }
+    }
+}
+
 /// Run the differential for several programs, giving each engine all their images as one batch
 /// (one process for the ELF engine).
 pub fn run_programs(
@@ -189,6 +218,16 @@ pub fn run_programs(
     cfg: &Config,
     engines: &mut [&mut dyn Engine],
 ) -> Result<Vec<Report>, EngineError> {
+    run_programs_timed(programs, cfg, engines).map(|r| r.0)
+}
+
+/// [`run_programs`], with the CPU time each engine spent.
+pub fn run_programs_timed(
+    programs: &[&Program],
+    cfg: &Config,
+    engines: &mut [&mut dyn Engine],
+) -> Result<(Vec<Report>, Vec<EngineCpu>), EngineError> {
+    use crate::report::cputime::thread_cpu;
     if cfg.dynamic && engines.is_empty() {
         return Err(EngineError {
             engine: None,
@@ -197,12 +236,24 @@ pub fn run_programs(
     }
     let pend: Vec<Prepared> = programs.iter().map(|p| prepare(p, cfg)).collect();
     let all: Vec<&Image> = pend.iter().flat_map(|p| p.images.iter()).collect();
+    let ran = pend.iter().filter(|p| !p.images.is_empty()).count() as u64;
+    let mut cpu = Vec::new();
     // One batch per engine; each program then takes its images' results, in order, from each.
     let mut per_engine: Vec<(EngineKind, std::vec::IntoIter<Result<Outcome, EngineError>>)> =
-        engines
-            .iter_mut()
-            .map(|e| (e.kind(), e.run_batch(&all).into_iter()))
-            .collect();
+        Vec::new();
+    for e in engines.iter_mut() {
+        let t0 = thread_cpu();
+        let results = e.run_batch(&all);
+        let spent = thread_cpu().saturating_sub(t0) + e.take_child_cpu();
+        let c = EngineCpu {
+            engine: e.kind(),
+            programs: ran,
+            runs: all.len() as u64,
+            cpu: spent,
+        };
+        EngineCpu::add_to(&mut cpu, c);
+        per_engine.push((e.kind(), results.into_iter()));
+    }
     let has_unicorn = engines.iter().any(|e| e.kind() == EngineKind::Unicorn);
     let mut reports = Vec::with_capacity(pend.len());
     for p in pend {
@@ -217,16 +268,28 @@ pub fn run_programs(
                     outcomes.push((i, *name, o));
                     continue;
                 };
-                moved.push(format!("{} on {}: {why}", p.emitted[i].strategy, name.name()));
+                moved.push(format!(
+                    "{} on {}: {why}",
+                    p.emitted[i].strategy,
+                    name.name()
+                ));
                 if !has_unicorn {
+                    let t0 = thread_cpu();
                     let u = unicorn::with_thread_engine(|u| u.run(&p.images[i]))??;
+                    let c = EngineCpu {
+                        engine: EngineKind::Unicorn,
+                        programs: 0,
+                        runs: 1,
+                        cpu: thread_cpu().saturating_sub(t0),
+                    };
+                    EngineCpu::add_to(&mut cpu, c);
                     outcomes.push((i, EngineKind::Unicorn, u));
                 }
             }
         }
         reports.push(judged(p, outcomes, moved));
     }
-    Ok(reports)
+    Ok((reports, cpu))
 }
 
 /// One program emitted under every strategy, with its images (none when emission already
@@ -301,6 +364,15 @@ pub fn run_on(
     cfg: &Config,
     engines: &[EngineKind],
 ) -> Result<Vec<Report>, EngineError> {
+    run_on_timed(programs, cfg, engines).map(|r| r.0)
+}
+
+/// [`run_on`], with the CPU time each engine spent.
+pub fn run_on_timed(
+    programs: &[&Program],
+    cfg: &Config,
+    engines: &[EngineKind],
+) -> Result<(Vec<Report>, Vec<EngineCpu>), EngineError> {
     let mut kinds: Vec<EngineKind> = Vec::new();
     for k in engines {
         if !kinds.contains(k) {
@@ -325,7 +397,7 @@ pub fn run_on(
                 }
             }
         }
-        run_programs(programs, cfg, &mut list)
+        run_programs_timed(programs, cfg, &mut list)
     })?
 }
 

@@ -109,8 +109,7 @@ pub(crate) fn logged_calls(
         return Ok((Exit::CallLogCorrupt, vec![]));
     }
     let log = read(cursor - LOG_ADDR)?;
-    let calls =
-        crate::machine::runtime::parse_log(&log).map_err(|m| EngineError::of(engine, m))?;
+    let calls = crate::machine::runtime::parse_log(&log).map_err(|m| EngineError::of(engine, m))?;
     Ok((exit, calls))
 }
 
@@ -183,5 +182,10 @@ pub trait Engine {
     /// Run several images; engines with a per-process cost override this to batch.
     fn run_batch(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
         images.iter().map(|i| self.run(i)).collect()
+    }
+    /// CPU time of the child processes this engine ran and waited for since the last call (the
+    /// ELF engine's qemu processes); zero for an engine that runs in-process.
+    fn take_child_cpu(&mut self) -> std::time::Duration {
+        std::time::Duration::ZERO
     }
 }

@@ -28,6 +28,29 @@ enum Runner {
 pub struct ElfEngine {
     runner: Runner,
     timeout_secs: u64,
+    /// CPU time of the processes waited for since [`Engine::take_child_cpu`] last took it.
+    child_cpu: Duration,
+}
+
+/// Reap `pid` (waiting for it when `block`): its exit status and the CPU time it used, or
+/// `None` while it still runs.
+fn reap(pid: u32, block: bool) -> std::io::Result<Option<(std::process::ExitStatus, Duration)>> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let options = if block { 0 } else { libc::WNOHANG };
+    // SAFETY: wait4 writes one int and one rusage through the valid pointers it is given.
+    let r = unsafe { libc::wait4(pid as libc::pid_t, &mut status, options, &mut usage) };
+    match r {
+        0 => Ok(None),
+        r if r < 0 => Err(std::io::Error::last_os_error()),
+        _ => {
+            let t = |v: libc::timeval| Duration::new(v.tv_sec as u64, v.tv_usec as u32 * 1000);
+            let cpu = t(usage.ru_utime) + t(usage.ru_stime);
+            Ok(Some((std::process::ExitStatus::from_raw(status), cpu)))
+        }
+    }
 }
 
 /// Find qemu-aarch64 as described in the module docs.
@@ -74,6 +97,7 @@ impl ElfEngine {
         Ok(ElfEngine {
             runner,
             timeout_secs: elf::PROGRAM_TIMEOUT_SECS,
+            child_cpu: Duration::ZERO,
         })
     }
 
@@ -89,7 +113,7 @@ impl ElfEngine {
     }
 
     /// Run an ELF file, returning stdout and a description of how the process ended.
-    fn exec(&self, path: &Path, timeout: Duration) -> Result<(Vec<u8>, String), EngineError> {
+    fn exec(&mut self, path: &Path, timeout: Duration) -> Result<(Vec<u8>, String), EngineError> {
         let mut cmd = match &self.runner {
             Runner::Qemu(q) => {
                 let mut c = Command::new(q);
@@ -120,16 +144,18 @@ impl ElfEngine {
             v
         });
         let start = Instant::now();
+        let kind = self.kind();
+        let wait_error = |e: std::io::Error| EngineError::of(kind, format!("wait: {e}"));
         let status = loop {
-            if let Some(s) = child
-                .try_wait()
-                .map_err(|e| EngineError::of(self.kind(), format!("wait: {e}")))?
-            {
+            if let Some((s, cpu)) = reap(child.id(), false).map_err(wait_error)? {
+                self.child_cpu += cpu;
                 break format!("{s}");
             }
             if start.elapsed() > timeout {
                 let _ = child.kill();
-                let _ = child.wait();
+                if let Some((_, cpu)) = reap(child.id(), true).map_err(wait_error)? {
+                    self.child_cpu += cpu;
+                }
                 break format!("killed after {:.0} s", timeout.as_secs_f64());
             }
             std::thread::sleep(Duration::from_millis(2));
@@ -265,6 +291,10 @@ impl Engine for ElfEngine {
             .expect("one result per image")
     }
 
+    fn take_child_cpu(&mut self) -> Duration {
+        std::mem::take(&mut self.child_cpu)
+    }
+
     fn run_batch(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
         if images.is_empty() {
             return Vec::new();
@@ -273,7 +303,7 @@ impl Engine for ElfEngine {
         let bytes = elf::build(images, self.timeout_secs);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("a64call-{}-{n}.elf", std::process::id()));
-        let run = || -> Result<(Vec<u8>, String), EngineError> {
+        let mut run = || -> Result<(Vec<u8>, String), EngineError> {
             std::fs::write(&path, &bytes)
                 .map_err(|e| EngineError::of(engine, format!("write {}: {e}", path.display())))?;
             #[cfg(unix)]

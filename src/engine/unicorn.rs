@@ -327,6 +327,12 @@ fn exit_of(
     }
     if let Some(intno) = s.intno {
         return match intno {
+            // QEMU raises a PC alignment fault as an undefined-instruction exception (with the
+            // alignment syndrome); it is the fetch fault the ELF engine and the interpreter report.
+            1 if pc & 3 != 0 => Exit::Fault {
+                access: Access::Fetch,
+                addr: pc,
+            },
             1 => Exit::InvalidInstruction,
             7 => Exit::breakpoint(
                 uc.mem_read_as_vec(pc, 4)

@@ -8,10 +8,12 @@ pub const BASE: u64 = 0x2000_0000;
 
 /// An image holding just `code` at [`BASE`], with no helpers.
 pub fn image(code: &[Inst]) -> Image {
-    let bytes: Vec<u8> = code
-        .iter()
-        .flat_map(|i| i.encode().unwrap().to_le_bytes())
-        .collect();
+    image_of_words(&code.iter().map(|i| i.encode().unwrap()).collect::<Vec<_>>())
+}
+
+/// An image holding just the instruction words `words` at [`BASE`], with no helpers.
+pub fn image_of_words(words: &[u32]) -> Image {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     let len = bytes.len() as u64;
     Image {
         segments: vec![Segment { addr: BASE, bytes }],

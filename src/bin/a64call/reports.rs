@@ -126,7 +126,7 @@ pub(crate) fn cmd_planted(
         }
     };
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs.max(1)).map(|_| s.spawn(&work)).collect();
+        let workers: Vec<_> = (0..jobs.max(1)).map(|_| s.spawn(work)).collect();
         workers
             .into_iter()
             .try_for_each(|w| w.join().expect("a hunt panicked"))
@@ -178,7 +178,10 @@ fn hunt_line(
     };
     let line = match h.judged_on_unicorn {
         0 => line,
-        n => format!("{line} ({n} runs outside {}'s subset judged on unicorn)", engine.name()),
+        n => format!(
+            "{line} ({n} runs outside {}'s subset judged on unicorn)",
+            engine.name()
+        ),
     };
     Ok((line, h.caught.is_some()))
 }

@@ -46,6 +46,29 @@ fn print_throughput(n: u64, start: Instant, cpu0: Option<f64>) {
     );
 }
 
+/// Each engine's share: programs it ran and the CPU time of its runs (this process's threads in
+/// them, and its qemu processes).
+fn print_engine_cpu(list: &[differential::EngineCpu]) {
+    let parts: Vec<String> = list
+        .iter()
+        .map(|c| {
+            let s = c.cpu.as_secs_f64();
+            let rate = if s > 0.0 {
+                format!("{:.0} programs per CPU-second", c.programs as f64 / s)
+            } else {
+                "no measurable CPU".into()
+            };
+            format!(
+                "{} {} programs, {} runs, {s:.2} s CPU ({rate})",
+                c.engine.name(),
+                c.programs,
+                c.runs
+            )
+        })
+        .collect();
+    println!("engines: {}", parts.join("; "));
+}
+
 /// `a64call run`: one program file under every strategy; 1 and a repro file on a divergence.
 pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<ExitCode, Fail> {
     let prog = read_program(file)?;
@@ -151,6 +174,9 @@ pub(crate) fn print_outcomes(r: &Report) {
             insns
         );
     }
+    for why in &r.judged_on_unicorn {
+        println!("judged on unicorn instead: {why}");
+    }
 }
 
 /// `a64call check`'s arguments.
@@ -196,7 +222,9 @@ pub(crate) struct CheckArgs {
 /// [`CheckArgs`]).
 fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fail> {
     if a.confirm_every == 0 || a.elf_batch == 0 {
-        return Err(Fail("--confirm-every and --elf-batch must be at least 1".into()));
+        return Err(Fail(
+            "--confirm-every and --elf-batch must be at least 1".into(),
+        ));
     }
     if a.common.engines.is_empty() {
         let confirm = if a.confirm_with.is_empty() {
@@ -210,7 +238,10 @@ fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fa
         };
         return Ok((vec![EngineKind::Interp], confirm));
     }
-    Ok((engines(&a.common)?, crate::args::named_engines(&a.confirm_with)?))
+    Ok((
+        engines(&a.common)?,
+        crate::args::named_engines(&a.confirm_with)?,
+    ))
 }
 
 /// `a64call check`: resolve the names, run the campaign ([`campaign::run`]) and print its end.
@@ -273,10 +304,10 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             edges,
             judged_on_unicorn,
             confirmed,
+            engine_cpu,
         } => {
-            let names = |list: &[EngineKind]| {
-                list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+")
-            };
+            let names =
+                |list: &[EngineKind]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+");
             println!(
                 "ok: {programs} programs (profile {}, seeds {}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
                 prof.name,
@@ -293,6 +324,7 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
                 );
             }
             print_throughput(programs, start, cpu0);
+            print_engine_cpu(&engine_cpu);
             println!("{}", edges.line());
             if judged_on_unicorn > 0 {
                 println!("{judged_on_unicorn} runs outside the interpreter's subset were judged on unicorn");

@@ -10,9 +10,7 @@
 
 use super::op::{Index, Logic, Op, Shift, SP_SLOT};
 use yaxpeax_arch::{Decoder, U8Reader};
-use yaxpeax_arm::armv8::a64::{
-    InstDecoder, Instruction, Opcode, Operand, ShiftStyle, SizeCode,
-};
+use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, ShiftStyle, SizeCode};
 
 /// `SystemReg` number yaxpeax-arm gives NZCV (op0=3, op1=3, CRn=4, CRm=2, op2=0); a test
 /// decodes capstone-checked `mrs x0, nzcv` to it.

@@ -4,8 +4,8 @@
 
 use super::memory::{Fault, Memory};
 use super::op::{
-    add_with_carry, bitfield, condition_holds, extract, nz, shift, Index, Logic, Op, Shift,
-    SLOTS, SP_SLOT, ZR_SLOT,
+    add_with_carry, bitfield, condition_holds, extract, nz, shift, Index, Logic, Op, Shift, SLOTS,
+    SP_SLOT, ZR_SLOT,
 };
 use crate::engine::Exit;
 use crate::machine::layout::{initial_reg, STACK_TOP};
@@ -190,7 +190,14 @@ impl Cpu {
             } => {
                 let p = self.get(rn).wrapping_mul(self.get(rm));
                 let a = self.get(ra);
-                self.set(rd, if sub { a.wrapping_sub(p) } else { a.wrapping_add(p) });
+                self.set(
+                    rd,
+                    if sub {
+                        a.wrapping_sub(p)
+                    } else {
+                        a.wrapping_add(p)
+                    },
+                );
             }
             Op::Bitfield {
                 rd,

@@ -167,9 +167,8 @@ impl<'a> Code<'a> {
             }
         };
         let s = &self.segments[i];
-        let decoded = self.pages[i][page].get_or_insert_with(|| {
-            vec![Op::Undecoded; WORDS_PER_PAGE].into_boxed_slice()
-        });
+        let decoded = self.pages[i][page]
+            .get_or_insert_with(|| vec![Op::Undecoded; WORDS_PER_PAGE].into_boxed_slice());
         let w = ((pc & (PAGE - 1)) / 4) as usize;
         if decoded[w] == Op::Undecoded {
             let bytes: [u8; 4] = std::array::from_fn(|k| Code::byte(s, pc + k as u64));

@@ -5,8 +5,8 @@
 //!
 //! It reproduces Unicorn's machine (`memory.rs`): the same fixed regions, reset the same way
 //! between runs, the image's 4 KiB pages readable and executable and never writable, the same
-//! entry state. Anything outside the subset (an `svc`, a SIMD instruction, a misaligned pc, a
-//! form the architecture leaves unpredictable) ends the run with [`Exit::Unsupported`]: it never
+//! entry state. A branch to a misaligned address is a fetch fault there. Anything outside the
+//! subset (an `svc`, a SIMD instruction, a form the architecture leaves unpredictable) ends the run with [`Exit::Unsupported`]: it never
 //! guesses. [`crate::differential`] then judges that image on Unicorn instead and says so.
 //!
 //! Instruction counts are exact: every instruction started counts, a faulting one included. A
@@ -68,8 +68,12 @@ fn execute(cpu: &mut Cpu, mem: &mut Memory, image: &Image) -> (Exit, u64, InsnCo
             return (Exit::Runaway, pc, counts);
         }
         if pc & 3 != 0 {
-            let why = format!("pc {pc:#x} is not 4-byte aligned (a pc alignment fault)");
-            return (Exit::Unsupported(why), pc, counts);
+            // A PC alignment fault, reported as the fetch fault it is (as every engine does).
+            let fault = Exit::Fault {
+                access: crate::engine::Access::Fetch,
+                addr: pc,
+            };
+            return (fault, pc, counts);
         }
         let op = match mem.fetch(pc) {
             Ok(op) => op,
@@ -103,7 +107,10 @@ impl Engine for InterpEngine {
             execute(&mut cpu, &mut mem, image)
         };
         let word = |addr: u64| {
-            let b = self.fixed.slice(addr, 8).expect("the control block is fixed");
+            let b = self
+                .fixed
+                .slice(addr, 8)
+                .expect("the control block is fixed");
             u64::from_le_bytes(b.try_into().expect("8 bytes"))
         };
         let cursor = word(LOGCTL_ADDR);

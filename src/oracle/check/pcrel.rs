@@ -64,13 +64,25 @@ mod tests {
         let pc = 0x1234_5678_9000u64;
         for off in [-(1 << 20), -4, 4, (1 << 20) - 4] {
             let w = Inst::LdrLit { rt: 3, offset: off }.encode().unwrap();
-            assert_eq!(named_address(w, pc), Some(pc.wrapping_add(off as i64 as u64)));
-            let c = Inst::BCond { cond: Cond::Ne, offset: off };
-            assert_eq!(named_address(c.encode().unwrap(), pc), Some(pc.wrapping_add(off as i64 as u64)));
+            assert_eq!(
+                named_address(w, pc),
+                Some(pc.wrapping_add(off as i64 as u64))
+            );
+            let c = Inst::BCond {
+                cond: Cond::Ne,
+                offset: off,
+            };
+            assert_eq!(
+                named_address(c.encode().unwrap(), pc),
+                Some(pc.wrapping_add(off as i64 as u64))
+            );
         }
         for off in [-(1 << 27), 4, (1 << 27) - 4] {
             let w = Inst::Bl { offset: off }.encode().unwrap();
-            assert_eq!(named_address(w, pc), Some(pc.wrapping_add(off as i64 as u64)));
+            assert_eq!(
+                named_address(w, pc),
+                Some(pc.wrapping_add(off as i64 as u64))
+            );
         }
         for pages in [-(1 << 20), -1, 1, (1 << 20) - 1] {
             let w = Inst::Adrp { rd: 16, pages }.encode().unwrap();

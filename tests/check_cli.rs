@@ -1,0 +1,63 @@
+//! `a64call check` by default: every program on the interpreter, 1 in 16 confirmed on Unicorn
+//! (and qemu when found), on every core; the same seeds give the same summary whatever `--jobs`.
+
+fn check(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+        .args(["check", "--iterations", "40", "--seed", "1"])
+        .args(args)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The lines that do not depend on timing: the verdict with its counts, and the edges met.
+fn stable_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| {
+            l.starts_with("ok:") || l.starts_with("confirmed:") || l.starts_with("edges met")
+        })
+        .collect()
+}
+
+#[test]
+fn the_default_check_runs_interp_and_confirms_a_sample_the_same_whatever_the_jobs() {
+    let one = check(&["--jobs", "1"]);
+    assert!(one.contains("strategies on interp each"), "{one}");
+    // Indices 0, 16 and 32 of 40.
+    assert!(
+        one.contains("confirmed: 3 of them also on unicorn"),
+        "{one}"
+    );
+    assert!(one.contains("engines: interp 40 programs"), "{one}");
+    let two = check(&["--jobs", "2"]);
+    assert_eq!(stable_lines(&one), stable_lines(&two));
+    assert_eq!(stable_lines(&one).len(), 3, "{one}");
+}
+
+#[test]
+fn bad_job_and_sample_numbers_are_clear_errors() {
+    for args in [
+        ["--jobs", "0"],
+        ["--confirm-every", "0"],
+        ["--elf-batch", "0"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+            .args(["check", "--iterations", "1"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("must be at least 1") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+}
