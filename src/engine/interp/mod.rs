@@ -12,13 +12,15 @@
 //! Instruction counts are exact: every instruction started counts, a faulting one included. A
 //! run stops as runaway before it would execute more than the image's limit.
 
+mod code;
 mod decode;
 mod exec;
 mod memory;
 mod op;
 
+use self::code::{Code, Kept, Page, Segments};
 use self::exec::{Cpu, Flow};
-use self::memory::{Code, Fixed, Memory};
+use self::memory::{Fixed, Memory, PAGE};
 use super::{logged_calls, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
 use crate::machine::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, SCRATCH_ADDR, SCRATCH_BYTES, STACK_TOP,
@@ -29,7 +31,13 @@ use std::cell::RefCell;
 /// The interpreter: its fixed regions persist between runs, as Unicorn's do.
 pub struct InterpEngine {
     fixed: Box<Fixed>,
+    /// The helpers' decoded pages from the last run.
+    kept: Vec<Kept>,
 }
+
+/// The scratch buffer's initial contents, computed once.
+static INITIAL_SCRATCH: std::sync::LazyLock<Vec<u8>> =
+    std::sync::LazyLock::new(layout::initial_scratch);
 
 impl Default for InterpEngine {
     fn default() -> Self {
@@ -42,6 +50,7 @@ impl InterpEngine {
     pub fn new() -> InterpEngine {
         InterpEngine {
             fixed: Box::new(Fixed::new()),
+            kept: Vec::new(),
         }
     }
 
@@ -49,7 +58,7 @@ impl InterpEngine {
     /// call log's control block.
     fn reset(&mut self) {
         self.fixed.fill(STACK_TOP - 0x1000, &[0u8; 0x1100]);
-        self.fixed.fill(SCRATCH_ADDR, &layout::initial_scratch());
+        self.fixed.fill(SCRATCH_ADDR, &INITIAL_SCRATCH);
         let mut ctl = LOG_ADDR.to_le_bytes().to_vec();
         ctl.extend_from_slice(&layout::LOG_LIMIT.to_le_bytes());
         self.fixed.fill(LOGCTL_ADDR, &ctl);
@@ -57,9 +66,15 @@ impl InterpEngine {
 }
 
 /// The loop: fetch, count, execute, until the exit address, a stop or the limit.
-fn execute(cpu: &mut Cpu, mem: &mut Memory, image: &Image) -> (Exit, u64, InsnCounts) {
+fn execute(
+    cpu: &mut Cpu,
+    mem: &mut Memory,
+    code: &mut Code,
+    image: &Image,
+) -> (Exit, u64, InsnCounts) {
     let mut pc = image.entry;
     let mut counts = InsnCounts::default();
+    let mut page: Option<Page> = None;
     loop {
         if pc == EXIT_ADDR {
             return (Exit::Returned, pc, counts);
@@ -75,9 +90,15 @@ fn execute(cpu: &mut Cpu, mem: &mut Memory, image: &Image) -> (Exit, u64, InsnCo
             };
             return (fault, pc, counts);
         }
-        let op = match mem.fetch(pc) {
-            Ok(op) => op,
-            Err((access, addr)) => return (Exit::Fault { access, addr }, pc, counts),
+        if page.as_ref().is_none_or(|p| p.base != pc & !(PAGE - 1)) {
+            page = code.page(pc);
+        }
+        let op = match page.as_mut() {
+            Some(p) => p.op(pc),
+            None => match mem.fetch_fixed(pc) {
+                Ok(op) => op,
+                Err((access, addr)) => return (Exit::Fault { access, addr }, pc, counts),
+            },
         };
         counts.total += 1;
         if image.code.contains(&pc) {
@@ -100,11 +121,14 @@ impl Engine for InterpEngine {
         self.reset();
         let mut cpu = Cpu::entering(image.entry);
         let (exit, pc, counts) = {
+            let mut code = Code::new(&image.segments, std::mem::take(&mut self.kept));
             let mut mem = Memory {
                 fixed: &mut self.fixed,
-                code: Code::new(&image.segments),
+                segments: Segments(&image.segments),
             };
-            execute(&mut cpu, &mut mem, image)
+            let ran = execute(&mut cpu, &mut mem, &mut code, image);
+            self.kept = code.into_kept();
+            ran
         };
         let word = |addr: u64| {
             let b = self
