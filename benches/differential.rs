@@ -35,7 +35,7 @@ fn exact_counts() {
 }
 
 /// Programs of the default profile each engine runs for the side-by-side figures.
-const SIDE_BY_SIDE_PROGRAMS: u64 = 1000;
+const SIDE_BY_SIDE_PROGRAMS: u64 = 3000;
 
 /// The same programs through the differential (two strategies, static check on) on each engine
 /// in turn: programs per CPU-second of this process and its qemu children, and the ratio to
