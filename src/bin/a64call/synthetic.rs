@@ -35,15 +35,20 @@ fn print_throughput(n: u64, start: Instant, cpu0: Option<f64>) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
-    let rate = n as f64 / cpu;
-    let rate = if rate < 10.0 {
-        format!("{rate:.2}")
-    } else {
-        format!("{rate:.0}")
-    };
     println!(
-        "throughput: {rate} programs per CPU-second ({cpu:.1} s CPU of a64call and its qemu processes, {wall:.1} s wall)"
+        "throughput: {} programs per CPU-second ({cpu:.1} s CPU of a64call and its qemu processes, {wall:.1} s wall)",
+        rate(n, cpu)
     );
+}
+
+/// `n` per `secs`, with two decimals below 10.
+fn rate(n: u64, secs: f64) -> String {
+    let r = n as f64 / secs;
+    if r < 10.0 {
+        format!("{r:.2}")
+    } else {
+        format!("{r:.0}")
+    }
 }
 
 /// Each engine's share: programs it ran and the CPU time of its runs (this process's threads in
@@ -54,7 +59,7 @@ fn print_engine_cpu(list: &[differential::EngineCpu]) {
         .map(|c| {
             let s = c.cpu.as_secs_f64();
             let rate = if s > 0.0 {
-                format!("{:.0} programs per CPU-second", c.programs as f64 / s)
+                format!("{} programs per CPU-second", rate(c.programs, s))
             } else {
                 "no measurable CPU".into()
             };
