@@ -34,14 +34,13 @@ fn run(cfg: &Config, profile: BuiltIn, iterations: u64, jobs: usize) -> End {
 fn a_clean_campaign_tallies_the_same_whatever_the_jobs() {
     let cfg = Config::default();
     let tally = |jobs| match run(&cfg, BuiltIn::Default, 90, jobs) {
-        End::Clean {
-            programs,
-            calls,
-            edges,
-            judged_on_unicorn,
-            confirmed,
-            ..
-        } => (programs, calls, edges, judged_on_unicorn, confirmed),
+        End::Clean(t) => (
+            t.programs,
+            t.calls,
+            t.edges,
+            t.judged_on_unicorn,
+            t.confirmed,
+        ),
         End::Found { seed, finding, .. } => panic!("seed {seed}: {finding}"),
     };
     let one = tally(1);
@@ -69,7 +68,7 @@ fn the_finding_is_the_lowest_seed_whatever_the_jobs() {
             assert!(!finding.is_engine_disagreement(), "{finding}");
             (seed, finding.summary())
         }
-        End::Clean { .. } => panic!("{} not found with {jobs} jobs", bug.name()),
+        End::Clean(_) => panic!("{} not found with {jobs} jobs", bug.name()),
     };
     let one = found(1);
     for jobs in [2, 3] {

@@ -93,22 +93,7 @@ impl Plan<'_> {
 /// How a campaign ended.
 pub enum End {
     /// Every program ran without a finding.
-    Clean {
-        /// Programs run.
-        programs: u64,
-        /// Helper calls in the first run of each program (the reference strategy on the first
-        /// engine).
-        calls: u64,
-        /// The range edges the emitted code met.
-        edges: EdgeCounts,
-        /// Runs an engine could not make, judged on Unicorn instead
-        /// ([`super::Report::judged_on_unicorn`]).
-        judged_on_unicorn: u64,
-        /// Programs that also ran on the confirming engines.
-        confirmed: u64,
-        /// CPU time each engine spent, in all workers.
-        engine_cpu: Vec<EngineCpu>,
-    },
+    Clean(Totals),
     /// A program gave a finding (the one at the lowest seed).
     Found {
         /// Its seed.
@@ -144,19 +129,27 @@ fn batch_size(
     k.min(((rest / per.max(1e-9)) as u64).max(1))
 }
 
-/// What one worker saw.
-#[derive(Default)]
-struct Tally {
-    programs: u64,
-    calls: u64,
-    edges: EdgeCounts,
-    judged_on_unicorn: u64,
-    confirmed: u64,
-    engine_cpu: Vec<EngineCpu>,
+/// What the workers saw, summed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Programs run.
+    pub programs: u64,
+    /// Helper calls in the first run of each program (the reference strategy on the first
+    /// engine).
+    pub calls: u64,
+    /// The range edges the emitted code met.
+    pub edges: EdgeCounts,
+    /// Runs an engine could not make, judged on Unicorn instead
+    /// ([`super::Report::judged_on_unicorn`]).
+    pub judged_on_unicorn: u64,
+    /// Programs that also ran on the confirming engines.
+    pub confirmed: u64,
+    /// CPU time each engine spent, in all workers.
+    pub engine_cpu: Vec<EngineCpu>,
 }
 
-impl Tally {
-    fn merge(&mut self, o: Tally) {
+impl Totals {
+    fn merge(&mut self, o: Totals) {
         self.programs += o.programs;
         self.calls += o.calls;
         self.judged_on_unicorn += o.judged_on_unicorn;
@@ -281,8 +274,8 @@ fn run_range(
 }
 
 /// One worker: batches until none is left, tallying clean programs and offering findings.
-fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Tally, EngineError> {
-    let mut tally = Tally::default();
+fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Totals, EngineError> {
+    let mut tally = Totals::default();
     while let Some(range) = sh.take(sh.plan.batch_cap()) {
         let results =
             run_range(sh.plan, range.clone(), &mut tally.engine_cpu).inspect_err(|_| {
@@ -321,7 +314,7 @@ pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineErro
         failed: AtomicBool::new(false),
         first: Mutex::new(None),
     };
-    let results: Vec<Result<Tally, EngineError>> = std::thread::scope(|s| {
+    let results: Vec<Result<Totals, EngineError>> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..plan.jobs.max(1))
             .map(|_| s.spawn(|| worker(&sh, &progress)))
             .collect();
@@ -330,7 +323,7 @@ pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineErro
             .map(|w| w.join().expect("a campaign worker panicked"))
             .collect()
     });
-    let mut tally = Tally::default();
+    let mut tally = Totals::default();
     for r in results {
         tally.merge(r?);
     }
@@ -341,14 +334,7 @@ pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineErro
             finding: Box::new(finding),
         });
     }
-    Ok(End::Clean {
-        programs: tally.programs,
-        calls: tally.calls,
-        edges: tally.edges,
-        judged_on_unicorn: tally.judged_on_unicorn,
-        confirmed: tally.confirmed,
-        engine_cpu: tally.engine_cpu,
-    })
+    Ok(End::Clean(tally))
 }
 
 #[cfg(test)]

@@ -25,7 +25,8 @@ pub(crate) struct Common {
     pub(crate) no_static_check: bool,
     /// Comma-separated engines: interp (a64call's own interpreter; images outside its subset are
     /// judged on unicorn), unicorn, qemu, native (aarch64 Linux hosts only). Default: unicorn
-    /// and qemu when qemu-aarch64 is found, else unicorn alone, with a note.
+    /// and qemu when qemu-aarch64 is found, else unicorn alone, with a note; for `check`, interp
+    /// with a confirmed sample (see --confirm-with).
     #[arg(long, value_delimiter = ',')]
     pub(crate) engines: Vec<String>,
 }

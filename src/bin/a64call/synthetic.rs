@@ -303,14 +303,14 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             println!("repro: {}", path.display());
             Ok(ExitCode::from(1))
         }
-        campaign::End::Clean {
+        campaign::End::Clean(campaign::Totals {
             programs,
             calls,
             edges,
             judged_on_unicorn,
             confirmed,
             engine_cpu,
-        } => {
+        }) => {
             let names =
                 |list: &[EngineKind]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+");
             println!(
