@@ -80,12 +80,11 @@ impl Plan<'_> {
     /// programs, when only the confirming engines include one), one program otherwise.
     fn batch_cap(&self) -> u64 {
         let batch = self.elf_batch.max(1);
-        if self.engines.iter().any(|e| e.is_elf()) {
-            batch
-        } else if self.all_engines().iter().any(|e| e.is_elf()) {
-            batch * self.confirm.map_or(1, |c| c.every.max(1))
-        } else {
-            1
+        let elf = |list: &[EngineKind]| list.iter().any(|e| e.is_elf());
+        match self.confirm {
+            _ if elf(self.engines) => batch,
+            Some(c) if elf(c.engines) => batch * c.every.max(1),
+            _ => 1,
         }
     }
 }
@@ -157,10 +156,7 @@ impl Totals {
         for c in o.engine_cpu {
             EngineCpu::add_to(&mut self.engine_cpu, c);
         }
-        for (a, b) in self.edges.sites.iter_mut().zip(o.edges.sites) {
-            *a += b;
-        }
-        self.edges.straddles += o.edges.straddles;
+        self.edges.merge(&o.edges);
     }
 }
 

@@ -384,8 +384,7 @@ pub fn run_on_timed(
         .filter_map(|k| k.elf())
         .map(ElfEngine::for_kind)
         .collect::<Result<Vec<_>, _>>()?;
-    with_thread_engines(&kinds, |interp, unicorn| {
-        let (mut interp, mut unicorn) = (interp, unicorn);
+    with_thread_engines(&kinds, |mut interp, mut unicorn| {
         let mut elfs = elfs.iter_mut();
         let mut list: Vec<&mut dyn Engine> = Vec::new();
         for k in &kinds {

@@ -22,6 +22,14 @@ pub struct EdgeCounts {
 }
 
 impl EdgeCounts {
+    /// Add `other`'s counts to these.
+    pub fn merge(&mut self, other: &EdgeCounts) {
+        for (a, b) in self.sites.iter_mut().zip(other.sites) {
+            *a += b;
+        }
+        self.straddles += other.straddles;
+    }
+
     /// Count the sites of one emitted function.
     pub fn add(&mut self, e: &Emitted, targets: &[u64]) {
         for site in &e.sites {

@@ -68,13 +68,18 @@ pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
 
 pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
     if c.engines.is_empty() {
-        let (list, note) = EngineKind::default_set();
-        if let Some(note) = note {
-            eprintln!("note: {note}");
-        }
-        return Ok(list);
+        return Ok(default_engines());
     }
     named_engines(&c.engines)
+}
+
+/// [`EngineKind::default_set`], its note (why qemu is left out) printed on stderr.
+pub(crate) fn default_engines() -> Vec<EngineKind> {
+    let (list, note) = EngineKind::default_set();
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    list
 }
 
 /// Engines by name, each once, each available here (else the error says what is missing).

@@ -142,10 +142,7 @@ fn planted_engines(names: &[String]) -> Result<Vec<EngineKind>, Fail> {
     if !names.is_empty() {
         return crate::args::named_engines(names);
     }
-    let (mut engines, note) = EngineKind::default_set();
-    if let Some(note) = note {
-        eprintln!("note: {note}");
-    }
+    let mut engines = crate::args::default_engines();
     engines.insert(0, EngineKind::Interp);
     Ok(engines)
 }

@@ -233,11 +233,7 @@ fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fa
     }
     if a.common.engines.is_empty() {
         let confirm = if a.confirm_with.is_empty() {
-            let (list, note) = EngineKind::default_set();
-            if let Some(note) = note {
-                eprintln!("note: {note}");
-            }
-            list
+            crate::args::default_engines()
         } else {
             crate::args::named_engines(&a.confirm_with)?
         };
