@@ -31,6 +31,9 @@ layouts is therefore the reference; each function of B is
   not judgeable      shapes A never produced (in any of B's layouts), for a function whose shapes A did not cover: A
                      itself produced more than n/2 distinct shapes in the n layouts, so a shape
                      missing from them says nothing about B (printed with its first difference);
+                     or one fixed run folded a 4 KiB-aligned address inside its brk heap into an
+                     add/sub/cmp immediate and the other did not (capture.json "brk_heap";
+                     folding_differs says why that makes the code depend on one address);
   DIFFERENT          anything else (not compiled, not exactly once in a dump, or a shape A never
                      produced although A's shapes repeat: printed with its first differing
                      instruction against A's first run and how many distinct shapes A produced).
@@ -209,6 +212,58 @@ def overlap(ref, cand_shapes):
     return None, []
 
 
+def brk_heap(d):
+    """The guest's brk heap [start, end) recorded in DIR/capture.json, or None."""
+    return json.load(open(os.path.join(d, "capture.json"))).get("brk_heap")
+
+
+def folded_heap_addresses(entries, heap):
+    """Values of a shape's folded constants (`OP ..., #const`, S4 of src/jitcode/shape) that are
+    4 KiB-aligned addresses inside `heap`: objects whose address happened to fit an add/sub
+    immediate (12 bits shifted by 12).
+
+    >>> e = [(["cmp x27, #const", "add x0, x1, #const", "cmp x1, #const"], ["0xde5000", "0x1000", "0xde5620"])]
+    >>> [hex(v) for v in folded_heap_addresses(e, [0xb9a000, 0xe00000])]
+    ['0xde5000']
+    >>> folded_heap_addresses(e, None)
+    []
+    """
+    if not heap:
+        return []
+    out = []
+    for shape, values in entries:
+        for t, v in zip(shape, values):
+            v = int(v, 16) if v else None
+            if t.endswith(", #const") and v is not None and v % 4096 == 0 and heap[0] <= v < heap[1]:
+                out.append(v)
+    return out
+
+
+def folding_differs(la, lb, ref0, heap_a, cand, heap_b):
+    """Why a function is not judgeable when one build folded a heap address into an immediate and
+    the other did not (None otherwise). CinderX's LIR keeps an object whose address fits an
+    add/sub immediate as an immediate at every use (lir/block_builder.cpp usesImmediateInput):
+    compares fold it, and a use as an argument is built with movz instead of copied from the
+    register the guard checked. So the code depends on that one address, which no heap layout
+    of the other build need reproduce.
+
+    >>> b = [(["cmp x27, #const", "ret"], ["0xde5000", None])]
+    >>> a = [(["cmp x27, #const", "ret"], ["0xde5620", None])]
+    >>> print(folding_differs("official", "baseline", a, [0xb9a000, 0xe00000], b, [0xb9a000, 0xe00000]))
+    baseline folded the heap address 0xde5000 into an immediate, official folded none: CinderX then uses that object as an immediate everywhere (lir/block_builder.cpp usesImmediateInput), so the code depends on the address
+    >>> folding_differs("official", "baseline", b, [0xb9a000, 0xe00000], b, [0xb9a000, 0xe00000]) is None
+    True
+    """
+    fa, fb = folded_heap_addresses(ref0, heap_a), folded_heap_addresses(cand, heap_b)
+    if len(fa) == len(fb):
+        return None
+    name = lambda f: ", ".join(hex(v) for v in f) or "none"  # noqa: E731
+    many = lambda f: "es" if len(f) > 1 else ""  # noqa: E731
+    return (f"{lb} folded the heap address{many(fb)} {name(fb)} into an immediate, {la} folded {name(fa)}: "
+            "CinderX then uses that object as an immediate everywhere (lir/block_builder.cpp usesImmediateInput), "
+            "so the code depends on the address")
+
+
 def layout_label(d):
     """The heap layout a capture directory was run under (its layout.txt), else its name."""
     path = os.path.join(d, "layout.txt")
@@ -261,6 +316,8 @@ def compare(la, lb, dbs, das):
             lines.append(f"shared layout     {name}: {lb}'s fixed run gave a shape {la} never produced, but {lb} "
                          f"under another heap layout ({b_layouts[j]}) gave one {la} produced "
                          f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)})")
+        elif (fold := folding_differs(la, lb, ref[0], brk_heap(das[0]), shb.get(name, []), brk_heap(db))):
+            unjudged.append(f"{name}: {fold}; against {la}'s fixed run: {why}")
         elif distinct > n / 2:
             unjudged.append(f"{name}: a shape {la} did not produce, but {la} itself produced {distinct} "
                             f"distinct shapes in {n} heap layouts; against its fixed run: {why}")

@@ -5,7 +5,8 @@
 
 capture: force-compiles every `module:qualname` of LIST (in file order), then the size-test
 functions (harness/cinderx/sizes.py, `sizetest:sqrt_sites_N`), and writes OUT.json
-{"functions": {name: {"compiled": bool, "size": int, "error": str|None}}, "cinderx": path} and
+{"functions": {name: {"compiled": bool, "size": int, "error": str|None}}, "cinderx": path,
+"paths": {what: path the guest saw}, "brk_heap": [start, end] or null} and
 every compiled function's code to OUT.elf (_cinderx.dump_elf) for `a64call classify`. A listed
 function that cannot be found or does not compile is recorded as such (the list is fixed; the
 comparison reports it), never skipped. Without --lenient it also exits 1 in that case.
@@ -85,6 +86,22 @@ def resolve(spec):
     return f
 
 
+def brk_heap():
+    """[start, end) of the anonymous mapping right after the executable's last segment in
+    /proc/self/maps (the end of its bss, then the brk heap; Debian's python3.14 is not PIE, so
+    it starts below 16 MiB), or None when there is none."""
+    rows = []
+    for line in open("/proc/self/maps"):
+        f = line.split()
+        lo, hi = (int(x, 16) for x in f[0].split("-"))
+        rows.append((lo, hi, f[5] if len(f) > 5 else ""))
+    exe = [k for k, r in enumerate(rows) if r[2].endswith("/bin/python3.14")]
+    if not exe or exe[-1] + 1 >= len(rows):
+        return None
+    lo, hi, name = rows[exe[-1] + 1]
+    return [lo, hi] if name == "" and lo == rows[exe[-1]][1] else None
+
+
 def capture(list_path, out_json, out_elf, lenient):
     import _cinderx
 
@@ -105,8 +122,12 @@ def capture(list_path, out_json, out_elf, lenient):
         f = sizes.compile_sqrt_sites(n)
         result[f"sizetest:sqrt_sites_{n}"] = {"compiled": True, "size": jit.get_compiled_size(f), "error": None}
     _cinderx.dump_elf(out_elf)
+    paths = {"executable": sys.executable, "base_executable": getattr(sys, "_base_executable", ""),
+             "prefix": sys.prefix, "exec_prefix": sys.exec_prefix, "cinderx": cinderx.__file__,
+             "_cinderx": _cinderx.__file__}
     with open(out_json, "w") as fh:
-        json.dump({"functions": result, "heap_pad": _HEAP_PAD, "cinderx": cinderx.__file__, "_cinderx": _cinderx.__file__}, fh, indent=1)
+        json.dump({"functions": result, "heap_pad": _HEAP_PAD, "cinderx": cinderx.__file__, "_cinderx": _cinderx.__file__,
+                   "paths": paths, "brk_heap": brk_heap()}, fh, indent=1)
     bad = [k for k, r in result.items() if not r["compiled"]]
     if bad and not lenient:
         print(f"fidelity_guest: {len(bad)} listed functions did not compile, e.g. {bad[0]}: {result[bad[0]]['error']}",

@@ -27,9 +27,15 @@
 //!   names the target's token index `@k` (offsets shift when sizes differ, indices do not); a
 //!   target outside the function is `far` (the distance depends on where code was placed).
 //! * **S3 (everything else)** is capstone's text, mnemonic and operands, compared exactly.
+//! * **S4 (folded constants).** `const R` followed by an `add`/`sub`/`cmp`/`cmn` (or `adds`,
+//!   `subs`) whose last operand is `R`, and the same instruction with a 12-bit immediate shifted
+//!   by 12, are one token `OP ..., #const` with the value: CinderX folds a constant into the
+//!   instruction exactly when it fits that immediate, so a heap address that happens to be
+//!   4 KiB-aligned and below 16 MiB is folded in one run and built in a register in another
+//!   (the `fold` module gives the rule, its source and what stays literal).
 //!
 //! What is therefore not compared: constant values (including the values in the pool and stub
-//! literals), the distance of far branches, and every word no path from the entries reaches:
+//! literals, and S4's folded immediates), the distance of far branches, and every word no path from the entries reaches:
 //! data, but also code entered only through a stored address (a generator's resume points,
 //! taken with `adrp`+`add`), which the walk cannot follow. Those words are not told apart from
 //! the data CinderX places between code and stubs, so they are left out, not guessed at. [`value_pairs`] recovers what can be checked of
@@ -286,7 +292,7 @@ impl<'a> Reader<'a> {
         };
         if let Some((reg, v)) = const_start(&t) {
             let v = self.constant_run(&reg, v);
-            self.push(start, format!("const {reg}"), Some(v), None);
+            self.push_const(start, &reg, Some(v));
         } else if let Some((reg, _, _)) = movk(&t) {
             self.push(start, format!("movk {reg}"), None, None);
         } else {
@@ -323,7 +329,7 @@ impl<'a> Reader<'a> {
         match reach::flow(self.words[start]) {
             Flow::Literal { offset, size, .. } if self.inside(pc + offset) => {
                 let v = self.read_u64(pc + offset, size);
-                self.push(start, format!("const {}", first_op(ops)), v, None);
+                self.push_const(start, first_op(ops), v);
             }
             Flow::Jump(o) | Flow::Cond(o) | Flow::Call(o) | Flow::Adr(o) if self.inside(pc + o) => {
                 self.push(start, String::new(), None, Some((t.to_string(), pc + o)));
@@ -338,7 +344,26 @@ impl<'a> Reader<'a> {
                 self.push(start, format!("const {}", first_op(ops)), None, None);
             }
             _ if m == "adrp" => self.adrp(start, first_op(ops).to_string()),
-            _ => self.push(start, t.to_string(), None, None),
+            _ => match fold::shifted_immediate(t) {
+                Some((text, v)) => self.push(start, text, Some(v), None),
+                None => self.push(start, t.to_string(), None, None),
+            },
+        }
+    }
+
+    /// S1/S4: the constant `value` built in `reg` by the token at `start` (read up to
+    /// `self.i`); with the arithmetic instruction that uses it right after, one folded token.
+    fn push_const(&mut self, start: usize, reg: &str, value: Option<u64>) {
+        let next = self.text.get(self.i).and_then(|x| x.as_deref());
+        let folded = next
+            .filter(|_| self.joins(self.i) && value.is_some())
+            .and_then(|n| fold::register_use(n, reg));
+        match folded {
+            Some(text) => {
+                self.i += 1;
+                self.push(start, text, value, None);
+            }
+            None => self.push(start, format!("const {reg}"), value, None),
         }
     }
 
@@ -412,5 +437,6 @@ pub fn value_pairs(a: &[Token], b: &[Token]) -> (BTreeMap<u64, u64>, Option<usiz
     (ab, None)
 }
 
+mod fold;
 #[cfg(test)]
 mod tests;

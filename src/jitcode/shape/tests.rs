@@ -187,3 +187,82 @@ fn values_must_rename_consistently() {
     );
     assert_eq!(value_pairs(&a, &swapped).1, Some(1));
 }
+
+// The real case (fidelity, tokenize:_all_string_prefixes): a guard on a heap object.
+const CMP_X27_X0: u32 = 0xEB00_037F; // cmp x27, x0
+const CMP_X27_DE5_LSL12: u32 = 0xF177_977F; // cmp x27, #0xde5, lsl #12
+fn cmp_x27_imm(imm12: u32, shift12: bool) -> u32 {
+    0xF100_037F | (u32::from(shift12) << 22) | (imm12 << 10)
+}
+
+/// S4: an address built in a register for a compare and the same compare with the address as
+/// a shifted immediate are one token with the value; the register form stays when the next
+/// instruction is a branch target or uses the register otherwise.
+#[test]
+fn constant_folded_into_a_compare_is_the_same_token() {
+    let built = [
+        movz(0, 0x5620, 0),
+        movk(0, 0xde, 1),
+        CMP_X27_X0,
+        b_cond(2, 1),
+        RET,
+        RET,
+    ];
+    let folded = [CMP_X27_DE5_LSL12, b_cond(2, 1), RET, RET];
+    assert_eq!(texts(&built)[..2], ["cmp x27, #const", "b.ne @3"]);
+    assert!(
+        eq(&built, &folded),
+        "{:?} vs {:?}",
+        texts(&built),
+        texts(&folded)
+    );
+    let (a, b) = (shape(&bytes(&built), &[0]), shape(&bytes(&folded), &[0]));
+    assert_eq!((a[0].value, b[0].value), (Some(0xde_5620), Some(0xde_5000)));
+    // a pool literal built the same way folds too
+    let pooled = [
+        ldr_lit(0, 6),
+        CMP_X27_X0,
+        b_cond(2, 1),
+        RET,
+        RET,
+        NOP,
+        0x5620,
+        0xde,
+    ];
+    assert!(eq(&pooled, &folded), "{:?}", texts(&pooled));
+    // the compare is a branch target: not one straight line, not folded
+    let joined = [movz(0, 0x5620, 0), b_cond(1, 1), CMP_X27_X0, RET];
+    assert_eq!(texts(&joined)[2], "cmp x27, x0");
+}
+
+/// S4 hides nothing else: another compared register, an unshifted immediate, a frame size,
+/// another operation, and a register built for something other than the compare all differ.
+#[test]
+fn folding_keeps_real_differences() {
+    let folded = [CMP_X27_DE5_LSL12, RET];
+    let cmp_x26 = [0xF177_975F, RET]; // cmp x26, #0xde5, lsl #12
+    assert!(!eq(&folded, &cmp_x26), "another compared register");
+    assert_eq!(
+        texts(&[cmp_x27_imm(0x120, false), RET])[0],
+        "cmp x27, #0x120"
+    );
+    assert!(!eq(
+        &[cmp_x27_imm(0x120, false), RET],
+        &[cmp_x27_imm(0x128, false), RET]
+    ));
+    assert!(!eq(
+        &[cmp_x27_imm(1, true), RET],
+        &[cmp_x27_imm(1, false), RET]
+    ));
+    let sub_sp = |imm12: u32| 0xD140_03FF | (imm12 << 10); // sub sp, sp, #imm12, lsl #12
+    assert_eq!(texts(&[sub_sp(1), RET])[0], "sub sp, sp, #1, lsl #12");
+    assert!(
+        !eq(&[sub_sp(1), RET], &[sub_sp(2), RET]),
+        "frame sizes stay literal"
+    );
+    let cmn = [0xB177_977F, RET]; // cmn x27, #0xde5, lsl #12
+    assert!(!eq(&folded, &cmn), "cmn vs cmp");
+    let cmp_x0_x27 = 0xEB1B_001F; // cmp x0, x27: x0 is the compared register, not the constant
+    let used = [movz(0, 0x5620, 0), movk(0, 0xde, 1), cmp_x0_x27, RET];
+    assert_eq!(texts(&used)[..2], ["const x0", "cmp x0, x27"]);
+}
