@@ -1,163 +1,152 @@
-//! Minimal ELF64 files for the verifier's tests: CinderX-like code dumps and stripped
-//! executables with `.dynsym` and `.eh_frame`. Layout: headers, then every section's data from
-//! file offset 0x1000 (16-byte aligned, in order), then `.shstrtab` and the section headers.
+//! Minimal ELF64 files for the verifier's tests, written with `object`'s ELF writer: CinderX-like
+//! code dumps and stripped executables with `.dynsym` and `.eh_frame`. Layout: headers, then
+//! `.text` from file offset 0x1000, the other sections after it in order (16-byte aligned;
+//! `.dynsym` and `.dynstr` as the writer aligns them), then `.shstrtab` and the section headers.
 //! Allocated sections live at `base + offset`; one `PT_LOAD` maps the whole file at `base`.
 
-pub const SHT_PROGBITS: u32 = 1;
-pub const SHT_STRTAB: u32 = 3;
-pub const SHT_NOTE: u32 = 7;
-pub const SHT_DYNSYM: u32 = 11;
-const ALLOC: u64 = 2;
-const EXEC: u64 = 4;
+use object::elf;
+use object::read::elf::ElfFile64;
+use object::write::elf::{FileHeader, ProgramHeader, SectionHeader, Sym, Writer};
+use object::write::StringId;
+use object::{Object, ObjectSection};
 
-/// One section.
-pub struct Section {
-    pub name: &'static str,
-    pub ty: u32,
-    pub flags: u64,
-    pub data: Vec<u8>,
-    pub link: u32,
-    pub info: u32,
-    pub entsize: u64,
+/// A section given by its contents (`.dynsym`/`.dynstr` are made from the symbols).
+struct Raw {
+    name: &'static str,
+    ty: elf::SectionType,
+    flags: u64,
+    data: Vec<u8>,
 }
 
-fn align(v: usize, a: usize) -> usize {
-    v.div_ceil(a) * a
-}
+const TEXT_OFFSET: u64 = 0x1000;
+const ALIGN: u64 = 16;
+const ALLOC: u64 = elf::SHF_ALLOC.0;
+const EXEC: u64 = elf::SHF_EXECINSTR.0;
 
-/// File offset of section `k` (0-based, without the null section) given the sections' sizes.
-pub fn offset_of(sizes: &[usize], k: usize) -> usize {
-    let mut off = 0x1000;
-    for &s in &sizes[..k] {
-        off = align(off, 16) + s;
+/// An ELF64 file of type `e_type` loaded at `base`: the sections `before` (the first is
+/// `.text`, at file offset 0x1000 and section index 1), then `.dynsym`/`.dynstr` of the global
+/// functions `syms` (name, value, size; defined in `.text`), then the sections `after`.
+fn build(
+    e_type: elf::FileType,
+    base: u64,
+    before: &[Raw],
+    syms: &[(&str, u64, u64)],
+    after: &[Raw],
+) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut w = Writer::new(object::Endianness::Little, true, &mut out);
+    // Phase 1: names, section indices (in header order) and file space (in file order).
+    let name_ids: Vec<_> = before
+        .iter()
+        .chain(after)
+        .map(|s| w.add_section_name(s.name.as_bytes()))
+        .collect();
+    let str_ids: Vec<_> = syms
+        .iter()
+        .map(|s| w.add_dynamic_string(s.0.as_bytes()))
+        .collect();
+    w.reserve_null_section_index();
+    for _ in before {
+        w.reserve_section_index();
     }
-    align(off, 16)
-}
-
-/// Build an ELF64 file of type `e_type` (2 = EXEC, 3 = DYN).
-pub fn build(e_type: u16, base: u64, secs: &[Section]) -> Vec<u8> {
-    let sizes: Vec<usize> = secs.iter().map(|s| s.data.len()).collect();
-    let mut out = vec![0u8; 0x1000];
-    let mut shstr = vec![0u8];
-    let mut headers = vec![[0u8; 64]];
-    for (k, s) in secs.iter().enumerate() {
-        out.resize(offset_of(&sizes, k), 0);
-        let off = out.len() as u64;
-        out.extend(&s.data);
-        let addr = if s.flags & ALLOC != 0 { base + off } else { 0 };
-        headers.push(shdr(
-            shstr.len() as u32,
-            s.ty,
-            s.flags,
-            addr,
-            off,
-            s.data.len() as u64,
-            s.link,
-            s.info,
-            s.entsize,
-        ));
-        shstr.extend(s.name.as_bytes());
-        shstr.push(0);
+    w.reserve_dynsym_section_index();
+    w.reserve_dynstr_section_index();
+    for _ in after {
+        w.reserve_section_index();
     }
-    let name = shstr.len() as u32;
-    shstr.extend(b".shstrtab\0");
-    headers.push(shdr(
-        name,
-        SHT_STRTAB,
-        0,
-        0,
-        out.len() as u64,
-        shstr.len() as u64,
-        0,
-        0,
-        0,
-    ));
-    out.extend(&shstr);
-    out.resize(align(out.len(), 8), 0);
-    let shoff = out.len() as u64;
-    for h in &headers {
-        out.extend(h);
+    w.reserve_shstrtab_section_index();
+    w.reserve_file_header();
+    w.reserve_program_headers(1);
+    w.reserve_until(TEXT_OFFSET);
+    let mut offsets: Vec<u64> = before
+        .iter()
+        .map(|s| w.reserve(s.data.len() as u64, ALIGN))
+        .collect();
+    w.reserve_null_dynamic_symbol_index();
+    for _ in syms {
+        w.reserve_dynamic_symbol_index();
     }
-    let total = out.len() as u64;
-    let mut h = Vec::new();
-    h.extend(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
-    h.extend(e_type.to_le_bytes());
-    h.extend(62u16.to_le_bytes()); // x86-64, as CinderX writes even on aarch64
-    h.extend(1u32.to_le_bytes());
-    h.extend(0u64.to_le_bytes());
-    h.extend(64u64.to_le_bytes()); // phoff
-    h.extend(shoff.to_le_bytes());
-    h.extend(0u32.to_le_bytes());
-    for v in [
-        64u16,
-        56,
-        1,
-        64,
-        headers.len() as u16,
-        headers.len() as u16 - 1,
-    ] {
-        h.extend(v.to_le_bytes());
+    let dynsym = w.reserve_dynsym();
+    let dynstr = w.reserve_dynstr().expect("dynamic strings fit");
+    offsets.extend(after.iter().map(|s| w.reserve(s.data.len() as u64, ALIGN)));
+    w.reserve_shstrtab().expect("section names fit");
+    w.reserve_section_headers();
+    let total = w.reserved_len();
+    // Phase 2: write everything in the same order.
+    w.write_file_header(&FileHeader {
+        os_abi: elf::ELFOSABI_NONE,
+        abi_version: 0,
+        e_type,
+        e_machine: elf::EM_X86_64, // as CinderX writes its dumps, even on aarch64
+        e_entry: 0,
+        e_flags: elf::FileFlags(0),
+    })
+    .expect("a fixed ELF header writes");
+    w.write_align_program_headers();
+    w.write_program_header(&ProgramHeader {
+        p_type: elf::PT_LOAD,
+        p_flags: elf::PF_R | elf::PF_X,
+        p_offset: 0,
+        p_vaddr: base,
+        p_paddr: base,
+        p_filesz: total,
+        p_memsz: total,
+        p_align: 0x1000,
+    });
+    let (first, rest) = offsets.split_at(before.len());
+    write_data(&mut w, before, first);
+    w.write_null_dynamic_symbol();
+    for (&(_, value, size), &id) in syms.iter().zip(&str_ids) {
+        w.write_dynamic_symbol(&Sym {
+            section: Some(1),
+            st_name: w.dynamic_string_offset(Some(id)),
+            st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::STT_FUNC),
+            st_other: elf::SymbolOther(0),
+            st_shndx: elf::SymbolSection(0),
+            st_value: value,
+            st_size: size,
+        });
     }
-    for v in [1u32, 5] {
-        h.extend(v.to_le_bytes()); // PT_LOAD, R+X
-    }
-    for v in [0, base, base, total, total, 0x1000] {
-        h.extend(v.to_le_bytes());
-    }
-    out[..h.len()].copy_from_slice(&h);
+    w.write_dynstr();
+    write_data(&mut w, after, rest);
+    w.write_shstrtab();
+    w.write_null_section_header();
+    write_headers(&mut w, base, before, first, &name_ids[..before.len()]);
+    w.write_dynsym_section_header(base + dynsym, 1);
+    w.write_dynstr_section_header(base + dynstr);
+    write_headers(&mut w, base, after, rest, &name_ids[before.len()..]);
+    w.write_shstrtab_section_header();
     out
 }
 
-#[allow(clippy::too_many_arguments)]
-fn shdr(
-    name: u32,
-    ty: u32,
-    flags: u64,
-    addr: u64,
-    off: u64,
-    size: u64,
-    link: u32,
-    info: u32,
-    entsize: u64,
-) -> [u8; 64] {
-    let mut h = Vec::with_capacity(64);
-    h.extend(name.to_le_bytes());
-    h.extend(ty.to_le_bytes());
-    for v in [flags, addr, off, size] {
-        h.extend(v.to_le_bytes());
+/// Each section's data at its reserved offset.
+fn write_data(w: &mut Writer, secs: &[Raw], offsets: &[u64]) {
+    for (s, &off) in secs.iter().zip(offsets) {
+        w.pad_until(off);
+        w.write(&s.data);
     }
-    h.extend(link.to_le_bytes());
-    h.extend(info.to_le_bytes());
-    h.extend(8u64.to_le_bytes());
-    h.extend(entsize.to_le_bytes());
-    h.try_into().unwrap()
 }
 
-/// `.dynsym` and `.dynstr` data for global functions (name, value, size) in section `shndx`.
-pub fn dynsym(syms: &[(&str, u64, u64)], shndx: u16) -> (Vec<u8>, Vec<u8>) {
-    let (mut tab, mut strs) = (vec![0u8; 24], vec![0u8]);
-    for &(name, value, size) in syms {
-        tab.extend((strs.len() as u32).to_le_bytes());
-        tab.extend([0x12, 0]); // GLOBAL FUNC
-        tab.extend(shndx.to_le_bytes());
-        tab.extend(value.to_le_bytes());
-        tab.extend(size.to_le_bytes());
-        strs.extend(name.as_bytes());
-        strs.push(0);
+/// The section headers of `secs` (at `offsets`, named `ids`) for a file loaded at `base`.
+fn write_headers(w: &mut Writer, base: u64, secs: &[Raw], offsets: &[u64], ids: &[StringId]) {
+    for ((s, &off), &id) in secs.iter().zip(offsets).zip(ids) {
+        w.write_section_header(&SectionHeader {
+            sh_name: w.section_name_offset(Some(id)),
+            sh_type: s.ty,
+            sh_flags: elf::SectionFlags(s.flags),
+            sh_addr: if s.flags & ALLOC != 0 { base + off } else { 0 },
+            sh_offset: off,
+            sh_size: s.data.len() as u64,
+            sh_link: 0,
+            sh_info: 0,
+            sh_addralign: ALIGN,
+            sh_entsize: 0,
+        });
     }
-    (tab, strs)
 }
 
-fn sec(name: &'static str, ty: u32, flags: u64, data: Vec<u8>, link: u32, entsize: u64) -> Section {
-    Section {
-        name,
-        ty,
-        flags,
-        data,
-        link,
-        info: u32::from(ty == SHT_DYNSYM),
-        entsize,
-    }
+fn align4(v: &mut Vec<u8>) {
+    v.resize(v.len().div_ceil(4) * 4, 0);
 }
 
 /// A CinderX-like dump: functions (name, bytes, normal entry offset) packed in `.text` from
@@ -167,7 +156,7 @@ pub fn dump(funcs: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut syms = Vec::new();
     let mut notes = Vec::new();
     for &(name, bytes, normal) in funcs {
-        syms.push((name, 0x1000 + text.len() as u64, bytes.len() as u64));
+        syms.push((name, TEXT_OFFSET + text.len() as u64, bytes.len() as u64));
         text.extend(bytes);
         let file = b"test.py";
         let mut desc = (file.len() as u32).to_le_bytes().to_vec();
@@ -185,21 +174,27 @@ pub fn dump(funcs: &[(&str, &[u8], u32)]) -> Vec<u8> {
         }
         notes.extend(name.as_bytes());
         notes.push(0);
-        notes.resize(align(notes.len(), 4), 0);
+        align4(&mut notes);
         notes.extend(&desc);
-        notes.resize(align(notes.len(), 4), 0);
+        align4(&mut notes);
     }
-    let (tab, strs) = dynsym(&syms, 1);
-    build(
-        3,
-        0,
-        &[
-            sec(".text", SHT_PROGBITS, ALLOC | EXEC, text, 0, 0),
-            sec(".dynsym", SHT_DYNSYM, ALLOC, tab, 3, 24),
-            sec(".dynstr", SHT_STRTAB, ALLOC, strs, 0, 0),
-            sec(".note.pyfunc", SHT_NOTE, ALLOC, notes, 0, 0),
-        ],
-    )
+    let text = raw_text(text);
+    let note = Raw {
+        name: ".note.pyfunc",
+        ty: elf::SHT_NOTE,
+        flags: ALLOC,
+        data: notes,
+    };
+    build(elf::ET_DYN, 0, &[text], &syms, &[note])
+}
+
+fn raw_text(data: Vec<u8>) -> Raw {
+    Raw {
+        name: ".text",
+        ty: elf::SHT_PROGBITS,
+        flags: ALLOC | EXEC,
+        data,
+    }
 }
 
 /// `.eh_frame` data: one "zR" CIE with FDE pointer encoding `enc` (0x1b pcrel sdata4, or 0x00
@@ -230,33 +225,31 @@ pub fn eh_frame(enc: u8, addr: u64, starts: &[u64]) -> Vec<u8> {
     d
 }
 
-/// A stripped ELF file of type `e_type` (2 = EXEC, 3 = DYN) loaded at `base`: `text_len` bytes of `.text` at
+/// A stripped ELF file of type `e_type` loaded at `base`: `text_len` bytes of `.text` at
 /// `base + 0x1000`, `.dynsym` functions (name, address), and `.eh_frame` FDEs (pcrel).
 pub fn image(
-    e_type: u16,
+    e_type: elf::FileType,
     base: u64,
     text_len: usize,
     funcs: &[(&str, u64)],
     fdes: &[u64],
 ) -> Vec<u8> {
     let syms: Vec<(&str, u64, u64)> = funcs.iter().map(|&(n, a)| (n, a, 16)).collect();
-    let (tab, strs) = dynsym(&syms, 1);
-    let eh_addr = base + offset_of(&[text_len], 1) as u64;
-    build(
-        e_type,
-        base,
-        &[
-            sec(".text", SHT_PROGBITS, ALLOC | EXEC, vec![0; text_len], 0, 0),
-            sec(
-                ".eh_frame",
-                SHT_PROGBITS,
-                ALLOC,
-                eh_frame(0x1b, eh_addr, fdes),
-                0,
-                0,
-            ),
-            sec(".dynsym", SHT_DYNSYM, ALLOC, tab, 4, 24),
-            sec(".dynstr", SHT_STRTAB, ALLOC, strs, 0, 0),
-        ],
-    )
+    let with_eh_frame = |eh_addr| {
+        let eh = Raw {
+            name: ".eh_frame",
+            ty: elf::SHT_PROGBITS,
+            flags: ALLOC,
+            data: eh_frame(0x1b, eh_addr, fdes),
+        };
+        build(e_type, base, &[raw_text(vec![0; text_len]), eh], &syms, &[])
+    };
+    // The FDEs are pc-relative: lay the file out once to learn where `.eh_frame` lands (its
+    // size does not depend on its address), then encode them for that address.
+    let probe = with_eh_frame(0);
+    let eh_addr = ElfFile64::<object::Endianness>::parse(probe.as_slice())
+        .ok()
+        .and_then(|f| f.section_by_name(".eh_frame").map(|s| s.address()))
+        .expect("the probe has an .eh_frame");
+    with_eh_frame(eh_addr)
 }

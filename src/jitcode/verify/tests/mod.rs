@@ -40,7 +40,7 @@ fn guest(test: &str, funcs: &[(&str, u64, Vec<u8>)]) -> Guest {
     let lib = dir.join("_cinderx.so");
     let fdes = [ADD, DEALLOC, STATIC_FN];
     let py_elf = testelf::image(
-        2,
+        object::elf::ET_EXEC,
         PY,
         0x1000,
         &[("PyNumber_Add", ADD), ("_Py_Dealloc", DEALLOC)],
@@ -49,7 +49,13 @@ fn guest(test: &str, funcs: &[(&str, u64, Vec<u8>)]) -> Guest {
     std::fs::write(&py, py_elf).unwrap();
     std::fs::write(
         &lib,
-        testelf::image(3, 0, 0x1000, &[("JITRT_Call", 0x1040)], &[]),
+        testelf::image(
+            object::elf::ET_DYN,
+            0,
+            0x1000,
+            &[("JITRT_Call", 0x1040)],
+            &[],
+        ),
     )
     .unwrap();
     let maps = format!(
