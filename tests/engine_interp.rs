@@ -292,8 +292,8 @@ fn the_shared_fault_cases_agree_with_unicorn() {
 fn outside_the_subset_the_interpreter_stops_and_says_so() {
     let mut e = InterpEngine::new();
     for (w, what) in [
-        (0xD400_0001u32, "svc"),
-        (0xD503_203F, "yield"),
+        (0xD503_203Fu32, "yield"),
+        (0xD53B_4220, "mrs x0, daif"),
         (0x4EA0_1C00, "SIMD"),
     ] {
         let o = e.run(&case_image(&[w], 0, 0, 0)).unwrap();

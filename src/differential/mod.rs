@@ -144,9 +144,9 @@ pub struct Report {
     pub emitted: Vec<Emitted>,
     /// (index into `emitted`, engine, outcome) for every run.
     pub outcomes: Vec<(usize, EngineKind, Outcome)>,
-    /// Runs an engine could not make ([`Exit::Unsupported`]: an instruction outside the
-    /// interpreter's subset), each with why; the image was judged on Unicorn instead (rerun
-    /// there when Unicorn was not among the engines).
+    /// Runs an engine did not make ([`Exit::Unsupported`]: an instruction outside the
+    /// interpreter's subset, or an `svc` word the ELF engine will not run), each with why; the
+    /// image was judged on Unicorn instead (rerun there when Unicorn was not among the engines).
     pub judged_on_unicorn: Vec<String>,
     /// The first finding, if any.
     pub finding: Option<Finding>,

@@ -47,25 +47,33 @@ pub enum Exit {
     InvalidInstruction,
     /// A `brk` was executed (the immediate when the engine knows it).
     Breakpoint(Option<u16>),
+    /// An `svc` was executed: a system call, which a64call's code never makes (a planted or
+    /// mutated word can). Unicorn and the interpreter stop there, with pc the instruction after
+    /// it (the architecture's preferred return address for a system call). Under the ELF engine
+    /// the call would really be made (by qemu-user, or the kernel), so it runs no image whose
+    /// code holds an `svc` word: its outcome for such an image is [`Exit::Unsupported`],
+    /// judged on Unicorn instead.
+    SystemCall,
     /// Runaway code: the run went past its limit (Unicorn: the image's instruction limit, the
     /// count is in [`Outcome::insns`]; the ELF engine: its per-program timer). The same exit on
     /// every engine, so runaway code is judged like any other behaviour.
     Runaway,
-    /// The guest stopped for a reason the engine attributes to none of the above: the ELF
-    /// engine's signal number (positive), or Unicorn's exception number negated (an `svc` or
-    /// `hvc`, which the ELF engine would execute instead: a64call's code never contains one).
-    /// The one exit the engines do not share (`tests/engine_qemu.rs` shows both).
+    /// The ELF engine's guest got a signal it attributes to none of the above (the signal
+    /// number). Only the ELF engine reports it: without a system call the guest cannot raise
+    /// one, so a64call's code never does (`tests/engine_qemu.rs`).
     Signal(i32),
     /// The call-log cursor the helpers advance was left outside the log region (the code wrote
     /// over it): the calls made are unknown. Every engine reports it this way.
     CallLogCorrupt,
     /// The run ended without any of the above, with the reason: the ELF engine's process died
     /// or printed cut-short or malformed output; Unicorn stopped without reaching the exit or
-    /// reporting a fault (an emulator error). Never an outcome of correct code.
+    /// reporting a fault, or raised an exception no exit stands for (an emulator error). Never
+    /// an outcome of correct code.
     Truncated(String),
-    /// The interpreter ([`InterpEngine`]) met an instruction outside its subset, with what and
-    /// where: no verdict on the code. Never judged: [`crate::differential`] runs such an image
-    /// on Unicorn instead. No other engine reports it.
+    /// The engine did not run the image to its end, and says why: the interpreter
+    /// ([`InterpEngine`]) met an instruction outside its subset, or the ELF engine was given
+    /// code holding an `svc` ([`Exit::SystemCall`]). No verdict on the code: never judged,
+    /// [`crate::differential`] runs such an image on Unicorn instead. Unicorn never reports it.
     Unsupported(String),
 }
 
@@ -86,6 +94,7 @@ impl Exit {
             Exit::Fault { access, .. } => format!("fault ({access:?})"),
             Exit::InvalidInstruction => "invalid instruction".into(),
             Exit::Breakpoint(i) => format!("breakpoint {i:?}"),
+            Exit::SystemCall => "system call".into(),
             Exit::Runaway => "runaway".into(),
             Exit::Signal(s) => format!("signal {s}"),
             Exit::CallLogCorrupt => "call log corrupt".into(),

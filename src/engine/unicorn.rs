@@ -339,7 +339,10 @@ fn exit_of(
                     .ok()
                     .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             ),
-            other => Exit::Signal(-(other as i32)),
+            2 => Exit::SystemCall,
+            other => Exit::Truncated(format!(
+                "unicorn raised exception {other} at {pc:#x}, which no exit stands for"
+            )),
         };
     }
     match result {

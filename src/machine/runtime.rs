@@ -269,6 +269,19 @@ impl Image {
             insn_limit: layout::DEFAULT_INSN_LIMIT,
         })
     }
+
+    /// The address of the first `svc` word (any immediate) in the image's segments, executed
+    /// or not. Code is never writable, so an image without one cannot make a system call.
+    pub fn system_call_at(&self) -> Option<u64> {
+        const SVC_MASK: u32 = 0xFFE0_001F;
+        const SVC: u32 = 0xD400_0001;
+        self.segments.iter().find_map(|s| {
+            s.bytes.chunks_exact(4).enumerate().find_map(|(k, w)| {
+                let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                (w & SVC_MASK == SVC).then_some(s.addr + 4 * k as u64)
+            })
+        })
+    }
 }
 
 /// One helper call as the helper logged it ([`record`]).

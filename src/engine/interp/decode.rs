@@ -115,6 +115,7 @@ fn lower(i: &Instruction, pc: u64) -> Option<Op> {
             _ => return None,
         },
         Opcode::UDF => Op::Udf,
+        Opcode::SVC => Op::Svc,
         _ => return None,
     })
 }

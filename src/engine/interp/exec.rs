@@ -214,6 +214,7 @@ impl Cpu {
             Op::Nop => {}
             Op::Brk { imm } => return Flow::Stop(Exit::Breakpoint(Some(imm))),
             Op::Udf => return Flow::Stop(Exit::InvalidInstruction),
+            Op::Svc => return Flow::Stop(Exit::SystemCall),
             Op::Unsupported { word } => {
                 return Flow::Stop(Exit::Unsupported(format!(
                     "the word {word:#010x} at {pc:#x} is outside the interpreter's subset"

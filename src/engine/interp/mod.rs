@@ -6,8 +6,8 @@
 //! It reproduces Unicorn's machine (`memory.rs`): the same fixed regions, reset the same way
 //! between runs, the image's 4 KiB pages readable and executable and never writable, the same
 //! entry state. A branch to a misaligned address is a fetch fault there. Anything outside the
-//! subset (an `svc`, a SIMD instruction, a form the architecture leaves unpredictable) ends the run with [`Exit::Unsupported`]: it never
-//! guesses. [`crate::differential`] then judges that image on Unicorn instead and says so.
+//! subset (a SIMD instruction, a system register other than NZCV, a form the architecture
+//! leaves unpredictable) ends the run with [`Exit::Unsupported`]: it never guesses. [`crate::differential`] then judges that image on Unicorn instead and says so.
 //!
 //! Instruction counts are exact: every instruction started counts, a faulting one included. A
 //! run stops as runaway before it would execute more than the image's limit.
@@ -107,6 +107,9 @@ fn execute(
         match cpu.exec(op, pc, mem) {
             Flow::Next => pc = pc.wrapping_add(4),
             Flow::Jump(target) => pc = target,
+            // A system call's pc is the next instruction, its preferred return address (as on
+            // Unicorn); every other stop is at the instruction itself.
+            Flow::Stop(Exit::SystemCall) => return (Exit::SystemCall, pc + 4, counts),
             Flow::Stop(exit) => return (exit, pc, counts),
         }
     }

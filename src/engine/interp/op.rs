@@ -134,6 +134,8 @@ pub(super) enum Op {
     Brk { imm: u16 },
     /// udf (and every all-zero word).
     Udf,
+    /// svc #imm: a system call (the immediate does not matter here).
+    Svc,
     /// Outside the subset.
     Unsupported { word: u32 },
 }

@@ -1,0 +1,92 @@
+//! Tests of the parent module: how the runner's records become outcomes, including the two
+//! ends only a system call can reach, which `run_batch` never lets an image make (its images
+//! are given to `run_allowed` here directly).
+
+use super::{map_failure, ElfEngine};
+use crate::asm::encode::Inst;
+use crate::engine::{Engine, Exit};
+use crate::machine::runtime::{Image, Segment};
+
+#[test]
+fn a_map_failure_names_its_errno() {
+    assert!(map_failure(-17i64 as u64).contains("errno 17 (EEXIST"));
+    assert!(map_failure(-22i64 as u64).contains("errno 22 (EINVAL"));
+    assert!(map_failure(-99i64 as u64).contains("errno 99 (see errno(3))"));
+    assert!(map_failure(0x5000_0000).contains("returned 0x50000000"));
+}
+
+/// The ELF engine, or `None` when `A64CALL_SKIP_QEMU` is set (as in `tests/engine_qemu.rs`).
+fn qemu() -> Option<ElfEngine> {
+    if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
+        eprintln!("skipped: A64CALL_SKIP_QEMU is set");
+        return None;
+    }
+    match ElfEngine::new() {
+        Ok(e) => Some(e),
+        Err(e) => panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu tests explicitly)"),
+    }
+}
+
+/// `code` alone at 0x2000_0000.
+fn image(code: &[Inst]) -> Image {
+    const BASE: u64 = 0x2000_0000;
+    let bytes: Vec<u8> = code
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
+    let len = bytes.len() as u64;
+    Image {
+        segments: vec![Segment { addr: BASE, bytes }],
+        code: BASE..BASE + len,
+        entry: BASE,
+        insn_limit: 100_000,
+    }
+}
+
+fn movz(rd: u8, imm16: u16) -> Inst {
+    Inst::Movz { rd, imm16, hw: 0 }
+}
+
+/// Sends itself SIGFPE (tgkill(getpid(), gettid(), 8)): a signal the runner attributes to no
+/// fault, undefined instruction or breakpoint.
+#[test]
+fn an_unattributed_signal_is_exit_signal() {
+    let Some(mut q) = qemu() else { return };
+    let raise = image(&[
+        movz(8, 172), // getpid
+        Inst::Svc,
+        Inst::MovReg { rd: 9, rm: 0 },
+        movz(8, 178), // gettid
+        Inst::Svc,
+        Inst::MovReg { rd: 1, rm: 0 },
+        Inst::MovReg { rd: 0, rm: 9 },
+        movz(2, 8),   // SIGFPE
+        movz(8, 131), // tgkill
+        Inst::Svc,
+        Inst::Ret,
+    ]);
+    let r = q.run_allowed(&[&raise]);
+    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Signal(8));
+    // Given to the engine the ordinary way, the image is not run at all.
+    let refused = q.run(&raise).unwrap().exit;
+    assert!(
+        matches!(&refused, Exit::Unsupported(why) if why.contains("svc word at 0x20000004")),
+        "{refused:?}"
+    );
+}
+
+/// exit_group(7) from inside the function: no record is written for it or after it.
+#[test]
+fn a_process_that_dies_gives_truncated_outcomes() {
+    let Some(mut q) = qemu() else { return };
+    let die = image(&[movz(0, 7), movz(8, 94), Inst::Svc]);
+    let ok = image(&[Inst::Ret]);
+    let r = q.run_allowed(&[&ok, &die, &ok]);
+    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Returned);
+    for o in &r[1..] {
+        match &o.as_ref().unwrap().exit {
+            Exit::Truncated(why) => assert!(why.contains("exit status: 7"), "{why}"),
+            other => panic!("expected a truncated outcome, got {other:?}"),
+        }
+    }
+}
