@@ -366,10 +366,12 @@ def main():
     model(out, L)
     L.append("### The patched build calls what the baseline calls, as often (`harness/cinderx/target_compare.py`)\n")
     L.append("In every function, the call sites of each target (a literal, a stub's `.quad` or a `bl`'s target, by "
-             "the entry `a64call verify` resolves it to) are counted in both builds and must be as many. Counts per "
-             "target, not site by site: two builds may order a function's blocks differently (CinderX's register "
-             "allocator iterates hash sets keyed by heap addresses), so a swap between two targets called from "
-             "equally many sites is not seen. Internal `_cinderx.so` functions, which have no symbol and another "
+             "the entry `a64call verify` resolves it to) are counted in both builds and must be as many. Two "
+             "builds may order a function's blocks differently (CinderX's register allocator iterates hash sets "
+             "keyed by heap addresses), so counts are what holds for every function; where a function's shape is "
+             "the baseline's modulo call sequences (`--in-order`, the summary says in how many), each call site "
+             "must also call the baseline's target in code order, so a swap between two targets called from "
+             "equally many sites is seen there. Internal `_cinderx.so` functions, which have no symbol and another "
              "address in each build, are compared only as such; the patch emits literals only for targets outside "
              "`_cinderx.so`.\n")
     targets(out, L)
@@ -393,7 +395,8 @@ def main():
              "- `a64call verify` proves every call lands on a known function entry, not that it is the entry the "
              "JIT meant: a wrong literal that holds another function's entry passes it. `target_compare.py` "
              "counts each function's calls per target against the baseline (it catches the `swapped-targets` "
-             "variant), but a swap between two targets called equally often, or among unnamed `_cinderx.so` "
+             "variant) and, in functions laid out as the baseline's, compares them site by site; a swap between "
+             "two targets called equally often in a function laid out otherwise, or among unnamed `_cinderx.so` "
              "functions, is not seen.\n"
              f"- Both builds are `{opts['patched']}` while the official wheel uses LTO and PGO, so the counts in "
              "`_cinderx.so` are not the official wheel's; the JIT's code is (fidelity above).\n"

@@ -1,7 +1,7 @@
 """Do two builds' JIT functions make their far calls to the same targets? (host Python)
 
     target_compare.py BASELINE_VERIFY.json CANDIDATE_VERIFY.json [--json OUT]
-                      [--same-code BASELINE_SHAPE.json CANDIDATE_SHAPE.json]
+                      [--same-code | --in-order BASELINE_SHAPE.json CANDIDATE_SHAPE.json]
 
 Both files are `a64call verify --json` reports of dumps of the same Python functions compiled by
 two builds (the baseline and the literal-pool patch, or a deliberately broken variant). The patch
@@ -10,9 +10,11 @@ changes how a far call is made, never what it calls: so in every function both d
 whatever the call sequence: where the baseline's stub holds `.quad T`, the candidate's literal
 must hold T. This catches what no shape check can: literals that are aligned,
 inside the pool and entries of real functions, but the wrong ones. The comparison is of counts
-per target, not site by site in code order, because two builds may lay out a function's blocks in
-another order (see compare_function); a swap between two targets called from equally many sites
-of one function is therefore not seen.
+per target, because two builds may lay out a function's blocks in another order (see
+compare_function); with --in-order (or --same-code) and both dumps' shapes, a function whose shape
+is the baseline's modulo call sequences (call_normalized: the same blocks in the same order) is
+also compared site by site in code order, so there a swap between two targets called from equally
+many sites is seen too; the summary says in how many functions.
 
 Targets are compared by the entry `a64call verify` resolved them to (IMAGE:SYMBOL such as
 `python3.14:PyFloat_FromDouble`, or a JIT function's name), not by address, since each build has
@@ -144,6 +146,67 @@ def same_code(b, c, sb, sc):
     return diffs
 
 
+def call_normalized(tokens):
+    """A shape modulo how a far call is made: relaxed_shape's, with every `const x16; blr x16` (a
+    pool load and its call) and every `bl far` (direct, or to a stub) one token `call far`, and
+    in-function branch targets renumbered to match. Two builds whose functions have equal
+    call-normalized shapes laid the code out the same way, so their call sites correspond one to
+    one in code order.
+
+    >>> call_normalized(["cbz x0, @4", "const x16", "blr x16", "b @0", "ret"])
+    ['cbz x0, @3', 'call far', 'b @0', 'ret']
+    >>> call_normalized(["cbz x0, @3", "bl @5", "b @0", "ret", "nop", "const x16", "br x16"])
+    ['cbz x0, @3', 'call far', 'b @0', 'ret', 'nop']
+    """
+    toks = relaxed_shape(tokens)
+    out, index, i = [], {}, 0
+    while i < len(toks):
+        index[i] = len(out)
+        if toks[i:i + 2] == ["const x16", "blr x16"]:
+            index[i + 1] = len(out)
+            out.append("call far")
+            i += 2
+            continue
+        out.append("call far" if toks[i] == "bl far" else toks[i])
+        i += 1
+    renumbered = []
+    for t in out:
+        head, sep, target = t.rpartition(" @")
+        if sep and target.isdigit():
+            t = f"{head} @{index.get(int(target), '?')}"
+        renumbered.append(t)
+    return renumbered
+
+
+def in_order(b, c, sb, sc):
+    """([what differs], compared site by site?) for one function. When both shapes are known and
+    equal modulo call sequences (call_normalized), the k-th call site of one build is the k-th of
+    the other, so each must call the same target: a swap between two targets called from equally
+    many sites is seen. Otherwise (another block order, or no shape) nothing is compared here and
+    compare_function's counts are all there is.
+
+    >>> f = lambda *targets: {"sites": [{"offset": 4 * k, "kind": "bl->stub", "target": 1, "entry": f"elf: {t}"}
+    ...                                 for k, t in enumerate(targets)]}
+    >>> shape = ["bl far", "bl far", "ret"]
+    >>> in_order(f("py:A", "py:B"), f("py:A", "py:B"), shape, shape)
+    ([], True)
+    >>> in_order(f("py:A", "py:B"), f("py:B", "py:A"), shape, shape)
+    (['call site 0 (offset 0x0) calls py:B, the baseline py:A'], True)
+    >>> in_order(f("py:A", "py:B"), f("py:B", "py:A"), shape, ["bl far", "ret", "bl far"])
+    ([], False)
+    """
+    if sb is None or sc is None or call_normalized(sb) != call_normalized(sc):
+        return [], False
+    sites = lambda f: sorted(call_sites(f), key=lambda s: s["offset"])  # noqa: E731
+    xb, xc = sites(b), sites(c)
+    if len(xb) != len(xc):
+        return [f"{len(xc)} call sites in code order, the baseline {len(xb)}"], True
+    for k, (sb_, sc_) in enumerate(zip(xb, xc)):
+        if entry(sb_) != entry(sc_):
+            return [f"call site {k} (offset {sc_['offset']:#x}) calls {entry(sc_)}, the baseline {entry(sb_)}"], True
+    return [], True
+
+
 def load_shapes(path):
     try:
         with open(path) as f:
@@ -154,16 +217,21 @@ def load_shapes(path):
         raise BadInput(f"{path}: not an `a64call classify --shape` report ({e})") from e
 
 
-def compare(base, cand, shapes=None):
+def compare(base, cand, shapes=None, same=False):
     common = sorted(set(base) & set(cand))
     if not common:
         raise BadInput("no function is in both reports")
-    result = {"functions": len(common), "sites": 0, "by name": 0,
+    result = {"functions": len(common), "sites": 0, "by name": 0, "in code order": 0,
               "unnamed _cinderx.so": 0, "differing functions": {}, "only in one": len(set(base) ^ set(cand))}
     for name in common:
         diffs = compare_function(base[name], cand[name])
         if shapes:
-            diffs += same_code(base[name], cand[name], shapes[0].get(name), shapes[1].get(name))
+            sb, sc = shapes[0].get(name), shapes[1].get(name)
+            if same:
+                diffs += same_code(base[name], cand[name], sb, sc)
+            order_diffs, ordered = in_order(base[name], cand[name], sb, sc)
+            diffs += order_diffs
+            result["in code order"] += ordered
         sites = call_sites(cand[name])
         result["sites"] += len(sites)
         result["unnamed _cinderx.so"] += sum(1 for s in sites if entry(s) == "_cinderx.so:*")
@@ -171,6 +239,14 @@ def compare(base, cand, shapes=None):
         if diffs:
             result["differing functions"][name] = diffs
     return result
+
+
+def order_note(r, shapes):
+    """How many functions were also compared call site by call site."""
+    if shapes is None:
+        return "targets compared by counts, not in code order (no shapes given)"
+    return (f"{r['in code order']}/{r['functions']} functions also compared site by site in code order, "
+            "the rest by counts only (another block order)")
 
 
 def main(argv):
@@ -181,12 +257,18 @@ def main(argv):
     ap.add_argument("--json", metavar="OUT", help="also write the result as JSON")
     ap.add_argument("--same-code", nargs=2, metavar=("BASE_SHAPE", "CAND_SHAPE"),
                     help="also require the baseline's code: shapes (a64call classify --shape) and call "
-                         "kinds, modulo placement")
+                         "kinds, modulo placement (implies --in-order with these shapes)")
+    ap.add_argument("--in-order", nargs=2, metavar=("BASE_SHAPE", "CAND_SHAPE"),
+                    help="where a function's shapes are equal modulo call sequences, also compare its "
+                         "call sites' targets one by one in code order")
     a = ap.parse_args(argv)
     out = a.json
-    shapes = (load_shapes(a.same_code[0]), load_shapes(a.same_code[1])) if a.same_code else None
-    code = shapes is not None
-    r = compare(load(a.baseline), load(a.candidate), shapes)
+    if a.same_code and a.in_order:
+        raise BadInput("give --same-code or --in-order, not both (--same-code compares in order too)")
+    paths = a.same_code or a.in_order
+    shapes = (load_shapes(paths[0]), load_shapes(paths[1])) if paths else None
+    code = bool(a.same_code)
+    r = compare(load(a.baseline), load(a.candidate), shapes, same=code)
     for name, diffs in r["differing functions"].items():
         for d in diffs:
             print(f"DIFFERENT {name} {d}")
@@ -198,7 +280,7 @@ def main(argv):
     print(f"target_compare: {r['functions'] - bad}/{r['functions']} functions {what} each target from as many "
           f"sites as the baseline ({r['sites']} sites: {r['by name']} by name, {r['unnamed _cinderx.so']} only as "
           f"unnamed _cinderx.so functions, the rest unresolved or set at run time; {r['only in one']} functions "
-          "in one report only)")
+          f"in one report only; {order_note(r, shapes)})")
     return 1 if bad else 0
 
 
