@@ -3,7 +3,7 @@
 //! outside its subset (stops with `Unsupported`; the differential judges that image on Unicorn).
 
 use a64call::asm::encode::{mov_imm_minimal, Inst};
-use a64call::differential::{run_on, run_programs, Config};
+use a64call::differential::{run_on, run_programs, run_programs_timed, Config};
 use a64call::engine::{
     Engine, EngineError, EngineKind, Exit, InterpEngine, Outcome, UnicornEngine,
 };
@@ -322,11 +322,17 @@ impl Engine for AlwaysUnsupported {
 fn an_unsupported_run_is_judged_on_unicorn_never_passed() {
     let p = from_seed(3, &BuiltIn::Default.profile());
     let cfg = Config::default();
-    let r = run_programs(&[&p], &cfg, &mut [&mut AlwaysUnsupported]).unwrap();
+    let (r, cpu) = run_programs_timed(&[&p], &cfg, &mut [&mut AlwaysUnsupported]).unwrap();
     let r = &r[0];
     assert!(r.finding.is_none(), "{}", r.finding.as_ref().unwrap());
     assert_eq!(r.judged_on_unicorn.len(), cfg.strategies.len());
     assert!(r.outcomes.iter().all(|o| o.1 == EngineKind::Unicorn));
+    // Unicorn's CPU entry counts the program once and every image it reran.
+    let u = cpu
+        .iter()
+        .find(|c| c.engine == EngineKind::Unicorn)
+        .unwrap();
+    assert_eq!((u.programs, u.runs), (1, cfg.strategies.len() as u64));
     // A planted bug on such images is still found, by Unicorn.
     let bug = a64call::planted::PlantedBug::StubWrongTarget;
     let cfg = Config {

@@ -259,6 +259,7 @@ pub fn run_programs_timed(
     for p in pend {
         let mut outcomes = Vec::new();
         let mut moved = Vec::new();
+        let mut reran = false;
         for (name, results) in per_engine.iter_mut() {
             for i in 0..p.images.len() {
                 let o = results
@@ -274,22 +275,39 @@ pub fn run_programs_timed(
                     name.name()
                 ));
                 if !has_unicorn {
-                    let t0 = thread_cpu();
-                    let u = unicorn::with_thread_engine(|u| u.run(&p.images[i]))??;
-                    let c = EngineCpu {
-                        engine: EngineKind::Unicorn,
-                        programs: 0,
-                        runs: 1,
-                        cpu: thread_cpu().saturating_sub(t0),
-                    };
-                    EngineCpu::add_to(&mut cpu, c);
-                    outcomes.push((i, EngineKind::Unicorn, u));
+                    outcomes.push((i, EngineKind::Unicorn, rerun(&p.images[i], &mut cpu)?));
+                    reran = true;
                 }
             }
+        }
+        if reran {
+            // The program counts once for Unicorn, whatever number of its images it reran.
+            let c = EngineCpu {
+                engine: EngineKind::Unicorn,
+                programs: 1,
+                runs: 0,
+                cpu: std::time::Duration::ZERO,
+            };
+            EngineCpu::add_to(&mut cpu, c);
         }
         reports.push(judged(p, outcomes, moved));
     }
     Ok((reports, cpu))
+}
+
+/// Run `image` on this thread's Unicorn engine (an image another engine did not run), adding
+/// the run and its CPU time to Unicorn's entry of `cpu`.
+fn rerun(image: &Image, cpu: &mut Vec<EngineCpu>) -> Result<Outcome, EngineError> {
+    let t0 = crate::report::cputime::thread_cpu();
+    let u = unicorn::with_thread_engine(|u| u.run(image))??;
+    let c = EngineCpu {
+        engine: EngineKind::Unicorn,
+        programs: 0,
+        runs: 1,
+        cpu: crate::report::cputime::thread_cpu().saturating_sub(t0),
+    };
+    EngineCpu::add_to(cpu, c);
+    Ok(u)
 }
 
 /// One program emitted under every strategy, with its images (none when emission already
