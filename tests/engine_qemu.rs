@@ -14,14 +14,7 @@ use a64call::model::profile::Profile;
 use a64call::Named;
 
 fn qemu() -> Option<ElfEngine> {
-    if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
-        eprintln!("skipped: A64CALL_SKIP_QEMU is set");
-        return None;
-    }
-    match ElfEngine::new() {
-        Ok(e) => Some(e),
-        Err(e) => panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu tests explicitly)"),
-    }
+    ElfEngine::for_tests()
 }
 
 mod common;

@@ -270,6 +270,18 @@ impl Image {
         })
     }
 
+    /// An image of `bytes` alone at `base`, entered there, with no helpers (hand-written code
+    /// for the engines' tests) and a limit of 100,000 instructions.
+    pub fn code_only(base: u64, bytes: Vec<u8>) -> Image {
+        let len = bytes.len() as u64;
+        Image {
+            segments: vec![Segment { addr: base, bytes }],
+            code: base..base + len,
+            entry: base,
+            insn_limit: 100_000,
+        }
+    }
+
     /// The address of the first `svc` word (any immediate) in the image's segments, executed
     /// or not. Code is never writable, so an image without one cannot make a system call.
     pub fn system_call_at(&self) -> Option<u64> {

@@ -1,7 +1,7 @@
 //! Helpers shared by the engine tests.
 
 use a64call::asm::encode::Inst;
-use a64call::machine::runtime::{Image, Segment};
+use a64call::machine::runtime::Image;
 
 /// Where the hand-written test code lives.
 pub const BASE: u64 = 0x2000_0000;
@@ -13,14 +13,7 @@ pub fn image(code: &[Inst]) -> Image {
 
 /// An image holding just the instruction words `words` at [`BASE`], with no helpers.
 pub fn image_of_words(words: &[u32]) -> Image {
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    let len = bytes.len() as u64;
-    Image {
-        segments: vec![Segment { addr: BASE, bytes }],
-        code: BASE..BASE + len,
-        entry: BASE,
-        insn_limit: 100_000,
-    }
+    Image::code_only(BASE, words.iter().flat_map(|w| w.to_le_bytes()).collect())
 }
 
 /// Loads from the unmapped address 0x4000_0000_0000.

@@ -377,6 +377,23 @@ impl ElfEngine {
     }
 }
 
+impl ElfEngine {
+    /// The ELF engine for a test, or `None` when `A64CALL_SKIP_QEMU` is set (the README's
+    /// documented opt-out, said on stderr). An engine that cannot be made is a panic naming the
+    /// problem: a missing qemu must fail a test run, not pass it.
+    #[doc(hidden)]
+    pub fn for_tests() -> Option<ElfEngine> {
+        if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
+            eprintln!("skipped: A64CALL_SKIP_QEMU is set");
+            return None;
+        }
+        match ElfEngine::new() {
+            Ok(e) => Some(e),
+            Err(e) => panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu tests explicitly)"),
+        }
+    }
+}
+
 /// Fixed-region sanity: the ELF's own regions must stay below the program address space.
 const _: () = assert!(layout::LOG_ADDR + layout::LOG_BYTES <= 0x0300_0000);
 

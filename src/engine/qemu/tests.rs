@@ -5,7 +5,7 @@
 use super::{map_failure, ElfEngine};
 use crate::asm::encode::Inst;
 use crate::engine::{Engine, Exit};
-use crate::machine::runtime::{Image, Segment};
+use crate::machine::runtime::Image;
 
 #[test]
 fn a_map_failure_names_its_errno() {
@@ -15,32 +15,14 @@ fn a_map_failure_names_its_errno() {
     assert!(map_failure(0x5000_0000).contains("returned 0x50000000"));
 }
 
-/// The ELF engine, or `None` when `A64CALL_SKIP_QEMU` is set (as in `tests/engine_qemu.rs`).
 fn qemu() -> Option<ElfEngine> {
-    if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
-        eprintln!("skipped: A64CALL_SKIP_QEMU is set");
-        return None;
-    }
-    match ElfEngine::new() {
-        Ok(e) => Some(e),
-        Err(e) => panic!("{e} (set A64CALL_SKIP_QEMU=1 to skip the qemu tests explicitly)"),
-    }
+    ElfEngine::for_tests()
 }
 
 /// `code` alone at 0x2000_0000.
 fn image(code: &[Inst]) -> Image {
-    const BASE: u64 = 0x2000_0000;
-    let bytes: Vec<u8> = code
-        .iter()
-        .flat_map(|i| i.encode().unwrap().to_le_bytes())
-        .collect();
-    let len = bytes.len() as u64;
-    Image {
-        segments: vec![Segment { addr: BASE, bytes }],
-        code: BASE..BASE + len,
-        entry: BASE,
-        insn_limit: 100_000,
-    }
+    let bytes = code.iter().flat_map(|i| i.encode().unwrap().to_le_bytes());
+    Image::code_only(0x2000_0000, bytes.collect())
 }
 
 fn movz(rd: u8, imm16: u16) -> Inst {
