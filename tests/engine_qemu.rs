@@ -48,95 +48,107 @@ fn engines_agree_on_fixed_programs() {
     }
 }
 
+/// Code that writes `value` into the helpers' call-log cursor, then returns.
+fn cursor_set_to(value: u64) -> Image {
+    use a64call::machine::layout::LOGCTL_ADDR;
+    let halfword = |hw: u8| (value >> (16 * hw)) as u16;
+    let mut code = vec![
+        Inst::Movz {
+            rd: 9,
+            imm16: (LOGCTL_ADDR >> 16) as u16,
+            hw: 1,
+        },
+        movz(10, halfword(0)),
+    ];
+    code.extend((1..4).map(|hw| Inst::Movk {
+        rd: 10,
+        imm16: halfword(hw),
+        hw,
+    }));
+    code.extend([
+        Inst::StrImm {
+            rt: 10,
+            rn: 9,
+            imm12: 0,
+        },
+        Inst::Ret,
+    ]);
+    image(&code)
+}
+
+/// One behaviour per case, each the same `Exit` and machine state on Unicorn, the interpreter
+/// and the ELF engine (all cases in one ELF batch: it goes on after each crash).
 #[test]
-fn crashes_bad_instructions_and_breakpoints_are_outcomes_matching_unicorn() {
+fn every_exit_is_the_same_on_every_engine() {
+    use a64call::machine::layout::LOG_ADDR;
     let Some(mut q) = qemu() else { return };
     let mut u = UnicornEngine::new().unwrap();
-    let cases = [
-        unmapped_read(),
-        unmapped_write(),
-        unmapped_call(),
-        undefined_instruction(),
-        image(&[Inst::Brk { imm16: 0x77 }]),
-        image(&[
-            Inst::Movz {
-                rd: 0,
-                imm16: 5,
-                hw: 0,
-            },
-            Inst::Ret,
-        ]),
-        // Overwrites the helpers' call-log cursor with 0, then returns.
-        image(&[
-            Inst::Movz {
-                rd: 9,
-                imm16: (a64call::machine::layout::LOGCTL_ADDR >> 16) as u16,
-                hw: 1,
-            },
-            Inst::StrImm {
-                rt: 31,
-                rn: 9,
-                imm12: 0,
-            },
-            Inst::Ret,
-        ]),
+    let mut i = a64call::engine::InterpEngine::new();
+    let fault = |access, addr| Exit::Fault { access, addr };
+    let cases: Vec<(&str, Image, Exit)> = vec![
+        (
+            "unmapped read",
+            unmapped_read(),
+            fault(Access::Read, 0x4000_0000_0000),
+        ),
+        (
+            "unmapped write",
+            unmapped_write(),
+            fault(Access::Write, 0x4000_0000_0008),
+        ),
+        (
+            "unmapped call",
+            unmapped_call(),
+            fault(Access::Fetch, 0x5000_0000_0000),
+        ),
+        (
+            "undefined",
+            undefined_instruction(),
+            Exit::InvalidInstruction,
+        ),
+        (
+            "brk",
+            image(&[Inst::Brk { imm16: 0x77 }]),
+            Exit::Breakpoint(Some(0x77)),
+        ),
+        ("returns 5", image(&[movz(0, 5), Inst::Ret]), Exit::Returned),
+        ("cursor 0", cursor_set_to(0), Exit::CallLogCorrupt),
+        (
+            "cursor off a record",
+            cursor_set_to(LOG_ADDR + 8),
+            Exit::CallLogCorrupt,
+        ),
+        (
+            "cursor at a record",
+            cursor_set_to(LOG_ADDR),
+            Exit::Returned,
+        ),
+        // adr x1, #6; br x1: a branch to a misaligned address
+        (
+            "misaligned branch",
+            image_of_words(&[0x5000_0021, 0xD61F_0020, 0xD503_201F, 0xD503_201F]),
+            fault(Access::Fetch, common::BASE + 6),
+        ),
     ];
-    // A branch to a misaligned address (adr x1, #6; br x1): a fetch fault at it on every engine.
-    let mut cases = cases.to_vec();
-    cases.push(image_of_words(&[
-        0x5000_0021,
-        0xD61F_0020,
-        0xD503_201F,
-        0xD503_201F,
-    ]));
-    let refs: Vec<&Image> = cases.iter().collect();
-    let qo = q.run_batch(&refs);
-    for (i, img) in cases.iter().enumerate() {
-        let a = u.run(img).unwrap();
-        let b = qo[i].as_ref().unwrap();
-        assert_eq!(a.exit, b.exit, "case {i}");
-        assert_eq!(
-            (a.pc, a.regs, a.sp, a.nzcv),
-            (b.pc, b.regs, b.sp, b.nzcv),
-            "case {i} state"
-        );
-        assert_eq!(a.scratch, b.scratch, "case {i} scratch");
+    let refs: Vec<&Image> = cases.iter().map(|c| &c.1).collect();
+    let on_q = q.run_batch(&refs);
+    for ((what, img, exit), q) in cases.iter().zip(&on_q) {
+        let q = q.as_ref().unwrap();
+        for (name, o) in [
+            ("unicorn", u.run(img).unwrap()),
+            ("interp", i.run(img).unwrap()),
+        ] {
+            assert_eq!(&o.exit, exit, "{what} on {name}");
+            let state = |o: &a64call::engine::Outcome| (o.pc, o.regs, o.sp, o.nzcv);
+            assert_eq!(state(&o), state(q), "{what}: {name} vs qemu state");
+            assert_eq!(o.scratch, q.scratch, "{what}: {name} vs qemu scratch");
+        }
+        assert_eq!(&q.exit, exit, "{what} on qemu");
     }
     assert_eq!(
-        qo[0].as_ref().unwrap().exit,
-        Exit::Fault {
-            access: Access::Read,
-            addr: 0x4000_0000_0000
-        }
-    );
-    assert_eq!(
-        qo[1].as_ref().unwrap().exit,
-        Exit::Fault {
-            access: Access::Write,
-            addr: 0x4000_0000_0008
-        }
-    );
-    assert_eq!(
-        qo[2].as_ref().unwrap().exit,
-        Exit::Fault {
-            access: Access::Fetch,
-            addr: 0x5000_0000_0000
-        }
-    );
-    assert_eq!(qo[3].as_ref().unwrap().exit, Exit::InvalidInstruction);
-    assert_eq!(qo[4].as_ref().unwrap().exit, Exit::Breakpoint(Some(0x77)));
-    assert_eq!(
-        qo[5].as_ref().unwrap().regs[0],
+        on_q[5].as_ref().unwrap().regs[0],
         5,
         "the batch goes on after crashes"
-    );
-    assert_eq!(qo[6].as_ref().unwrap().exit, Exit::CallLogCorrupt);
-    assert_eq!(
-        qo[7].as_ref().unwrap().exit,
-        Exit::Fault {
-            access: Access::Fetch,
-            addr: common::BASE + 6
-        }
     );
 }
 

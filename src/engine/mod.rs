@@ -62,8 +62,9 @@ pub enum Exit {
     /// number). Only the ELF engine reports it: without a system call the guest cannot raise
     /// one, so a64call's code never does (`tests/engine_qemu.rs`).
     Signal(i32),
-    /// The call-log cursor the helpers advance was left outside the log region (the code wrote
-    /// over it): the calls made are unknown. Every engine reports it this way.
+    /// The call-log cursor the helpers advance was left outside the log region or off a record
+    /// boundary (the code wrote over it): the calls made are unknown. Every engine reports it
+    /// this way.
     CallLogCorrupt,
     /// The run ended without any of the above, with the reason: the ELF engine's process died
     /// or printed cut-short or malformed output; Unicorn stopped without reaching the exit or
@@ -105,10 +106,10 @@ impl Exit {
 }
 
 /// The calls a run logged, read through the cursor the helpers advanced: `read(len)` gives the
-/// first `len` bytes of the log region. A cursor outside the region makes the exit
-/// [`Exit::CallLogCorrupt`] with no calls; a log that is not whole records is the engine's error.
+/// first `len` bytes of the log region. A cursor outside the region, or inside it but not at a
+/// record boundary (the code wrote over it), makes the exit [`Exit::CallLogCorrupt`] with no
+/// calls, on every engine ([`calls_or_corrupt`]).
 pub(crate) fn logged_calls(
-    engine: EngineKind,
     exit: Exit,
     cursor: u64,
     read: impl FnOnce(u64) -> Result<Vec<u8>, EngineError>,
@@ -118,8 +119,17 @@ pub(crate) fn logged_calls(
         return Ok((Exit::CallLogCorrupt, vec![]));
     }
     let log = read(cursor - LOG_ADDR)?;
-    let calls = crate::machine::runtime::parse_log(&log).map_err(|m| EngineError::of(engine, m))?;
-    Ok((exit, calls))
+    Ok(calls_or_corrupt(exit, Some(&log)))
+}
+
+/// `exit` and the calls of `log` (the log region up to the cursor), or [`Exit::CallLogCorrupt`]
+/// with no calls when there is no log (the cursor left the region) or it is not a whole number of
+/// records (the cursor was moved off a record boundary).
+pub(crate) fn calls_or_corrupt(exit: Exit, log: Option<&[u8]>) -> (Exit, Vec<CallRecord>) {
+    match log.map(crate::machine::runtime::parse_log) {
+        Some(Ok(calls)) => (exit, calls),
+        None | Some(Err(_)) => (Exit::CallLogCorrupt, vec![]),
+    }
 }
 
 /// Instruction counts (engines that can count).

@@ -384,7 +384,7 @@ fn read_outcome(
         .mem_read_as_vec(LOGCTL_ADDR, 8)
         .map_err(|e| uerr("read log cursor", e))?;
     let cursor = u64::from_le_bytes(ctl.try_into().unwrap());
-    let (exit, calls) = logged_calls(EngineKind::Unicorn, exit, cursor, |len| {
+    let (exit, calls) = logged_calls(exit, cursor, |len| {
         uc.mem_read_as_vec(LOG_ADDR, len as usize)
             .map_err(|e| uerr("read log", e))
     })?;

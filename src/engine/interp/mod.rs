@@ -141,7 +141,7 @@ impl Engine for InterpEngine {
             u64::from_le_bytes(b.try_into().expect("8 bytes"))
         };
         let cursor = word(LOGCTL_ADDR);
-        let (exit, calls) = logged_calls(EngineKind::Interp, exit, cursor, |len| {
+        let (exit, calls) = logged_calls(exit, cursor, |len| {
             Ok(self
                 .fixed
                 .slice(LOG_ADDR, len)

@@ -10,7 +10,7 @@
 use super::{Access, ElfKind, Engine, EngineError, EngineKind, Exit, Outcome};
 use crate::engine::elf::{self, Record};
 use crate::machine::layout;
-use crate::machine::runtime::{parse_log, Image};
+use crate::machine::runtime::Image;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -245,11 +245,8 @@ fn outcome(engine: EngineKind, image: &Image, r: Record) -> Result<Outcome, Engi
             ))
         }
     };
-    // No log: the cursor the helpers advance was overwritten, and the calls are unknown.
-    let (exit, calls) = match &r.log {
-        Some(l) => (exit, parse_log(l).map_err(|m| EngineError::of(engine, m))?),
-        None => (Exit::CallLogCorrupt, vec![]),
-    };
+    // No log (the cursor left the region) or not whole records: the calls are unknown.
+    let (exit, calls) = super::calls_or_corrupt(exit, r.log.as_deref());
     Ok(Outcome {
         exit,
         pc: r.pc,
