@@ -7,7 +7,8 @@
 //! 3. [`oracle::check`]: every emitted word decoded with capstone, each call site proven to reach
 //!    its helper;
 //! 4. [`machine`]: the fixed memory map and the image a program runs in;
-//! 5. [`engine`]: Unicorn, or a standalone ELF under qemu-aarch64 (natively on an ARM host);
+//! 5. [`engine`]: a64call's own interpreter (`interp`, `check`'s default), Unicorn, or a
+//!    standalone ELF under qemu-aarch64 (natively on an ARM host);
 //! 6. [`oracle::dynamic`]: what the engines observed, judged.
 //!
 //! [`differential`] ties the steps together for the CLI, the tests, the benches and the fuzzers

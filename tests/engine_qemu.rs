@@ -233,3 +233,42 @@ fn default_engine_list_runs_both() {
     assert!(r.finding.is_none());
     assert_eq!(r.outcomes.len(), 2 * a64call::emit::strategy::all().len());
 }
+
+/// The one way code without an `svc` word still reaches a system call under the ELF engine: a
+/// branch into the ELF's own start routine (its page at `ENTRY_ADDR`, unmapped on Unicorn and the
+/// interpreter, where it is a fetch fault). There the runner's own code runs with the guest's
+/// registers (here x8 = 94, exit_group, x0 = 7, which ended the process); the image is reported
+/// truncated and the images after it run in a new process.
+#[test]
+fn a_branch_into_the_elf_runner_is_the_known_difference() {
+    use a64call::machine::layout::ENTRY_ADDR;
+    let Some(mut q) = qemu() else { return };
+    let into_runner = image(&[
+        movz(0, 7),
+        movz(8, 94),
+        movz(16, (ENTRY_ADDR + 0x10) as u16),
+        Inst::Movk {
+            rd: 16,
+            imm16: (ENTRY_ADDR >> 16) as u16,
+            hw: 1,
+        },
+        Inst::Br { rn: 16 },
+    ]);
+    let fetch = Exit::Fault {
+        access: Access::Fetch,
+        addr: ENTRY_ADDR + 0x10,
+    };
+    let mut u = UnicornEngine::new().unwrap();
+    let mut i = a64call::engine::InterpEngine::new();
+    assert_eq!(u.run(&into_runner).unwrap().exit, fetch);
+    assert_eq!(i.run(&into_runner).unwrap().exit, fetch);
+    let ok = image(&[movz(0, 3), Inst::Ret]);
+    let r = q.run_batch(&[&into_runner, &ok]);
+    assert_ne!(
+        r[0].as_ref().unwrap().exit,
+        fetch,
+        "the runner's page is executable there"
+    );
+    assert_eq!(r[1].as_ref().unwrap().exit, Exit::Returned);
+    assert_eq!(r[1].as_ref().unwrap().regs[0], 3);
+}

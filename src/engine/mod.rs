@@ -52,15 +52,21 @@ pub enum Exit {
     /// it (the architecture's preferred return address for a system call). Under the ELF engine
     /// the call would really be made (by qemu-user, or the kernel), so it runs no image whose
     /// code holds an `svc` word: its outcome for such an image is [`Exit::Unsupported`],
-    /// judged on Unicorn instead.
+    /// judged on Unicorn instead. The one way left there is a branch into the ELF's own routines
+    /// (the exit page past its first word, and the entry page), which make the runner's system
+    /// calls with the guest's registers, where the other engines have zero words or unmapped
+    /// memory: what follows is undefined there, and when it ends the process the image is
+    /// [`Exit::Truncated`] and the images after it run in a new process
+    /// (`tests/engine_qemu.rs`).
     SystemCall,
-    /// Runaway code: the run went past its limit (Unicorn: the image's instruction limit, the
-    /// count is in [`Outcome::insns`]; the ELF engine: its per-program timer). The same exit on
-    /// every engine, so runaway code is judged like any other behaviour.
+    /// Runaway code: the run went past its limit (Unicorn and the interpreter: the image's
+    /// instruction limit, the count is in [`Outcome::insns`]; the ELF engine: its per-program
+    /// timer). The same exit on every engine, so runaway code is judged like any other
+    /// behaviour.
     Runaway,
     /// The ELF engine's guest got a signal it attributes to none of the above (the signal
-    /// number). Only the ELF engine reports it: without a system call the guest cannot raise
-    /// one, so a64call's code never does (`tests/engine_qemu.rs`).
+    /// number). Only the ELF engine reports it: raising one takes a system call, which
+    /// a64call's code never makes (`src/engine/qemu/tests.rs`).
     Signal(i32),
     /// The call-log cursor the helpers advance was left outside the log region or off a record
     /// boundary (the code wrote over it): the calls made are unknown. Every engine reports it

@@ -283,7 +283,9 @@ impl Image {
     }
 
     /// The address of the first `svc` word (any immediate) in the image's segments, executed
-    /// or not. Code is never writable, so an image without one cannot make a system call.
+    /// or not. Code is never writable, so an image without one makes no system call of its own
+    /// (under the ELF engine a branch into the ELF's own routines still can: see
+    /// [`crate::engine::Exit::SystemCall`]).
     pub fn system_call_at(&self) -> Option<u64> {
         const SVC_MASK: u32 = 0xFFE0_001F;
         const SVC: u32 = 0xD400_0001;

@@ -317,11 +317,50 @@ impl Engine for ElfEngine {
 }
 
 impl ElfEngine {
-    /// Run `images` (none holding an `svc` word) in one ELF process.
+    /// Run `images` (none holding an `svc` word) in one ELF process; when one of them ends the
+    /// process, it is reported truncated and the ones after it run in a new process.
     fn run_allowed(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
         if images.is_empty() {
             return Vec::new();
         }
+        let engine = self.kind();
+        let (out, status) = match self.run_process(images) {
+            Ok(x) => x,
+            Err(e) => return images.iter().map(|_| Err(e.clone())).collect(),
+        };
+        let (records, problem) = elf::parse_records(&out);
+        let mut results = Vec::with_capacity(images.len());
+        let mut recs = records.into_iter();
+        for (i, img) in images.iter().enumerate() {
+            match recs.next() {
+                Some(r) if r.index == i as u64 => results.push(outcome(engine, img, r)),
+                Some(r) => {
+                    results.push(Err(EngineError::of(
+                        engine,
+                        format!("record {} arrived where {i} was expected", r.index),
+                    )));
+                }
+                None => {
+                    // Image i ended the process (or its output): it is the one truncated; the
+                    // images after it run again in a process of their own.
+                    let why = match &problem {
+                        Some(p) => format!("{p}; process {status}"),
+                        None => format!(
+                            "no record: process {status} after {i} of {} programs",
+                            images.len()
+                        ),
+                    };
+                    results.push(Ok(without_state(Exit::Truncated(why))));
+                    results.extend(self.run_allowed(&images[i + 1..]));
+                    break;
+                }
+            }
+        }
+        results
+    }
+
+    /// Write the ELF of `images`, run it and return its output and exit status.
+    fn run_process(&mut self, images: &[&Image]) -> Result<(Vec<u8>, String), EngineError> {
         let engine = self.kind();
         let bytes = elf::build(images, self.timeout_secs);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -342,35 +381,7 @@ impl ElfEngine {
         };
         let result = run();
         let _ = std::fs::remove_file(&path);
-        let (out, status) = match result {
-            Ok(x) => x,
-            Err(e) => return images.iter().map(|_| Err(e.clone())).collect(),
-        };
-        let (records, problem) = elf::parse_records(&out);
-        let mut results = Vec::with_capacity(images.len());
-        let mut recs = records.into_iter();
-        for (i, img) in images.iter().enumerate() {
-            match recs.next() {
-                Some(r) if r.index == i as u64 => results.push(outcome(engine, img, r)),
-                Some(r) => {
-                    results.push(Err(EngineError::of(
-                        engine,
-                        format!("record {} arrived where {i} was expected", r.index),
-                    )));
-                }
-                None => {
-                    let why = match &problem {
-                        Some(p) => format!("{p}; process {status}"),
-                        None => format!(
-                            "no record: process {status} after {i} of {} programs",
-                            images.len()
-                        ),
-                    };
-                    results.push(Ok(without_state(Exit::Truncated(why))));
-                }
-            }
-        }
-        results
+        result
     }
 }
 

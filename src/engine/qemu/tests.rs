@@ -57,18 +57,23 @@ fn an_unattributed_signal_is_exit_signal() {
     );
 }
 
-/// exit_group(7) from inside the function: no record is written for it or after it.
+/// exit_group(7) from inside the function: no record is written for it, and the images after
+/// it run in a new process.
 #[test]
-fn a_process_that_dies_gives_truncated_outcomes() {
+fn a_process_that_dies_truncates_only_the_image_that_ended_it() {
     let Some(mut q) = qemu() else { return };
     let die = image(&[movz(0, 7), movz(8, 94), Inst::Svc]);
-    let ok = image(&[Inst::Ret]);
-    let r = q.run_allowed(&[&ok, &die, &ok]);
-    assert_eq!(r[0].as_ref().unwrap().exit, Exit::Returned);
-    for o in &r[1..] {
-        match &o.as_ref().unwrap().exit {
+    let ok = image(&[movz(0, 3), Inst::Ret]);
+    let r = q.run_allowed(&[&ok, &die, &ok, &die, &ok]);
+    let exits: Vec<&Exit> = r.iter().map(|o| &o.as_ref().unwrap().exit).collect();
+    for k in [0, 2, 4] {
+        assert_eq!(exits[k], &Exit::Returned, "image {k}");
+        assert_eq!(r[k].as_ref().unwrap().regs[0], 3, "image {k}");
+    }
+    for k in [1, 3] {
+        match exits[k] {
             Exit::Truncated(why) => assert!(why.contains("exit status: 7"), "{why}"),
-            other => panic!("expected a truncated outcome, got {other:?}"),
+            other => panic!("image {k}: expected a truncated outcome, got {other:?}"),
         }
     }
 }
