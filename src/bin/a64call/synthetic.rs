@@ -247,18 +247,7 @@ fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fa
 
 /// `a64call check`: resolve the names, run the campaign ([`campaign::run`]) and print its end.
 pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
-    let seconds = match (a.iterations, a.seconds) {
-        (None, None) => Some(10.0),
-        (_, s) => s,
-    };
-    if a.iterations == Some(0) {
-        return Err(Fail("--iterations must be at least 1".into()));
-    }
-    if let Some(s) = seconds.filter(|s| !(s.is_finite() && *s > 0.0 && *s <= 1e9)) {
-        return Err(Fail(format!(
-            "--seconds must be a number of seconds over 0 (at most 1e9), not {s}"
-        )));
-    }
+    let seconds = check_budget(a)?;
     let (prof, cfg, (engines, confirm_with)) =
         (profile(&a.profile)?, config(&a.common)?, check_engines(a)?);
     let confirm = (!confirm_with.is_empty()).then_some(campaign::Confirm {
@@ -299,39 +288,60 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             println!("repro: {}", path.display());
             Ok(ExitCode::from(1))
         }
-        campaign::End::Clean(campaign::Totals {
-            programs,
-            calls,
-            edges,
-            judged_on_unicorn,
-            confirmed,
-            engine_cpu,
-        }) => {
-            let names =
-                |list: &[EngineKind]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+");
-            println!(
-                "ok: {programs} programs (profile {}, seeds {}..{}), {} strategies on {} each, {calls} helper calls in the reference runs, no divergence",
-                prof.name,
-                a.seed,
-                a.seed.wrapping_add(programs),
-                cfg.strategies.len(),
-                names(&engines)
-            );
-            if let Some(c) = &plan.confirm {
+        campaign::End::Clean(totals) => {
+            print_clean(&plan, a.seed, &totals);
+            print_throughput(totals.programs, start, cpu0);
+            print_engine_cpu(&totals.engine_cpu);
+            println!("{}", totals.edges.line());
+            if totals.judged_on_unicorn > 0 {
                 println!(
-                    "confirmed: {confirmed} of them also on {} (1 in {} by index)",
-                    names(c.engines),
-                    c.every
+                    "{} runs another engine did not make (outside the interpreter's subset, or an \
+                     svc word the ELF engine does not run) were judged on unicorn",
+                    totals.judged_on_unicorn
                 );
-            }
-            print_throughput(programs, start, cpu0);
-            print_engine_cpu(&engine_cpu);
-            println!("{}", edges.line());
-            if judged_on_unicorn > 0 {
-                println!("{judged_on_unicorn} runs outside the interpreter's subset were judged on unicorn");
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `check`'s time budget in seconds (10 when neither it nor an iteration count is given), or why
+/// the options are wrong.
+fn check_budget(a: &CheckArgs) -> Result<Option<f64>, Fail> {
+    let seconds = match (a.iterations, a.seconds) {
+        (None, None) => Some(10.0),
+        (_, s) => s,
+    };
+    if a.iterations == Some(0) {
+        return Err(Fail("--iterations must be at least 1".into()));
+    }
+    if let Some(s) = seconds.filter(|s| !(s.is_finite() && *s > 0.0 && *s <= 1e9)) {
+        return Err(Fail(format!(
+            "--seconds must be a number of seconds over 0 (at most 1e9), not {s}"
+        )));
+    }
+    Ok(seconds)
+}
+
+/// The first lines of a clean `check`: what ran, on which engines, and the confirmed sample.
+fn print_clean(plan: &campaign::Plan, first_seed: u64, t: &campaign::Totals) {
+    let names = |list: &[EngineKind]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+");
+    println!(
+        "ok: {} programs (profile {}, seeds {first_seed}..{}), {} strategies on {} each, {} helper calls in the reference runs, no divergence",
+        t.programs,
+        plan.profile.name,
+        first_seed.wrapping_add(t.programs),
+        plan.config.strategies.len(),
+        names(plan.engines),
+        t.calls,
+    );
+    if let Some(c) = &plan.confirm {
+        println!(
+            "confirmed: {} of them also on {} (1 in {} by index)",
+            t.confirmed,
+            names(c.engines),
+            c.every
+        );
     }
 }
 

@@ -26,97 +26,136 @@ const EXEC: u64 = elf::SHF_EXECINSTR.0;
 /// An ELF64 file of type `e_type` loaded at `base`: the sections `before` (the first is
 /// `.text`, at file offset 0x1000 and section index 1), then `.dynsym`/`.dynstr` of the global
 /// functions `syms` (name, value, size; defined in `.text`), then the sections `after`.
-fn build(
+struct Elf<'a> {
     e_type: elf::FileType,
     base: u64,
-    before: &[Raw],
-    syms: &[(&str, u64, u64)],
-    after: &[Raw],
-) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut w = Writer::new(object::Endianness::Little, true, &mut out);
-    // Phase 1: names, section indices (in header order) and file space (in file order).
-    let name_ids: Vec<_> = before
-        .iter()
-        .chain(after)
-        .map(|s| w.add_section_name(s.name.as_bytes()))
-        .collect();
-    let str_ids: Vec<_> = syms
-        .iter()
-        .map(|s| w.add_dynamic_string(s.0.as_bytes()))
-        .collect();
-    w.reserve_null_section_index();
-    for _ in before {
-        w.reserve_section_index();
+    before: &'a [Raw],
+    syms: &'a [(&'a str, u64, u64)],
+    after: &'a [Raw],
+}
+
+/// Where the writer's first phase put everything.
+struct Reserved {
+    name_ids: Vec<StringId>,
+    str_ids: Vec<StringId>,
+    /// File offsets of `before`'s sections, then `after`'s.
+    offsets: Vec<u64>,
+    dynsym: u64,
+    dynstr: u64,
+    total: u64,
+}
+
+impl Elf<'_> {
+    fn build(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Writer::new(object::Endianness::Little, true, &mut out);
+        let r = self.reserve(&mut w);
+        self.write(&mut w, &r);
+        out
     }
-    w.reserve_dynsym_section_index();
-    w.reserve_dynstr_section_index();
-    for _ in after {
-        w.reserve_section_index();
+
+    /// Phase 1: names, section indices (in header order) and file space (in file order).
+    fn reserve<'w>(&'w self, w: &mut Writer<'w>) -> Reserved {
+        let secs = self.before.iter().chain(self.after);
+        let name_ids = secs
+            .map(|s| w.add_section_name(s.name.as_bytes()))
+            .collect();
+        let str_ids = self
+            .syms
+            .iter()
+            .map(|s| w.add_dynamic_string(s.0.as_bytes()))
+            .collect();
+        w.reserve_null_section_index();
+        for _ in self.before {
+            w.reserve_section_index();
+        }
+        w.reserve_dynsym_section_index();
+        w.reserve_dynstr_section_index();
+        for _ in self.after {
+            w.reserve_section_index();
+        }
+        w.reserve_shstrtab_section_index();
+        w.reserve_file_header();
+        w.reserve_program_headers(1);
+        w.reserve_until(TEXT_OFFSET);
+        let mut offsets: Vec<u64> = (self.before.iter())
+            .map(|s| w.reserve(s.data.len() as u64, ALIGN))
+            .collect();
+        w.reserve_null_dynamic_symbol_index();
+        for _ in self.syms {
+            w.reserve_dynamic_symbol_index();
+        }
+        let dynsym = w.reserve_dynsym();
+        let dynstr = w.reserve_dynstr().expect("dynamic strings fit");
+        offsets.extend(
+            self.after
+                .iter()
+                .map(|s| w.reserve(s.data.len() as u64, ALIGN)),
+        );
+        w.reserve_shstrtab().expect("section names fit");
+        w.reserve_section_headers();
+        Reserved {
+            name_ids,
+            str_ids,
+            offsets,
+            dynsym,
+            dynstr,
+            total: w.reserved_len(),
+        }
     }
-    w.reserve_shstrtab_section_index();
-    w.reserve_file_header();
-    w.reserve_program_headers(1);
-    w.reserve_until(TEXT_OFFSET);
-    let mut offsets: Vec<u64> = before
-        .iter()
-        .map(|s| w.reserve(s.data.len() as u64, ALIGN))
-        .collect();
-    w.reserve_null_dynamic_symbol_index();
-    for _ in syms {
-        w.reserve_dynamic_symbol_index();
-    }
-    let dynsym = w.reserve_dynsym();
-    let dynstr = w.reserve_dynstr().expect("dynamic strings fit");
-    offsets.extend(after.iter().map(|s| w.reserve(s.data.len() as u64, ALIGN)));
-    w.reserve_shstrtab().expect("section names fit");
-    w.reserve_section_headers();
-    let total = w.reserved_len();
-    // Phase 2: write everything in the same order.
-    w.write_file_header(&FileHeader {
-        os_abi: elf::ELFOSABI_NONE,
-        abi_version: 0,
-        e_type,
-        e_machine: elf::EM_X86_64, // as CinderX writes its dumps, even on aarch64
-        e_entry: 0,
-        e_flags: elf::FileFlags(0),
-    })
-    .expect("a fixed ELF header writes");
-    w.write_align_program_headers();
-    w.write_program_header(&ProgramHeader {
-        p_type: elf::PT_LOAD,
-        p_flags: elf::PF_R | elf::PF_X,
-        p_offset: 0,
-        p_vaddr: base,
-        p_paddr: base,
-        p_filesz: total,
-        p_memsz: total,
-        p_align: 0x1000,
-    });
-    let (first, rest) = offsets.split_at(before.len());
-    write_data(&mut w, before, first);
-    w.write_null_dynamic_symbol();
-    for (&(_, value, size), &id) in syms.iter().zip(&str_ids) {
-        w.write_dynamic_symbol(&Sym {
-            section: Some(1),
-            st_name: w.dynamic_string_offset(Some(id)),
-            st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::STT_FUNC),
-            st_other: elf::SymbolOther(0),
-            st_shndx: elf::SymbolSection(0),
-            st_value: value,
-            st_size: size,
+
+    /// Phase 2: everything, in the order phase 1 reserved it.
+    fn write(&self, w: &mut Writer, r: &Reserved) {
+        w.write_file_header(&FileHeader {
+            os_abi: elf::ELFOSABI_NONE,
+            abi_version: 0,
+            e_type: self.e_type,
+            e_machine: elf::EM_X86_64, // as CinderX writes its dumps, even on aarch64
+            e_entry: 0,
+            e_flags: elf::FileFlags(0),
+        })
+        .expect("a fixed ELF header writes");
+        w.write_align_program_headers();
+        w.write_program_header(&ProgramHeader {
+            p_type: elf::PT_LOAD,
+            p_flags: elf::PF_R | elf::PF_X,
+            p_offset: 0,
+            p_vaddr: self.base,
+            p_paddr: self.base,
+            p_filesz: r.total,
+            p_memsz: r.total,
+            p_align: 0x1000,
         });
+        let (first, rest) = r.offsets.split_at(self.before.len());
+        write_data(w, self.before, first);
+        self.write_symbols(w, &r.str_ids);
+        write_data(w, self.after, rest);
+        w.write_shstrtab();
+        w.write_null_section_header();
+        let (names_before, names_after) = r.name_ids.split_at(self.before.len());
+        write_headers(w, self.base, self.before, first, names_before);
+        w.write_dynsym_section_header(self.base + r.dynsym, 1);
+        w.write_dynstr_section_header(self.base + r.dynstr);
+        write_headers(w, self.base, self.after, rest, names_after);
+        w.write_shstrtab_section_header();
     }
-    w.write_dynstr();
-    write_data(&mut w, after, rest);
-    w.write_shstrtab();
-    w.write_null_section_header();
-    write_headers(&mut w, base, before, first, &name_ids[..before.len()]);
-    w.write_dynsym_section_header(base + dynsym, 1);
-    w.write_dynstr_section_header(base + dynstr);
-    write_headers(&mut w, base, after, rest, &name_ids[before.len()..]);
-    w.write_shstrtab_section_header();
-    out
+
+    /// `.dynsym` (global functions in section 1) and `.dynstr`.
+    fn write_symbols(&self, w: &mut Writer, str_ids: &[StringId]) {
+        w.write_null_dynamic_symbol();
+        for (&(_, value, size), &id) in self.syms.iter().zip(str_ids) {
+            w.write_dynamic_symbol(&Sym {
+                section: Some(1),
+                st_name: w.dynamic_string_offset(Some(id)),
+                st_info: elf::SymbolInfo::new(elf::STB_GLOBAL, elf::STT_FUNC),
+                st_other: elf::SymbolOther(0),
+                st_shndx: elf::SymbolSection(0),
+                st_value: value,
+                st_size: size,
+            });
+        }
+        w.write_dynstr();
+    }
 }
 
 /// Each section's data at its reserved offset.
@@ -185,7 +224,14 @@ pub fn dump(funcs: &[(&str, &[u8], u32)]) -> Vec<u8> {
         flags: ALLOC,
         data: notes,
     };
-    build(elf::ET_DYN, 0, &[text], &syms, &[note])
+    Elf {
+        e_type: elf::ET_DYN,
+        base: 0,
+        before: &[text],
+        syms: &syms,
+        after: &[note],
+    }
+    .build()
 }
 
 fn raw_text(data: Vec<u8>) -> Raw {
@@ -242,7 +288,14 @@ pub fn image(
             flags: ALLOC,
             data: eh_frame(0x1b, eh_addr, fdes),
         };
-        build(e_type, base, &[raw_text(vec![0; text_len]), eh], &syms, &[])
+        Elf {
+            e_type,
+            base,
+            before: &[raw_text(vec![0; text_len]), eh],
+            syms: &syms,
+            after: &[],
+        }
+        .build()
     };
     // The FDEs are pc-relative: lay the file out once to learn where `.eh_frame` lands (its
     // size does not depend on its address), then encode them for that address.
