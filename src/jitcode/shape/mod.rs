@@ -35,14 +35,16 @@
 //!   (the `fold` module gives the rule, its source and what stays literal).
 //!
 //! What is therefore not compared: constant values (including the values in the pool and stub
-//! literals, and S4's folded immediates), the distance of far branches, and every word no path from the entries reaches:
-//! data, but also code entered only through a stored address (a generator's resume points,
-//! taken with `adrp`+`add`), which the walk cannot follow. Those words are not told apart from
-//! the data CinderX places between code and stubs, so they are left out, not guessed at. [`value_pairs`] recovers what can be checked of
-//! the values: along two equal shapes, the pairs (value in A, value in B) of every `movz`/`movk`
-//! or pool-loaded constant must form a consistent renaming (one value in A always stands for one
-//! value in B and back), so a constant used in the wrong place is still caught when that
-//! constant appears elsewhere in the function.
+//! literals, and S4's folded immediates), the distance of far branches, and every word no path
+//! from the entries reaches: data, but also code entered only through a stored address (a
+//! generator's resume points, taken with `adrp`+`add`), which the walk cannot follow. Those words
+//! are not told apart from the data CinderX places between code and stubs, so they are left
+//! out, not guessed at. Each token keeps the value it stands for where known
+//! ([`Token::value`], in the JSON as `values`): `harness/cinderx/fidelity_compare.py`
+//! (`renaming_conflict`) checks, along two equal shapes, that the pairs (value in A, value in B)
+//! form a consistent renaming (one value in A always stands for one value in B and back), so a
+//! constant used in the wrong place is still caught when that constant appears elsewhere in the
+//! function.
 
 use crate::jitcode::verify::reach::{self, Flow};
 use crate::oracle::check::decode_word;
@@ -419,22 +421,6 @@ impl<'a> Reader<'a> {
             })
             .collect()
     }
-}
-
-/// For two equal shapes: the pairs (A value, B value) of the constants both know, and the
-/// first token index where they stop being a consistent renaming (a value of A paired with two
-/// values of B, or the other way round), if any.
-pub fn value_pairs(a: &[Token], b: &[Token]) -> (BTreeMap<u64, u64>, Option<usize>) {
-    let (mut ab, mut ba) = (BTreeMap::new(), BTreeMap::new());
-    for (k, (x, y)) in a.iter().zip(b).enumerate() {
-        let (Some(va), Some(vb)) = (x.value, y.value) else {
-            continue;
-        };
-        if *ab.entry(va).or_insert(vb) != vb || *ba.entry(vb).or_insert(va) != va {
-            return (ab, Some(k));
-        }
-    }
-    (ab, None)
 }
 
 mod fold;
