@@ -153,7 +153,7 @@ pub fn measure_profile(
     first_seed: u64,
     programs: u64,
 ) -> Result<ProfileReport, String> {
-    let strategies: Vec<&'static dyn Strategy> = strategy::all(); // reference() first
+    let strategies: Vec<&'static dyn Strategy> = strategy::all();
     let mut tallies: Vec<Tally> = strategies.iter().map(|s| Tally::new(s.id())).collect();
     for seed in first_seed..first_seed + programs {
         let p = gen::from_seed(seed, profile);
@@ -166,9 +166,15 @@ pub fn measure_profile(
                 f.summary()
             ));
         }
-        let reference = &r.emitted[0];
+        let k = (r.emitted.iter())
+            .position(|e| e.strategy == strategy::reference().id())
+            .ok_or("the reference strategy emitted nothing")?;
+        let reference = &r.emitted[k];
         let noncall = noncall_bytes(reference);
-        let ro = &r.outcomes[0].2;
+        let ro = (r.outcomes.iter())
+            .find(|(i, _, _)| *i == k)
+            .map(|(_, _, o)| o)
+            .ok_or("the reference strategy did not run")?;
         let (ref_call_exec, _) = callseq_exec(reference, ro)?;
         let ref_in_code = ro
             .insns
@@ -197,9 +203,10 @@ fn add_program(
 ) -> Result<(), String> {
     if noncall_bytes(e) != noncall {
         return Err(format!(
-            "{}: non-call bytes {} differ from movz-min's {noncall} (seed {seed})",
+            "{}: non-call bytes {} differ from {}'s {noncall} (seed {seed})",
             e.strategy,
-            noncall_bytes(e)
+            noncall_bytes(e),
+            strategy::reference().id()
         ));
     }
     let in_code = o.insns.ok_or("Unicorn gave no instruction counts")?.in_code;
