@@ -1,7 +1,8 @@
 //! a64call: proves and measures how a JIT emits calls on AArch64.
 //!
 //! The tree is the pipeline, in order:
-//! 1. [`model`]: a call-heavy program ([`model::gen`] draws one, [`model::text`] reads one);
+//! 1. [`model`]: a call-heavy program ([`model::gen`] draws one, [`model::text`] reads one), in
+//!    the AArch64 terms of [`isa`];
 //! 2. [`emit`]: lowered under each [`emit::strategy::Strategy`] into an [`asm::buffer::CodeBuffer`]
 //!    ([`asm`]: encoder, labels, pools, stubs, veneers);
 //! 3. [`oracle::check`]: every emitted word decoded with capstone, each call site proven to reach
@@ -21,6 +22,7 @@ pub mod differential;
 pub mod emit;
 pub mod engine;
 pub mod fuzzing;
+pub mod isa;
 pub mod jitcode;
 pub mod machine;
 pub mod model;

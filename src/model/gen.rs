@@ -4,7 +4,8 @@
 //! into bytes with splitmix64 so `a64call gen --seed N` is reproducible too.
 
 use crate::asm::buffer::LabelUse;
-use crate::asm::encode::{AluOp, ADRP_PAGES};
+use crate::asm::encode::ADRP_PAGES;
+use crate::isa::AluOp;
 use crate::machine::layout;
 use crate::model::profile::Profile;
 use crate::model::program::{

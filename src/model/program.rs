@@ -4,7 +4,7 @@
 //! holds the scratch-buffer base (passed in `x0` on entry). A [`Program`] is what every strategy
 //! emits and what a repro file holds (see [`crate::model::text`]).
 
-use crate::asm::encode::{AluOp, Cond, Reg};
+use crate::isa::{AluOp, Cond, Reg};
 use crate::machine::layout;
 
 /// Number of program values (`v0..v8`).

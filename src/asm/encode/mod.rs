@@ -8,9 +8,6 @@
 
 use std::fmt;
 
-/// A general-purpose register number, 0..=30. 31 means `sp` or `xzr` depending on the slot.
-pub type Reg = u8;
-
 /// The stack pointer / zero register encoding.
 pub const SP: Reg = 31;
 /// The zero register encoding (same number as `SP`; the instruction decides).
@@ -425,11 +422,10 @@ impl Inst {
 }
 
 mod mov_imm;
-mod operand;
 mod render;
 
+pub use crate::isa::{AluOp, Cond, Reg};
 pub use mov_imm::{mov_imm_fixed4, mov_imm_minimal};
-pub use operand::{AluOp, Cond};
 
 #[cfg(test)]
 mod tests;

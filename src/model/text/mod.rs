@@ -23,7 +23,7 @@
 //! identical one-line operations that way. [`print()`] and [`parse`] round-trip exactly; a parse error names the
 //! line and what was expected there.
 
-use crate::asm::encode::AluOp;
+use crate::isa::AluOp;
 use crate::model::program::{CmpOp, Helper, Op, Program, ShiftOp, Val};
 use crate::Named;
 

@@ -1,4 +1,9 @@
-//! Condition codes and ALU operations: the operand kinds with names of their own.
+//! The AArch64 vocabulary the program model and the assembler share: register numbers,
+//! condition codes and ALU operations (the operand kinds with names of their own). The model
+//! names what a function does with them; [`crate::asm::encode`] encodes them.
+
+/// A general register number: 0..=30, and 31 for `sp` or `xzr` as the instruction says.
+pub type Reg = u8;
 
 /// Condition codes used by `b.cond`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
