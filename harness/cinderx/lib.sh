@@ -32,7 +32,11 @@ resolve_build() {
     BUILD_NAME=wheel-$sha
     BUILD_DIR=$(mktemp -d "$CX/builds/tmp-$BUILD_NAME.XXXXXX")
     CX_TMP_BUILDS+=("$BUILD_DIR")
-    python3 -m zipfile -e "$spec" "$BUILD_DIR/site" || cx_die2 "--wheel $spec: cannot unpack it as a wheel (zip)"
+    local err
+    err=$(python3 -m zipfile -e "$spec" "$BUILD_DIR/site" 2>&1 >/dev/null) || {
+      rm -rf "$BUILD_DIR"
+      cx_die2 "--wheel $spec: cannot unpack it as a wheel (zip): $(tail -n 1 <<< "$err")"
+    }
     python3 - "$BUILD_DIR/build.json" "$BUILD_NAME" "$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")" "$sha" <<'PY'
 import json, sys
 json.dump({"name": sys.argv[2], "kind": "wheel file", "wheel": sys.argv[3], "sha256_prefix": sys.argv[4]},
