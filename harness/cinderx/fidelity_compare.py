@@ -279,6 +279,7 @@ def compare(la, lb, dbs, das):
     ra_all = [records(d) for d in das]
     sh_all = [shapes(d) for d in das]
     a, b, shb = ra_all[0], records(db), shapes(db)
+    heap_a, heap_b = brk_heap(das[0]), brk_heap(db)
     n = len(das)
     names = list(a) + [x for x in b if x not in a]
     lines, diffs, unjudged, n_exact, n_mod, n_other, n_var = [], [], [], 0, 0, 0, 0
@@ -316,7 +317,7 @@ def compare(la, lb, dbs, das):
             lines.append(f"shared layout     {name}: {lb}'s fixed run gave a shape {la} never produced, but {lb} "
                          f"under another heap layout ({b_layouts[j]}) gave one {la} produced "
                          f"({len(ok)} of {n} layouts: {'; '.join(layouts[i] for i in ok)})")
-        elif (fold := folding_differs(la, lb, ref[0], brk_heap(das[0]), shb.get(name, []), brk_heap(db))):
+        elif (fold := folding_differs(la, lb, ref[0], heap_a, shb.get(name, []), heap_b)):
             unjudged.append(f"{name}: {fold}; against {la}'s fixed run: {why}")
         elif distinct > n / 2:
             unjudged.append(f"{name}: a shape {la} did not produce, but {la} itself produced {distinct} "
