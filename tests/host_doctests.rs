@@ -1,7 +1,8 @@
 //! The doctests of the CinderX tier's host-side comparison scripts, run by the test command
 //! (their tools run them too, but only where a CinderX build exists): the fidelity verdicts
-//! (a flipped branch or a missing call is never accepted; a folded heap address is not judged)
-//! and `--same-code`'s shape comparison.
+//! (a flipped branch or a missing call is never accepted; a folded heap address is not judged),
+//! `--same-code`'s shape comparison, and the findings' verdicts on noisy rows and on instructions
+//! saved that the pool calls do not explain.
 
 use std::process::Command;
 
@@ -31,4 +32,14 @@ fn fidelity_compare_doctests_pass() {
 #[test]
 fn target_compare_doctests_pass() {
     doctest("harness/cinderx/target_compare.py");
+}
+
+#[test]
+fn benchmark_report_doctests_pass() {
+    doctest("harness/cinderx/bench_check.py");
+}
+
+#[test]
+fn literal_pool_report_doctests_pass() {
+    doctest("harness/cinderx/literal_pool_report.py");
 }

@@ -13,7 +13,6 @@ comparison catches a divergence; a run with --plant must fail.
 Prints one JSON line of statistics and exits 1 on any divergence.
 """
 import json
-import math
 import os
 import random
 import sys

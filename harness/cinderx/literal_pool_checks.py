@@ -10,17 +10,24 @@ import re
 from report import read  # the tier's report, beside this script
 
 
-def distance_mib(build, dump):
+def distance_mib(verify_json, maps):
     """The distance in MiB from the lowest function of a dump to the start of `_cinderx.so`'s
     executable mapping (from the dump's verify report and the guest's maps), or "?"."""
-    funcs = (load_json(f"target/cinderx/{build}/{dump}-verify.json") or {}).get("functions", [])
+    funcs = (load_json(verify_json) or {}).get("functions", [])
     addrs = [f["addr"] for f in funcs if f.get("addr") is not None]
-    text = [line.split()[0] for line in read(f"target/cinderx/{build}/{dump}.elf.maps").splitlines()
+    text = [line.split()[0] for line in read(maps).splitlines()
             if "_cinderx" in line and " r-xp " in line]
     if not addrs or not text:
         return "?"
     so = int(text[0].split("-")[0], 16)
     return f"{abs(so - min(addrs)) / (1 << 20):.1f} MiB"
+
+
+def dumps(out, build):
+    """(name, verify report, guest maps) of each dump the model check reads, for one build."""
+    tier = f"target/cinderx/{build}"
+    return [(d, f"{tier}/{d}-verify.json", f"{tier}/{d}.elf.maps") for d in ("verify/capture", "sizes")] + [
+        ("bigfunc-3000", f"{out}/bigfunc-3000-{build}.verify.json", f"{out}/bigfunc-3000-{build}.elf.maps")]
 
 
 def model(out, L):
@@ -37,8 +44,8 @@ def model(out, L):
              "the check sees stubs; only the patched build's result gates.\n")
     L.append("Where the JIT code lay from `_cinderx.so`'s code in each dump (the patch guesses calls into "
              "`_cinderx.so` near, so beyond 128 MiB they become stubs): "
-             + "; ".join(f"`{b}` {d}: {distance_mib(b, d)}" for b in ("baseline", "patched")
-                         for d in ("verify/capture", "sizes")) + ".\n")
+             + "; ".join(f"`{b}` {name}: {distance_mib(v, m)}" for b in ("baseline", "patched")
+                         for name, v, m in dumps(out, b)) + ".\n")
     for build in ("baseline", "patched"):
         lines = read(f"{out}/model-{build}.txt").strip().splitlines()
         code = read(f"{out}/model-{build}.exit").strip() or "not run"
@@ -181,8 +188,9 @@ def bigfunc_text(out, L):
              "Every result is checked either way, and a size the baseline compiles and the patched build refuses "
              "would be a regression of the patch (the experiment fails on it). Where such a big function's code "
              "lands more than 128 MiB from `_cinderx.so` (the code allocator places big functions in chunks of "
-             "their own), the `bl` to `_cinderx.so` (guessed near) is relaxed by asmjit to a stub, in both builds: "
-             "the cost of a wrong near guess, not an error.\n")
+             "their own), asmjit relaxes each `bl` to `_cinderx.so` to a stub, as it relaxes every out-of-range "
+             "`bl` in the baseline; in the patched build that `bl` is a near guess, and the stub is the cost of "
+             "the wrong guess, not an error (the model check above gives each dump's distance).\n")
     same = []
     for n in (3500, 4095):
         lines = read(f"{out}/bigfunc-{n}-patched.same-code.txt").strip().splitlines()

@@ -29,136 +29,12 @@ import glob
 import json
 import os
 import re
-import statistics
 import sys
 
 import report_counts  # beside this file
 import report_verify  # beside this file
-
-NOISY = 0.1  # stdev above this fraction of the mean flags a benchmark row as noisy
-
-
-def read(path, default=""):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return default
-
-
-def load(path, problems, default=None):
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError) as e:
-        problems.append(f"{path}: {e}")
-        return default
-
-
-def load_thresholds(path):
-    t = {}
-    for line in read(path).splitlines():
-        line = line.split("#")[0].strip()
-        if line:
-            k, v = (x.strip() for x in line.split("="))
-            t[k] = float(v)
-    return t
-
-
-# ---------------------------------------------------------------- benchmarks and the worker check
-
-def pyperf_values(res):
-    values, runs = [], 0
-    for b in (res or {}).get("benchmarks", []):
-        for r in b.get("runs", []):
-            runs += 1
-            values.extend(r.get("values", []))
-    return values, runs
-
-
-def check_bench(d):
-    """Problems of one harness/cinderx/bench run directory, and a summary dict."""
-    problems = []
-    meta = load(os.path.join(d, "meta.json"), problems, {})
-    name, mode = meta.get("benchmark", os.path.basename(d)), meta.get("mode", "?")
-    label = f"{meta.get('build', '?')} {name} {mode}"
-    res = load(os.path.join(d, "result.json"), [], None)
-    values, runs = pyperf_values(res)
-    if not values:
-        problems.append(f"{label}: no timing values (see {d}/stdout)")
-    args = meta.get("pyperf_args", [])
-    asked = int(args[args.index("-p") + 1]) if "-p" in args else 1
-    procs = []
-    for p in sorted(glob.glob(os.path.join(d, "procs", "proc-*.json"))):
-        rec = load(p, problems)
-        if rec:
-            procs.append(rec)
-    workers = [r for r in procs if r.get("worker")]
-    expected = max(asked, runs)
-    if len(workers) < expected:
-        problems.append(f"{label}: {len(workers)} pyperf worker processes left a record, expected {expected} "
-                        f"(-p {asked}, {runs} runs in result.json): A64CALL_PROC_DIR not passed to the workers?")
-    good = 0
-    functions = set()
-    for w in workers:
-        who = f"{label}: worker pid {w['pid']}"
-        if not w.get("exited"):
-            problems.append(f"{who} did not exit normally (no exit record)")
-            continue
-        if mode == "interp":
-            if w.get("cinderx_imported"):
-                problems.append(f"{who} imported cinderx in interpreter mode")
-            continue
-        if not w.get("cinderx_imported"):
-            problems.append(f"{who} ran without the JIT: cinderx was not imported (A64CALL_CINDERX not inherited?)")
-        elif not w.get("jit_enabled"):
-            problems.append(f"{who} ran with the JIT disabled")
-        elif not w.get("compiled_main"):
-            problems.append(f"{who} compiled no __main__ functions ({w.get('compiled_total')} functions in all)")
-        else:
-            good += 1
-            functions.update(w["compiled_main"])
-    summary = {"dir": d, "name": name, "mode": mode, "values": values, "workers": len(workers),
-               "jit_workers": good, "functions": sorted(functions),
-               "manager_compiled": sum(len(r.get("compiled_main") or []) for r in procs if not r.get("worker"))}
-    return problems, summary
-
-
-def row_stats(values):
-    if not values:
-        return None
-    mean = statistics.mean(values)
-    sd = statistics.stdev(values) if len(values) > 1 else None
-    return {"mean": mean, "sd": sd, "n": len(values), "noisy": sd is not None and sd > NOISY * mean}
-
-
-def ratio_text(base, other):
-    """`base/other` as a speed ratio, or why it is not printed."""
-    if base is None or other is None:
-        return None, "a run failed"
-    for s in (base, other):
-        if s["n"] < 2:
-            return None, "single value"
-        if s["noisy"]:
-            return None, "noisy row"
-    return base["mean"] / other["mean"], None
-
-
-def control_differs(base, other):
-    """Why the interpreter rows of one benchmark in two builds (the same code, no CinderX) disqualify
-    the builds' JIT rows from a speed ratio, or None when they agree: their means must lie within
-    twice the standard error of their difference (about a 95 % test), each row with 2 values or more
-    and not noisy."""
-    if base is None or other is None:
-        return "no interpreter control in both builds"
-    for s in (base, other):
-        if s["n"] < 2 or s["noisy"]:
-            return "interpreter control " + ("a single value" if s["n"] < 2 else "noisy")
-    se = (base["sd"] ** 2 / base["n"] + other["sd"] ** 2 / other["n"]) ** 0.5
-    gap = other["mean"] - base["mean"]
-    if abs(gap) > 2 * se:
-        return f"the interpreter control differs by {gap * 100 / base['mean']:+.1f} %, beyond twice its standard error"
-    return None
+from bench_check import check_bench, control_differs, noisy_flag, ratio_text, row_stats  # beside this file
+from report_io import load, load_thresholds, read  # beside this file
 
 
 # ---------------------------------------------------------------- one build
@@ -305,7 +181,7 @@ def bench_section(b, L):
         tail = f"{s['workers']} | {s['jit_workers'] if jit else '-'} | {len(s['functions']) if jit else '-'} |"
         if st:
             sd = f"{st['sd'] * 1000:.0f} ms" if st["sd"] is not None else "-"
-            flag = " (noisy: other load?)" if st["noisy"] else ""
+            flag = noisy_flag(st, s["first_largest"]) if st["noisy"] else ""
             L.append(f"| {name} | {mode} | {st['mean'] * 1000:.0f} ms | {sd}{flag} | {st['n']} | {tail}")
         else:
             L.append(f"| {name} | {mode} | failed | | | {tail}")
@@ -340,7 +216,7 @@ def comparison_section(builds, L):
         L.append("### Emulated wall-clock compared (secondary)\n")
         L.append("Benchmark means under qemu-user (not ARM time), and each build's speed relative to the first. "
                  "The interpreter rows are the control: they run the same code with no CinderX in every build, so "
-                 "a JIT row's ratio is printed only where that benchmark's interpreter rows agree (`report.py` "
+                 "a JIT row's ratio is printed only where that benchmark's interpreter rows agree (`bench_check.py` "
                  "`control_differs`: means within twice the standard error of their difference, 2 values or more, "
                  "not noisy); otherwise the machine changed between the runs and no ratio is given.\n")
         L.append("| benchmark | mode | " + " | ".join(names) + " |")
@@ -357,7 +233,7 @@ def comparison_section(builds, L):
                 cell = f"{st['mean'] * 1000:.0f} ms"
                 if b is not first:
                     base = first["bench"].get(k)
-                    r, why = ratio_text(base and base["stats"], st)
+                    r, why = ratio_text(base and base["stats"], st, f"`{first['name']}`'s row", "this row")
                     if r is not None and k[1] != "interp":
                         why = control_differs(*(x["bench"].get((k[0], "interp"), {}).get("stats") for x in (first, b)))
                         r = None if why else r
@@ -414,10 +290,10 @@ def findings(builds, thresholds, extras=(), generated_by="ci/cinderx"):
             L.append(text.rstrip("\n") + "\n")
     L.append("## Commands\n")
     L.append("```\nharness/cinderx/setup                  # root, qemu, pinned wheels\n"
-             "ci/cinderx --wheel official|baseline|patched|PATH.whl   # everything above, then this file\n"
+             "ci/cinderx --wheel official|baseline|patched|PATH.whl   # the tier, then target/cinderx/findings.md\n"
              "harness/cinderx/fidelity official baseline             # same code generated, function by function\n"
              "ci/cinderx --wheel baseline,patched --counts --verify  # exact counts and code verification too\n"
-             "ci/cinderx-literal-pool                                # both builds, the tier on both, the experiment\n"
+             "ci/cinderx-literal-pool                                # both builds, the tier on both, the experiment, then findings.md\n"
              "harness/cinderx/count-determinism                      # counted figures identical over two runs\n```\n")
     if problems:
         L.append("## Problems\n")

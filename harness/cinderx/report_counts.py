@@ -22,7 +22,7 @@ SOURCE = ("Exact executed-instruction counts from a qemu TCG plugin (`harness/qe
           "`python3.14`, `_cinderx.so`, libc, other), and every executed `bl`/`blr` in JIT code is "
           "classified by its call sequence. The counting is built to be deterministic (fixed addresses, hash seed "
           "and paths): `harness/cinderx/count-determinism` runs the same counting twice and compares every "
-          "figure, raw and per iteration (README, \"Exact counts\"; the literal-pool experiment reports its "
+          "figure, raw and per iteration (README, \"Exact instruction counts\"; the literal-pool experiment reports its "
           "result on a sample of these phases). Each figure here was counted once. Between two builds the heap layout differs too; "
           "`harness/cinderx/count-layout` measures that spread. Each figure is per iteration of "
           "a marked phase, minus the cost of the phase marker (an empty phase). **Counts are not time**: "
