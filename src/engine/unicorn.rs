@@ -326,24 +326,11 @@ fn exit_of(
         return Exit::Fault { access, addr };
     }
     if let Some(intno) = s.intno {
-        return match intno {
-            // QEMU raises a PC alignment fault as an undefined-instruction exception (with the
-            // alignment syndrome); it is the fetch fault the ELF engine and the interpreter report.
-            1 if pc & 3 != 0 => Exit::Fault {
-                access: Access::Fetch,
-                addr: pc,
-            },
-            1 => Exit::InvalidInstruction,
-            7 => Exit::breakpoint(
-                uc.mem_read_as_vec(pc, 4)
-                    .ok()
-                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            ),
-            2 => Exit::SystemCall,
-            other => Exit::Truncated(format!(
-                "unicorn raised exception {other} at {pc:#x}, which no exit stands for"
-            )),
-        };
+        let word = uc
+            .mem_read_as_vec(pc, 4)
+            .ok()
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        return exit_of_exception(intno, pc, word);
     }
     match result {
         Ok(()) if pc == EXIT_ADDR => Exit::Returned,
@@ -354,6 +341,25 @@ fn exit_of(
             addr: pc,
         },
         Err(e) => Exit::Truncated(format!("unicorn stopped with {e:?}")),
+    }
+}
+
+/// The exit an exception number `intno` that Unicorn raised at `pc` (whose word is `word`, if
+/// readable) stands for; one with no exit is `Truncated`, naming it.
+fn exit_of_exception(intno: u32, pc: u64, word: Option<u32>) -> Exit {
+    match intno {
+        // QEMU raises a PC alignment fault as an undefined-instruction exception (with the
+        // alignment syndrome); it is the fetch fault the ELF engine and the interpreter report.
+        1 if pc & 3 != 0 => Exit::Fault {
+            access: Access::Fetch,
+            addr: pc,
+        },
+        1 => Exit::InvalidInstruction,
+        7 => Exit::breakpoint(word),
+        2 => Exit::SystemCall,
+        other => Exit::Truncated(format!(
+            "unicorn raised exception {other} at {pc:#x}, which no exit stands for"
+        )),
     }
 }
 
@@ -409,4 +415,29 @@ pub fn with_thread_engine<R>(f: impl FnOnce(&mut UnicornEngine) -> R) -> Result<
         }
         Ok(f(slot.as_mut().expect("just created")))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each exception number Unicorn raises maps to one exit; any other is `Truncated`, named.
+    #[test]
+    fn exception_numbers_map_to_exits_and_an_unknown_one_is_truncated() {
+        let fetch = Exit::Fault {
+            access: Access::Fetch,
+            addr: 0x1002,
+        };
+        assert_eq!(exit_of_exception(1, 0x1002, None), fetch);
+        assert_eq!(exit_of_exception(1, 0x1000, None), Exit::InvalidInstruction);
+        assert_eq!(exit_of_exception(2, 0x1000, None), Exit::SystemCall);
+        assert_eq!(
+            exit_of_exception(7, 0x1000, Some(0xD420_0EE0)),
+            Exit::breakpoint(Some(0xD420_0EE0))
+        );
+        match exit_of_exception(11, 0x1000, None) {
+            Exit::Truncated(why) => assert!(why.contains("exception 11 at 0x1000"), "{why}"),
+            other => panic!("exception 11 gave {other:?}"),
+        }
+    }
 }

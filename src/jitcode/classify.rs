@@ -19,6 +19,7 @@
 //! 4 KiB page: the address must land in the function's data for some such offset (`a64call
 //! verify`, which has the real address, checks the exact literal).
 
+use crate::jitcode::parse_imm;
 use crate::oracle::check::decode_word;
 use crate::Named;
 use std::collections::BTreeMap;
@@ -187,16 +188,9 @@ fn adrp_literal(
         .map(|t| t as u64)
 }
 
-/// `0x1f` or `31` as capstone prints immediates.
-fn parse_imm(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}
-
 /// Classify one function's bytes placed at `addr`, entered only at its start.
-pub fn classify_function(name: String, addr: u64, bytes: &[u8]) -> DumpFunction {
+#[cfg(test)]
+pub(crate) fn classify_function(name: String, addr: u64, bytes: &[u8]) -> DumpFunction {
     classify_with_entries(name, addr, bytes, &[0])
 }
 

@@ -6,3 +6,19 @@ pub mod classify;
 pub mod counts;
 pub mod shape;
 pub mod verify;
+
+/// A capstone immediate operand (`#0x1f`, `#31`, `#-8`; the `#` may be left off) as a 64-bit
+/// two's-complement value, or `None` when it is not one.
+pub(crate) fn parse_imm(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s.strip_prefix('#').unwrap_or(s);
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let v = match s.strip_prefix("0x") {
+        Some(h) => u64::from_str_radix(h, 16).ok()?,
+        None => s.parse::<u64>().ok()?,
+    };
+    Some(if neg { v.wrapping_neg() } else { v })
+}

@@ -76,7 +76,8 @@ fn movz_call(buf: &mut CodeBuffer, target: u64, bug: PlantedBug) {
 /// `adrp x16; add x16; blr x16` with the page counted from the address `page_of` gives for
 /// the `adrp`'s own and the low 12 bits `lo12` gives for the target; false when that page is out
 /// of reach (the strategy then falls back correctly). The correct sequence is
-/// `adrp_call(buf, target, |pc| pc, |_, t| t)`.
+/// `adrp_call(buf, target, |pc| pc, |_, t| t)`: a copy of the strategy's `emit_adrp_call` with two
+/// seams, kept here so that the code under test has none.
 fn adrp_call(
     buf: &mut CodeBuffer,
     target: u64,

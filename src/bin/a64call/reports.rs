@@ -105,35 +105,17 @@ pub(crate) fn cmd_planted(
         .flat_map(|&b| engines.iter().map(move |&e| (b, e)))
         .collect();
     let bar = crate::progress::counted(hunts.len() as u64, "hunts");
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    // Each hunt's line once done; lines are printed in order as soon as all before them are.
-    let lines = std::sync::Mutex::new((0usize, vec![None; hunts.len()]));
-    let work = || -> Result<(), Fail> {
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let Some(&(bug, engine)) = hunts.get(i) else {
-                return Ok(());
-            };
-            let line = hunt_line(bug, engine, programs, no_static_check)?;
-            let mut guard = lines.lock().expect("no hunt panics holding it");
-            let (printed, done) = &mut *guard;
-            done[i] = Some(line);
-            while let Some(Some((text, _))) = done.get(*printed) {
-                bar.suspend(|| println!("{text}"));
-                *printed += 1;
-            }
+    let lines = a64call::planted::hunt::in_order(
+        &hunts,
+        jobs,
+        |&(bug, engine)| hunt_line(bug, engine, programs, no_static_check),
+        |(text, _)| {
+            bar.suspend(|| println!("{text}"));
             bar.inc(1);
-        }
-    };
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs.max(1)).map(|_| s.spawn(work)).collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("a hunt panicked"))
-    })?;
+        },
+    )?;
     bar.finish_and_clear();
-    let (_, lines) = lines.into_inner().expect("hunts are done");
-    let missed = lines.iter().flatten().filter(|(_, caught)| !caught).count();
+    let missed = lines.iter().filter(|(_, caught)| !caught).count();
     Ok(exit_status(missed))
 }
 

@@ -115,9 +115,18 @@ pub(crate) fn cmd_emit(
             .collect::<Vec<_>>()
             .join(" ")
     );
+    // Bytes of code, call sites as a count, instructions per call site (inline in the caller;
+    // executed per call, stub instructions included).
     println!(
-        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  sequences (fallbacks)",
-        "strategy", "bytes", "body", "pool", "stubs", "sites", "inline/site", "exec/site",
+        "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>16} {:>16}  sequences (fallbacks)",
+        "strategy",
+        "total B",
+        "body B",
+        "pool B",
+        "stubs B",
+        "sites",
+        "inline insn/site",
+        "exec insn/site",
     );
     let mut out = Vec::new();
     for s in strats {
@@ -138,7 +147,7 @@ pub(crate) fn cmd_emit(
             .map(|(k, n)| format!("{}x{}", n, k.name()))
             .collect();
         println!(
-            "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>12} {:>12}  {} ({} fallbacks)",
+            "{:12} {:>9} {:>9} {:>9} {:>9} {:>7} {:>16} {:>16}  {} ({} fallbacks)",
             s.name(),
             st.total_bytes,
             st.sizes.body,

@@ -35,7 +35,8 @@ pub const STATUS_RETURNED: u64 = 0;
 pub const STATUS_SIGNAL: u64 = 1;
 /// Record status: the per-program timer expired.
 pub const STATUS_TIMEOUT: u64 = 2;
-/// Record status: the program's pages could not be mapped (detail in `fault_address`).
+/// Record status: the program's pages could not be mapped (mmap's result, a negated errno or
+/// the address it chose instead, in the `fault` word).
 pub const STATUS_MAP_FAILED: u64 = 3;
 /// `log_len` value meaning the call-log cursor left the log region.
 pub const LOG_CORRUPT: u64 = u64::MAX;

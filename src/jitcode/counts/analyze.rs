@@ -20,7 +20,7 @@ impl Maps {
 }
 
 fn is_jit_mapping(m: &Mapping) -> bool {
-    m.exec && m.path.is_empty()
+    m.exec() && m.path.is_empty()
 }
 
 fn base_name(path: &str) -> &str {

@@ -108,18 +108,8 @@ pub struct Counts {
     pub exit_total: Option<u64>,
 }
 
-/// A line of `/proc/self/maps`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    /// First address.
-    pub start: u64,
-    /// One past the last address.
-    pub end: u64,
-    /// Whether it is executable.
-    pub exec: bool,
-    /// Path, pseudo-name (`[vdso]`) or empty for anonymous memory.
-    pub path: String,
-}
+/// A line of `/proc/self/maps`: the one parser and type [`crate::jitcode::verify`] uses too.
+pub use crate::jitcode::verify::maps::Mapping;
 
 /// A maps file: the phase it belongs to and the guest's mappings at the phase's end.
 #[derive(Clone, Debug, PartialEq, Eq)]

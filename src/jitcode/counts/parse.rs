@@ -1,6 +1,7 @@
 //! Reading the plugin's counts files and the guest's maps files; errors name the line.
 
 use super::*;
+use crate::jitcode::verify::maps::parse_line;
 
 fn hex(s: &str, what: &str) -> Result<u64, String> {
     u64::from_str_radix(s, 16).map_err(|_| format!("{what} `{s}` is not a hex number"))
@@ -150,29 +151,6 @@ pub fn parse_counts(text: &str) -> Result<Counts, String> {
     Ok(out)
 }
 
-fn parse_mapping(line: &str) -> Result<Mapping, String> {
-    let mut f = line.split_whitespace();
-    let range = f.next().unwrap_or("");
-    let perms = f
-        .next()
-        .ok_or_else(|| format!("expected a /proc/self/maps line, got `{line}`"))?;
-    let (s, e) = range
-        .split_once('-')
-        .ok_or_else(|| format!("expected `start-end`, got `{range}`"))?;
-    let (start, end) = (hex(s, "mapping start")?, hex(e, "mapping end")?);
-    if end <= start {
-        return Err(format!("empty or reversed mapping `{range}`"));
-    }
-    // offset, device and inode, then the path (which may contain spaces).
-    let path: Vec<&str> = f.skip(3).collect();
-    Ok(Mapping {
-        start,
-        end,
-        exec: perms.as_bytes().get(2) == Some(&b'x'),
-        path: path.join(" "),
-    })
-}
-
 /// Parse a maps file's text. Errors say `line N: ...`.
 pub fn parse_maps(text: &str) -> Result<Maps, String> {
     let mut lines = text.lines().enumerate();
@@ -197,7 +175,7 @@ pub fn parse_maps(text: &str) -> Result<Maps, String> {
             }
             ended = true;
         } else if !line.trim().is_empty() {
-            mappings.push(parse_mapping(line).map_err(at)?);
+            mappings.push(parse_line(line).map_err(at)?);
         }
     }
     if !ended {

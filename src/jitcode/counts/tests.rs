@@ -178,20 +178,20 @@ fn malformed_maps_name_the_line() {
         ),
         ("# a64count phase x y\n", "line 1: phase number"),
         (
-            "# a64count phase 1 y\n00400000 r-xp\n",
-            "line 2: expected `start-end`",
+            "# a64count phase 1 y\n00400000 r-xp 0 0 0\n",
+            "line 2: bad address range `00400000` (expected start-end)",
         ),
         (
-            "# a64count phase 1 y\n00800000-00400000 r-xp\n",
+            "# a64count phase 1 y\n00800000-00400000 r-xp 0 0 0\n",
             "line 2: empty or reversed",
         ),
         (
-            "# a64count phase 1 y\nzz-00400000 r-xp\n",
-            "line 2: mapping start",
+            "# a64count phase 1 y\nzz-00400000 r-xp 0 0 0\n",
+            "line 2: bad start address `zz`",
         ),
         (
             "# a64count phase 1 y\n00400000-00800000\n",
-            "line 2: expected a /proc/self/maps",
+            "line 2: missing permissions in `00400000-00800000` (expected a /proc/self/maps line)",
         ),
         (
             "# a64count phase 1 y\n00400000-00800000 r-xp 0 0 0 /x\n",

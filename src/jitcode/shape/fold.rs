@@ -57,6 +57,6 @@ pub(super) fn shifted_immediate(t: &str) -> Option<(String, u64)> {
     if parts.len() != n + 2 || parts[n + 1] != "lsl #12" {
         return None;
     }
-    let imm = super::parse_imm(parts[n])?;
+    let imm = crate::jitcode::parse_imm(parts[n])?;
     Some((format!("{m} {}, #const", parts[..n].join(", ")), imm << 12))
 }

@@ -46,6 +46,7 @@
 //! constant used in the wrong place is still caught when that constant appears elsewhere in the
 //! function.
 
+use crate::jitcode::parse_imm;
 use crate::jitcode::verify::reach::{self, Flow};
 use crate::oracle::check::decode_word;
 use std::collections::BTreeMap;
@@ -104,19 +105,6 @@ fn first_op(ops: &str) -> &str {
 
 fn split(t: &str) -> (&str, &str) {
     t.split_once(' ').unwrap_or((t, ""))
-}
-
-fn parse_imm(s: &str) -> Option<u64> {
-    let s = s.trim().strip_prefix('#')?;
-    let (neg, s) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s),
-    };
-    let v = match s.strip_prefix("0x") {
-        Some(h) => u64::from_str_radix(h, 16).ok()?,
-        None => s.parse::<u64>().ok()?,
-    };
-    Some(if neg { v.wrapping_neg() } else { v })
 }
 
 /// `mov R, #imm` (movz, movn, orr-immediate aliases) / `movz R, #imm[, lsl #s]` /

@@ -33,47 +33,54 @@ impl Mapping {
     }
 }
 
-fn hex(s: &str, what: &str, line: usize) -> Result<u64, String> {
-    u64::from_str_radix(s, 16).map_err(|_| format!("line {line}: bad {what} `{s}`"))
+fn hex(s: &str, what: &str) -> Result<u64, String> {
+    u64::from_str_radix(s, 16).map_err(|_| format!("bad {what} `{s}`"))
 }
 
-/// Parse `/proc/self/maps` text. Every non-empty line must have an address range, permissions,
-/// offset, device and inode; the path is optional (and may contain spaces).
+/// Parse `/proc/self/maps` text. Every non-empty line must be a mapping ([`parse_line`]).
 pub fn parse_maps(text: &str) -> Result<Vec<Mapping>, String> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            out.push(parse_line(line).map_err(|e| format!("line {}: {e}", i + 1))?);
         }
-        let mut f = line.split_whitespace();
-        let mut field = |what: &str| f.next().ok_or_else(|| format!("line {n}: missing {what}"));
-        let range = field("address range")?;
-        let perms = field("permissions")?.to_string();
-        let offset = hex(field("offset")?, "offset", n)?;
-        field("device")?;
-        field("inode")?;
-        let (a, b) = range
-            .split_once('-')
-            .ok_or_else(|| format!("line {n}: bad address range `{range}`"))?;
-        let (start, end) = (hex(a, "start address", n)?, hex(b, "end address", n)?);
-        if start >= end || perms.len() != 4 {
-            return Err(format!("line {n}: malformed mapping `{line}`"));
-        }
-        // The path is everything after the inode column, spaces included.
-        let path = path_after_inode(line).unwrap_or_default();
-        out.push(Mapping {
-            start,
-            end,
-            perms,
-            offset,
-            path,
-        });
     }
     if out.is_empty() {
         return Err("no mappings".into());
     }
     Ok(out)
+}
+
+/// Parse one `/proc/self/maps` line: address range, permissions, offset, device and inode, then
+/// the path, which is optional and may contain spaces. Errors say what is wrong, not where.
+pub fn parse_line(line: &str) -> Result<Mapping, String> {
+    let mut f = line.split_whitespace();
+    let mut field = |what: &str| {
+        f.next()
+            .ok_or_else(|| format!("missing {what} in `{line}` (expected a /proc/self/maps line)"))
+    };
+    let range = field("address range")?;
+    let perms = field("permissions")?.to_string();
+    let offset = hex(field("offset")?, "offset")?;
+    field("device")?;
+    field("inode")?;
+    let (a, b) = range
+        .split_once('-')
+        .ok_or_else(|| format!("bad address range `{range}` (expected start-end)"))?;
+    let (start, end) = (hex(a, "start address")?, hex(b, "end address")?);
+    if start >= end {
+        return Err(format!("empty or reversed mapping `{range}`"));
+    }
+    if perms.len() != 4 {
+        return Err(format!("bad permissions `{perms}` in `{line}`"));
+    }
+    Ok(Mapping {
+        start,
+        end,
+        perms,
+        offset,
+        path: path_after_inode(line).unwrap_or_default(),
+    })
 }
 
 /// The text after the fifth whitespace-separated column, trimmed.
@@ -119,8 +126,9 @@ pub fn parse_perf_map(text: &str) -> Result<Vec<PerfSymbol>, String> {
             (Some(a), Some(s), Some(name)) => (a, s, name.trim()),
             _ => return Err(format!("line {n}: expected `ADDR SIZE NAME`, got `{line}`")),
         };
-        let addr = hex(a.trim_start_matches("0x"), "address", n)?;
-        let size = hex(s.trim_start_matches("0x"), "size", n)?;
+        let at = |e: String| format!("line {n}: {e}");
+        let addr = hex(a.trim_start_matches("0x"), "address").map_err(at)?;
+        let size = hex(s.trim_start_matches("0x"), "size").map_err(at)?;
         match out.last_mut() {
             Some(p)
                 if name.starts_with(JIT_PREFIX) && p.name == name && p.addr + p.size == addr =>

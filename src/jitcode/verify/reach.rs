@@ -22,6 +22,8 @@
 //! A branch leaving the function is recorded in [`Walk::external`] with its byte offset, for the
 //! caller to resolve once the function's real address is known.
 
+use crate::oracle::check::{pc_relative, PcRel};
+
 /// What one instruction word does to control flow (byte offsets are relative to its address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
@@ -54,34 +56,18 @@ pub enum Flow {
     },
 }
 
-fn sext(v: u32, bits: u32) -> i64 {
-    let s = 64 - bits;
-    ((u64::from(v) << s) as i64) >> s
-}
-
 /// Classify a word's control flow from its encoding (R3, R4).
 pub fn flow(w: u32) -> Flow {
-    let imm19 = || sext((w >> 5) & 0x7FFFF, 19) * 4;
-    if w & 0x7C00_0000 == 0x1400_0000 {
-        let off = sext(w & 0x03FF_FFFF, 26) * 4;
-        return if w >> 31 == 1 {
-            Flow::Call(off)
-        } else {
-            Flow::Jump(off)
-        };
-    }
-    if w & 0xFF00_0010 == 0x5400_0000 {
-        return if w & 0xF >= 14 {
-            Flow::Jump(imm19())
-        } else {
-            Flow::Cond(imm19())
-        };
-    }
-    if w & 0x7E00_0000 == 0x3400_0000 {
-        return Flow::Cond(imm19());
-    }
-    if w & 0x7E00_0000 == 0x3600_0000 {
-        return Flow::Cond(sext((w >> 5) & 0x3FFF, 14) * 4);
+    match pc_relative(w) {
+        Some(PcRel::Branch { link: true, offset }) => return Flow::Call(offset),
+        Some(PcRel::Branch { offset, .. }) => return Flow::Jump(offset),
+        Some(PcRel::BranchCond { cond, offset }) if cond >= 14 => return Flow::Jump(offset),
+        Some(PcRel::BranchCond { offset, .. } | PcRel::TestBranch { offset }) => {
+            return Flow::Cond(offset)
+        }
+        Some(PcRel::Adr { offset }) => return Flow::Adr(offset),
+        Some(PcRel::Literal { offset }) => return literal(w, offset),
+        Some(PcRel::Adrp { .. }) | None => {}
     }
     if w & 0xFE00_0000 == 0xD600_0000 {
         let rn = ((w >> 5) & 31) as u8;
@@ -97,26 +83,25 @@ pub fn flow(w: u32) -> Flow {
     if w & 0xFFFF_0000 == 0 {
         return Flow::End; // udf
     }
-    if w & 0x9F00_0000 == 0x1000_0000 {
-        return Flow::Adr(sext((((w >> 5) & 0x7FFFF) << 2) | ((w >> 29) & 3), 21));
-    }
-    if w & 0x3B00_0000 == 0x1800_0000 {
-        let (opc, vector) = (w >> 30, (w >> 26) & 1 == 1);
-        let size = match (vector, opc) {
-            (false, 3) => return Flow::Next, // prfm: reads nothing
-            (true, 3) => return Flow::Next,  // unallocated; capstone will reject it
-            (false, 1) | (true, 1) => 8,
-            (true, 2) => 16,
-            _ => 4,
-        };
-        return Flow::Literal {
-            rt: (w & 31) as u8,
-            vector,
-            offset: imm19(),
-            size,
-        };
-    }
     Flow::Next
+}
+
+/// A literal load's flow: what it reads at `offset` (`prfm` reads nothing).
+fn literal(w: u32, offset: i64) -> Flow {
+    let (opc, vector) = (w >> 30, (w >> 26) & 1 == 1);
+    let size = match (vector, opc) {
+        (false, 3) => return Flow::Next, // prfm: reads nothing
+        (true, 3) => return Flow::Next,  // unallocated; capstone will reject it
+        (false, 1) | (true, 1) => 8,
+        (true, 2) => 16,
+        _ => 4,
+    };
+    Flow::Literal {
+        rt: (w & 31) as u8,
+        vector,
+        offset,
+        size,
+    }
 }
 
 /// A literal load found on a path.

@@ -53,7 +53,7 @@ thread_local! {
 }
 
 mod pcrel;
-pub use self::pcrel::{is_pc_relative, named_address, proof_scope};
+pub use self::pcrel::{is_pc_relative, named_address, pc_relative, proof_scope, PcRel};
 
 thread_local! {
     static CACHE: RefCell<FxHashMap<u32, Option<String>>> = RefCell::new(Default::default());

@@ -14,30 +14,90 @@ fn signed(v: u32, bits: u32) -> i64 {
     (i64::from(v) << (64 - bits)) >> (64 - bits)
 }
 
+/// A pc-relative word's class and offset, decoded from the raw bits: the one decoder of
+/// pc-relative immediates, shared by the static check and [`crate::jitcode::verify`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PcRel {
+    /// `b` (`link` false) or `bl`: the target's byte offset from the word.
+    Branch {
+        /// Branch-and-link.
+        link: bool,
+        /// Byte offset.
+        offset: i64,
+    },
+    /// `b.cond` (`cond` 14 and 15 branch always): the target's byte offset.
+    BranchCond {
+        /// The condition field.
+        cond: u8,
+        /// Byte offset.
+        offset: i64,
+    },
+    /// `cbz`/`cbnz`/`tbz`/`tbnz`: the target's byte offset.
+    TestBranch {
+        /// Byte offset.
+        offset: i64,
+    },
+    /// A literal load (`ldr`, `ldrsw`, `prfm`, SIMD/FP `ldr`): the literal's byte offset.
+    Literal {
+        /// Byte offset.
+        offset: i64,
+    },
+    /// `adr`: the byte offset it computes.
+    Adr {
+        /// Byte offset.
+        offset: i64,
+    },
+    /// `adrp`: the pages from the word's own page.
+    Adrp {
+        /// Pages.
+        pages: i64,
+    },
+}
+
+/// The pc-relative class and offset of `word`, or `None` for a word that is not pc-relative.
+pub fn pc_relative(word: u32) -> Option<PcRel> {
+    let imm19 = || signed((word >> 5) & 0x7_FFFF, 19) * 4;
+    Some(if (word & 0x7C00_0000) == 0x1400_0000 {
+        PcRel::Branch {
+            link: word >> 31 == 1,
+            offset: signed(word & 0x03FF_FFFF, 26) * 4,
+        }
+    } else if (word & 0xFF00_0010) == 0x5400_0000 {
+        PcRel::BranchCond {
+            cond: (word & 0xF) as u8,
+            offset: imm19(),
+        }
+    } else if (word & 0x7E00_0000) == 0x3400_0000 {
+        PcRel::TestBranch { offset: imm19() }
+    } else if (word & 0x7E00_0000) == 0x3600_0000 {
+        PcRel::TestBranch {
+            offset: signed((word >> 5) & 0x3FFF, 14) * 4,
+        }
+    } else if (word & 0x3B00_0000) == 0x1800_0000 {
+        PcRel::Literal { offset: imm19() }
+    } else if (word & 0x1F00_0000) == 0x1000_0000 {
+        let imm = signed((((word >> 5) & 0x7_FFFF) << 2) | ((word >> 29) & 3), 21);
+        if word >> 31 == 1 {
+            PcRel::Adrp { pages: imm }
+        } else {
+            PcRel::Adr { offset: imm }
+        }
+    } else {
+        return None;
+    })
+}
+
 /// The address a pc-relative `word` at `pc` names: a branch's target, a literal's address, or
 /// what `adr`/`adrp` computes; `None` for a word that is not pc-relative.
 pub fn named_address(word: u32, pc: u64) -> Option<u64> {
-    let imm19 = || signed((word >> 5) & 0x7_FFFF, 19) * 4;
-    let bytes = if (word & 0x7C00_0000) == 0x1400_0000 {
-        signed(word & 0x03FF_FFFF, 26) * 4
-    } else if (word & 0xFF00_0010) == 0x5400_0000
-        || (word & 0x7E00_0000) == 0x3400_0000
-        || (word & 0x3B00_0000) == 0x1800_0000
-    {
-        imm19()
-    } else if (word & 0x7E00_0000) == 0x3600_0000 {
-        signed((word >> 5) & 0x3FFF, 14) * 4
-    } else if (word & 0x1F00_0000) == 0x1000_0000 {
-        let imm = signed((((word >> 5) & 0x7_FFFF) << 2) | ((word >> 29) & 3), 21);
-        return Some(if word >> 31 == 1 {
-            (pc & !0xFFF).wrapping_add((imm << 12) as u64)
-        } else {
-            pc.wrapping_add(imm as u64)
-        });
-    } else {
-        return None;
-    };
-    Some(pc.wrapping_add(bytes as u64))
+    Some(match pc_relative(word)? {
+        PcRel::Adrp { pages } => (pc & !0xFFF).wrapping_add((pages << 12) as u64),
+        PcRel::Branch { offset, .. }
+        | PcRel::BranchCond { offset, .. }
+        | PcRel::TestBranch { offset }
+        | PcRel::Literal { offset }
+        | PcRel::Adr { offset } => pc.wrapping_add(offset as u64),
+    })
 }
 
 /// What of `pc` a proof that `word` means an instruction depends on, as a key beside the word:
