@@ -2,12 +2,12 @@
 //!
 //! The tree is the pipeline, in order:
 //! 1. [`model`]: a call-heavy program ([`model::gen`] draws one, [`model::text`] reads one), in
-//!    the AArch64 terms of [`isa`];
+//!    the AArch64 terms of [`isa`], placed in the fixed memory map of [`layout`];
 //! 2. [`emit`]: lowered under each [`emit::strategy::Strategy`] into an [`asm::buffer::CodeBuffer`]
 //!    ([`asm`]: encoder, labels, pools, stubs, veneers);
 //! 3. [`oracle::check`]: every emitted word decoded with capstone, each call site proven to reach
 //!    its helper;
-//! 4. [`machine`]: the fixed memory map and the image a program runs in;
+//! 4. [`machine`]: the image a program runs in;
 //! 5. [`engine`]: a64call's own interpreter (`interp`, `check`'s default), Unicorn, or a
 //!    standalone ELF under qemu-aarch64 (natively on an ARM host);
 //! 6. [`oracle::dynamic`]: what the engines observed, judged.
@@ -24,6 +24,7 @@ pub mod engine;
 pub mod fuzzing;
 pub mod isa;
 pub mod jitcode;
+pub mod layout;
 pub mod machine;
 pub mod model;
 pub mod names;

@@ -51,7 +51,7 @@ fn engines_agree_on_fixed_programs() {
 
 /// Code that writes `value` into the helpers' call-log cursor, then returns.
 fn cursor_set_to(value: u64) -> Image {
-    use a64call::machine::layout::LOGCTL_ADDR;
+    use a64call::layout::LOGCTL_ADDR;
     let halfword = |hw: u8| (value >> (16 * hw)) as u16;
     let mut code = vec![
         Inst::Movz {
@@ -79,7 +79,7 @@ fn cursor_set_to(value: u64) -> Image {
 
 /// One behaviour per case and the exit every engine must give for it.
 fn exit_cases() -> Vec<(&'static str, Image, Exit)> {
-    use a64call::machine::layout::LOG_ADDR;
+    use a64call::layout::LOG_ADDR;
     let fault = |access, addr| Exit::Fault { access, addr };
     vec![
         (
@@ -267,7 +267,7 @@ fn default_engine_list_runs_both() {
 /// truncated and the images after it run in a new process.
 #[test]
 fn a_branch_into_the_elf_runner_is_the_known_difference() {
-    use a64call::machine::layout::ENTRY_ADDR;
+    use a64call::layout::ENTRY_ADDR;
     let Some(mut q) = qemu() else { return };
     let into_runner = image(&[
         movz(0, 7),

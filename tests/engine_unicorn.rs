@@ -2,7 +2,7 @@
 
 use a64call::asm::encode::Inst;
 use a64call::engine::{Access, Engine, Exit, UnicornEngine};
-use a64call::machine::layout::{self, EXIT_ADDR};
+use a64call::layout::{self, EXIT_ADDR};
 use a64call::machine::runtime::{Image, Segment};
 
 mod common;

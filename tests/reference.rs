@@ -45,7 +45,7 @@ fn the_reference_follows_the_model() {
     let e = evaluate(&p);
     let mut regs = [0u64; 8];
     for (n, r) in regs.iter_mut().enumerate() {
-        *r = a64call::machine::layout::initial_reg(n as u8);
+        *r = a64call::layout::initial_reg(n as u8);
     }
     regs[0] = 0;
     regs[1] = u64::MAX;
@@ -55,10 +55,7 @@ fn the_reference_follows_the_model() {
     assert_eq!(e.calls[0].regs[..8], regs);
     // x8..x15: the entry values, which no instruction before the first call writes.
     for n in 8..16 {
-        assert_eq!(
-            e.calls[0].regs[n],
-            a64call::machine::layout::initial_reg(n as u8)
-        );
+        assert_eq!(e.calls[0].regs[n], a64call::layout::initial_reg(n as u8));
     }
     assert_eq!(&e.scratch[56..72], &[[0u8; 8], [0xFF; 8]].concat()[..]);
 }

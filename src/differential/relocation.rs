@@ -11,7 +11,7 @@ use crate::oracle::dynamic::{self as oracle, Run, RunOn};
 /// displacements (not a multiple of 4 GiB, so page offsets and distances change) that keeps the
 /// code inside the user range and off every helper page.
 pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
-    let page = crate::machine::layout::HELPER_PAGE;
+    let page = crate::layout::HELPER_PAGE;
     let deltas: [i64; 6] = [
         0x1_2345_0000,
         -0x1_2345_0000,
@@ -24,9 +24,9 @@ pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
         .iter()
         .map(|d| program.code_base.wrapping_add(*d as u64))
         .find(|&b| {
-            let end = crate::machine::layout::align_up(b + len, page);
-            b >= crate::machine::layout::USER_MIN
-                && end <= crate::machine::layout::USER_MAX
+            let end = crate::layout::align_up(b + len, page);
+            b >= crate::layout::USER_MIN
+                && end <= crate::layout::USER_MAX
                 && program.helpers.iter().all(|h| {
                     let hp = h.addr & !(page - 1);
                     hp + page <= (b & !(page - 1)) || hp >= end

@@ -1,8 +1,8 @@
 //! Engines run an [`Image`] and report an [`Outcome`]: one engine per file, all behind [`Engine`].
 //!
-//! Every engine reproduces the fixed memory map of [`crate::machine::layout`], enters the function with the
-//! registers of [`crate::machine::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
-//! returns to [`crate::machine::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
+//! Every engine reproduces the fixed memory map of [`crate::layout`], enters the function with the
+//! registers of [`crate::layout::initial_reg`] and `sp = STACK_TOP`, and stops when the function
+//! returns to [`crate::layout::EXIT_ADDR`] or something goes wrong. Faults, invalid instructions,
 //! breakpoints and runaway code are outcomes ([`Exit`]), never panics; [`EngineError`] is
 //! only for the harness itself failing (an engine that cannot start, a missing qemu).
 
@@ -120,7 +120,7 @@ pub(crate) fn logged_calls(
     cursor: u64,
     read: impl FnOnce(u64) -> Result<Vec<u8>, EngineError>,
 ) -> Result<(Exit, Vec<CallRecord>), EngineError> {
-    use crate::machine::layout::{LOG_ADDR, LOG_BYTES};
+    use crate::layout::{LOG_ADDR, LOG_BYTES};
     if !(LOG_ADDR..=LOG_ADDR + LOG_BYTES).contains(&cursor) {
         return Ok((Exit::CallLogCorrupt, vec![]));
     }

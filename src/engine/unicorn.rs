@@ -11,7 +11,7 @@
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
 use super::{logged_calls, Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
-use crate::machine::layout::{
+use crate::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
     STACK_TOP,
 };

@@ -1,5 +1,4 @@
-//! The guest machine every engine reproduces: [`layout`] is the fixed memory map, [`runtime`]
-//! builds the memory image (code, helpers, call log) a program runs in.
+//! The guest machine every engine reproduces: [`runtime`] builds the memory image (code,
+//! helpers, call log) a program runs in, within the fixed memory map of [`crate::layout`].
 
-pub mod layout;
 pub mod runtime;

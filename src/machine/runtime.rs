@@ -13,7 +13,7 @@
 use crate::asm::buffer::EmitError;
 use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, SP};
 use crate::emit::Emitted;
-use crate::machine::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
+use crate::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
 use crate::model::program::MAX_LOOP_DEPTH;
 use crate::model::program::{Helper, Program};
 use std::ops::Range;
@@ -224,7 +224,7 @@ impl Segment {
     }
 }
 
-/// Everything an engine loads for one run, beside the fixed regions of [`crate::machine::layout`].
+/// Everything an engine loads for one run, beside the fixed regions of [`crate::layout`].
 #[derive(Clone, Debug)]
 pub struct Image {
     /// The function's code (first) and each helper's code, at their addresses. Engines map at

@@ -6,7 +6,7 @@
 use crate::asm::buffer::LabelUse;
 use crate::asm::encode::ADRP_PAGES;
 use crate::isa::AluOp;
-use crate::machine::layout;
+use crate::layout;
 use crate::model::profile::Profile;
 use crate::model::program::{
     CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,

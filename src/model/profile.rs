@@ -1,7 +1,7 @@
 //! Workload profiles: the knobs of the generator ([`Profile`]), read from `key = value` files;
 //! the built-in ones ([`BuiltIn`]) are the files under `src/model/profiles`, compiled in.
 
-use crate::machine::layout;
+use crate::layout;
 use crate::Named;
 
 /// The knobs of a workload. See [`Profile::named`] for the built-in ones.

@@ -5,12 +5,12 @@
 //! emits and what a repro file holds (see [`crate::model::text`]).
 
 use crate::isa::{AluOp, Cond, Reg};
-use crate::machine::layout;
+use crate::layout;
 
 /// Number of program values (`v0..v8`).
 pub const NUM_VALUES: u8 = 9;
 /// Number of 8-byte slots in the scratch buffer (fixed by the memory map).
-pub use crate::machine::layout::SCRATCH_SLOTS;
+pub use crate::layout::SCRATCH_SLOTS;
 /// Maximum number of integer arguments to a helper.
 pub const MAX_ARGS: usize = 8;
 /// Maximum loop nesting depth.

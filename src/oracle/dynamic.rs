@@ -21,7 +21,7 @@
 use crate::emit::strategy::StrategyId;
 use crate::emit::Emitted;
 use crate::engine::{EngineKind, Exit, Outcome};
-use crate::machine::layout::STACK_TOP;
+use crate::layout::STACK_TOP;
 use crate::oracle::check::disassemble;
 use crate::oracle::reference::{self, Expected};
 use crate::Named;

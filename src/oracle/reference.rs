@@ -30,7 +30,7 @@
 
 use crate::asm::encode::AluOp;
 use crate::engine::{Exit, Outcome};
-use crate::machine::layout::{self, LOG_CAPACITY, SCRATCH_ADDR, STACK_TOP};
+use crate::layout::{self, LOG_CAPACITY, SCRATCH_ADDR, STACK_TOP};
 use crate::machine::runtime::helper_result;
 use crate::model::program::{CmpOp, Op, Program, ShiftOp, NUM_VALUES};
 

@@ -54,7 +54,7 @@
 //!    its veneer) when waiting until the next reservation could leave a pending use unable to
 //!    reach the island. Deadlines are kept incrementally: only uses whose label is unbound are
 //!    tracked, and the earliest `offset + 1 MiB - 4` decides. `b` reaches the whole function
-//!    (a function is at most 64 MiB, [`crate::machine::layout::MAX_CODE`]).
+//!    (a function is at most 64 MiB, [`crate::layout::MAX_CODE`]).
 //!
 //! The buffer's debug knobs, `Faults`, deliberately break 2, 3, 4 and 5 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
@@ -403,7 +403,7 @@ impl CodeBuffer {
             };
             bytes.extend_from_slice(&w.to_le_bytes());
         }
-        if bytes.len() as u64 > crate::machine::layout::MAX_CODE {
+        if bytes.len() as u64 > crate::layout::MAX_CODE {
             return Err(EmitError::TooLarge(bytes.len() as u64));
         }
         let position_independent = finished::position_independent(&self.slots);

@@ -1,5 +1,5 @@
 //! Veneers for conditional branches (invariant 8): a `b.cond` reaches ±1 MiB, a function may be
-//! up to [`crate::machine::layout::MAX_CODE`] long, and `b` reaches ±128 MiB.
+//! up to [`crate::layout::MAX_CODE`] long, and `b` reaches ±128 MiB.
 
 use super::{CodeBuffer, Dest, Label, LabelUse};
 use crate::asm::encode::{Cond, Inst};

@@ -20,7 +20,7 @@ mod routines;
 
 pub use record::{parse_records, word, Record};
 
-use crate::machine::layout::{
+use crate::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
     STACK_TOP,
 };

@@ -1,7 +1,7 @@
 //! The records the ELF writes to stdout, one per program, and their parser.
 
 use super::{LOG_BYTES, LOG_CORRUPT, MAGIC};
-use crate::machine::layout;
+use crate::layout;
 
 /// The 64-bit words of a record header: written by the start and exit routines, read by
 /// [`parse_records`]. The only place their positions are given.

@@ -8,7 +8,7 @@ use super::op::{
     SP_SLOT, ZR_SLOT,
 };
 use crate::engine::Exit;
-use crate::machine::layout::{initial_reg, STACK_TOP};
+use crate::layout::{initial_reg, STACK_TOP};
 
 /// What an instruction did to control flow.
 pub(super) enum Flow {

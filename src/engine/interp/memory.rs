@@ -1,4 +1,4 @@
-//! The interpreter's memory: the fixed regions of [`crate::machine::layout`] as Unicorn maps
+//! The interpreter's memory: the fixed regions of [`crate::layout`] as Unicorn maps
 //! them (readable, writable and executable, kept between runs and reset as Unicorn resets them),
 //! and the image's segments, read-only, each readable over the 4 KiB pages it covers (zero
 //! beyond its bytes) as an engine that maps those pages sees them. A write into a segment's
@@ -9,7 +9,7 @@ use super::code::Segments;
 use super::decode::decode;
 use super::op::Op;
 use crate::engine::Access;
-use crate::machine::layout::{
+use crate::layout::{
     EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
 };
 

@@ -22,7 +22,7 @@ use self::code::{Code, Kept, Page, Segments};
 use self::exec::{Cpu, Flow};
 use self::memory::{Fixed, Memory, PAGE};
 use super::{logged_calls, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
-use crate::machine::layout::{
+use crate::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, SCRATCH_ADDR, SCRATCH_BYTES, STACK_TOP,
 };
 use crate::machine::runtime::Image;

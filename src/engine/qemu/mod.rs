@@ -9,7 +9,7 @@
 
 use super::{Access, ElfKind, Engine, EngineError, EngineKind, Exit, Outcome};
 use crate::engine::elf::{self, Record};
-use crate::machine::layout;
+use crate::layout;
 use crate::machine::runtime::Image;
 use std::io::Read;
 use std::path::{Path, PathBuf};
