@@ -247,7 +247,7 @@ fn default_engine_list_runs_both() {
     if qemu().is_none() {
         return;
     }
-    let p = from_seed(3, &Profile::named("default").unwrap());
+    let p = from_seed(3, &a64call::model::profile::BuiltIn::Default.profile());
     let r = run_on(
         &[&p],
         &Config::default(),

@@ -5,12 +5,11 @@ use a64call::differential::{run_unicorn, Config};
 use a64call::emit::strategy::StrategyId;
 use a64call::machine::runtime::helper_result;
 use a64call::model::gen::from_seed;
-use a64call::model::profile::Profile;
 use a64call::model::program::Op;
 
 #[test]
 fn helper_results_match_the_model() {
-    let prof = Profile::named("far64").unwrap();
+    let prof = a64call::model::profile::BuiltIn::Far64.profile();
     for seed in 0..5 {
         let p = from_seed(seed, &prof);
         let r = run_unicorn(

@@ -5,12 +5,12 @@ use a64call::differential::{run_unicorn, Config};
 use a64call::emit::strategy::{SeqKind, StrategyId};
 use a64call::emit::{emit, EmitOptions};
 use a64call::model::gen::from_seed;
-use a64call::model::profile::Profile;
+use a64call::model::profile::BuiltIn;
 use a64call::model::program::Op;
 
 #[test]
 fn a_function_over_one_mib_passes_under_the_pool_strategy() {
-    let p = from_seed(7, &Profile::named("huge").unwrap());
+    let p = from_seed(7, &BuiltIn::Huge.profile());
     let cfg = Config::with_strategies(vec![
         StrategyId::MovzMinimal.strategy(),
         StrategyId::LiteralPool.strategy(),
@@ -53,7 +53,7 @@ fn movz_len(v: u64) -> u64 {
 
 #[test]
 fn far64_sizes_are_exact_and_pool_beats_minimal_movz() {
-    let p = from_seed(1, &Profile::named("far64").unwrap());
+    let p = from_seed(1, &BuiltIn::Far64.profile());
     let opts = EmitOptions::default();
     let by = |id: StrategyId| emit(&p, id.strategy(), &opts).unwrap();
     let (movz, fixed, pool, stub) = (
@@ -141,7 +141,7 @@ fn is_the_stub_fallback(e: &a64call::emit::Emitted, p: &a64call::model::program:
 #[test]
 fn a_function_over_one_mib_falls_back_to_stubs_under_pool_bl_and_runs() {
     // The patch's rule: no literal pool unless code and pool are under 1 MiB.
-    let p = from_seed(3, &Profile::named("huge").unwrap());
+    let p = from_seed(3, &BuiltIn::Huge.profile());
     let cfg = Config::with_strategies(vec![
         StrategyId::MovzMinimal.strategy(),
         StrategyId::PoolOrBl.strategy(),
@@ -164,7 +164,7 @@ fn a_function_over_one_mib_falls_back_to_stubs_under_pool_bl_and_runs() {
 fn edge_program(lead: usize, fill: usize) -> a64call::model::program::Program {
     use a64call::asm::encode::AluOp;
     use a64call::model::program::{Helper, Val};
-    let mut p = from_seed(1, &Profile::named("far64").unwrap());
+    let mut p = from_seed(1, &BuiltIn::Far64.profile());
     p.helpers = vec![Helper {
         addr: p.helpers[0].addr,
         arity: 0,

@@ -30,7 +30,7 @@ fn position_dependent_code_is_refused_and_a_forced_copy_is_caught() {
         // Near and mid helpers make direct bl / adrp sequences that a copy would break.
         let prof = Profile {
             distance: (2, 2, 0),
-            ..Profile::named("default").unwrap()
+            ..a64call::model::profile::BuiltIn::Default.profile()
         };
         let p = from_seed(seed, &prof);
         for id in [StrategyId::DirectBl, StrategyId::AdrpAdd] {

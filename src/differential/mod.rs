@@ -27,7 +27,8 @@ use crate::Named;
 /// What to run.
 #[derive(Clone)]
 pub struct Config {
-    /// Strategies to emit; the first is the reference the others are compared with.
+    /// Strategies to emit. Each is judged against the program's reference evaluation
+    /// ([`crate::oracle::reference`]); across strategies, the others are compared with the first.
     pub strategies: Vec<&'static dyn Strategy>,
     /// Planted bug (tests only).
     pub bug: Option<PlantedBug>,
@@ -391,12 +392,7 @@ pub fn run_on_timed(
     cfg: &Config,
     engines: &[EngineKind],
 ) -> Result<(Vec<Report>, Vec<EngineCpu>), EngineError> {
-    let mut kinds: Vec<EngineKind> = Vec::new();
-    for k in engines {
-        if !kinds.contains(k) {
-            kinds.push(*k);
-        }
-    }
+    let kinds = EngineKind::distinct(engines);
     let mut elfs = kinds
         .iter()
         .filter_map(|k| k.elf())

@@ -100,7 +100,8 @@ impl EngineKind {
     }
 
     /// The engines used when none are named: Unicorn, and qemu when it is available (else a
-    /// note saying why it is left out).
+    /// note saying why it is left out). `check` runs its programs on the interpreter and confirms
+    /// a sample on these; `planted` hunts on the interpreter and on these.
     pub fn default_set() -> (Vec<EngineKind>, Option<String>) {
         match EngineKind::Qemu.available() {
             Ok(()) => (vec![EngineKind::Unicorn, EngineKind::Qemu], None),
@@ -109,5 +110,26 @@ impl EngineKind {
                 Some(format!("{e}; running on Unicorn only")),
             ),
         }
+    }
+
+    /// Engines by name, each once, in the order first named, each available here; an unknown
+    /// name or a missing engine is an error saying what is wrong and what to do.
+    pub fn select(names: &[String]) -> Result<Vec<EngineKind>, String> {
+        let list = EngineKind::distinct(&EngineKind::parse_list(names)?);
+        for k in &list {
+            k.available().map_err(|e| e.to_string())?;
+        }
+        Ok(list)
+    }
+
+    /// `kinds` with repeats left out, in the order first given.
+    pub fn distinct(kinds: &[EngineKind]) -> Vec<EngineKind> {
+        let mut list: Vec<EngineKind> = Vec::new();
+        for k in kinds {
+            if !list.contains(k) {
+                list.push(*k);
+            }
+        }
+        list
     }
 }

@@ -280,7 +280,7 @@ mod tests {
     /// emitter reports (a second, independent view of the same bytes).
     #[test]
     fn classifies_a64calls_own_strategies_exactly() {
-        let p = from_seed(1, &Profile::named("far64").unwrap());
+        let p = from_seed(1, &crate::model::profile::BuiltIn::Far64.profile());
         for (id, kind) in [
             (StrategyId::StubCall, "bl->stub"),
             (StrategyId::LiteralPool, "ldr-literal+blr"),
@@ -301,7 +301,7 @@ mod tests {
         }
         let near = Profile {
             distance: (1, 0, 0),
-            ..Profile::named("far64").unwrap()
+            ..crate::model::profile::BuiltIn::Far64.profile()
         };
         let p = from_seed(2, &near);
         let e = emit(&p, StrategyId::StubOrBl.strategy(), &EmitOptions::default()).unwrap();

@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn arbitrary_bytes_round_trip() {
         // Property: any byte string gives a valid program whose text round-trips.
-        let p = Profile::named("default").unwrap();
+        let p = crate::model::profile::BuiltIn::Default.profile();
         for seed in 0..300u64 {
             let len = (seed as usize * 37) % 4000;
             let bytes = seed_bytes(seed ^ 0xABCD, len);
@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn far64_has_the_promised_shape() {
-        let p = from_seed(1, &Profile::named("far64").unwrap());
+        let p = from_seed(1, &crate::model::profile::BuiltIn::Far64.profile());
         assert_eq!(p.call_sites(), 64);
         assert_eq!(p.helpers.len(), 8);
         assert!((0..8).all(|h| p.distance(h) == Distance::Far));
@@ -371,7 +371,7 @@ mod tests {
         let p = Profile {
             distance: (1, 1, 1),
             helpers: (8, 8),
-            ..Profile::named("default").unwrap()
+            ..crate::model::profile::BuiltIn::Default.profile()
         };
         let mut seen = std::collections::HashSet::new();
         for seed in 0..50 {

@@ -367,7 +367,7 @@ pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
         check_run(r)?;
     }
     judge_against_reference(runs, expected)?;
-    let Some(reference) = runs.first() else {
+    let Some(first_run) = runs.first() else {
         return Ok(());
     };
     for r in runs {
@@ -379,9 +379,9 @@ pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
     }
     for r in runs
         .iter()
-        .filter(|r| r.on == reference.on && r.strategy != reference.strategy)
+        .filter(|r| r.on == first_run.on && r.strategy != first_run.strategy)
     {
-        compare(reference, r, false)?;
+        compare(first_run, r, false)?;
     }
     Ok(())
 }

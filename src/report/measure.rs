@@ -301,7 +301,7 @@ mod tests {
 
     #[test]
     fn far64_counts_are_exact_and_reproducible() {
-        let prof = Profile::named("far64").unwrap();
+        let prof = crate::model::profile::BuiltIn::Far64.profile();
         let a = measure_profile(&prof, 1, 3).unwrap();
         assert_eq!(a, measure_profile(&prof, 1, 3).unwrap());
         let t = |id: StrategyId| a.tallies.iter().find(|t| t.strategy == id).unwrap().clone();

@@ -343,13 +343,12 @@ fn legend<DB: DrawingBackend>(
 
 #[cfg(test)]
 mod tests {
-    use crate::model::profile::Profile;
     use crate::report::measure::measure;
     use crate::Named;
 
     #[test]
     fn renderings_carry_every_strategy_with_units_and_a_floor() {
-        let r = measure(&[Profile::named("far64").unwrap()], 1, 2).unwrap();
+        let r = measure(&[crate::model::profile::BuiltIn::Far64.profile()], 1, 2).unwrap();
         let names: Vec<&str> = r.profiles[0]
             .tallies
             .iter()

@@ -319,7 +319,7 @@ mod tests {
 
     #[test]
     fn rules_hold_and_fail_on_measured_figures() {
-        let far64 = Profile::named("far64").unwrap();
+        let far64 = crate::model::profile::BuiltIn::Far64.profile();
         let pr = measure_profile(&far64, 1, 2).unwrap();
         let verdicts = |t: &str| {
             let rules = parse_rules(t).unwrap();

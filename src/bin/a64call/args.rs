@@ -82,16 +82,9 @@ pub(crate) fn default_engines() -> Vec<EngineKind> {
     list
 }
 
-/// Engines by name, each once, each available here (else the error says what is missing).
+/// [`EngineKind::select`]: engines by name, each once, each available here.
 pub(crate) fn named_engines(names: &[String]) -> Result<Vec<EngineKind>, Fail> {
-    let mut list = Vec::new();
-    for k in EngineKind::parse_list(names).map_err(Fail)? {
-        k.available()?;
-        if !list.contains(&k) {
-            list.push(k);
-        }
-    }
-    Ok(list)
+    EngineKind::select(names).map_err(Fail)
 }
 
 pub(crate) fn read_program(path: &Path) -> Result<Program, Fail> {

@@ -202,7 +202,7 @@ fn capstone_prints_what_render_says_for_every_form() {
 
 #[test]
 fn the_verified_cache_cannot_hide_a_mismatch() {
-    let p = from_seed(3, &Profile::named("default").unwrap());
+    let p = from_seed(3, &crate::model::profile::BuiltIn::Default.profile());
     let e = emit(
         &p,
         StrategyId::LiteralPool.strategy(),
@@ -261,7 +261,7 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     // No strategy emits asmjit's relaxed literal load (`adrp x16; ldr x16, [x16, #lo12]`)
     // any more (pool+bl falls back to stubs first), but the checker still judges it: one
     // pool+bl site's argument move and `ldr x16, <literal>` rewritten into that form.
-    let p = from_seed(3, &Profile::named("far64").unwrap());
+    let p = from_seed(3, &crate::model::profile::BuiltIn::Far64.profile());
     let e = emit(&p, StrategyId::PoolOrBl.strategy(), &EmitOptions::default()).unwrap();
     let load = e
         .sites
