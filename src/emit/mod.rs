@@ -11,7 +11,7 @@ pub mod strategy;
 
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
 use crate::asm::encode::{mov_imm_minimal, Cond, Inst, Reg, FP, LR, SP, X17};
-use crate::emit::strategy::{SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
+use crate::emit::strategy::{Callee, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
 use crate::model::program::{Op, Program, ShiftOp, Val};
 
 /// Sabotage for one emission, none by default. Only the planted-bug catalogue builds any other
@@ -286,7 +286,11 @@ impl Lower<'_> {
         }
         let target = self.program.helpers[helper as usize].addr;
         let start = b.offset();
-        let choice = self.strategy.emit_call(b, target);
+        let callee = Callee {
+            target,
+            anchor: self.program.anchor,
+        };
+        let choice = self.strategy.emit_call(b, callee);
         let ret = b.offset();
         self.sites.push(CallSite {
             index: self.sites.len() as u32,

@@ -9,7 +9,8 @@ use crate::isa::AluOp;
 use crate::layout;
 use crate::model::profile::Profile;
 use crate::model::program::{
-    CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NUM_VALUES, SCRATCH_SLOTS,
+    CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NEAR_GUESS_REACH,
+    NUM_VALUES, SCRATCH_SLOTS,
 };
 use crate::Named;
 use arbitrary::{Result, Unstructured};
@@ -92,14 +93,45 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
         body.push(g.op(u, 0, 0)?);
     }
     let ret = Val(u.int_in_range(0..=NUM_VALUES - 1)?);
+    // Drawn last, so a profile without anchors makes the programs it made before.
+    let anchor = anchor(u, profile, code_base, &g.helpers)?;
     let p = Program {
         code_base,
         helpers: g.helpers,
         body,
         ret,
+        anchor,
     };
     debug_assert!(p.validate().is_ok(), "{:?}", p.validate());
     Ok(p)
+}
+
+/// The program's anchor ([`Program::anchor`]), drawn by the profile's `anchor` weights: none;
+/// within 16 MiB of the code base; within 16 MiB of a helper; or exactly at a helper's guess
+/// edge ([`NEAR_GUESS_REACH`] from it, one word inside, on it or one word outside, either side).
+fn anchor(u: &mut Unstructured, p: &Profile, code: u64, helpers: &[Helper]) -> Result<Option<u64>> {
+    let w = p.anchor.map(u32::from);
+    if w[1..].iter().all(|&x| x == 0) {
+        return Ok(None);
+    }
+    let pick = u.int_in_range(0..=w.iter().sum::<u32>() - 1)?;
+    // `at` plus a whole number of words within ±16 MiB (4 Mi words).
+    let near = |u: &mut Unstructured, at: u64| -> Result<i64> {
+        Ok(at as i64 + 4 * i64::from(u.int_in_range(-(4i32 << 20)..=4i32 << 20)?))
+    };
+    let h = helpers[u.int_in_range(0..=helpers.len() - 1)?].addr;
+    let a = if pick < w[0] {
+        return Ok(None);
+    } else if pick < w[0] + w[1] {
+        near(u, code)?
+    } else if pick < w[0] + w[1] + w[2] {
+        near(u, h)?
+    } else {
+        let step = i64::from(u.int_in_range(0..=2u8)?) - 1;
+        let edge = NEAR_GUESS_REACH as i64 + 4 * step;
+        h as i64 + if u.arbitrary::<bool>()? { edge } else { -edge }
+    };
+    Ok(Some(a.clamp(0, layout::USER_MAX as i64 - 4) as u64))
 }
 
 /// A helper address aimed at a range edge of a call site among the function's first 16 words

@@ -31,6 +31,12 @@ pub struct Profile {
     pub max_loop_count: u8,
     /// Weights for helper distance classes: near, mid, far.
     pub distance: (u8, u8, u8),
+    /// Weights for the program's [`crate::model::program::Program::anchor`]: none; near the code
+    /// (within 16 MiB of its base, as CinderX's code lies about 12 MiB from `_cinderx.so`); near a
+    /// helper (within 16 MiB, so a far helper's neighbours are guessed near though `bl` cannot
+    /// reach them: code placed far from its library); at a helper's guess edge (exactly 96 MiB
+    /// from it, one word inside, on it or one word outside).
+    pub anchor: [u8; 4],
     /// Bytes of randomness [`crate::model::gen::from_seed`] feeds the generator.
     pub seed_bytes: usize,
 }
@@ -107,7 +113,8 @@ impl Profile {
 
     /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
     /// name, about, ops, call_pct, helpers, args, loop_pct, if_pct, max_depth, max_block,
-    /// max_loop_count, distance (near,mid,far weights), seed_bytes.
+    /// max_loop_count, distance (near,mid,far weights), anchor (none,code,helper,edge weights),
+    /// seed_bytes.
     pub fn parse(text: &'static str) -> Result<Profile, String> {
         let mut kv = std::collections::HashMap::new();
         for (n, line) in text.lines().enumerate() {
@@ -138,6 +145,8 @@ impl Profile {
         let [near, mid, far] = d[..] else {
             return Err("`distance` must be three weights like 1,1,3".into());
         };
+        let anchor = weights(get("anchor")?)
+            .ok_or("`anchor` must be four weights like 1,0,0,0 (none, code, helper, edge)")?;
         let p = Profile {
             name: get("name")?,
             about: get("about")?,
@@ -151,6 +160,7 @@ impl Profile {
             max_block: num("max_block")?,
             max_loop_count: num("max_loop_count")?,
             distance: (near, mid, far),
+            anchor,
             seed_bytes: get("seed_bytes")?
                 .parse()
                 .map_err(|_| "`seed_bytes` must be a number".to_string())?,
@@ -173,8 +183,20 @@ impl Profile {
         {
             return Err("`max_loop_count` must be 1..=16 and some distance weight non-zero".into());
         }
+        if anchor.iter().all(|&w| w == 0) {
+            return Err("some `anchor` weight must be non-zero".into());
+        }
         Ok(p)
     }
+}
+
+/// Four comma-separated weights 0..=255.
+fn weights(v: &str) -> Option<[u8; 4]> {
+    let w: Vec<u8> = v
+        .split(',')
+        .map(|x| x.trim().parse::<u8>().ok())
+        .collect::<Option<_>>()?;
+    w.try_into().ok()
 }
 
 #[cfg(test)]

@@ -153,6 +153,21 @@ pub struct Program {
     pub body: Vec<Op>,
     /// The value returned in `x0`.
     pub ret: Val,
+    /// The address a JIT guesses near calls from before its code has an address, if it does
+    /// (CinderX's literal-pool patch: a function in `_cinderx.so`, `isNearCallTarget`); see
+    /// [`near_guess`]. Nothing is mapped there.
+    pub anchor: Option<u64>,
+}
+
+/// How far from the [`Program::anchor`] a target is guessed near: CinderX's literal-pool patch
+/// guesses a call target near when it lies within 96 MiB of its anchor, inclusive
+/// (`kNearCallReach`), leaving 32 MiB of `bl`'s 128 MiB for the distance from `_cinderx.so` to
+/// the code allocator's chunks (about 12 MiB under Debian's python3.14).
+pub const NEAR_GUESS_REACH: u64 = 96 << 20;
+
+/// Is `target` guessed near from `anchor`: within [`NEAR_GUESS_REACH`] of it, either way?
+pub fn near_guess(anchor: u64, target: u64) -> bool {
+    (i128::from(target) - i128::from(anchor)).unsigned_abs() <= u128::from(NEAR_GUESS_REACH)
 }
 
 /// How far a helper is from the code, in branch-range classes.
@@ -265,6 +280,9 @@ impl Program {
                 ));
             }
             pages.push(page);
+        }
+        if let Some(a) = self.anchor.filter(|&a| a >= layout::USER_MAX) {
+            return e(format!("anchor {a:#x} outside the user range"));
         }
         self.validate_ops(&self.body, 0)?;
         if self.ret.0 >= NUM_VALUES {

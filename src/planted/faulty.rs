@@ -7,7 +7,7 @@ use super::PlantedBug;
 use crate::asm::buffer::{CodeBuffer, PoolPlacement};
 use crate::asm::encode::{fits_signed, mov_imm_fixed4, mov_imm_minimal, Inst, X16, X17};
 use crate::emit::strategy::{
-    try_direct_bl, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId,
+    try_direct_bl, Callee, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId,
 };
 
 /// A strategy with the call-sequence mistake of one planted bug.
@@ -139,7 +139,8 @@ impl Strategy for Faulty {
     fn size_fallback(&self) -> Option<SizeFallback> {
         self.0.strategy().size_fallback()
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         match self.0 {
             PlantedBug::PoolScratchX19 => {
                 buf.load_const(19, target);
@@ -167,7 +168,7 @@ impl Strategy for Faulty {
                 }
                 choice(SeqKind::DirectBl)
             }
-            _ => self.0.strategy().emit_call(buf, target),
+            _ => self.0.strategy().emit_call(buf, call),
         }
     }
 }

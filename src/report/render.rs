@@ -211,7 +211,8 @@ fn comparisons(s: &mut String, pr: &ProfileReport) {
     if let (Some(pbl), Some(sbl)) = (get(StrategyId::PoolOrBl), get(StrategyId::StubOrBl)) {
         let _ = writeln!(
             s,
-            "\nThe proposed CinderX change (`pool+bl` against today's `stub+bl`, both with direct `bl` for near targets): \
+            "\nThe proposed CinderX change (`pool+bl` against today's `stub+bl`: direct `bl` for targets guessed near, \
+             and where the program has an anchor a stub for each wrong near guess; `stub+bl` calls every target `bl` reaches directly): \
              code bytes per function {}; instructions executed per call {}; taken branches per call {:.3} against {:.3}.",
             pct(pbl.bytes_per_function(), sbl.bytes_per_function()),
             pct(pbl.exec_per_call(), sbl.exec_per_call()),

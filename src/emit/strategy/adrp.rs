@@ -2,7 +2,7 @@
 //! ±4 GiB of the call site's page; otherwise minimal `movz`/`movk` + `blr`, and says so.
 
 use super::movz_min::emit_movz_call;
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{fits_signed, Inst, X16};
 
@@ -41,7 +41,8 @@ impl Strategy for AdrpAdd {
     fn position_independent(&self) -> bool {
         false
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         if emit_adrp_call(buf, target) {
             return SiteChoice {
                 kind: SeqKind::AdrpAdd,

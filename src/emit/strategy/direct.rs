@@ -3,7 +3,7 @@
 
 use super::adrp::emit_adrp_call;
 use super::movz_min::emit_movz_call;
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::fits_signed;
 
@@ -41,7 +41,8 @@ impl Strategy for DirectBl {
     fn position_independent(&self) -> bool {
         false
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         if let Some(choice) = near_bl(buf, target) {
             return choice;
         }

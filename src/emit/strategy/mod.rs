@@ -71,6 +71,16 @@ impl SeqKind {
     }
 }
 
+/// What one call site calls, as a strategy sees it when it emits the site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Callee {
+    /// The helper's address.
+    pub target: u64,
+    /// The program's [`crate::model::program::Program::anchor`]: where a strategy that must
+    /// decide before the code has an address guesses near calls from (`pool+bl`).
+    pub anchor: Option<u64>,
+}
+
 /// What a strategy did at one call site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SiteChoice {
@@ -175,8 +185,8 @@ pub trait Strategy: Send + Sync {
     /// Does the emitted function keep working when its code (with pools/stubs) is copied to
     /// another address?
     fn position_independent(&self) -> bool;
-    /// Emit the inline sequence for a call to `target`, ending with the branch-and-link.
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice;
+    /// Emit the inline sequence for a call to `call.target`, ending with the branch-and-link.
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice;
     /// Where the buffer places the literal pool the strategy's loads use.
     fn pool_placement(&self) -> PoolPlacement {
         PoolPlacement::Islands

@@ -1,6 +1,6 @@
 //! Fixed-length materialisation: `movz` + three `movk` into x16, then `blr x16` (5 instructions).
 
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_fixed4, Inst, X16};
 
@@ -17,7 +17,8 @@ impl Strategy for MovzFixed4 {
     fn position_independent(&self) -> bool {
         true
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         buf.push_all(&mov_imm_fixed4(X16, target));
         buf.push(Inst::Blr { rn: X16 });
         SiteChoice {

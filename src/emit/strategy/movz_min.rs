@@ -1,7 +1,7 @@
 //! Minimal `movz`/`movn` + `movk` materialisation of the target in x16, then `blr x16`
 //! (the shape older CinderX emitted): 2 to 5 instructions, no data.
 
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{mov_imm_minimal, Inst, X16};
 
@@ -25,7 +25,8 @@ impl Strategy for MovzMinimal {
     fn position_independent(&self) -> bool {
         true
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         emit_movz_call(buf, target);
         SiteChoice {
             kind: SeqKind::MovImm,

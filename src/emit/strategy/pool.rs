@@ -2,7 +2,7 @@
 //! entry per target after the code, with islands when a use would be out of `ldr` range
 //! (the buffer's invariant 2 and 3).
 
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 use crate::asm::encode::{Inst, X16};
 
@@ -19,7 +19,8 @@ impl Strategy for LiteralPool {
     fn position_independent(&self) -> bool {
         true
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         buf.load_const(X16, target);
         buf.push(Inst::Blr { rn: X16 });
         SiteChoice {

@@ -1,7 +1,7 @@
 //! `bl` to a per-target stub `ldr x16, [pc+8]; br x16; .quad target` placed after the function
 //! (the CinderX 2026.11 aarch64 shape): 1 inline instruction, 2 more executed, 2 taken branches.
 
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 
 /// `bl stub_target`, stubs de-duplicated per function.
@@ -17,7 +17,8 @@ impl Strategy for StubCall {
     fn position_independent(&self) -> bool {
         true
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         buf.call_via_stub(target);
         SiteChoice {
             kind: SeqKind::Stub,

@@ -2,7 +2,7 @@
 //! (calls into `_cinderx.so`), otherwise `bl` to a per-target stub (calls into CPython).
 
 use super::direct::near_bl;
-use super::{SeqKind, SiteChoice, Strategy, StrategyId};
+use super::{Callee, SeqKind, SiteChoice, Strategy, StrategyId};
 use crate::asm::buffer::CodeBuffer;
 
 /// `bl target` in range, else `bl stub`.
@@ -18,7 +18,8 @@ impl Strategy for StubOrBl {
     fn position_independent(&self) -> bool {
         false
     }
-    fn emit_call(&self, buf: &mut CodeBuffer, target: u64) -> SiteChoice {
+    fn emit_call(&self, buf: &mut CodeBuffer, call: Callee) -> SiteChoice {
+        let target = call.target;
         if let Some(choice) = near_bl(buf, target) {
             return choice;
         }

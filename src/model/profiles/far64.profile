@@ -12,4 +12,5 @@ max_depth = 0
 max_block = 6
 max_loop_count = 4
 distance = 0,0,1
+anchor = 1,0,0,0
 seed_bytes = 16384

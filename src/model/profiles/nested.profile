@@ -12,4 +12,5 @@ max_depth = 3
 max_block = 5
 max_loop_count = 3
 distance = 1,1,3
+anchor = 1,0,0,0
 seed_bytes = 16384

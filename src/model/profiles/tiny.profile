@@ -11,4 +11,5 @@ max_depth = 2
 max_block = 6
 max_loop_count = 4
 distance = 1,1,3
+anchor = 1,0,0,0
 seed_bytes = 2048

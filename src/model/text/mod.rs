@@ -3,6 +3,7 @@
 //! ```text
 //! a64call-program 1
 //! code 0x3f0000000000
+//! anchor 0x3f0000c00000
 //! helper h0 0x3f0000400010 args 2
 //! body
 //!   v1 = call h0(v0, v3)
@@ -18,7 +19,8 @@
 //!   repeat 1000: v3 = add v3, v2
 //! ret v1
 //! ```
-//! `#` starts a comment. `repeat N: OP` stands for N copies of a one-line operation (so a repro
+//! The `anchor` line (the address near calls are guessed from, [`Program::anchor`]) is
+//! optional. `#` starts a comment. `repeat N: OP` stands for N copies of a one-line operation (so a repro
 //! of a function of megabytes is a few lines); [`print()`] writes every run of 4 or more
 //! identical one-line operations that way. [`print()`] and [`parse`] round-trip exactly; a parse error names the
 //! line and what was expected there.
@@ -156,6 +158,7 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
         ["code", a] => parse_u64(ln, a, "the code address")?,
         _ => return err(ln, format!("expected `code <address>`, found `{code}`")),
     };
+    let anchor = parse_anchor(&mut it)?;
     let mut helpers = Vec::new();
     let body_line;
     loop {
@@ -195,12 +198,28 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
         helpers,
         body,
         ret,
+        anchor,
     };
     p.validate().map_err(|e| ParseError {
         line: body_line,
         message: format!("invalid program: {e}"),
     })?;
     Ok(p)
+}
+
+/// The optional `anchor <address>` line after `code`.
+fn parse_anchor(it: &mut Lines) -> Result<Option<u64>, ParseError> {
+    let Some(&(ln, l)) = it.lines.get(it.pos) else {
+        return Ok(None);
+    };
+    match l.split_whitespace().collect::<Vec<_>>()[..] {
+        ["anchor", a] => {
+            it.pos += 1;
+            parse_u64(ln, a, "the anchor address").map(Some)
+        }
+        ["anchor", ..] => err(ln, format!("expected `anchor <address>`, found `{l}`")),
+        _ => Ok(None),
+    }
 }
 
 enum BlockEnd {

@@ -10,6 +10,9 @@ pub fn print(p: &Program) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{MAGIC}");
     let _ = writeln!(s, "code {:#x}", p.code_base);
+    if let Some(a) = p.anchor {
+        let _ = writeln!(s, "anchor {a:#x}");
+    }
     for (i, h) in p.helpers.iter().enumerate() {
         let _ = writeln!(s, "helper h{i} {:#x} args {}", h.addr, h.arity);
     }
