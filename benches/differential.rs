@@ -41,7 +41,7 @@ const SIDE_BY_SIDE_PROGRAMS: u64 = 3000;
 /// in turn: programs per CPU-second of this process and its qemu children, and the ratio to
 /// Unicorn's.
 fn engines_side_by_side() {
-    use a64call::report::cputime::cpu_seconds;
+    use a64call::differential::cputime::cpu_seconds;
     let prof = BuiltIn::Default.profile();
     let cfg = Config::with_strategies(vec![
         StrategyId::MovzMinimal.strategy(),

@@ -103,9 +103,9 @@ fn the_adrp_of_call_0_is_the_last_word_of_a_page() {
 /// directions, within the first 3,000 default-profile seeds (emission alone decides it).
 #[test]
 fn generated_programs_meet_every_edge() {
+    use a64call::differential::edges::EdgeCounts;
     use a64call::model::gen::from_seed;
     use a64call::model::profile::BuiltIn;
-    use a64call::report::edges::EdgeCounts;
     let profile = BuiltIn::Default.profile();
     let strategies = [
         StrategyId::DirectBl,

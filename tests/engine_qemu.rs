@@ -11,7 +11,6 @@ use a64call::engine::EngineKind;
 use a64call::engine::{Access, ElfEngine, Engine, Exit, Outcome, UnicornEngine};
 use a64call::machine::runtime::Image;
 use a64call::model::gen::from_seed;
-use a64call::model::profile::Profile;
 use a64call::Named;
 
 fn qemu() -> Option<ElfEngine> {
@@ -27,9 +26,15 @@ use common::{
 fn engines_agree_on_fixed_programs() {
     let Some(mut q) = qemu() else { return };
     let mut progs = Vec::new();
-    for prof in ["default", "nested", "far64", "cinderx", "tiny"] {
+    for prof in [
+        a64call::model::profile::BuiltIn::Default,
+        a64call::model::profile::BuiltIn::Nested,
+        a64call::model::profile::BuiltIn::Far64,
+        a64call::model::profile::BuiltIn::Cinderx,
+        a64call::model::profile::BuiltIn::Tiny,
+    ] {
         for seed in 0..8 {
-            progs.push(from_seed(seed, &Profile::named(prof).unwrap()));
+            progs.push(from_seed(seed, &prof.profile()));
         }
     }
     let refs: Vec<_> = progs.iter().collect();

@@ -111,9 +111,11 @@ fn no_bug_means_no_finding_on_the_same_programs() {
     // The same hunts with no bug switched on: proves the findings above come from the bugs.
     use a64call::differential::{run_unicorn, Config};
     use a64call::model::gen::from_seed;
-    use a64call::model::profile::Profile;
-    for prof in ["far64", "default"] {
-        let p = Profile::named(prof).unwrap();
+    for prof in [
+        a64call::model::profile::BuiltIn::Far64,
+        a64call::model::profile::BuiltIn::Default,
+    ] {
+        let p = prof.profile();
         for seed in 1..=10 {
             let r = run_unicorn(&from_seed(seed, &p), &Config::default()).unwrap();
             assert!(

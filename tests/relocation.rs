@@ -13,9 +13,13 @@ use a64call::oracle::dynamic::{compare, Run, RunOn};
 
 #[test]
 fn position_independent_strategies_survive_a_copy() {
-    for prof in ["default", "nested", "far64"] {
+    for prof in [
+        a64call::model::profile::BuiltIn::Default,
+        a64call::model::profile::BuiltIn::Nested,
+        a64call::model::profile::BuiltIn::Far64,
+    ] {
         for seed in 0..10 {
-            let p = from_seed(seed, &Profile::named(prof).unwrap());
+            let p = from_seed(seed, &prof.profile());
             let f = check_relocation(&p, &Config::default()).unwrap();
             assert!(f.is_none(), "{prof} seed {seed}: {}", f.unwrap());
         }

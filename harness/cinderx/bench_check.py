@@ -111,16 +111,19 @@ def ratio_text(base, other, base_name="the interpreter's row", other_name="this 
     (None, "the interpreter's row is noisy")
     >>> ratio_text(calm, noisy)
     (None, 'this row is noisy')
+    >>> ratio_text(noisy, noisy)
+    (None, "the interpreter's row and this row are noisy")
     >>> round(ratio_text(calm, row_stats([0.5, 0.5]))[0], 3)
     2.0
     """
     if base is None or other is None:
         return None, "a run failed"
-    for s, who in ((base, base_name), (other, other_name)):
-        if s["n"] < 2:
-            return None, f"{who} has a single value"
-        if s["noisy"]:
-            return None, f"{who} is noisy"
+    rows = ((base, base_name), (other, other_name))
+    single = [who for s, who in rows if s["n"] < 2]
+    noisy = [who for s, who in rows if s["n"] >= 2 and s["noisy"]]
+    if single or noisy:
+        return None, "; ".join([f"{' and '.join(single)} {'have' if len(single) > 1 else 'has'} a single value"] * bool(single)
+                               + [f"{' and '.join(noisy)} {'are' if len(noisy) > 1 else 'is'} noisy"] * bool(noisy))
     return base["mean"] / other["mean"], None
 
 

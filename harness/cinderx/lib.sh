@@ -15,7 +15,7 @@ CX_TMP_BUILDS=()
 
 # cx_die2 MESSAGE: removes this shell's temporary build dirs (an EXIT trap does not run in a
 # subshell such as `( resolve_build X )`), says why and exits 2.
-cx_die2() { cx_cleanup; echo "$(basename "$0"): $*" >&2; exit 2; }
+cx_die2() { cx_cleanup; echo "$0: $*" >&2; exit 2; }
 # cx_need_value OPTION ARGS...: prints the option's value (the first of ARGS), or exits 2 naming the
 # option when it has none. Use as value=$(cx_need_value "$@") while "$1" is the option.
 cx_need_value() { [ $# -ge 2 ] && [ -n "$2" ] || cx_die2 "$1 needs a value (see --help)"; echo "$2"; }

@@ -24,10 +24,12 @@ def distance_mib(verify_json, maps):
 
 
 def dumps(out, build):
-    """(name, verify report, guest maps) of each dump the model check reads, for one build."""
+    """(name, verify report, guest maps) of each dump whose distance from `_cinderx.so` the findings
+    give, for one build: those the model check reads and the bigger bigfunc ones."""
     tier = f"target/cinderx/{build}"
     return [(d, f"{tier}/{d}-verify.json", f"{tier}/{d}.elf.maps") for d in ("verify/capture", "sizes")] + [
-        ("bigfunc-3000", f"{out}/bigfunc-3000-{build}.verify.json", f"{out}/bigfunc-3000-{build}.elf.maps")]
+        (f"bigfunc-{n}", f"{out}/bigfunc-{n}-{build}.verify.json", f"{out}/bigfunc-{n}-{build}.elf.maps")
+        for n in (3000, 3500, 4095)]
 
 
 def model(out, L):

@@ -297,9 +297,9 @@ def mixed_with_layout(rows):
     ... # doctest: +NORMALIZE_WHITESPACE
     In 2 of 2 phases the instructions saved differ from the pool calls (a/jitlist -3.0 per iteration
     (within its layout spread of 3.0); b/autojit +4.0 per iteration (beyond its layout spread of 1.0)):
-    their measured Δ % mixes the pool's saving (the predicted figure) with a change of the code run
-    that the pool calls do not explain, which a residual within the spread attributes to heap layout,
-    not to the patch.
+    that part of each measured Δ is a change of the code run that the pool calls do not explain (a
+    residual within the layout spread is what heap layout alone does to a build), negligible where
+    the predicted and measured Δ % agree to two decimals.
     """
     mixed = [r for r in rows if r["residual"] is not None and r["residual"] != 0]
     if not mixed:
@@ -310,9 +310,9 @@ def mixed_with_layout(rows):
                   f"{'within' if abs(r['residual']) <= sp else 'beyond'} its layout spread of {sp:,.1f}")
         return f"{r['key']} {r['residual']:+,.1f} per iteration ({judged})"
     return (f"In {len(mixed)} of {len(rows)} phases the instructions saved differ from the pool calls ("
-            + "; ".join(one(r) for r in mixed) + "): their measured Δ % mixes the pool's saving (the predicted "
-            "figure) with a change of the code run that the pool calls do not explain, which a residual within "
-            "the spread attributes to heap layout, not to the patch. ")
+            + "; ".join(one(r) for r in mixed) + "): that part of each measured Δ is a change of the code run "
+            "that the pool calls do not explain (a residual within the layout spread is what heap layout alone "
+            "does to a build), negligible where the predicted and measured Δ % agree to two decimals. ")
 
 
 def divergences():
@@ -391,7 +391,7 @@ def main():
     L.append("### Regression test (`harness/cinderx/test_literal_pool.py`)\n")
     regression(out, L)
     phases, lay = bench_phases(), layouts()
-    L.append("### Benchmarks: instructions saved per far call\n")
+    L.append("### Benchmarks: instructions saved against the far calls moved to the pool\n")
     residuals(out, phases, lay, L)
     L.append("### Expected and measured\n")
     expectation(phases, lay, L)

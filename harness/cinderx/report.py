@@ -33,7 +33,7 @@ import sys
 
 import report_counts  # beside this file
 import report_verify  # beside this file
-from bench_check import check_bench, control_differs, noisy_flag, ratio_text, row_stats  # beside this file
+from bench_check import NOISY, check_bench, control_differs, noisy_flag, ratio_text, row_stats  # beside this file
 from report_io import load, load_thresholds, read  # beside this file
 
 
@@ -168,7 +168,11 @@ def bench_section(b, L):
     v = b["versions"]
     L.append(f"### Benchmarks: emulated wall-clock (secondary; pyperformance, pyperf `{v.get('pyperf_args', '?')}`)\n")
     L.append("Secondary figures: time under qemu-user on a shared machine, not ARM time; the exact counts above "
-             "are the primary performance figures.\n")
+             "are the primary performance figures. A row whose stdev is over "
+             f"{NOISY:.0%} of its mean is flagged noisy, "
+             "and the flag says in how many of its pyperf runs the first timed value was the largest: where "
+             "it is, the spread is each run's start (the JIT compiling during the first values, or a cold "
+             "start), where it is not, the spread is over the run (as load beside it gives).\n")
     if not b["bench"]:
         L.append("No benchmarks were run.\n")
         return
@@ -237,8 +241,11 @@ def comparison_section(builds, L):
                     if r is not None and k[1] != "interp":
                         why = control_differs(*(x["bench"].get((k[0], "interp"), {}).get("stats") for x in (first, b)))
                         r = None if why else r
-                    cell += (f" ({r:.2f}x{', control' if k[1] == 'interp' else ''})" if r is not None
-                             else f" (no ratio: {why})")
+                    if r is not None and k[1] == "interp":
+                        failed = control_differs(base["stats"], st)
+                        cell += f" ({r:.2f}x, control{': **failed**, ' + failed if failed else ' holds'})"
+                    else:
+                        cell += f" ({r:.2f}x)" if r is not None else f" (no ratio: {why})"
                 cells.append(cell)
             L.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
         L.append("")
@@ -290,10 +297,13 @@ def findings(builds, thresholds, extras=(), generated_by="ci/cinderx"):
             L.append(text.rstrip("\n") + "\n")
     L.append("## Commands\n")
     L.append("```\nharness/cinderx/setup                  # root, qemu, pinned wheels\n"
+             "harness/cinderx/build [--patches harness/cinderx/patches]   # baseline (patched) wheel from the sdist\n"
+             "harness/qemu-plugin/setup                               # the counting qemu and plugin\n"
              "ci/cinderx --wheel official|baseline|patched|PATH.whl   # the tier, then target/cinderx/findings.md\n"
              "harness/cinderx/fidelity official baseline             # same code generated, function by function\n"
              "ci/cinderx --wheel baseline,patched --counts --verify  # exact counts and code verification too\n"
              "ci/cinderx-literal-pool                                # both builds, the tier on both, the experiment, then findings.md\n"
+             "harness/cinderx/test-withheld                          # the worker check must fail a run without the JIT\n"
              "harness/cinderx/count-determinism                      # counted figures identical over two runs\n```\n")
     if problems:
         L.append("## Problems\n")

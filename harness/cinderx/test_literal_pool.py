@@ -104,7 +104,7 @@ def static_checks(t, base, cand):
             continue
         b, c = base[n], cand[n]
         t.check(sorted(e for _, e, _ in c) == sorted(e for _, e, _ in b),
-                f"static N={n}: the same {len(c)} call targets as the baseline's {len(b)}")
+                f"static N={n}: the same targets at {len(c)} call sites as at the baseline's {len(b)}")
         far = sum(1 for k, e, _ in b if k == STUB_CALL and not in_cinderx(e))
         stubbed = [e for k, e, _ in c if k == STUB_CALL and not in_cinderx(e)]
         t.check(not stubbed, f"static N={n}: no bl->stub to a target outside _cinderx.so (candidate: {len(stubbed)})")

@@ -14,11 +14,11 @@
 //! than about one program's time.
 
 use super::{run_on_timed, Config, EngineCpu, Finding, Report};
+use crate::differential::edges::EdgeCounts;
 use crate::engine::{EngineError, EngineKind};
 use crate::model::gen;
 use crate::model::profile::Profile;
 use crate::model::program::Program;
-use crate::report::edges::EdgeCounts;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -62,12 +62,8 @@ impl Plan<'_> {
     /// The plan's engines followed by the confirming ones not among them.
     fn all_engines(&self) -> Vec<EngineKind> {
         let mut all = self.engines.to_vec();
-        for k in self.confirm.iter().flat_map(|c| c.engines) {
-            if !all.contains(k) {
-                all.push(*k);
-            }
-        }
-        all
+        all.extend(self.confirm.iter().flat_map(|c| c.engines));
+        EngineKind::distinct(&all)
     }
 
     /// Does program `index` run on the confirming engines too?

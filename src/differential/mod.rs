@@ -2,9 +2,12 @@
 //! run each on every engine, and judge the outcomes. Used by the CLI, the tests, the benches and
 //! the fuzz targets, so each of those is a few lines over this. [`campaign`] runs consecutive
 //! seeds under a time budget (`a64call check`); [`repro`] writes a finding's program as a repro
-//! file; [`relocation`] runs position-independent code at a second address.
+//! file; [`relocation`] runs position-independent code at a second address; [`edges`] counts
+//! the range edges a campaign's code met; [`cputime`] reads the CPU time engines spend.
 
 pub mod campaign;
+pub mod cputime;
+pub mod edges;
 pub mod relocation;
 pub mod repro;
 
@@ -228,7 +231,7 @@ pub fn run_programs_timed(
     cfg: &Config,
     engines: &mut [&mut dyn Engine],
 ) -> Result<(Vec<Report>, Vec<EngineCpu>), EngineError> {
-    use crate::report::cputime::thread_cpu;
+    use crate::differential::cputime::thread_cpu;
     if cfg.dynamic && engines.is_empty() {
         return Err(EngineError {
             engine: None,
@@ -299,13 +302,13 @@ pub fn run_programs_timed(
 /// Run `image` on this thread's Unicorn engine (an image another engine did not run), adding
 /// the run and its CPU time to Unicorn's entry of `cpu`.
 fn rerun(image: &Image, cpu: &mut Vec<EngineCpu>) -> Result<Outcome, EngineError> {
-    let t0 = crate::report::cputime::thread_cpu();
+    let t0 = crate::differential::cputime::thread_cpu();
     let u = unicorn::with_thread_engine(|u| u.run(image))??;
     let c = EngineCpu {
         engine: EngineKind::Unicorn,
         programs: 0,
         runs: 1,
-        cpu: crate::report::cputime::thread_cpu().saturating_sub(t0),
+        cpu: crate::differential::cputime::thread_cpu().saturating_sub(t0),
     };
     EngineCpu::add_to(cpu, c);
     Ok(u)

@@ -410,7 +410,6 @@ impl Emitted {
 mod tests {
     use super::*;
     use crate::model::gen::from_seed;
-    use crate::model::profile::Profile;
 
     /// Each strategy's claim agrees with what its code shows (buffer invariant 7): a strategy
     /// that claims position independence never emits a reference outside the function, and each
@@ -419,8 +418,12 @@ mod tests {
     fn position_independence_claims_match_the_code() {
         for s in strategy::all() {
             let mut dependent = false;
-            for prof in ["default", "far64", "cinderx"] {
-                let p = Profile::named(prof).unwrap();
+            for prof in [
+                crate::model::profile::BuiltIn::Default,
+                crate::model::profile::BuiltIn::Far64,
+                crate::model::profile::BuiltIn::Cinderx,
+            ] {
+                let p = prof.profile();
                 for seed in 0..20 {
                     let e = emit(&from_seed(seed, &p), s, &EmitOptions::default()).unwrap();
                     assert!(

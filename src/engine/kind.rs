@@ -133,3 +133,32 @@ impl EngineKind {
         list
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::EngineKind;
+
+    #[test]
+    fn distinct_keeps_the_first_of_each_in_order() {
+        use EngineKind::*;
+        assert_eq!(
+            EngineKind::distinct(&[Unicorn, Interp, Unicorn, Qemu, Interp]),
+            [Unicorn, Interp, Qemu]
+        );
+    }
+
+    #[test]
+    fn select_names_each_engine_once_and_an_unknown_name_is_an_error() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            EngineKind::select(&names(&["unicorn", "interp", "unicorn"])).unwrap(),
+            [EngineKind::Unicorn, EngineKind::Interp]
+        );
+        let e = EngineKind::select(&names(&["interp", "bochs"])).unwrap_err();
+        assert!(e.contains("bochs") && e.contains("unicorn"), "{e}");
+        if !super::NATIVE_HOST {
+            let e = EngineKind::select(&names(&["native"])).unwrap_err();
+            assert!(e.contains("aarch64"), "{e}");
+        }
+    }
+}

@@ -22,3 +22,19 @@ pub(crate) fn parse_imm(s: &str) -> Option<u64> {
     };
     Some(if neg { v.wrapping_neg() } else { v })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_imm;
+
+    #[test]
+    fn immediates_parse_as_capstone_prints_them() {
+        assert_eq!(parse_imm("#0x1f"), Some(0x1f));
+        assert_eq!(parse_imm(" #31 "), Some(31));
+        assert_eq!(parse_imm("0x10"), Some(0x10));
+        assert_eq!(parse_imm("#-8"), Some(8u64.wrapping_neg()));
+        assert_eq!(parse_imm("#-0x10"), Some(16u64.wrapping_neg()));
+        assert_eq!(parse_imm("x1"), None);
+        assert_eq!(parse_imm("#"), None);
+    }
+}

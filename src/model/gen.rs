@@ -135,7 +135,7 @@ fn anchor(u: &mut Unstructured, p: &Profile, code: u64, helpers: &[Helper]) -> R
 }
 
 /// A helper address aimed at a range edge of a call site among the function's first 16 words
-/// past the prologue (where a site lands is known only once emitted; `report::edges` counts the
+/// past the prologue (where a site lands is known only once emitted; `differential::edges` counts the
 /// edges runs met): for a mid helper `bl`'s last reachable word forward or backward, for a far one
 /// `adrp`'s last reachable page forward or backward; one step inside, exactly on it, or one step
 /// outside. Both stay in their distance class (the class boundaries are 4 MiB inside the reach).
@@ -363,8 +363,14 @@ mod tests {
 
     #[test]
     fn same_seed_same_program_and_text_round_trips() {
-        for prof in ["default", "tiny", "nested", "far64", "cinderx"] {
-            let p = Profile::named(prof).unwrap();
+        for prof in [
+            crate::model::profile::BuiltIn::Default,
+            crate::model::profile::BuiltIn::Tiny,
+            crate::model::profile::BuiltIn::Nested,
+            crate::model::profile::BuiltIn::Far64,
+            crate::model::profile::BuiltIn::Cinderx,
+        ] {
+            let p = prof.profile();
             for seed in 0..200 {
                 let a = from_seed(seed, &p);
                 assert_eq!(a, from_seed(seed, &p));

@@ -43,7 +43,15 @@ pub struct Profile {
 
 /// A built-in profile: one of the files under `src/model/profiles`, compiled in.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, strum::VariantArray, strum::IntoStaticStr, strum::EnumString,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    strum::VariantArray,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
 )]
 pub enum BuiltIn {
     /// `default.profile`.

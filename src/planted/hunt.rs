@@ -1,5 +1,6 @@
 //! Hunting a planted bug: random programs from the bug's profile, the bug's strategy beside a
-//! correct reference, on one engine, until a finding or a budget runs out.
+//! correct reference, on one engine, until a finding or a budget runs out ([`hunt_bug`]); and
+//! [`in_order`], which runs many hunts on several threads and hands their results over in order.
 
 use super::PlantedBug;
 use crate::differential::{run_on, Config, Finding};
@@ -75,8 +76,9 @@ pub fn hunt_bug(
 /// Runs `work` on every item with `jobs` threads (at least one), each taking the next item from
 /// one counter, and hands each result to `emit` in item order as soon as every earlier item's
 /// result has been handed over, so output comes in order while the work does not wait. Returns
-/// the results in item order, or the first error a worker met (the others stop taking items).
-pub fn in_order<T: Sync, R: Clone + Send, E: Send>(
+/// the results in item order, or an error a worker met (after one, no worker takes another
+/// item; when several failed, the error of the lowest-numbered thread).
+pub fn in_order<T: Sync, R: Send, E: Send>(
     items: &[T],
     jobs: usize,
     work: impl Fn(&T) -> Result<R, E> + Sync,
@@ -87,7 +89,11 @@ pub fn in_order<T: Sync, R: Clone + Send, E: Send>(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     // (results emitted so far, each item's result once done, the emitter)
-    let done = Mutex::new((0usize, vec![None; items.len()], emit));
+    let done = Mutex::new((
+        0usize,
+        (0..items.len()).map(|_| None).collect::<Vec<_>>(),
+        emit,
+    ));
     let worker = || -> Result<(), E> {
         while !failed.load(Ordering::SeqCst) {
             let i = next.fetch_add(1, Ordering::SeqCst);

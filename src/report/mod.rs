@@ -1,9 +1,7 @@
 //! Reports: [`measure`] turns runs into exact size and instruction reports, [`thresholds`]
 //! checks the gate's rules against them, and [`render`] writes them as Markdown, JSON and an SVG
-//! chart; [`edges`] counts the range edges a campaign's code met.
+//! chart.
 
-pub mod cputime;
-pub mod edges;
 pub mod measure;
 pub mod render;
 pub mod thresholds;

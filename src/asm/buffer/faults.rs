@@ -9,7 +9,8 @@ pub(crate) struct Faults {
     pub literal_offset_plus_4: bool,
     /// A newly added value is given the previously added value's entry (invariant 2).
     pub stale_dedup: bool,
-    /// No islands are placed, and out-of-range literal offsets are truncated (invariant 2).
+    /// No islands are placed, and out-of-range literal offsets are truncated (invariants 1
+    /// and 2).
     pub skip_islands: bool,
     /// Islands are placed without a branch over them (invariant 3).
     pub island_on_fallthrough: bool,

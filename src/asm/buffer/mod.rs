@@ -56,7 +56,7 @@
 //!    tracked, and the earliest `offset + 1 MiB - 4` decides. `b` reaches the whole function
 //!    (a function is at most 64 MiB, [`crate::layout::MAX_CODE`]).
 //!
-//! The buffer's debug knobs, `Faults`, deliberately break 2, 3, 4 and 5 for the planted bugs
+//! The buffer's debug knobs, `Faults`, deliberately break invariants 1 to 5 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
 //! has none.
 

@@ -108,11 +108,12 @@ pub(crate) fn cmd_planted(
     let lines = a64call::planted::hunt::in_order(
         &hunts,
         jobs,
-        |&(bug, engine)| hunt_line(bug, engine, programs, no_static_check),
-        |(text, _)| {
-            bar.suspend(|| println!("{text}"));
+        |&(bug, engine)| {
+            let line = hunt_line(bug, engine, programs, no_static_check);
             bar.inc(1);
+            line
         },
+        |(text, _)| bar.suspend(|| println!("{text}")),
     )?;
     bar.finish_and_clear();
     let missed = lines.iter().filter(|(_, caught)| !caught).count();

@@ -31,7 +31,7 @@ pub(crate) fn cmd_gen(seed: u64, prof: &Profile, output: Option<&Path>) -> Resul
 /// this process and its children since `cpu0`, or wall time when unknown).
 fn print_throughput(n: u64, start: Instant, cpu0: Option<f64>) {
     let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, a64call::report::cputime::cpu_seconds()) {
+    let cpu = match (cpu0, a64call::differential::cputime::cpu_seconds()) {
         (Some(a), Some(b)) if b > a => b - a,
         _ => wall,
     };
@@ -275,7 +275,7 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
         elf_batch: a.elf_batch,
     };
     let start = Instant::now();
-    let cpu0 = a64call::report::cputime::cpu_seconds();
+    let cpu0 = a64call::differential::cputime::cpu_seconds();
     let bar = match a.iterations {
         Some(it) => crate::progress::counted(it, "programs"),
         None => crate::progress::open_ended("programs"),

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::jitcode::classify::{blr_kind_after, BR_X16, LDR_X16_PC8};
-use crate::oracle::check::decode_word;
+use crate::oracle::check::{decode_word, named_address, pc_relative, PcRel};
 use crate::Named;
 use std::collections::BTreeSet;
 
@@ -52,10 +52,12 @@ fn file_name(m: &Mapping) -> String {
     }
 }
 
-/// Target of a `bl` at `pc`, read from capstone's text (`bl #0x...`).
+/// Target of a `bl` at `pc` ([`pc_relative`]'s one decoder).
 fn bl_target(word: u32, pc: u64) -> Option<u64> {
-    let text = decode_word(word, pc)?;
-    u64::from_str_radix(text.strip_prefix("bl #0x")?, 16).ok()
+    match pc_relative(word)? {
+        PcRel::Branch { link: true, .. } => named_address(word, pc),
+        _ => None,
+    }
 }
 
 /// Kind of a `blr` given the word before it in its block.

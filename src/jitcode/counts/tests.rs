@@ -187,7 +187,7 @@ fn malformed_maps_name_the_line() {
         ),
         (
             "# a64count phase 1 y\nzz-00400000 r-xp 0 0 0\n",
-            "line 2: bad start address `zz`",
+            "line 2: start address `zz` is not a hex number",
         ),
         (
             "# a64count phase 1 y\n00400000-00800000\n",

@@ -31,6 +31,7 @@
 
 use super::reach::{flow, Flow, Read, Walk};
 use crate::jitcode::classify::CallKind;
+use crate::oracle::check::{named_address, pc_relative, PcRel};
 use crate::Named;
 
 /// What kind of site: a call, named as every other a64call report names calls
@@ -180,13 +181,8 @@ fn step(
             )),
             _ => None,
         },
-        _ if w & 0x9F00_0000 == 0x9000_0000 => {
-            let pages = (((w >> 5) & 0x7FFFF) << 2) | ((w >> 29) & 3);
-            let delta = ((u64::from(pages) << 43) as i64 >> 43) << 12;
-            Some((
-                Prov::Adrp,
-                pc.map(|p| (p & !0xFFF).wrapping_add(delta as u64)),
-            ))
+        _ if matches!(pc_relative(w), Some(PcRel::Adrp { .. })) => {
+            Some((Prov::Adrp, pc.and_then(|p| named_address(w, p))))
         }
         _ if w & 0xFF80_0000 == 0x9100_0000 && rn != 31 => {
             let imm = u64::from((w >> 10) & 0xFFF) << (12 * ((w >> 22) & 1));

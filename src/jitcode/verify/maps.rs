@@ -34,7 +34,7 @@ impl Mapping {
 }
 
 fn hex(s: &str, what: &str) -> Result<u64, String> {
-    u64::from_str_radix(s, 16).map_err(|_| format!("bad {what} `{s}`"))
+    u64::from_str_radix(s, 16).map_err(|_| format!("{what} `{s}` is not a hex number"))
 }
 
 /// Parse `/proc/self/maps` text. Every non-empty line must be a mapping ([`parse_line`]).

@@ -152,6 +152,61 @@ mod tests {
         assert_eq!(named_address(Inst::Ret.encode().unwrap(), pc), None);
     }
 
+    /// Every class, from words written out by hand from the Arm ARM encodings (not by a64call's
+    /// encoder): its class, offset, and what `named_address` makes of it.
+    #[test]
+    fn every_class_decodes_from_hand_written_words() {
+        let cases = [
+            (
+                0x17FF_FFFF,
+                PcRel::Branch {
+                    link: false,
+                    offset: -4,
+                },
+            ), // b .-4
+            (
+                0x9400_0002,
+                PcRel::Branch {
+                    link: true,
+                    offset: 8,
+                },
+            ), // bl .+8
+            (
+                0x5400_006E,
+                PcRel::BranchCond {
+                    cond: 14,
+                    offset: 12,
+                },
+            ), // b.al .+12
+            (0x5400_0041, PcRel::BranchCond { cond: 1, offset: 8 }), // b.ne .+8
+            (0xB4FF_FFC0, PcRel::TestBranch { offset: -8 }),         // cbz x0, .-8
+            (0x3718_0081, PcRel::TestBranch { offset: 16 }),         // tbnz w1, #3, .+16
+            (0xD800_0040, PcRel::Literal { offset: 8 }),             // prfm pldl1keep, .+8
+            (0x9800_0023, PcRel::Literal { offset: 4 }),             // ldrsw x3, .+4
+            (0x9C00_0020, PcRel::Literal { offset: 4 }),             // ldr q0, .+4
+            (0x5C00_0021, PcRel::Literal { offset: 4 }),             // ldr d1, .+4
+            (0x1C00_0022, PcRel::Literal { offset: 4 }),             // ldr s2, .+4
+            (0x3000_0022, PcRel::Adr { offset: 5 }),                 // adr x2, .+5
+            (0xF000_0010, PcRel::Adrp { pages: 3 }),                 // adrp x16, immlo 3
+            (
+                0xF080_0010,
+                PcRel::Adrp {
+                    pages: -(1 << 20) + 3,
+                },
+            ), // immhi's sign bit set
+        ];
+        for (w, want) in cases {
+            assert_eq!(pc_relative(w), Some(want), "{w:#010x}");
+        }
+        // adrp's 21-bit immediate 0x100003 is negative: -(1 << 20) + 3 pages from the pc's page.
+        assert_eq!(
+            named_address(0xF080_0010, 0x1_4000_0123),
+            Some(0x1_4000_0000 - (1 << 32) + (3 << 12))
+        );
+        assert_eq!(pc_relative(0xD65F_03C0), None, "ret");
+        assert_eq!(pc_relative(0x9100_0000), None, "add x0, x0, #0");
+    }
+
     #[test]
     fn the_scope_splits_where_the_printed_form_changes() {
         let b8 = Inst::B { offset: 8 }.encode().unwrap();

@@ -4,7 +4,6 @@ use super::*;
 use crate::emit::strategy::{self, StrategyId};
 use crate::emit::{emit, EmitOptions};
 use crate::model::gen::from_seed;
-use crate::model::profile::Profile;
 use crate::Named;
 
 /// Moves of every halfword position and a range of immediates.
@@ -312,8 +311,13 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
 
 #[test]
 fn every_strategy_passes_on_generated_programs() {
-    for prof in ["default", "nested", "far64", "cinderx"] {
-        let p = Profile::named(prof).unwrap();
+    for prof in [
+        crate::model::profile::BuiltIn::Default,
+        crate::model::profile::BuiltIn::Nested,
+        crate::model::profile::BuiltIn::Far64,
+        crate::model::profile::BuiltIn::Cinderx,
+    ] {
+        let p = prof.profile();
         for seed in 0..40 {
             let prog = from_seed(seed, &p);
             for s in strategy::all() {
