@@ -3,8 +3,9 @@
     model_check.py VERIFY.json... [--json OUT]
 
 Each VERIFY.json is `a64call verify --json` of a CinderX code dump of the patched build. The model
-(src/emit/strategy/pool_bl.rs, README "Strategies"): a call whose target `bl` cannot reach is
-`ldr x16, <literal>; blr x16`; the literals form one pool per function, one 8-byte entry per
+(src/emit/strategy/pool_bl.rs, README "Strategies"): a call whose target is guessed far (outside
+_cinderx.so, where the patch's 96 MiB rule puts every target a dump can resolve) is `ldr x16,
+<literal>; blr x16`, and one guessed near that `bl` cannot reach is a stub; the literals form one pool per function, one 8-byte entry per
 distinct target in first-use order, 8-byte aligned, right after the function's code (at most one
 4-byte padding word between), contiguous, no islands; a function whose code and pool are not under
 1 MiB keeps CinderX 2026.11's stubs. A function is judged by its form:

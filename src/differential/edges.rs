@@ -70,8 +70,9 @@ fn edge_name(i: usize) -> String {
 }
 
 /// Which edge of a reach `strategy` judges a call from `at` to `target` by is it on, if any:
-/// `stub+bl` and `pool+bl` decide by `bl`'s, `adrp` by `adrp`'s, and `direct` by `bl`'s and
-/// then, beyond it, by `adrp`'s.
+/// `stub+bl` and `pool+bl` decide by `bl`'s (`pool+bl` only after its near guess, which a
+/// program with an anchor makes first: that edge is the generator's, see `tests/near_guess.rs`),
+/// `adrp` by `adrp`'s, and `direct` by `bl`'s and then, beyond it, by `adrp`'s.
 fn edge_index(strategy: StrategyId, at: u64, target: u64) -> Option<usize> {
     match strategy {
         StrategyId::StubOrBl | StrategyId::PoolOrBl => bl_edge(at, target),

@@ -93,8 +93,10 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
         body.push(g.op(u, 0, 0)?);
     }
     let ret = Val(u.int_in_range(0..=NUM_VALUES - 1)?);
-    // Drawn last, so a profile without anchors makes the programs it made before.
-    let anchor = anchor(u, profile, code_base, &g.helpers)?;
+    // Drawn last, so a profile without anchors makes the programs it made before from the same
+    // bytes (a byte stream that feeds several programs in a row, as the fuzzers' do, shifts after
+    // a program that drew one).
+    let anchor = anchor(u, profile, code_base, &mut g.helpers)?;
     let p = Program {
         code_base,
         helpers: g.helpers,
@@ -106,32 +108,104 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
     Ok(p)
 }
 
-/// The program's anchor ([`Program::anchor`]), drawn by the profile's `anchor` weights: none;
-/// within 16 MiB of the code base; within 16 MiB of a helper; or exactly at a helper's guess
-/// edge ([`NEAR_GUESS_REACH`] from it, one word inside, on it or one word outside, either side).
-fn anchor(u: &mut Unstructured, p: &Profile, code: u64, helpers: &[Helper]) -> Result<Option<u64>> {
+/// The program's anchor ([`Program::anchor`]) and its library, drawn by the profile's `anchor`
+/// weights. The anchor stands for `_cinderx.so`'s code and the near-class helpers for the
+/// functions in it, so those move to within 8 MiB of the anchor (each where it is free): the
+/// patch guesses every one of them near. The library lies 4 to 20 MiB from the code (as CinderX's
+/// code lies about 12 MiB from `_cinderx.so`; every guess right), 130 to 300 MiB from it (code
+/// placed far from the library, 204 MiB was seen: its calls into the library are near guesses
+/// `bl` cannot reach, relaxed to stubs), or near the code with one helper moved exactly to the
+/// 96 MiB guess edge ([`NEAR_GUESS_REACH`]: a word inside, on it, or a word outside, either
+/// side). Far-class helpers stay far, guessed far. Drawn after everything else, so a profile
+/// without anchors makes the programs it made before from the same bytes.
+fn anchor(
+    u: &mut Unstructured,
+    p: &Profile,
+    code: u64,
+    helpers: &mut [Helper],
+) -> Result<Option<u64>> {
     let w = p.anchor.map(u32::from);
     if w[1..].iter().all(|&x| x == 0) {
         return Ok(None);
     }
     let pick = u.int_in_range(0..=w.iter().sum::<u32>() - 1)?;
-    // `at` plus a whole number of words within ±16 MiB (4 Mi words).
-    let near = |u: &mut Unstructured, at: u64| -> Result<i64> {
-        Ok(at as i64 + 4 * i64::from(u.int_in_range(-(4i32 << 20)..=4i32 << 20)?))
-    };
-    let h = helpers[u.int_in_range(0..=helpers.len() - 1)?].addr;
-    let a = if pick < w[0] {
+    if pick < w[0] {
         return Ok(None);
-    } else if pick < w[0] + w[1] {
-        near(u, code)?
-    } else if pick < w[0] + w[1] + w[2] {
-        near(u, h)?
+    }
+    let mib = 1u64 << 20;
+    let (lo, hi) = if pick < w[0] + w[1] + w[2] && pick >= w[0] + w[1] {
+        (130 * mib, 300 * mib)
     } else {
-        let step = i64::from(u.int_in_range(0..=2u8)?) - 1;
-        let edge = NEAR_GUESS_REACH as i64 + 4 * step;
-        h as i64 + if u.arbitrary::<bool>()? { edge } else { -edge }
+        (4 * mib, 20 * mib)
     };
-    Ok(Some(a.clamp(0, layout::USER_MAX as i64 - 4) as u64))
+    let page = layout::HELPER_PAGE;
+    // A page-aligned distance plus 16..=1024 bytes, so a helper at the anchor ± 96 MiB ± 4 still
+    // starts inside its page with room for its code. Above the code the distance counts from the
+    // end of the code's clearance, and the library's 8 MiB are kept clear of the code both ways.
+    let d = u.int_in_range(lo / page..=hi / page)? * page;
+    let base = if u.arbitrary::<bool>()? {
+        code + CODE_CLEARANCE + 8 * mib + d
+    } else {
+        code.saturating_sub(8 * mib + d)
+    };
+    let anchor = base + 4 * u64::from(u.int_in_range(4..=256u16)?);
+    if !(layout::USER_MIN..layout::USER_MAX).contains(&anchor) {
+        return Ok(None);
+    }
+    move_library(u, code, anchor, helpers)?;
+    if pick >= w[0] + w[1] + w[2] {
+        move_to_guess_edge(u, code, anchor, helpers)?;
+    }
+    Ok(Some(anchor))
+}
+
+/// Each near-class helper moved to within 8 MiB of `anchor` (keeping its offset in its page), to
+/// the first free page from a random one; one that finds none stays where it is.
+fn move_library(
+    u: &mut Unstructured,
+    code: u64,
+    anchor: u64,
+    helpers: &mut [Helper],
+) -> Result<()> {
+    let page = layout::HELPER_PAGE;
+    for i in 0..helpers.len() {
+        if Distance::between(code, helpers[i].addr) != Distance::Near {
+            continue;
+        }
+        let others: Vec<Helper> = [&helpers[..i], &helpers[i + 1..]].concat();
+        // From a random one of the 256 pages within 8 MiB of the anchor, the first free one.
+        let first = u.int_in_range(0..=255u64)?;
+        let spot = (0..256u64)
+            .map(|j| ((anchor / page + (first + j) % 256).wrapping_sub(128)) * page)
+            .map(|p| p + helpers[i].addr % page)
+            .find(|&new| new.abs_diff(anchor) <= 8 << 20 && free(new, code, &others));
+        if let Some(new) = spot {
+            helpers[i].addr = new;
+        }
+    }
+    Ok(())
+}
+
+/// One helper moved to `anchor` ± 96 MiB, a word inside, on, or a word outside the guess edge,
+/// where that is free.
+fn move_to_guess_edge(
+    u: &mut Unstructured,
+    code: u64,
+    anchor: u64,
+    helpers: &mut [Helper],
+) -> Result<()> {
+    let i = u.int_in_range(0..=helpers.len() - 1)?;
+    let edge = NEAR_GUESS_REACH as i64 + 4 * (i64::from(u.int_in_range(0..=2u8)?) - 1);
+    let new = if u.arbitrary::<bool>()? {
+        anchor as i64 + edge
+    } else {
+        anchor as i64 - edge
+    };
+    let others: Vec<Helper> = [&helpers[..i], &helpers[i + 1..]].concat();
+    if new > 0 && free(new as u64, code, &others) {
+        helpers[i].addr = new as u64;
+    }
+    Ok(())
 }
 
 /// A helper address aimed at a range edge of a call site among the function's first 16 words

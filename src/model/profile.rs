@@ -31,11 +31,11 @@ pub struct Profile {
     pub max_loop_count: u8,
     /// Weights for helper distance classes: near, mid, far.
     pub distance: (u8, u8, u8),
-    /// Weights for the program's [`crate::model::program::Program::anchor`]: none; near the code
-    /// (within 16 MiB of its base, as CinderX's code lies about 12 MiB from `_cinderx.so`); near a
-    /// helper (within 16 MiB, so a far helper's neighbours are guessed near though `bl` cannot
-    /// reach them: code placed far from its library); at a helper's guess edge (exactly 96 MiB
-    /// from it, one word inside, on it or one word outside).
+    /// Weights for the program's [`crate::model::program::Program::anchor`] and library (the
+    /// near-class helpers, moved within 8 MiB of the anchor): none; the library 4 to 20 MiB from
+    /// the code (as CinderX's code lies about 12 MiB from `_cinderx.so`); 130 to 300 MiB from it
+    /// (its calls guessed near and relaxed to stubs); near the code with one helper exactly at
+    /// the 96 MiB guess edge (a word inside, on it or a word outside). See `model::gen`.
     pub anchor: [u8; 4],
     /// Bytes of randomness [`crate::model::gen::from_seed`] feeds the generator.
     pub seed_bytes: usize,

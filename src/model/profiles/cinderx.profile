@@ -19,8 +19,8 @@ max_block = 6
 max_loop_count = 4
 distance = 1,0,6
 # The literal-pool patch guesses a call near when its target lies within 96 MiB of _cinderx.so
-# (the anchor); the code mostly lands about 12 MiB from it, sometimes far (204 MiB was seen
-# under qemu). So: usually an anchor near the code, sometimes near a helper (a far helper's
-# neighbours guessed near: relaxed to stubs) or exactly at a helper's 96 MiB edge.
+# (the anchor; the near helpers are its functions); the code mostly lands about 12 MiB from it,
+# sometimes far (204 MiB was seen under qemu). So: usually the library near the code, sometimes
+# far from it (its calls relaxed to stubs), or one helper exactly at the 96 MiB edge.
 anchor = 1,5,2,2
 seed_bytes = 16384

@@ -215,7 +215,11 @@ fn parse_anchor(it: &mut Lines) -> Result<Option<u64>, ParseError> {
     match l.split_whitespace().collect::<Vec<_>>()[..] {
         ["anchor", a] => {
             it.pos += 1;
-            parse_u64(ln, a, "the anchor address").map(Some)
+            let a = parse_u64(ln, a, "the anchor address")?;
+            if a >= crate::layout::USER_MAX {
+                return err(ln, format!("anchor {a:#x} outside the user range"));
+            }
+            Ok(Some(a))
         }
         ["anchor", ..] => err(ln, format!("expected `anchor <address>`, found `{l}`")),
         _ => Ok(None),

@@ -82,3 +82,31 @@ fn repeat_expands_and_runs_print_as_repeat() {
     assert!(bad("repeat x: v4 = add v1, v2").contains("repeat count"));
     assert!(bad("repeat 3: v4 = frob v1, v2").contains("line 9"));
 }
+
+/// The optional anchor line round-trips, and a malformed one is an error naming its line.
+#[test]
+fn the_anchor_line_round_trips_and_errors_name_it() {
+    let with = SAMPLE.replace(
+        "code 0x3f0000000000\n",
+        "code 0x3f0000000000\nanchor 0x3f0000c00010\n",
+    );
+    let p = parse(&with).unwrap();
+    assert_eq!(p.anchor, Some(0x3f00_00c0_0010));
+    assert_eq!(parse(&print(&p)).unwrap(), p);
+    assert!(print(&p).contains("\nanchor 0x3f0000c00010\n"));
+    assert_eq!(parse(SAMPLE).unwrap().anchor, None);
+    for (bad, want) in [
+        ("anchor", "expected `anchor <address>`"),
+        ("anchor 1 2", "expected `anchor <address>`"),
+        ("anchor zz", "the anchor address"),
+        ("anchor 0x400000000000", "outside the user range"),
+    ] {
+        let e = parse(&SAMPLE.replace(
+            "code 0x3f0000000000\n",
+            &format!("code 0x3f0000000000\n{bad}\n"),
+        ))
+        .unwrap_err();
+        assert_eq!(e.line, 3, "{bad}: {e}");
+        assert!(e.message.contains(want), "{bad}: {e}");
+    }
+}
