@@ -1,8 +1,8 @@
 //! Every planted bug is caught, and we know by which oracle.
 
+use a64call::differential::hunt::hunt_bug;
 use a64call::differential::Finding;
 use a64call::engine::EngineKind;
-use a64call::planted::hunt::hunt_bug;
 use a64call::planted::PlantedBug;
 use a64call::Named;
 use std::time::Duration;

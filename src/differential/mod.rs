@@ -3,11 +3,13 @@
 //! the fuzz targets, so each of those is a few lines over this. [`campaign`] runs consecutive
 //! seeds under a time budget (`a64call check`); [`repro`] writes a finding's program as a repro
 //! file; [`relocation`] runs position-independent code at a second address; [`edges`] counts
-//! the range edges a campaign's code met; [`cputime`] reads the CPU time engines spend.
+//! the range edges a campaign's code met; [`cputime`] reads the CPU time engines spend; [`hunt`]
+//! hunts each planted bug ([`crate::planted`]) with random programs.
 
 pub mod campaign;
 pub mod cputime;
 pub mod edges;
+pub mod hunt;
 pub mod relocation;
 pub mod repro;
 

@@ -9,7 +9,6 @@
 //! With no bug selected none of this code is used.
 
 mod faulty;
-pub mod hunt;
 
 use crate::asm::buffer::Faults;
 use crate::emit::strategy::{self, Strategy};

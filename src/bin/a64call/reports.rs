@@ -105,7 +105,7 @@ pub(crate) fn cmd_planted(
         .flat_map(|&b| engines.iter().map(move |&e| (b, e)))
         .collect();
     let bar = crate::progress::counted(hunts.len() as u64, "hunts");
-    let lines = a64call::planted::hunt::in_order(
+    let lines = a64call::differential::hunt::in_order(
         &hunts,
         jobs,
         |&(bug, engine)| {
@@ -146,7 +146,8 @@ fn hunt_line(
         ));
     }
     let limit = std::time::Duration::from_secs(300);
-    let h = a64call::planted::hunt::hunt_bug(bug, !no_static_check, engine, 1, programs, limit)?;
+    let h =
+        a64call::differential::hunt::hunt_bug(bug, !no_static_check, engine, 1, programs, limit)?;
     let line = match &h.caught {
         Some((seed, f)) => format!(
             "{name} caught at seed {seed} after {} programs, {:.2} s: {}",

@@ -2,9 +2,9 @@
 //! correct reference, on one engine, until a finding or a budget runs out ([`hunt_bug`]); and
 //! [`in_order`], which runs many hunts on several threads and hands their results over in order.
 
-use super::PlantedBug;
-use crate::differential::{run_on, Config, Finding};
+use super::{run_on, Config, Finding};
 use crate::engine::{EngineError, EngineKind};
+use crate::planted::PlantedBug;
 
 /// The result of hunting one planted bug with random programs.
 #[derive(Debug)]
