@@ -37,6 +37,7 @@ fn target_compare_doctests_pass() {
 #[test]
 fn benchmark_report_doctests_pass() {
     doctest("harness/cinderx/bench_check.py");
+    doctest("harness/cinderx/report.py");
 }
 
 #[test]

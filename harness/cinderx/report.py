@@ -215,6 +215,7 @@ def comparison_section(builds, L):
         for n in ns:
             L.append(f"| {n} | " + " | ".join(str(b["sizes"].get(str(n), "-")) for b in builds) + " |")
         L.append("")
+        L.append(size_effect(builds, ns))
     keys = sorted({k for b in builds for k in b["bench"]})
     if keys:
         L.append("### Emulated wall-clock compared (secondary)\n")
@@ -249,6 +250,33 @@ def comparison_section(builds, L):
                 cells.append(cell)
             L.append(f"| {k[0]} | {k[1]} | " + " | ".join(cells) + " |")
         L.append("")
+
+
+def size_effect(builds, ns):
+    """The size effect in words: bytes per added call site in each build (the slope between the
+    two largest N both builds compiled) and the N at which each later build is smaller or larger
+    than the first.
+
+    >>> b = [{"name": "a", "sizes": {"1": 800, "16": 4664, "32": 8760}},
+    ...      {"name": "b", "sizes": {"1": 784, "16": 4888, "32": 9240}}]
+    >>> print(size_effect(b, [1, 16, 32]))
+    Size effect (static): `a` 256.0 bytes per added call site; `b` 272.0 (+16.0, +6.2 %), smaller than `a` at N = 1; larger than `a` at N = 16, 32.
+    <BLANKLINE>
+    """
+    both = [n for n in ns if all(str(n) in b["sizes"] for b in builds)]
+    if len(both) < 2:
+        return "Size effect: fewer than two sizes compiled by every build.\n"
+    lo, hi = both[-2], both[-1]
+    slope = [(b["sizes"][str(hi)] - b["sizes"][str(lo)]) / (hi - lo) for b in builds]
+    parts = [f"`{builds[0]['name']}` {slope[0]:.1f} bytes per added call site"]
+    for b, s in zip(builds[1:], slope[1:]):
+        cmp = {k: [n for n in both if (b["sizes"][str(n)] > builds[0]["sizes"][str(n)]) - (b["sizes"][str(n)] <
+               builds[0]["sizes"][str(n)]) == k] for k in (-1, 1)}
+        where = "; ".join(f"{w} than `{builds[0]['name']}` at N = {', '.join(map(str, cmp[k]))}"
+                          for k, w in ((-1, "smaller"), (1, "larger")) if cmp[k])
+        parts.append(f"`{b['name']}` {s:.1f} ({s - slope[0]:+.1f}, {100 * (s - slope[0]) / slope[0]:+.1f} %)"
+                     + (f", {where}" if where else ""))
+    return "Size effect (static): " + "; ".join(parts) + ".\n"
 
 
 def findings(builds, thresholds, extras=(), generated_by="ci/cinderx"):
