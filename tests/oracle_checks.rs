@@ -259,3 +259,57 @@ fn loop_counters_in_the_callers_frame() {
         );
     }
 }
+
+/// A finding's text names its kind, the runs (strategy@engine, "(moved)" for relocated code),
+/// the difference, and shows each run's code around the call that differs: the call site, and
+/// for a call through a stub the stub too. The text is what a repro's reader has to go on.
+#[test]
+fn a_finding_names_its_kind_runs_and_the_code_around_the_call() {
+    let (_, r) = correct();
+    let stub = (0..r.outcomes.len())
+        .find(|&i| r.emitted[r.outcomes[i].0].strategy.to_string() == "stub")
+        .expect("the stub strategy ran");
+    let a = r.outcomes[stub].2.clone();
+    let mut b = a.clone();
+    b.calls[2].regs[3] ^= 1;
+    let moved = RunOn::moved(EngineKind::Qemu);
+    let d = compare(
+        &run(&r, stub, UNICORN, &a),
+        &run(&r, stub, moved, &b),
+        false,
+    )
+    .unwrap_err();
+    let text = d.to_string();
+    assert!(
+        text.starts_with("strategy divergence: call 2 to h"),
+        "kind and difference first: {text}"
+    );
+    assert!(
+        text.contains("[stub@unicorn vs stub@qemu (moved)]"),
+        "{text}"
+    );
+    assert!(text.contains("--- stub on unicorn ---\n"), "{text}");
+    assert!(text.contains("--- stub on qemu (moved) ---\n"), "{text}");
+    assert_eq!(text.matches("  ... stub:\n").count(), 2, "{text}");
+    assert!(
+        text.contains("; call #2 -> h"),
+        "the call site, named: {text}"
+    );
+    assert!(
+        text.contains("  ldr x16, #0x") && text.contains("  br x16\n"),
+        "{text}"
+    );
+    // Each block: the site's four words before the call, the call, three after; the stub's
+    // two instructions and its 8-byte literal.
+    let block = text.split("--- stub on unicorn ---\n").nth(1).unwrap();
+    let block = block.split("--- stub on qemu").next().unwrap();
+    let (site, stub) = block.split_once("  ... stub:\n").unwrap();
+    assert_eq!(
+        (site.lines().count(), stub.lines().count()),
+        (8, 4),
+        "{block}"
+    );
+    for kind in [Kind::Invariant, Kind::EngineDisagreement, Kind::WrongResult] {
+        assert!(!kind.label().is_empty() && kind.label() != Kind::StrategyDivergence.label());
+    }
+}

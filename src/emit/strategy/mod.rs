@@ -217,3 +217,22 @@ pub fn reference_beside(other: &dyn Strategy) -> &'static dyn Strategy {
 pub fn all() -> Vec<&'static dyn Strategy> {
     StrategyId::all().iter().map(|s| s.strategy()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SeqKind;
+    use crate::jitcode::classify::CallKind;
+    use crate::Named;
+
+    /// The three shapes the model shares with real JIT code carry the classifier's names, so
+    /// `a64call emit`'s sequence column and `a64call classify`/`verify` read alike; every
+    /// shape has a name of its own.
+    #[test]
+    fn shapes_shared_with_jit_code_carry_the_classifiers_names() {
+        assert_eq!(SeqKind::PoolLoad.name(), CallKind::LdrLiteralBlr.name());
+        assert_eq!(SeqKind::Stub.name(), CallKind::BlStub.name());
+        assert_eq!(SeqKind::MovImm.name(), CallKind::MovImmBlr.name());
+        assert_eq!(SeqKind::DirectBl.name(), "bl");
+        assert_eq!(SeqKind::AdrpAdd.name(), "adrp+add+blr");
+    }
+}
