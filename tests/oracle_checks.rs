@@ -313,3 +313,45 @@ fn a_finding_names_its_kind_runs_and_the_code_around_the_call() {
         assert!(!kind.label().is_empty() && kind.label() != Kind::StrategyDivergence.label());
     }
 }
+
+/// judge compares every strategy with the first: on the first run's engine; on an engine both
+/// ran when the other did not run on the first; and across engines when they share none (an
+/// image the first engine could not run, rerun on Unicorn alone). A difference only the
+/// strategy comparison sees (the final NZCV, which the reference does not judge) is caught in
+/// each case, and reported with the runs compared.
+#[test]
+fn every_strategy_is_compared_with_the_first() {
+    let (p, r) = correct();
+    let expected = evaluate(&p);
+    assert_ne!(r.outcomes[0].0, r.outcomes[1].0, "two strategies");
+    let (s0, s1) = (r.emitted[0].strategy, r.emitted[1].strategy);
+    let a = r.outcomes[0].2.clone();
+    let mut b = r.outcomes[1].2.clone();
+    let pair = [run(&r, 0, UNICORN, &a), run(&r, 1, UNICORN, &b)];
+    judge(&pair, &expected).expect("two correct strategies agree");
+    b.nzcv ^= 1 << 30;
+    let cases: [(Vec<Run>, [(RunOn, RunOn); 1]); 3] = [
+        (
+            vec![run(&r, 0, UNICORN, &a), run(&r, 1, UNICORN, &b)],
+            [(UNICORN, UNICORN)],
+        ),
+        (
+            vec![run(&r, 0, UNICORN, &a), run(&r, 1, OTHER, &b)],
+            [(UNICORN, OTHER)],
+        ),
+        (
+            vec![
+                run(&r, 0, UNICORN, &a),
+                run(&r, 0, OTHER, &a),
+                run(&r, 1, OTHER, &b),
+            ],
+            [(OTHER, OTHER)],
+        ),
+    ];
+    for (runs, [(on0, on1)]) in cases {
+        let d = judge(&runs, &expected).expect_err("NZCV differs between the strategies");
+        assert_eq!(d.kind, Kind::StrategyDivergence, "{d}");
+        assert!(d.what.contains("nzcv ="), "{d}");
+        assert_eq!(d.runs, vec![(s0, on0), (s1, on1)], "{d}");
+    }
+}

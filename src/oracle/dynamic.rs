@@ -361,15 +361,12 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
 
 /// Check every run's invariants, then every strategy's runs against the reference, then every
 /// engine against the first engine for the same strategy, then every strategy against the
-/// first (on the first engine).
+/// first strategy (see [`pair_for`]).
 pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
     for r in runs {
         check_run(r)?;
     }
     judge_against_reference(runs, expected)?;
-    let Some(first_run) = runs.first() else {
-        return Ok(());
-    };
     for r in runs {
         if let Some(first) = runs.iter().find(|x| x.strategy == r.strategy) {
             if first.on != r.on {
@@ -377,13 +374,38 @@ pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
             }
         }
     }
-    for r in runs
-        .iter()
-        .filter(|r| r.on == first_run.on && r.strategy != first_run.strategy)
-    {
-        compare(first_run, r, false)?;
+    let Some(first_run) = runs.first() else {
+        return Ok(());
+    };
+    let mut seen = vec![first_run.strategy];
+    for r in runs {
+        if !seen.contains(&r.strategy) {
+            seen.push(r.strategy);
+            let (a, b) = pair_for(runs, first_run, r.strategy);
+            compare(a, b, false)?;
+        }
     }
     Ok(())
+}
+
+/// The two runs that compare `strategy` with the first run's strategy: both on the first run's
+/// engine if `strategy` ran there; else both on the first engine (in run order) where both ran;
+/// else (an image one engine could not run, rerun on another alone) the first run and
+/// `strategy`'s first run, so no strategy goes uncompared. Engines agree on the same bytes by
+/// then, so which engine is used does not change the verdict, only the names in the report.
+fn pair_for<'r, 'a>(
+    runs: &'r [Run<'a>],
+    first: &'r Run<'a>,
+    strategy: StrategyId,
+) -> (&'r Run<'a>, &'r Run<'a>) {
+    let of = |s: StrategyId| runs.iter().filter(move |x| x.strategy == s);
+    let on_first = of(strategy).find(|x| x.on == first.on);
+    let common =
+        || of(strategy).find_map(|b| of(first.strategy).find(|a| a.on == b.on).map(|a| (a, b)));
+    match on_first {
+        Some(b) => (first, b),
+        None => common().unwrap_or_else(|| (first, of(strategy).next().expect("a run of it"))),
+    }
 }
 
 /// A run against the reference: the first difference and the call it is at.
