@@ -330,14 +330,14 @@ fn every_strategy_is_compared_with_the_first() {
     let pair = [run(&r, 0, UNICORN, &a), run(&r, 1, UNICORN, &b)];
     judge(&pair, &expected).expect("two correct strategies agree");
     b.nzcv ^= 1 << 30;
-    let cases: [(Vec<Run>, [(RunOn, RunOn); 1]); 3] = [
+    let cases: [(Vec<Run>, (RunOn, RunOn)); 3] = [
         (
             vec![run(&r, 0, UNICORN, &a), run(&r, 1, UNICORN, &b)],
-            [(UNICORN, UNICORN)],
+            (UNICORN, UNICORN),
         ),
         (
             vec![run(&r, 0, UNICORN, &a), run(&r, 1, OTHER, &b)],
-            [(UNICORN, OTHER)],
+            (UNICORN, OTHER),
         ),
         (
             vec![
@@ -345,10 +345,10 @@ fn every_strategy_is_compared_with_the_first() {
                 run(&r, 0, OTHER, &a),
                 run(&r, 1, OTHER, &b),
             ],
-            [(OTHER, OTHER)],
+            (OTHER, OTHER),
         ),
     ];
-    for (runs, [(on0, on1)]) in cases {
+    for (runs, (on0, on1)) in cases {
         let d = judge(&runs, &expected).expect_err("NZCV differs between the strategies");
         assert_eq!(d.kind, Kind::StrategyDivergence, "{d}");
         assert!(d.what.contains("nzcv ="), "{d}");
