@@ -309,9 +309,47 @@ fn a_finding_names_its_kind_runs_and_the_code_around_the_call() {
         (8, 4),
         "{block}"
     );
+    // The stub shown is the one the call's `bl` branches to.
+    let bl = site.lines().find(|l| l.contains("; call #2 -> h")).unwrap();
+    let target = bl.split("bl #0x").nth(1).unwrap().split_whitespace().next();
+    let first = stub.lines().next().unwrap().trim_start();
+    assert!(
+        first.starts_with(&format!("0x{:0>12}", target.unwrap())),
+        "stub at the bl's target: {block}"
+    );
     for kind in [Kind::Invariant, Kind::EngineDisagreement, Kind::WrongResult] {
         assert!(!kind.label().is_empty() && kind.label() != Kind::StrategyDivergence.label());
     }
+}
+
+/// A call by a direct `bl` (to the helper, outside the function) has no stub to show.
+#[test]
+fn a_direct_call_shows_no_stub() {
+    let (_, r) = correct();
+    let direct = (0..r.outcomes.len())
+        .find(|&i| r.emitted[r.outcomes[i].0].strategy.to_string() == "direct")
+        .expect("the direct strategy ran");
+    let a = r.outcomes[direct].2.clone();
+    let mut shown = 0;
+    for call in 0..a.calls.len() {
+        let mut b = a.clone();
+        b.calls[call].regs[0] ^= 1;
+        let d = compare(
+            &run(&r, direct, UNICORN, &a),
+            &run(&r, direct, UNICORN, &b),
+            false,
+        )
+        .unwrap_err();
+        let block = d.context.split("--- direct on").nth(1).unwrap();
+        if block
+            .lines()
+            .any(|l| l.contains("; call #") && l.ends_with("(bl)"))
+        {
+            assert!(!block.contains("... stub:"), "{block}");
+            shown += 1;
+        }
+    }
+    assert!(shown > 0, "edge-cases.a64 calls a near helper directly");
 }
 
 /// judge compares every strategy with the first: on the first run's engine; on an engine both
