@@ -79,3 +79,36 @@ fn a_full_call_log_ends_the_run_where_the_reference_says() {
     let r = run_on(&[&p], &cfg, &engines).unwrap();
     assert!(r[0].finding.is_none(), "{:?}", r[0].finding);
 }
+
+/// A run that ends otherwise than the program says is named with both ends: the exit (or the
+/// runaway and its number of calls) and what the program does instead.
+#[test]
+fn a_wrong_end_names_both_ends() {
+    use a64call::engine::Exit;
+    use a64call::oracle::reference::judge_run;
+    let p = regression("const-zero-and-ones.a64");
+    let e = evaluate(&p);
+    let r = run_unicorn(&p, &Config::default()).unwrap();
+    let (i, _, o) = &r.outcomes[0];
+    let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
+    judge_run(&e, o, site).expect("the correct run");
+    let End::Returned(x0) = e.end else {
+        panic!("the program returns")
+    };
+    let mut bad = o.clone();
+    bad.exit = Exit::InvalidInstruction;
+    let (call, what) = judge_run(&e, &bad, site).unwrap_err();
+    assert_eq!(call, Some(1));
+    assert_eq!(
+        what,
+        format!("exit InvalidInstruction where the program returns {x0:#x}")
+    );
+    bad.exit = Exit::Runaway;
+    let (_, what) = judge_run(&e, &bad, site).unwrap_err();
+    assert_eq!(
+        what,
+        format!(
+            "runaway (stopped by the engine's limit after 1 calls) where the program returns {x0:#x}"
+        )
+    );
+}
