@@ -112,3 +112,57 @@ fn a_wrong_end_names_both_ends() {
         )
     );
 }
+
+/// The call log against the reference: a call too many or too few is counted (a run that
+/// returned early says where it ended; a runaway is judged on the calls it made before its
+/// limit, so too few calls there is the runaway itself); an argument register is what "the
+/// program passes", the first register past the helper's arity what "the caller left".
+#[test]
+fn the_call_log_is_judged_call_by_call_and_counted() {
+    use a64call::engine::Exit;
+    use a64call::oracle::reference::judge_run;
+    let p = regression("const-zero-and-ones.a64");
+    let e = evaluate(&p);
+    let r = run_unicorn(&p, &Config::default()).unwrap();
+    let (i, _, o) = &r.outcomes[0];
+    let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
+    let judged = |edit: &dyn Fn(&mut a64call::engine::Outcome)| {
+        let mut bad = o.clone();
+        edit(&mut bad);
+        judge_run(&e, &bad, site).unwrap_err()
+    };
+    let extra = judged(&|b| b.calls.push(b.calls[0].clone()));
+    assert_eq!(
+        extra,
+        (Some(1), "2 helper calls, the program makes 1".into())
+    );
+    let (call, what) = judged(&|b| {
+        b.calls.clear();
+    });
+    assert_eq!(call, Some(0));
+    assert!(
+        what.starts_with(
+            "0 helper calls, the program makes 1 (the run ended early: exit Returned at pc 0x"
+        ),
+        "{what}"
+    );
+    let (_, what) = judged(&|b| {
+        b.calls.clear();
+        b.exit = Exit::Runaway;
+    });
+    assert!(
+        what.starts_with("runaway (stopped by the engine's limit after 0 calls)"),
+        "{what}"
+    );
+    assert_eq!(e.calls[0].arity, 2, "h0 takes two arguments");
+    let (_, what) = judged(&|b| b.calls[0].regs[1] ^= 1);
+    assert!(
+        what.contains("x1 = ") && what.contains("the program passes"),
+        "{what}"
+    );
+    let (_, what) = judged(&|b| b.calls[0].regs[2] ^= 1);
+    assert!(
+        what.contains("x2 = ") && what.contains("the caller left"),
+        "{what}"
+    );
+}
