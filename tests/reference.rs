@@ -131,7 +131,7 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
         edit(&mut bad);
         judge_run(&e, &bad, site).unwrap_err()
     };
-    let extra = judged(&|b| b.calls.push(b.calls[0].clone()));
+    let extra = judged(&|b| b.calls.push(b.calls[0]));
     assert_eq!(
         extra,
         (Some(1), "2 helper calls, the program makes 1".into())
