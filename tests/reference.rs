@@ -166,3 +166,45 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
         "{what}"
     );
 }
+
+/// At a return the reference judges x0, the registers a correct function leaves (x19-x28,
+/// x29, x30) and sp, and every byte of scratch memory, each on its own: a run wrong in just one
+/// of them is reported in its words (a fault every strategy shares shows only here).
+#[test]
+fn the_end_state_is_judged_register_by_register_and_slot_by_slot() {
+    use a64call::oracle::reference::judge_run;
+    let p = regression("const-zero-and-ones.a64");
+    let e = evaluate(&p);
+    let r = run_unicorn(&p, &Config::default()).unwrap();
+    let (i, _, o) = &r.outcomes[0];
+    let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
+    let judged = |edit: &dyn Fn(&mut a64call::engine::Outcome)| {
+        let mut bad = o.clone();
+        edit(&mut bad);
+        judge_run(&e, &bad, site).unwrap_err()
+    };
+    for reg in [0usize, 19, 27, 28, 29, 30] {
+        let (call, what) = judged(&|b| b.regs[reg] ^= 1 << 3);
+        assert_eq!(call, None);
+        assert!(what.starts_with(&format!("x{reg} = ")), "{what}");
+        assert!(what.contains("at return, must be"), "{what}");
+    }
+    let (_, what) = judged(&|b| b.sp -= 16);
+    assert!(
+        what.starts_with("sp = ") && what.contains("at return"),
+        "{what}"
+    );
+    // Slot 7 holds const 0 (`store [7], v1`): one wrong byte in its top half.
+    let (call, what) = judged(&|b| b.scratch[7 * 8 + 5] = 0x40);
+    assert_eq!(call, None);
+    assert_eq!(
+        what,
+        "scratch slot 7 = 0x400000000000, the program leaves 0x0"
+    );
+    let (_, what) = judged(&|b| b.scratch[4095] ^= 1);
+    assert!(what.starts_with("scratch slot 511 = "), "{what}");
+    let (_, what) = judged(&|b| {
+        b.scratch.pop();
+    });
+    assert_eq!(what, "4095 scratch bytes read back");
+}
