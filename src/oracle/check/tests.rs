@@ -364,3 +364,13 @@ fn movn_in_a_call_sequence_is_evaluated() {
     let err = check_site(&with(imm16 ^ 4), &site).unwrap_err();
     assert!(err.message.contains("h0"), "{err}");
 }
+
+/// A failed check names where it is, in the function's bytes, before what is wrong.
+#[test]
+fn a_check_error_names_its_offset() {
+    let e = CheckError {
+        offset: 0x1c,
+        message: "capstone decodes `nop`".into(),
+    };
+    assert_eq!(e.to_string(), "at offset 0x1c: capstone decodes `nop`");
+}
