@@ -361,7 +361,7 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
 
 /// Check every run's invariants, then every strategy's runs against the reference, then every
 /// engine against the first engine for the same strategy, then every strategy against the
-/// first strategy (see [`pair_for`]).
+/// first strategy (on the runs `pair_for` picks).
 pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
     for r in runs {
         check_run(r)?;
