@@ -374,3 +374,33 @@ fn a_check_error_names_its_offset() {
     };
     assert_eq!(e.to_string(), "at offset 0x1c: capstone decodes `nop`");
 }
+
+/// A data slot (a pool word here) must lie in a recorded data range and the bytes there must
+/// be its word: either alone is an error at that word.
+#[test]
+fn a_data_slot_is_recorded_data_holding_its_word() {
+    let p = from_seed(3, &crate::model::profile::BuiltIn::Default.profile());
+    let e = emit(
+        &p,
+        StrategyId::LiteralPool.strategy(),
+        &EmitOptions::default(),
+    )
+    .unwrap();
+    check_encoding(&e).unwrap();
+    let k = e
+        .code
+        .slots
+        .iter()
+        .position(|s| matches!(s, Slot::Data(_)))
+        .expect("a pool word");
+    let at = (4 * k) as u32;
+    let mut unrecorded = e.clone();
+    unrecorded.code.data.retain(|r| !r.contains(&at));
+    let mut rewritten = e.clone();
+    rewritten.code.bytes[4 * k] ^= 1;
+    for broken in [unrecorded, rewritten] {
+        let err = check_encoding(&broken).unwrap_err();
+        assert_eq!(err.offset, at, "{err}");
+        assert_eq!(err.message, "data slot not recorded as data");
+    }
+}
