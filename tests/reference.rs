@@ -85,26 +85,14 @@ fn a_full_call_log_ends_the_run_where_the_reference_says() {
 #[test]
 fn a_wrong_end_names_both_ends() {
     use a64call::engine::Exit;
-    use a64call::oracle::reference::judge_run;
-    let p = regression("const-zero-and-ones.a64");
-    let e = evaluate(&p);
-    let r = run_unicorn(&p, &Config::default()).unwrap();
-    let (i, _, o) = &r.outcomes[0];
-    let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
-    judge_run(&e, o, site).expect("the correct run");
-    let End::Returned(x0) = e.end else {
-        panic!("the program returns")
-    };
-    let mut bad = o.clone();
-    bad.exit = Exit::InvalidInstruction;
-    let (call, what) = judge_run(&e, &bad, site).unwrap_err();
+    let x0 = returned();
+    let (call, what) = judged(|b| b.exit = Exit::InvalidInstruction).unwrap_err();
     assert_eq!(call, Some(1));
     assert_eq!(
         what,
         format!("exit InvalidInstruction where the program returns {x0:#x}")
     );
-    bad.exit = Exit::Runaway;
-    let (_, what) = judge_run(&e, &bad, site).unwrap_err();
+    let (_, what) = judged(|b| b.exit = Exit::Runaway).unwrap_err();
     assert_eq!(
         what,
         format!(
@@ -120,23 +108,14 @@ fn a_wrong_end_names_both_ends() {
 #[test]
 fn the_call_log_is_judged_call_by_call_and_counted() {
     use a64call::engine::Exit;
-    use a64call::oracle::reference::judge_run;
-    let p = regression("const-zero-and-ones.a64");
-    let e = evaluate(&p);
-    let r = run_unicorn(&p, &Config::default()).unwrap();
-    let (i, _, o) = &r.outcomes[0];
-    let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
-    let judged = |edit: &dyn Fn(&mut a64call::engine::Outcome)| {
-        let mut bad = o.clone();
-        edit(&mut bad);
-        judge_run(&e, &bad, site).unwrap_err()
-    };
-    let extra = judged(&|b| b.calls.push(b.calls[0]));
+    let e = evaluate(&regression("const-zero-and-ones.a64"));
+    let err = |edit: &dyn Fn(&mut a64call::engine::Outcome)| judged(edit).unwrap_err();
+    let extra = err(&|b| b.calls.push(b.calls[0]));
     assert_eq!(
         extra,
         (Some(1), "2 helper calls, the program makes 1".into())
     );
-    let (call, what) = judged(&|b| {
+    let (call, what) = err(&|b| {
         b.calls.clear();
     });
     assert_eq!(call, Some(0));
@@ -146,7 +125,7 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
         ),
         "{what}"
     );
-    let (_, what) = judged(&|b| {
+    let (_, what) = err(&|b| {
         b.calls.clear();
         b.exit = Exit::Runaway;
     });
@@ -155,12 +134,12 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
         "{what}"
     );
     assert_eq!(e.calls[0].arity, 2, "h0 takes two arguments");
-    let (_, what) = judged(&|b| b.calls[0].regs[1] ^= 1);
+    let (_, what) = err(&|b| b.calls[0].regs[1] ^= 1);
     assert!(
         what.contains("x1 = ") && what.contains("the program passes"),
         "{what}"
     );
-    let (_, what) = judged(&|b| b.calls[0].regs[2] ^= 1);
+    let (_, what) = err(&|b| b.calls[0].regs[2] ^= 1);
     assert!(
         what.contains("x2 = ") && what.contains("the caller left"),
         "{what}"
@@ -172,39 +151,53 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
 /// of them is reported in its words (a fault every strategy shares shows only here).
 #[test]
 fn the_end_state_is_judged_register_by_register_and_slot_by_slot() {
+    let err = |edit: &dyn Fn(&mut a64call::engine::Outcome)| judged(edit).unwrap_err();
+    for reg in [0usize, 19, 27, 28, 29, 30] {
+        let (call, what) = err(&|b| b.regs[reg] ^= 1 << 3);
+        assert_eq!(call, None);
+        assert!(what.starts_with(&format!("x{reg} = ")), "{what}");
+        assert!(what.contains("at return, must be"), "{what}");
+    }
+    let (_, what) = err(&|b| b.sp -= 16);
+    assert!(
+        what.starts_with("sp = ") && what.contains("at return"),
+        "{what}"
+    );
+    // Slot 7 holds const 0 (`store [7], v1`): one wrong byte in its top half.
+    let (call, what) = err(&|b| b.scratch[7 * 8 + 5] = 0x40);
+    assert_eq!(call, None);
+    assert_eq!(
+        what,
+        "scratch slot 7 = 0x400000000000, the program leaves 0x0"
+    );
+    let (_, what) = err(&|b| b.scratch[4095] ^= 1);
+    assert!(what.starts_with("scratch slot 511 = "), "{what}");
+    let (_, what) = err(&|b| {
+        b.scratch.pop();
+    });
+    assert_eq!(what, "4095 scratch bytes read back");
+}
+
+/// The regression program's correct run (the first strategy on Unicorn), changed by `edit`
+/// and judged against the reference: the first difference and the call it is at. Panics if
+/// the unchanged run is not judged correct.
+fn judged(edit: impl Fn(&mut a64call::engine::Outcome)) -> Result<(), (Option<usize>, String)> {
     use a64call::oracle::reference::judge_run;
     let p = regression("const-zero-and-ones.a64");
     let e = evaluate(&p);
     let r = run_unicorn(&p, &Config::default()).unwrap();
     let (i, _, o) = &r.outcomes[0];
     let site = |ret| r.emitted[*i].site_by_return(ret).map(|s| s.index);
-    let judged = |edit: &dyn Fn(&mut a64call::engine::Outcome)| {
-        let mut bad = o.clone();
-        edit(&mut bad);
-        judge_run(&e, &bad, site).unwrap_err()
-    };
-    for reg in [0usize, 19, 27, 28, 29, 30] {
-        let (call, what) = judged(&|b| b.regs[reg] ^= 1 << 3);
-        assert_eq!(call, None);
-        assert!(what.starts_with(&format!("x{reg} = ")), "{what}");
-        assert!(what.contains("at return, must be"), "{what}");
+    judge_run(&e, o, site).expect("the correct run");
+    let mut bad = o.clone();
+    edit(&mut bad);
+    judge_run(&e, &bad, site)
+}
+
+/// The const-zero-and-ones program's return value, from the reference.
+fn returned() -> u64 {
+    match evaluate(&regression("const-zero-and-ones.a64")).end {
+        End::Returned(x0) => x0,
+        other => panic!("the program returns, not {other:?}"),
     }
-    let (_, what) = judged(&|b| b.sp -= 16);
-    assert!(
-        what.starts_with("sp = ") && what.contains("at return"),
-        "{what}"
-    );
-    // Slot 7 holds const 0 (`store [7], v1`): one wrong byte in its top half.
-    let (call, what) = judged(&|b| b.scratch[7 * 8 + 5] = 0x40);
-    assert_eq!(call, None);
-    assert_eq!(
-        what,
-        "scratch slot 7 = 0x400000000000, the program leaves 0x0"
-    );
-    let (_, what) = judged(&|b| b.scratch[4095] ^= 1);
-    assert!(what.starts_with("scratch slot 511 = "), "{what}");
-    let (_, what) = judged(&|b| {
-        b.scratch.pop();
-    });
-    assert_eq!(what, "4095 scratch bytes read back");
 }

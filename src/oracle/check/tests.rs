@@ -201,13 +201,7 @@ fn capstone_prints_what_render_says_for_every_form() {
 
 #[test]
 fn the_verified_cache_cannot_hide_a_mismatch() {
-    let p = from_seed(3, &crate::model::profile::BuiltIn::Default.profile());
-    let e = emit(
-        &p,
-        StrategyId::LiteralPool.strategy(),
-        &EmitOptions::default(),
-    )
-    .unwrap();
+    let e = pool_code();
     check(&e).unwrap(); // fills the cache with this code's (word, meaning) pairs
     let k = e
         .code
@@ -379,13 +373,7 @@ fn a_check_error_names_its_offset() {
 /// be its word: either alone is an error at that word.
 #[test]
 fn a_data_slot_is_recorded_data_holding_its_word() {
-    let p = from_seed(3, &crate::model::profile::BuiltIn::Default.profile());
-    let e = emit(
-        &p,
-        StrategyId::LiteralPool.strategy(),
-        &EmitOptions::default(),
-    )
-    .unwrap();
+    let e = pool_code();
     check_encoding(&e).unwrap();
     let k = e
         .code
@@ -403,4 +391,15 @@ fn a_data_slot_is_recorded_data_holding_its_word() {
         assert_eq!(err.offset, at, "{err}");
         assert_eq!(err.message, "data slot not recorded as data");
     }
+}
+
+/// Default-profile seed 3 under the literal-pool strategy (calls through pool words).
+fn pool_code() -> crate::emit::Emitted {
+    let p = from_seed(3, &crate::model::profile::BuiltIn::Default.profile());
+    emit(
+        &p,
+        StrategyId::LiteralPool.strategy(),
+        &EmitOptions::default(),
+    )
+    .unwrap()
 }
