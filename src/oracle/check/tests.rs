@@ -403,3 +403,49 @@ fn pool_code() -> crate::emit::Emitted {
     )
     .unwrap()
 }
+
+/// No branch of any kind (`b`, `b.cond`, `bl`) may land in data inside the function.
+#[test]
+fn a_branch_into_a_pool_word_is_an_error() {
+    let e = pool_code();
+    check_layout(&e).unwrap();
+    let data = e.code.data[0].start;
+    let k = e
+        .code
+        .slots
+        .iter()
+        .position(|s| matches!(s, Slot::Inst(Inst::MovReg { .. })))
+        .unwrap();
+    let offset = data as i32 - 4 * k as i32;
+    for inst in [
+        Inst::B { offset },
+        Inst::Bl { offset },
+        Inst::BCond {
+            cond: crate::asm::encode::Cond::Eq,
+            offset,
+        },
+    ] {
+        let mut lied = e.clone();
+        lied.code.slots[k] = Slot::Inst(inst);
+        let err = check_layout(&lied).unwrap_err();
+        assert_eq!(err.offset as usize, 4 * k, "{inst:?}: {err}");
+        assert!(err.message.contains("branch lands in data"), "{err}");
+    }
+}
+
+/// A call sequence whose evaluation reaches a data word inside the code is an error, as one
+/// that runs off the end.
+#[test]
+fn a_call_sequence_reaching_data_is_an_error() {
+    let e = pool_code();
+    let site = e.sites[0];
+    check_site(&e, &site).unwrap();
+    let mut lied = e.clone();
+    lied.code.data.push(site.start + 4..site.start + 8);
+    let err = check_site(&lied, &site).unwrap_err();
+    assert!(
+        err.message
+            .contains("control reaches data or leaves the code"),
+        "{err}"
+    );
+}
