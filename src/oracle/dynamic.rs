@@ -391,8 +391,9 @@ pub fn judge(runs: &[Run], expected: &Expected) -> Result<(), Divergence> {
 /// The two runs that compare `strategy` with the first run's strategy: both on the first run's
 /// engine if `strategy` ran there; else both on the first engine (in run order) where both ran;
 /// else (an image one engine could not run, rerun on another alone) the first run and
-/// `strategy`'s first run, so no strategy goes uncompared. Engines agree on the same bytes by
-/// then, so which engine is used does not change the verdict, only the names in the report.
+/// `strategy`'s first run, so no strategy goes uncompared. In the first two cases the engines
+/// have already agreed on each strategy's bytes, so the engine chosen changes only the names in
+/// the report; in the last a difference may also be the two engines' (the report names both).
 fn pair_for<'r, 'a>(
     runs: &'r [Run<'a>],
     first: &'r Run<'a>,
