@@ -449,3 +449,43 @@ fn a_call_sequence_reaching_data_is_an_error() {
         "{err}"
     );
 }
+
+/// `movn` of a halfword above the lowest (the rest are ones) then `movk` of the lowest builds
+/// the same target: the evaluation shifts `movn`'s halfword into place before inverting.
+#[test]
+fn movn_of_a_high_halfword_is_evaluated() {
+    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
+    let p = crate::model::text::parse(text).unwrap();
+    let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
+    let site = e.sites[0];
+    let at = (site.start / 4) as usize;
+    let (
+        Slot::Inst(Inst::Movz {
+            rd,
+            imm16: h0,
+            hw: 0,
+        }),
+        Slot::Inst(Inst::Movk {
+            imm16: h1, hw: 1, ..
+        }),
+    ) = (e.code.slots[at], e.code.slots[at + 1])
+    else {
+        panic!(
+            "movz-fixed4 starts movz hw0, movk hw1: {:?}",
+            &e.code.slots[at..at + 2]
+        );
+    };
+    assert_ne!(h1, 0, "a halfword a wrong shift would lose");
+    let mut m = e.clone();
+    m.code.slots[at] = Slot::Inst(Inst::Movn {
+        rd,
+        imm16: !h1,
+        hw: 1,
+    });
+    m.code.slots[at + 1] = Slot::Inst(Inst::Movk {
+        rd,
+        imm16: h0,
+        hw: 0,
+    });
+    check_site(&m, &site).expect("movn hw1 + movk hw0, hw2, hw3 build the target");
+}
