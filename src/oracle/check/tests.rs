@@ -334,11 +334,7 @@ fn every_strategy_passes_on_generated_programs() {
 /// still reach the helper; with the halfword off by one, it must not.
 #[test]
 fn movn_in_a_call_sequence_is_evaluated() {
-    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
-    let p = crate::model::text::parse(text).unwrap();
-    let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
-    let site = e.sites[0];
-    let at = (site.start / 4) as usize;
+    let (e, site, at) = fixed4_call();
     let Slot::Inst(Inst::Movz { rd, imm16, hw: 0 }) = e.code.slots[at] else {
         panic!(
             "movz-fixed4 starts with movz of halfword 0: {:?}",
@@ -454,11 +450,7 @@ fn a_call_sequence_reaching_data_is_an_error() {
 /// the same target: the evaluation shifts `movn`'s halfword into place before inverting.
 #[test]
 fn movn_of_a_high_halfword_is_evaluated() {
-    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
-    let p = crate::model::text::parse(text).unwrap();
-    let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
-    let site = e.sites[0];
-    let at = (site.start / 4) as usize;
+    let (e, site, at) = fixed4_call();
     let (
         Slot::Inst(Inst::Movz {
             rd,
@@ -488,4 +480,15 @@ fn movn_of_a_high_halfword_is_evaluated() {
         hw: 0,
     });
     check_site(&m, &site).expect("movn hw1 + movk hw0, hw2, hw3 build the target");
+}
+
+/// One call to a helper at 0x3ffe12340000 under movz-fixed4: the code, its call site and the
+/// slot index of the sequence's first instruction.
+fn fixed4_call() -> (crate::emit::Emitted, crate::emit::CallSite, usize) {
+    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x3ffe12340000 args 0\nbody\n  v1 = call h0()\nret v1\n";
+    let p = crate::model::text::parse(text).unwrap();
+    let e = emit(&p, &strategy::MovzFixed4, &EmitOptions::default()).unwrap();
+    let site = e.sites[0];
+    let at = (site.start / 4) as usize;
+    (e, site, at)
 }
