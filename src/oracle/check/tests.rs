@@ -203,12 +203,7 @@ fn capstone_prints_what_render_says_for_every_form() {
 fn the_verified_cache_cannot_hide_a_mismatch() {
     let e = pool_code();
     check(&e).unwrap(); // fills the cache with this code's (word, meaning) pairs
-    let k = e
-        .code
-        .slots
-        .iter()
-        .position(|s| matches!(s, Slot::Inst(Inst::MovReg { .. })))
-        .unwrap();
+    let k = first_slot(&e, |s| matches!(s, Slot::Inst(Inst::MovReg { .. })));
     let mut lied = e.clone();
     let Slot::Inst(Inst::MovReg { rd, rm }) = lied.code.slots[k] else {
         unreachable!()
@@ -226,12 +221,7 @@ fn the_verified_cache_cannot_hide_a_mismatch() {
     assert!(check_encoding(&flipped).is_err());
     // Pc-relative words are kept too (by proof scope): a lie about a literal load is caught where
     // the truth was proved, and at another address, where the truth still passes.
-    let j = e
-        .code
-        .slots
-        .iter()
-        .position(|s| matches!(s, Slot::Inst(Inst::LdrLit { .. })))
-        .unwrap();
+    let j = first_slot(&e, |s| matches!(s, Slot::Inst(Inst::LdrLit { .. })));
     let Slot::Inst(Inst::LdrLit { rt, offset }) = e.code.slots[j] else {
         unreachable!()
     };
@@ -371,12 +361,7 @@ fn a_check_error_names_its_offset() {
 fn a_data_slot_is_recorded_data_holding_its_word() {
     let e = pool_code();
     check_encoding(&e).unwrap();
-    let k = e
-        .code
-        .slots
-        .iter()
-        .position(|s| matches!(s, Slot::Data(_)))
-        .expect("a pool word");
+    let k = first_slot(&e, |s| matches!(s, Slot::Data(_)));
     let at = (4 * k) as u32;
     let mut unrecorded = e.clone();
     unrecorded.code.data.retain(|r| !r.contains(&at));
@@ -406,12 +391,7 @@ fn a_branch_into_a_pool_word_is_an_error() {
     let e = pool_code();
     check_layout(&e).unwrap();
     let data = e.code.data[0].start;
-    let k = e
-        .code
-        .slots
-        .iter()
-        .position(|s| matches!(s, Slot::Inst(Inst::MovReg { .. })))
-        .unwrap();
+    let k = first_slot(&e, |s| matches!(s, Slot::Inst(Inst::MovReg { .. })));
     let offset = data as i32 - 4 * k as i32;
     for inst in [
         Inst::B { offset },
@@ -491,4 +471,13 @@ fn fixed4_call() -> (crate::emit::Emitted, crate::emit::CallSite, usize) {
     let site = e.sites[0];
     let at = (site.start / 4) as usize;
     (e, site, at)
+}
+
+/// The index of the first slot of `e` that `is` picks (there must be one).
+fn first_slot(e: &crate::emit::Emitted, is: impl Fn(&Slot) -> bool) -> usize {
+    e.code
+        .slots
+        .iter()
+        .position(is)
+        .expect("a slot of that kind")
 }
