@@ -5,6 +5,7 @@
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const FAR: u64 = 0x40_0000; // python3.14's code: far from the function below
 const FUNC: u64 = 0x2a_0000_0000;
@@ -28,11 +29,16 @@ fn report(edit: impl Fn(&mut Value)) -> Value {
 }
 
 fn run(reports: &[Value]) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("a64call-model-check-{}", std::process::id()));
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!(
+        "a64call-model-check-{}-{call}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let mut args = vec![PathBuf::from("harness/cinderx/model_check.py")];
     for (i, r) in reports.iter().enumerate() {
-        let p = dir.join(format!("{i}-{}.json", rand_suffix(r)));
+        let p = dir.join(format!("{i}.json"));
         std::fs::write(&p, r.to_string()).unwrap();
         args.push(p);
     }
@@ -41,18 +47,10 @@ fn run(reports: &[Value]) -> (i32, String) {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("python3 runs");
+    std::fs::remove_dir_all(&dir).unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
-}
-
-/// A file name that differs per report (tests run in parallel in one process).
-fn rand_suffix(r: &Value) -> u64 {
-    r.to_string()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        })
 }
 
 fn site(f: &mut Value, i: usize) -> &mut Value {
