@@ -31,10 +31,8 @@ fn report(edit: impl Fn(&mut Value)) -> Value {
 fn run(reports: &[Value]) -> (i32, String) {
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "a64call-model-check-{}-{call}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("a64call-model-check-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut args = vec![PathBuf::from("harness/cinderx/model_check.py")];
     for (i, r) in reports.iter().enumerate() {

@@ -34,7 +34,7 @@ import sys
 import report_counts  # beside this file
 import report_verify  # beside this file
 from bench_check import NOISY, check_bench, control_differs, noisy_flag, ratio_text, row_stats  # beside this file
-from report_io import load, load_thresholds, read  # beside this file
+from report_io import load, load_thresholds, read, shown_path  # beside this file
 
 
 # ---------------------------------------------------------------- one build
@@ -100,7 +100,7 @@ def build_section(b, thresholds, L):
     v = b["versions"]
     L.append(f"## Build `{b['name']}`\n")
     desc = v.get("build_json") or {}
-    L.append(f"cinderx {v.get('cinderx', '?')} from `{v.get('build_site', '?')}`; "
+    L.append(f"cinderx {v.get('cinderx', '?')} from `{shown_path(v.get('build_site', '?'))}`; "
              + (", ".join(f"{k}: {val}" for k, val in desc.items() if k != "name") or "no build.json") + ". "
              + f"Results in `{b['out']}` ({v.get('date', '?')}, a64call `{v.get('a64call', '?')}`).\n")
     report_counts.counts_section(b["counts"], L)
@@ -167,7 +167,12 @@ def static_against_executed(b, stub_calls):
 def bench_section(b, L):
     v = b["versions"]
     L.append(f"### Benchmarks: emulated wall-clock (secondary; pyperformance, pyperf `{v.get('pyperf_args', '?')}`)\n")
-    L.append("Secondary figures: time under qemu-user on a shared machine, not ARM time; the exact counts above "
+    load = v.get("load_at_start")
+    L.append("Secondary figures: time under qemu-user, not ARM time"
+             + (f" (this machine: {v.get('cpus', '?')} CPUs, load average over 1, 5 and 15 minutes "
+                f"{', '.join(load)} when this build's tier started; other load during the run is not recorded)"
+                if load else "")
+             + "; the exact counts above "
              "are the primary performance figures. A row whose stdev is over "
              f"{NOISY:.0%} of its mean is flagged noisy, "
              "and the flag says in how many of its pyperf runs the first timed value was the largest: where "

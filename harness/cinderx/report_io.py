@@ -1,6 +1,18 @@
 """Reading the tier's result files, for report.py and the scripts beside it: a missing file is a
 default, a malformed JSON file a problem named with its path."""
 import json
+import os
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def shown_path(path):
+    """`path` as the findings print it: relative to the checkout when inside it (so findings
+    committed from one clone name no other clone's directory), else unchanged."""
+    if not isinstance(path, str) or not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path, REPO)
+    return path if rel.startswith("..") else rel
 
 
 def read(path, default=""):

@@ -5,6 +5,7 @@
 "resolved", "violations", "allowed"}}) and verify/exit (its exit status: 0 clean, 1 violations,
 2 bad input)."""
 import os
+from report_io import shown_path  # beside this file
 
 
 def load_verify(out, tag, problems, load):
@@ -54,7 +55,7 @@ def verify_section(v, L):
     known = [s for s in sites if s.get("target") is not None]
     unresolved = [s for s in known if not s.get("entry")]
     L.append(f"`a64call verify` on a code dump of call-heavy functions (`harness/cinderx/capture.py`, "
-             f"`{r.get('dump', '?')}`), independent of the emitter: every literal load reads aligned bytes inside "
+             f"`{shown_path(r.get('dump', '?'))}`), independent of the emitter: every literal load reads aligned bytes inside "
              "its function in words no path reaches, no pool or stub word is reached as code, no path runs off "
              "the end, and every call or branch with a known target lands on the entry of a known function.\n")
     L.append("| what | count |")

@@ -60,7 +60,43 @@ fn bl_target(word: u32, pc: u64) -> Option<u64> {
     }
 }
 
-/// Kind of a `blr` given the word before it in its block.
+/// The word before each instruction of interest. The plugin records it from the instruction's
+/// own block, and qemu ends blocks at page boundaries (and after 512 instructions), so the first
+/// instruction of a block (`prev` is `None`) may still follow a pair partner executed at the end
+/// of the block before: `ldr x16, <literal>` in a page's last word and `blr x16` in the next
+/// page's first. For such an instruction the word is taken from the executed instruction of
+/// interest recorded at the address before it in the same phase, when exactly one word was
+/// recorded there (code rewritten at that address in the phase leaves it unknown).
+struct Prevs {
+    recorded: HashMap<u64, Option<u32>>,
+}
+
+impl Prevs {
+    fn new(insns: &[Insn]) -> Self {
+        let mut recorded: HashMap<u64, Option<u32>> = HashMap::new();
+        for i in insns {
+            recorded
+                .entry(i.vaddr)
+                .and_modify(|w| {
+                    if *w != Some(i.word) {
+                        *w = None
+                    }
+                })
+                .or_insert(Some(i.word));
+        }
+        Prevs { recorded }
+    }
+
+    /// The word before `i`: from its block, else recovered as above.
+    fn of(&self, i: &Insn) -> Option<u32> {
+        i.prev.or_else(|| {
+            let before = i.vaddr.checked_sub(4)?;
+            self.recorded.get(&before).copied().flatten()
+        })
+    }
+}
+
+/// Kind of a `blr` given the word before it.
 fn blr_kind(word: u32, prev: Option<u32>, pc: u64) -> CallKind {
     let reg = decode_word(word, pc).and_then(|t| t.strip_prefix("blr ").map(str::to_string));
     match (reg, prev) {
@@ -72,11 +108,11 @@ fn blr_kind(word: u32, prev: Option<u32>, pc: u64) -> CallKind {
 }
 
 /// Addresses of stubs in JIT code: an executed `ldr x16, [pc+8]` whose next word is an executed
-/// `br x16` in the same block.
-fn stub_addresses(insns: &[Insn], maps: &Maps) -> BTreeSet<u64> {
+/// `br x16` ([`Prevs`]: in the same block or the next).
+fn stub_addresses(insns: &[Insn], prevs: &Prevs, maps: &Maps) -> BTreeSet<u64> {
     let brs: BTreeSet<u64> = insns
         .iter()
-        .filter(|i| i.word == BR_X16 && i.prev == Some(LDR_X16_PC8))
+        .filter(|i| i.word == BR_X16 && prevs.of(i) == Some(LDR_X16_PC8))
         .map(|i| i.vaddr)
         .collect();
     insns
@@ -88,7 +124,7 @@ fn stub_addresses(insns: &[Insn], maps: &Maps) -> BTreeSet<u64> {
 }
 
 /// The call kind of an instruction in JIT code, or `None` when it is not a call.
-fn call_kind(i: &Insn, stubs: &BTreeSet<u64>, maps: &Maps) -> Option<CallKind> {
+fn call_kind(i: &Insn, prevs: &Prevs, stubs: &BTreeSet<u64>, maps: &Maps) -> Option<CallKind> {
     if i.word & BL_MASK == BL_BITS {
         let target = bl_target(i.word, i.vaddr)?;
         Some(if stubs.contains(&target) {
@@ -99,7 +135,7 @@ fn call_kind(i: &Insn, stubs: &BTreeSet<u64>, maps: &Maps) -> Option<CallKind> {
             CallKind::DirectBl
         })
     } else if i.word & BLR_MASK == BLR_BITS {
-        Some(blr_kind(i.word, i.prev, i.vaddr))
+        Some(blr_kind(i.word, prevs.of(i), i.vaddr))
     } else {
         None
     }
@@ -119,7 +155,8 @@ pub fn analyze(phase: &Phase, maps: &Maps) -> PhaseReport {
         *by_region.entry(region).or_insert(0) += n;
         *by_file.entry(file).or_insert(0) += n;
     }
-    let stubs = stub_addresses(&phase.insns, maps);
+    let prevs = Prevs::new(&phase.insns);
+    let stubs = stub_addresses(&phase.insns, &prevs, maps);
     let mut calls: BTreeMap<&'static str, KindCount> = CallKind::COUNTED
         .iter()
         .map(|k| (k.name(), KindCount::default()))
@@ -132,7 +169,7 @@ pub fn analyze(phase: &Phase, maps: &Maps) -> PhaseReport {
             stub_insns += i.execs;
         } else if i.word == BR_X16 && stubs.contains(&i.vaddr.wrapping_sub(4)) {
             stub_insns += i.execs;
-        } else if let Some(kind) = call_kind(i, &stubs, maps) {
+        } else if let Some(kind) = call_kind(i, &prevs, &stubs, maps) {
             let c = calls.entry(kind.name()).or_default();
             c.execs += i.execs;
             if sites.entry(kind.name()).or_default().insert(i.vaddr) {

@@ -14,9 +14,13 @@
 //! [`crate::oracle::check::decode_word`]:
 //! * `bl`: a stub call when its target is a stub (`ldr x16, [pc+8]` followed by `br x16`, both seen
 //!   executed), a direct call when the target lies outside JIT code, else a local call;
-//! * `blr xN`: by the instruction before it in its block, when that writes xN (literal load,
-//!   `mov`/`movk` immediates, `adrp`/`add`, load from memory), else "blr other". The plugin
-//!   records one word before each call, so a relaxed pool load (`adrp xN; ldr xN, [xN, #off];
+//! * `blr xN`: by the instruction before it, when that writes xN (literal load, `mov`/`movk`
+//!   immediates, `adrp`/`add`, load from memory), else "blr other". The plugin records the word
+//!   before each call in its block; for the first instruction of a block (qemu ends blocks at
+//!   page boundaries, so `ldr x16, <literal>; blr x16` can straddle two) it is the word executed
+//!   at the address before, when the phase recorded exactly one there (only `bl`, `blr`, `br`
+//!   and literal loads are recorded, so a `mov`, `adrp` or memory-load pair split that way stays
+//!   "blr other"). One word before each call is known, so a relaxed pool load (`adrp xN; ldr xN, [xN, #off];
 //!   blr xN`, functions over 1 MiB) is counted as a load from memory, and
 //!   `adrp+ldr-literal+blr` is not among the counted kinds ([`CallKind::COUNTED`]).
 //!
@@ -78,7 +82,8 @@ pub struct Insn {
     pub vaddr: u64,
     /// Its 32-bit word.
     pub word: u32,
-    /// The word of the instruction before it in its block (`None`: first of its block).
+    /// The word of the instruction before it in its block (`None`: first of its block; the
+    /// analysis then looks for it in the phase's other records).
     pub prev: Option<u32>,
     /// Executions in the phase.
     pub execs: u64,

@@ -107,6 +107,64 @@ fn a_bl_to_jit_code_that_is_not_a_stub_is_local() {
     assert_eq!(r.stub_execs, 0);
 }
 
+/// A phase where `ldr x16, <literal>` is the last word of a page (JIT+0xFFC) and `blr x16` the
+/// first of the next, so qemu translated them into two blocks; `rewrite` adds a second, different
+/// word executed at JIT+0xFFC in the same phase.
+fn straddling_pair(rewrite: bool) -> String {
+    let (ldr, blr) = (JIT + 0xFFC, JIT + 0x1000);
+    let mut t = format!(
+        "a64count 1\nphase 1 begin\nblock {ldr:x} 1 6\ninsn {ldr:x} {:08x} - 6\n\
+         block {blr:x} 1 6\ninsn {blr:x} {BLR_X16:08x} - 6\n",
+        ldr_x16_literal(0x100)
+    );
+    if rewrite {
+        t += &format!(
+            "block {ldr:x} 1 1\ninsn {ldr:x} {:08x} - 1\n",
+            bl(ldr, 0x40_0100)
+        );
+    }
+    t + &format!("phase 1 end {}\n", if rewrite { 13 } else { 12 })
+}
+
+#[test]
+fn a_call_pair_split_over_two_blocks_is_still_one_call_sequence() {
+    let maps = parse_maps(MAPS).unwrap();
+    let r = analyze(
+        &parse_counts(&straddling_pair(false)).unwrap().phases[0],
+        &maps,
+    );
+    assert_eq!(r.calls["ldr-literal+blr"], KindCount { execs: 6, sites: 1 });
+    assert_eq!(r.calls["blr other"].execs, 0);
+    // Two different words executed before the `blr`: which one loaded x16 is unknown.
+    let r = analyze(
+        &parse_counts(&straddling_pair(true)).unwrap().phases[0],
+        &maps,
+    );
+    assert_eq!(r.calls["ldr-literal+blr"].execs, 0);
+    assert_eq!(r.calls["blr other"], KindCount { execs: 6, sites: 1 });
+}
+
+#[test]
+fn a_stub_split_over_two_blocks_is_still_a_stub() {
+    let (site, stub) = (JIT + 0x10, JIT + 0xFF8);
+    let text = format!(
+        "a64count 1\nphase 1 begin\nblock {site:x} 1 2\ninsn {site:x} {:08x} - 2\n\
+         block {stub:x} 2 2\ninsn {:x} {LDR_X16_PC8:08x} {:08x} 2\n\
+         block {:x} 1 2\ninsn {:x} {BR_X16:08x} - 2\nphase 1 end 8\n",
+        bl(site, stub + 4),
+        stub + 4,
+        0xD503_201F_u32, // nop
+        stub + 8,
+        stub + 8,
+    );
+    let r = analyze(
+        &parse_counts(&text).unwrap().phases[0],
+        &parse_maps(MAPS).unwrap(),
+    );
+    assert_eq!(r.calls["bl->stub"], KindCount { execs: 2, sites: 1 });
+    assert_eq!((r.stub_execs, r.stub_insns), (2, 4));
+}
+
 #[test]
 fn calls_outside_jit_code_are_not_counted() {
     let text = format!(
