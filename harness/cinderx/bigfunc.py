@@ -23,8 +23,13 @@ os.environ.setdefault("CINDERX_JIT_MAX_LIR_BLOCKS", "1000000")
 os.environ.setdefault("CINDERX_JIT_MAX_LIR_INSTRS", "10000000")
 
 import verifiable_dump  # before cinderx: turns on the perf map (a64call verify)
-import cinderx
-import cinderx.jit as jit
+try:
+    import cinderx
+    import cinderx.jit as jit
+except ImportError as e:
+    sys.exit(f"bigfunc.py: cannot import cinderx ({e}): this is a guest script, for the Debian root's "
+             "python3.14 with a CinderX build on its path; ci/cinderx-literal-pool runs it (README, "
+             "\"The literal-pool experiment\")")
 
 ONE_MIB = 1 << 20
 

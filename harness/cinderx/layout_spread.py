@@ -33,19 +33,28 @@ LAYOUT_FIGURES = {"jit": "JIT code", "total": "total"}
 
 
 def layout_spread(ca, cb, job, key, k):
-    """The larger heap-layout spread per iteration of figure k ("jit" or "total") of the two
-    builds, or None when either build's spread was not measured for this phase."""
+    """The heap-layout spread per iteration of figure k ("jit" or "total") of a difference between
+    the two builds: the sum of the builds' own spreads (each build's figure moves by up to its own
+    spread, so their difference moves by up to the sum), or None when either build's spread was
+    not measured for this phase."""
     spreads = []
     for c in (ca, cb):
         figures = ((c.get("layout") or {}).get(job) or {}).get(key)
         if not figures or LAYOUT_FIGURES[k] not in figures:
             return None
         spreads.append(Fraction(str(figures[LAYOUT_FIGURES[k]]["spread"])))
-    return max(spreads)
+    return sum(spreads)
 
 
 def against_layout(delta, spread):
-    """A Δ per iteration judged against the layout spread: "beyond" only when larger."""
+    """A Δ per iteration judged against the layout spread: "beyond" only when larger, with the
+    excess.
+
+    >>> against_layout(-7, Fraction(5)), against_layout(5, Fraction(5)), against_layout(1, None)
+    ('beyond 5.0 (by 2.0)', 'within 5.0', 'not measured')
+    """
     if delta is None or spread is None:
         return "not measured"
-    return f"{'beyond' if abs(delta) > spread else 'within'} {float(spread):,.1f}"
+    excess = abs(Fraction(str(delta))) - spread
+    return (f"beyond {float(spread):,.1f} (by {float(excess):,.1f})" if excess > 0
+            else f"within {float(spread):,.1f}")

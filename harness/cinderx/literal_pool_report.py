@@ -89,8 +89,8 @@ def layouts():
 
 
 def jit_spread(lay, key):
-    """The larger per-iteration spread of JIT-code instructions of the two builds over their heap
-    paddings for benchmark/mode `key` (report_counts.layout_spread), or None when either was not
+    """The per-iteration spread of JIT-code instructions over the heap paddings for benchmark/mode
+    `key`, summed over the two builds (report_counts.layout_spread), or None when either was not
     measured."""
     spread = report_counts.layout_spread({"layout": lay["baseline"]}, {"layout": lay["patched"]}, "bench",
                                          tuple(key.split("/", 1)), "jit")
@@ -105,6 +105,18 @@ def regression(out, L):
     L.append("\nThe checks on `patched` (candidate) against `baseline`:\n")
     L.append("```")
     L.extend(read(f"{out}/regression-patched.txt").rstrip().splitlines())
+    L.append("```\n")
+    failed = [ln for ln in read(f"{out}/regression-baseline.txt").splitlines() if ln.startswith("FAIL")]
+    last = (read(f"{out}/regression-baseline.txt").rstrip().splitlines() or ["no output"])[-1]
+    L.append(f"The same checks on `baseline` as the candidate: `{last}`. The checks it failed, by kind "
+             f"(the first of each; all are in `{out}/regression-baseline.txt`):\n")
+    L.append("```")
+    seen = {}
+    for ln in failed:
+        kind = ln.split(":", 1)[-1].split("(")[0].strip()
+        kind = " ".join(w for w in kind.split() if not w.replace(",", "").isdigit())
+        seen.setdefault(kind, [ln, 0])[1] += 1
+    L.extend(f"{first}   [{n} of this kind]" if n > 1 else first for first, n in seen.values())
     L.append("```\n")
 
 
@@ -172,7 +184,8 @@ def residuals(out, phases, lay, L):
         per_it = (saved - pool) / its if its else None
         spread = jit_spread(lay, key)
         judged = ("not measured" if spread is None or per_it is None else
-                  f"{spread:,.1f}: residual {'within' if abs(per_it) <= spread else '**beyond**'}")
+                  f"{spread:,.1f}: residual within" if abs(per_it) <= spread else
+                  f"{spread:,.1f}: residual **beyond** (by {abs(per_it) - spread:,.1f})")
         # A stub runs `ldr x16, [pc+8]; br x16`; the counter counts executions of the stub's first
         # instruction (stub_execs) and of both (stub_insns), so its `br`s are the difference.
         brs = stub_brs(braw) - stub_brs(praw)
@@ -193,10 +206,42 @@ def residuals(out, phases, lay, L):
              "the two runs (the pool's and the remaining stubs' calls against the baseline's stub calls, every "
              "other kind equal). The layout spread is the largest minus the smallest JIT-code instructions per "
              "iteration over the heap paddings each build was counted under in this run (`ci/cinderx --layout`), "
-             "the larger of the two builds: a residual within it is what moving the heap alone does to one build "
+             "summed over the two builds (each build's figure moves by up to its own spread, so their difference "
+             "by up to the sum): a residual within it is what moving the heap alone can do "
              "(CinderX's LIR backend iterates hash sets keyed by heap pointers, so a function can get another "
              "block order or register choice), not a per-call figure; a residual beyond it is a difference in the "
              f"code run that layout does not explain. A phase during which the JIT compiled is not clean. {exact}\n")
+
+
+def capture_sizes(L):
+    """Per function of `harness/cinderx/capture.py`'s dump, both builds side by side (each build's
+    `a64call verify --json`, target/cinderx/BUILD/verify/verify.json): compiled size in bytes and
+    the call sites of each kind."""
+    reports = {b: load_json(f"target/cinderx/{b}/verify/verify.json") for b in ("baseline", "patched")}
+    if not all(reports.values()):
+        missing = ", ".join(b for b, r in reports.items() if not r)
+        L.append(f"No readable verify report for {missing}.\n")
+        return
+    funcs = {b: {f["name"]: f for f in r.get("functions", [])} for b, r in reports.items()}
+    names = [n for n in funcs["baseline"] if n in funcs["patched"]]
+    kinds = sorted({k for b in funcs.values() for f in b.values() for k in f.get("calls", {})})
+    L.append("Sizes are each function's bytes in the dump (code, pool, constants and asmjit's stubs); call sites "
+             "are static (emitted, not executed), by the kind `a64call verify` resolves, baseline → patched. "
+             "These are the call-heavy functions of `harness/cinderx/capture.py`, JIT-compiled under each build "
+             "in this run.\n")
+    L.append("| function | bytes | Δ bytes | " + " | ".join(f"`{k}` sites" for k in kinds) + " |")
+    L.append("|---|---:|---:|" + "---:|" * len(kinds))
+    tb = tp = 0
+    for n in names:
+        fb, fp = funcs["baseline"][n], funcs["patched"][n]
+        tb, tp = tb + fb["size"], tp + fp["size"]
+        cells = [f"{fb.get('calls', {}).get(k, 0)} → {fp.get('calls', {}).get(k, 0)}" for k in kinds]
+        L.append(f"| `{n}` | {fb['size']:,} → {fp['size']:,} | {fp['size'] - fb['size']:+,} | " + " | ".join(cells) + " |")
+    only = sorted(set(funcs["baseline"]) ^ set(funcs["patched"]))
+    pct = f" ({100 * (tp - tb) / tb:+.2f} %)" if tb else ""
+    L.append("")
+    L.append(f"In all, {tb:,} → {tp:,} bytes{pct} over {len(names)} functions"
+             + (f"; in one build only (not compared): {', '.join(only)}" if only else "") + ".\n")
 
 
 ABOUT_3 = (2.5, 3.5)  # % : a JIT-code drop in this band is "about 3%"
@@ -259,7 +304,9 @@ def about_3(jit_pct):
 
 def expectation_verdict(rows):
     """The sentences that confirm or refute the expectation, from the rows."""
-    yes = [r["key"] for r in rows if about_3(r["jit"]) == "about 3%"]
+    yes = [f"{r['key']} (JIT code {r['share']:.1f} % of all instructions)"
+           for r in rows if about_3(r["jit"]) == "about 3%"]
+    little = [r["key"] for r in rows if r["share"] < 1]
     more = [r["key"] for r in rows if about_3(r["jit"]) == "more"]
     less = [r["key"] for r in rows if about_3(r["jit"]) == "less"]
     dense = [r["density"] for r in rows if about_3(r["jit"]) != "less"]
@@ -282,7 +329,11 @@ def expectation_verdict(rows):
             "unconditional `br` goes); the counter does not count taken branches, but it counts the stubs' `br`s, "
             f"and those that no longer run equal the pool calls in {exact_br} of {len(one_br)} phases. All "
             f"instructions executed changed by {tlo:+.3f} % to {thi:+.3f} % (JIT code is part of them; the "
-            f"per-mapping figures are in the counts tables above). {mixed_with_layout(rows)}{divergences()}\n")
+            f"per-mapping figures are in the counts tables above)."
+            + (f" In {', '.join(little)} JIT code ran under 1 % of all instructions (jit-list mode compiles "
+               "little of these benchmarks), so there a JIT-code Δ % says little about the benchmark."
+               if little else "")
+            + f" {mixed_with_layout(rows)}{divergences()}\n")
 
 
 def mixed_with_layout(rows):
@@ -296,7 +347,8 @@ def mixed_with_layout(rows):
     ...                          {"key": "b/autojit", "residual": 4.0, "spread_abs": 1}]))
     ... # doctest: +NORMALIZE_WHITESPACE
     In 2 of 2 phases the instructions saved differ from the pool calls (a/jitlist -3.0 per iteration
-    (within its layout spread of 3.0); b/autojit +4.0 per iteration (beyond its layout spread of 1.0)):
+    (within its layout spread of 3.0); b/autojit +4.0 per iteration (beyond its layout spread of 1.0 by
+    3.0)):
     that part of each measured Δ is a change of the code run that the pool calls do not explain (a
     residual within the layout spread is what heap layout alone does to a build), negligible where
     the predicted and measured Δ % agree to two decimals.
@@ -307,7 +359,8 @@ def mixed_with_layout(rows):
     def one(r):
         sp = r["spread_abs"]
         judged = ("no layout spread measured" if sp is None else
-                  f"{'within' if abs(r['residual']) <= sp else 'beyond'} its layout spread of {sp:,.1f}")
+                  f"within its layout spread of {sp:,.1f}" if abs(r["residual"]) <= sp else
+                  f"beyond its layout spread of {sp:,.1f} by {abs(r['residual']) - sp:,.1f}")
         return f"{r['key']} {r['residual']:+,.1f} per iteration ({judged})"
     return (f"In {len(mixed)} of {len(rows)} phases the instructions saved differ from the pool calls ("
             + "; ".join(one(r) for r in mixed) + "): that part of each measured Δ is a change of the code run "
@@ -350,8 +403,11 @@ def aarch64_commands(L):
              "# on the aarch64 host, from a clone at the same commit\n"
              "harness/cinderx/setup\n"
              "mkdir -p .cache/cinderx/builds && tar -xzf cinderx-builds.tgz -C .cache/cinderx/builds\n"
-             "ci/cinderx --wheel baseline,patched --benchmarks richards,deltablue,nbody\n"
-             "# or pyperf directly, one benchmark in autojit mode, then compared:\n"
+             "ci/cinderx --wheel baseline,patched --benchmarks richards,deltablue,nbody --verify\n"
+             "# (--verify also reports where the JIT code lay from _cinderx.so there, and so which near guesses held)\n"
+             "# or pyperf directly, one benchmark in autojit mode, then compared. .cache/cinderx/jitmode holds\n"
+             "# harness/cinderx/sitecustomize.py: with A64CALL_CINDERX=1 every process, pyperf's workers\n"
+             "# included, imports cinderx, which then reads the CINDERX_JIT_* settings\n"
              "for b in baseline patched; do\n"
              "  PYTHONPATH=$PWD/.cache/cinderx/builds/$b/site:$PWD/.cache/cinderx/deps:$PWD/.cache/cinderx/jitmode \\\n"
              "  A64CALL_CINDERX=1 CINDERX_JIT_AUTO=1 CINDERX_JIT_BACKGROUND_COMPILE=0 \\\n"
@@ -391,6 +447,8 @@ def main():
     L.append("### Regression test (`harness/cinderx/test_literal_pool.py`)\n")
     regression(out, L)
     phases, lay = bench_phases(), layouts()
+    L.append("### Compiled sizes and call sequences of call-heavy functions (static)\n")
+    capture_sizes(L)
     L.append("### Benchmarks: instructions saved against the far calls moved to the pool\n")
     residuals(out, phases, lay, L)
     L.append("### Expected and measured\n")

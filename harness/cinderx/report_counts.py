@@ -339,8 +339,9 @@ def comparison(builds, L):
              "Δ = other − first (3 decimals), Δ % relative to the first; the last column is the exact integer "
              "difference over the whole phase (same iteration count). The last column judges each Δ against "
              "the heap-layout spread (`ci/cinderx --layout`, `harness/cinderx/count-layout`): the largest minus "
-             "the smallest per-iteration value over the heap paddings each build was counted under, the larger "
-             "of the two builds. A measured spread, not a proven bound: a Δ within it is not distinguishable "
+             "the smallest per-iteration value over the heap paddings each build was counted under, summed over "
+             "the two builds (each build's figure moves by up to its own spread, so their difference by up to "
+             "the sum). A measured spread, not a proven bound: a Δ within it is not distinguishable "
              "from a change of heap layout, one beyond it is a difference of the code run; \"not measured\" "
              "where either build has no layout run. Taken branches are not counted by the "
              "plugin, so no figure here says anything about them. Instructions, not time.\n")

@@ -20,8 +20,9 @@ pub(crate) struct VerifyArgs {
     #[arg(long = "elf", value_name = "ELF")]
     elfs: Vec<String>,
     /// Report violations of this rule as allowed instead of failing (e.g.
-    /// constant-misaligned for CinderX 2026.11's unaligned constant pool).
-    #[arg(long)]
+    /// constant-misaligned for CinderX 2026.11's unaligned constant pool); repeatable.
+    #[arg(long, value_name = "RULE",
+          value_parser = clap::builder::PossibleValuesParser::new(a64call::jitcode::verify::RULES))]
     allow: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
