@@ -47,14 +47,11 @@ def layout_spread(ca, cb, job, key, k):
 
 
 def against_layout(delta, spread):
-    """A Δ per iteration judged against the layout spread: "beyond" only when larger, with the
-    excess.
+    """A Δ per iteration judged against the layout spread: "beyond" only when larger.
 
     >>> against_layout(-7, Fraction(5)), against_layout(5, Fraction(5)), against_layout(1, None)
-    ('beyond 5.0 (by 2.0)', 'within 5.0', 'not measured')
+    ('beyond 5.0', 'within 5.0', 'not measured')
     """
     if delta is None or spread is None:
         return "not measured"
-    excess = abs(Fraction(str(delta))) - spread
-    return (f"beyond {float(spread):,.1f} (by {float(excess):,.1f})" if excess > 0
-            else f"within {float(spread):,.1f}")
+    return f"{'beyond' if abs(Fraction(str(delta))) > spread else 'within'} {float(spread):,.1f}"
