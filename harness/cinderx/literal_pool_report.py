@@ -97,6 +97,23 @@ def jit_spread(lay, key):
     return None if spread is None else float(spread)
 
 
+def residual_by_pad(lay, key):
+    """"PAD B: residual" per heap padding both builds were counted at (their layout runs), the
+    residual there being the baseline's JIT-code instructions minus the patched build's minus the
+    patched build's far calls (pool and stub), per iteration; None when either build has no layout
+    run for `key`."""
+    bench, mode = key.split("/", 1)
+    figs = []
+    for b in ("baseline", "patched"):
+        f = ((lay.get(b) or {}).get("bench") or {}).get((bench, mode))
+        if not f or "JIT code" not in f or "far calls" not in f:
+            return None
+        figs.append(dict(zip(lay[b]["pads"], zip(f["JIT code"]["values"], f["far calls"]["values"]))))
+    base, pat = figs
+    return "; ".join(f"{pad:,} B: {base[pad][0] - pat[pad][0] - pat[pad][1]:+,.1f}"
+                     for pad in sorted(set(base) & set(pat)))
+
+
 def regression(out, L):
     for build, want in (("patched", "0"), ("baseline", "1")):
         code = read(f"{out}/regression-{build}.exit").strip() or "not run"
@@ -173,8 +190,9 @@ def residuals(out, phases, lay, L):
         return
     L.append("| benchmark/mode | far calls through stubs (baseline) | through the pool (patched) | through stubs "
              "(patched) | same calls executed | JIT-code instructions saved | saved − pool calls | per iteration | "
-             "layout spread per iteration (JIT code) | stub `br`s removed | clean |")
-    L.append("|---|---:|---:|---:|---|---:|---:|---:|---|---:|---|")
+             "layout spread per iteration (JIT code) | per iteration at each heap padding | stub `br`s removed | "
+             "clean |")
+    L.append("|---|---:|---:|---:|---|---:|---:|---:|---|---|---:|---|")
     for key, b, p, braw, praw in phases:
         far, pool, left = braw["calls bl->stub"], praw["calls ldr-literal+blr"], praw["calls bl->stub"]
         saved = braw["jit"] - praw["jit"]
@@ -189,8 +207,9 @@ def residuals(out, phases, lay, L):
         # A stub runs `ldr x16, [pc+8]; br x16`; the counter counts executions of the stub's first
         # instruction (stub_execs) and of both (stub_insns), so its `br`s are the difference.
         brs = stub_brs(braw) - stub_brs(praw)
+        by_pad = (residual_by_pad(lay, key) if left == 0 else None) or "-"
         L.append(f"| {key} | {far:,} | {pool:,} | {left:,} | {same} | {saved:,} | {saved - pool:+,} | "
-                 f"{'-' if per_it is None else f'{per_it:+,.1f}'} | {judged} | {brs:,} | {clean} |")
+                 f"{'-' if per_it is None else f'{per_it:+,.1f}'} | {judged} | {by_pad} | {brs:,} | {clean} |")
     L.append("")
     exact = ("The call-site test above is exact: there the saving is exactly one instruction per far call "
              "(the regression test passed)." if regression_passed(out) else
@@ -210,7 +229,10 @@ def residuals(out, phases, lay, L):
              "by up to the sum): a residual within it is what moving the heap alone can do "
              "(CinderX's LIR backend iterates hash sets keyed by heap pointers, so a function can get another "
              "block order or register choice), not a per-call figure; a residual beyond it is a difference in the "
-             f"code run that layout does not explain. A phase during which the JIT compiled is not clean. {exact}\n")
+             f"code run that layout does not explain. \"At each heap padding\": the residual from the layout runs, "
+             "both builds counted at the same padding (the first is this run's), where the patched build made no "
+             "stub calls: a residual that is large at one padding only is that layout's code, not the pool's. "
+             f"A phase during which the JIT compiled is not clean. {exact}\n")
 
 
 def capture_sizes(L):
@@ -350,8 +372,9 @@ def mixed_with_layout(rows):
     (within its layout spread of 3.0); b/autojit +4.0 per iteration (beyond its layout spread of 1.0 by
     3.0)):
     that part of each measured Δ is a change of the code run that the pool calls do not explain (a
-    residual within the layout spread is what heap layout alone does to a build), negligible where
-    the predicted and measured Δ % agree to two decimals.
+    residual within the layout spread is what heap layout alone can do to the two builds; the
+    residual at each heap padding is in the table above), negligible where the predicted and
+    measured Δ % agree to two decimals.
     """
     mixed = [r for r in rows if r["residual"] is not None and r["residual"] != 0]
     if not mixed:
@@ -365,7 +388,8 @@ def mixed_with_layout(rows):
     return (f"In {len(mixed)} of {len(rows)} phases the instructions saved differ from the pool calls ("
             + "; ".join(one(r) for r in mixed) + "): that part of each measured Δ is a change of the code run "
             "that the pool calls do not explain (a residual within the layout spread is what heap layout alone "
-            "does to a build), negligible where the predicted and measured Δ % agree to two decimals. ")
+            "can do to the two builds; the residual at each heap padding is in the table above), negligible "
+            "where the predicted and measured Δ % agree to two decimals. ")
 
 
 def divergences():

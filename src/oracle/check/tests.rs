@@ -481,3 +481,41 @@ fn first_slot(e: &crate::emit::Emitted, is: impl Fn(&Slot) -> bool) -> usize {
         .position(is)
         .expect("a slot of that kind")
 }
+
+/// A literal load must read inside the function: one that reads before its first byte is
+/// outside it (not merely "not data"), and one that reads the aligned code at offset 0 is inside
+/// it but not pool or stub data.
+#[test]
+fn a_literal_before_the_function_is_outside_it() {
+    let e = pool_code();
+    let site = *e
+        .sites
+        .iter()
+        .find(|s| s.choice.kind == strategy::SeqKind::PoolLoad)
+        .expect("a pool load");
+    check_site(&e, &site).unwrap();
+    let k = (site.start / 4) as usize;
+    let Slot::Inst(Inst::LdrLit { rt, .. }) = e.code.slots[k] else {
+        unreachable!("a pool load starts with its literal load")
+    };
+    let message = |lit: i32| {
+        let mut lied = e.clone();
+        let load = Inst::LdrLit {
+            rt,
+            offset: lit - site.start as i32,
+        };
+        lied.code.slots[k] = Slot::Inst(load);
+        lied.code.bytes[4 * k..4 * k + 4].copy_from_slice(&load.encode().unwrap().to_le_bytes());
+        check_site(&lied, &site).unwrap_err().message
+    };
+    let m = message(-8);
+    assert!(
+        m.contains("literal at offset 0xfffffffffffffff8 is outside the function"),
+        "{m}"
+    );
+    let m = message(0);
+    assert!(
+        m.contains("literal at offset 0x0 is not pool or stub data"),
+        "{m}"
+    );
+}
