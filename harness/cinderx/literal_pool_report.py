@@ -352,8 +352,8 @@ def expectation_verdict(rows):
             f"and those that no longer run equal the pool calls in {exact_br} of {len(one_br)} phases. All "
             f"instructions executed changed by {tlo:+.3f} % to {thi:+.3f} % (JIT code is part of them; the "
             f"per-mapping figures are in the counts tables above)."
-            + (f" In {', '.join(little)} JIT code ran under 1 % of all instructions (jit-list mode compiles "
-               "little of these benchmarks), so there a JIT-code Δ % says little about the benchmark."
+            + (f" In {', '.join(little)} JIT code ran under 1 % of all instructions"
+               ", so there a JIT-code Δ % says little about the benchmark."
                if little else "")
             + f" {mixed_with_layout(rows)}{divergences()}\n")
 
@@ -428,7 +428,7 @@ def aarch64_commands(L):
              "harness/cinderx/setup\n"
              "mkdir -p .cache/cinderx/builds && tar -xzf cinderx-builds.tgz -C .cache/cinderx/builds\n"
              "ci/cinderx --wheel baseline,patched --benchmarks richards,deltablue,nbody --verify\n"
-             "# (--verify also reports where the JIT code lay from _cinderx.so there, and so which near guesses held)\n"
+             "# (--verify: the verify tables, where a wrong near guess shows as a bl->stub site in the patched build)\n"
              "# or pyperf directly, one benchmark in autojit mode, then compared. .cache/cinderx/jitmode holds\n"
              "# harness/cinderx/sitecustomize.py: with A64CALL_CINDERX=1 every process, pyperf's workers\n"
              "# included, imports cinderx, which then reads the CINDERX_JIT_* settings\n"
