@@ -518,4 +518,39 @@ fn a_literal_before_the_function_is_outside_it() {
         m.contains("literal at offset 0x0 is not pool or stub data"),
         "{m}"
     );
+    let end = (e.code.bytes.len() as i32 + 7) & !7;
+    let m = message(end);
+    assert!(
+        m.contains(&format!(
+            "literal at offset {end:#x} is outside the function"
+        )),
+        "{m}"
+    );
+}
+
+/// Both words of a literal must be data: a literal whose second word is not is an error.
+#[test]
+fn a_literal_half_outside_data_is_an_error() {
+    let e = pool_code();
+    let site = *e
+        .sites
+        .iter()
+        .find(|s| s.choice.kind == strategy::SeqKind::PoolLoad)
+        .expect("a pool load");
+    let k = (site.start / 4) as usize;
+    let Slot::Inst(Inst::LdrLit { offset, .. }) = e.code.slots[k] else {
+        unreachable!("a pool load starts with its literal load")
+    };
+    let lit = (site.start as i32 + offset) as u32;
+    let mut lied = e.clone();
+    lied.code.data = e
+        .code
+        .data
+        .iter()
+        .flat_map(|r| [r.start..r.end.min(lit + 4), r.start.max(lit + 8)..r.end])
+        .filter(|r| !r.is_empty())
+        .collect();
+    assert!(lied.code.is_data(lit) && !lied.code.is_data(lit + 4));
+    let m = check_site(&lied, &site).unwrap_err().message;
+    assert!(m.contains("is not pool or stub data"), "{m}");
 }
