@@ -263,7 +263,7 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
         start: load.start - 4,
         ..*load
     };
-    let tamper = |pages: i32, imm12: u16| {
+    let tamper_in = |e: &crate::emit::Emitted, pages: i32, imm12: u16| {
         let mut t = e.clone();
         t.code.slots[k - 1] = Slot::Inst(Inst::Adrp { rd: 16, pages });
         t.code.slots[k] = Slot::Inst(Inst::LdrImm {
@@ -279,7 +279,27 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
         }
         check_site(&t, &site)
     };
+    let tamper = |pages: i32, imm12: u16| tamper_in(&e, pages, imm12);
+    // The (pages, imm12) of an `adrp; ldr [x, #imm12 * 8]` from the site that reads `addr`.
+    let reading = |addr: u64| {
+        let pages = ((addr >> 12) as i64 - (adrp_pc >> 12) as i64) as i32;
+        (pages, ((addr & 0xFFF) / 8) as u16)
+    };
     tamper(pages, imm12).unwrap();
+    // 8 bytes before the function's first byte (its offset wraps below zero).
+    let (p, i) = reading(e.code.base - 8);
+    let m = tamper(p, i).unwrap_err().message;
+    assert!(m.contains("outside the function"), "{m}");
+    // An aligned quad whose second word lies past the end of a function 4 bytes longer than a
+    // multiple of 8.
+    let mut odd = e.clone();
+    if odd.code.bytes.len() % 8 == 0 {
+        odd.code.slots.push(Slot::Data(0));
+        odd.code.bytes.extend_from_slice(&[0; 4]);
+    }
+    let (p, i) = reading(odd.code.base + odd.code.bytes.len() as u64 - 4);
+    let m = tamper_in(&odd, p, i).unwrap_err().message;
+    assert!(m.contains("outside the function"), "{m}");
     // The 8 bytes before the entry are padding, another entry or code; a page further is
     // past the function's end.
     let m = tamper(pages, imm12.wrapping_sub(1) & 0xFFF)
