@@ -293,7 +293,7 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     // An aligned quad whose second word lies past the end of a function 4 bytes longer than a
     // multiple of 8.
     let mut odd = e.clone();
-    if odd.code.bytes.len() % 8 == 0 {
+    if odd.code.bytes.len().is_multiple_of(8) {
         odd.code.slots.push(Slot::Data(0));
         odd.code.bytes.extend_from_slice(&[0; 4]);
     }
