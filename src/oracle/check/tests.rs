@@ -297,6 +297,17 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
         odd.code.slots.push(Slot::Data(0));
         odd.code.bytes.extend_from_slice(&[0; 4]);
     }
+    // The function's last 8 bytes, a pool entry, are inside it (loading another helper's
+    // literal is a wrong target, not an out-of-function load).
+    let last = e.code.bytes.len() as u32 - 8;
+    assert!(
+        e.code.pool.iter().any(|r| r.contains(&last)),
+        "pool+bl ends with its pool"
+    );
+    let (p, i) = reading(e.code.base + u64::from(last));
+    if let Err(err) = tamper(p, i) {
+        assert!(!err.message.contains("outside the function"), "{err}");
+    }
     let (p, i) = reading(odd.code.base + odd.code.bytes.len() as u64 - 4);
     let m = tamper_in(&odd, p, i).unwrap_err().message;
     assert!(m.contains("outside the function"), "{m}");
