@@ -9,7 +9,7 @@ finer step than a call site, to place the code size exactly), force-compiles it,
 (or interpreted, when the JIT refuses it) and compares with the interpreter's result, and dumps
 the JIT's code with `_cinderx.dump_elf(OUT.elf)`. Prints one JSON object (`over_1_mib`: compiled
 size over 1 MiB, so a literal pool after the code is beyond `ldr` literal range of the first call
-sites); exits 1 if the results differ."""
+sites); exits 1 if the results differ, 2 when it cannot run (no cinderx to import)."""
 import json
 import math
 import os
@@ -27,9 +27,10 @@ try:
     import cinderx
     import cinderx.jit as jit
 except ImportError as e:
-    sys.exit(f"bigfunc.py: cannot import cinderx ({e}): this is a guest script, for the Debian root's "
-             "python3.14 with a CinderX build on its path; ci/cinderx-literal-pool runs it (README, "
-             "\"The literal-pool experiment\")")
+    print(f"bigfunc.py: cannot import cinderx ({e}): this is a guest script, for the Debian root's "
+          "python3.14 with a CinderX build on its path; ci/cinderx-literal-pool runs it (README, "
+          "\"The literal-pool experiment\")", file=sys.stderr)
+    sys.exit(2)
 
 ONE_MIB = 1 << 20
 

@@ -125,6 +125,9 @@ def regression(out, L):
     L.append("```\n")
     failed = [ln for ln in read(f"{out}/regression-baseline.txt").splitlines() if ln.startswith("FAIL")]
     last = (read(f"{out}/regression-baseline.txt").rstrip().splitlines() or ["no output"])[-1]
+    if not failed:
+        L.append(f"The same checks on `baseline` as the candidate failed none (its last line: `{last}`).\n")
+        return
     L.append(f"The same checks on `baseline` as the candidate: `{last}`. The checks it failed, by kind "
              f"(the first of each; all are in `{out}/regression-baseline.txt`):\n")
     L.append("```")
@@ -259,7 +262,8 @@ def capture_sizes(L):
         tb, tp = tb + fb["size"], tp + fp["size"]
         cells = [f"{fb.get('calls', {}).get(k, 0)} → {fp.get('calls', {}).get(k, 0)}" for k in kinds]
         L.append(f"| `{n}` | {fb['size']:,} → {fp['size']:,} | {fp['size'] - fb['size']:+,} | " + " | ".join(cells) + " |")
-    only = sorted(set(funcs["baseline"]) ^ set(funcs["patched"]))
+    only = [f"{n} ({b} only)" for b, other in (("baseline", "patched"), ("patched", "baseline"))
+            for n in sorted(set(funcs[b]) - set(funcs[other]))]
     pct = f" ({100 * (tp - tb) / tb:+.2f} %)" if tb else ""
     L.append("")
     L.append(f"In all, {tb:,} → {tp:,} bytes{pct} over {len(names)} functions"

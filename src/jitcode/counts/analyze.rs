@@ -65,14 +65,17 @@ fn bl_target(word: u32, pc: u64) -> Option<u64> {
 /// instruction of a block (`prev` is `None`) may still follow a pair partner executed at the end
 /// of the block before: `ldr x16, <literal>` in a page's last word and `blr x16` in the next
 /// page's first. For such an instruction the word is taken from the executed instruction of
-/// interest recorded at the address before it in the same phase, when exactly one word was
-/// recorded there (code rewritten at that address in the phase leaves it unknown).
+/// interest recorded at the address before it in the same phase, when an executed block of the
+/// phase ends right where the instruction starts (control can have run on into it) and exactly
+/// one word was recorded there (another recorded word at that address, code rewritten in the
+/// phase, leaves it unknown).
 struct Prevs {
     recorded: HashMap<u64, Option<u32>>,
+    block_ends: BTreeSet<u64>,
 }
 
 impl Prevs {
-    fn new(insns: &[Insn]) -> Self {
+    fn new(insns: &[Insn], blocks: &[Block]) -> Self {
         let mut recorded: HashMap<u64, Option<u32>> = HashMap::new();
         for i in insns {
             recorded
@@ -84,12 +87,22 @@ impl Prevs {
                 })
                 .or_insert(Some(i.word));
         }
-        Prevs { recorded }
+        let block_ends = blocks
+            .iter()
+            .map(|b| b.vaddr.wrapping_add(4 * b.insns))
+            .collect();
+        Prevs {
+            recorded,
+            block_ends,
+        }
     }
 
     /// The word before `i`: from its block, else recovered as above.
     fn of(&self, i: &Insn) -> Option<u32> {
         i.prev.or_else(|| {
+            if !self.block_ends.contains(&i.vaddr) {
+                return None;
+            }
             let before = i.vaddr.checked_sub(4)?;
             self.recorded.get(&before).copied().flatten()
         })
@@ -155,7 +168,7 @@ pub fn analyze(phase: &Phase, maps: &Maps) -> PhaseReport {
         *by_region.entry(region).or_insert(0) += n;
         *by_file.entry(file).or_insert(0) += n;
     }
-    let prevs = Prevs::new(&phase.insns);
+    let prevs = Prevs::new(&phase.insns, &phase.blocks);
     let stubs = stub_addresses(&phase.insns, &prevs, maps);
     let mut calls: BTreeMap<&'static str, KindCount> = CallKind::COUNTED
         .iter()

@@ -142,6 +142,15 @@ fn a_call_pair_split_over_two_blocks_is_still_one_call_sequence() {
     );
     assert_eq!(r.calls["ldr-literal+blr"].execs, 0);
     assert_eq!(r.calls["blr other"], KindCount { execs: 6, sites: 1 });
+    // The `ldr`'s block runs on past the `blr` (a branch lands on the `blr`): not a pair.
+    let reached = straddling_pair(false)
+        .replace(
+            &format!("block {:x} 1 6", JIT + 0xFFC),
+            &format!("block {:x} 2 6", JIT + 0xFFC),
+        )
+        .replace("phase 1 end 12", "phase 1 end 18");
+    let r = analyze(&parse_counts(&reached).unwrap().phases[0], &maps);
+    assert_eq!(r.calls["ldr-literal+blr"].execs, 0);
 }
 
 #[test]
