@@ -170,8 +170,9 @@ def bench_section(b, L):
     load = v.get("load_at_start")
     L.append("Secondary figures: time under qemu-user, not ARM time"
              + (f" (this machine: {v.get('cpus', '?')} CPUs, load average over 1, 5 and 15 minutes "
-                f"{', '.join(load)} when this build's tier started, which includes this run's own earlier steps; "
-                "other load during the run is not recorded)"
+                f"{', '.join(load)} when this build's tier started: decaying averages, so they include the "
+                "minutes before it, this run's earlier steps and whatever ran before them; other load during "
+                "the run is not recorded)"
                 if load else "")
              + "; the exact counts above "
              "are the primary performance figures. A row whose stdev is over "
