@@ -513,19 +513,25 @@ fn first_slot(e: &crate::emit::Emitted, is: impl Fn(&Slot) -> bool) -> usize {
         .expect("a slot of that kind")
 }
 
-/// A literal load must read inside the function: one that reads before its first byte is
-/// outside it (not merely "not data"), and one that reads the aligned code at offset 0 is inside
-/// it but not pool or stub data.
-#[test]
-fn a_literal_before_the_function_is_outside_it() {
+/// `pool_code()`, its first pool-load call site and the index of that site's literal load.
+fn pool_load() -> (crate::emit::Emitted, crate::emit::CallSite, usize) {
     let e = pool_code();
     let site = *e
         .sites
         .iter()
         .find(|s| s.choice.kind == strategy::SeqKind::PoolLoad)
         .expect("a pool load");
-    check_site(&e, &site).unwrap();
     let k = (site.start / 4) as usize;
+    (e, site, k)
+}
+
+/// A literal load must read inside the function: one that reads before its first byte is
+/// outside it (not merely "not data"), and one that reads the aligned code at offset 0 is inside
+/// it but not pool or stub data.
+#[test]
+fn a_literal_before_the_function_is_outside_it() {
+    let (e, site, k) = pool_load();
+    check_site(&e, &site).unwrap();
     let Slot::Inst(Inst::LdrLit { rt, .. }) = e.code.slots[k] else {
         unreachable!("a pool load starts with its literal load")
     };
@@ -562,13 +568,7 @@ fn a_literal_before_the_function_is_outside_it() {
 /// Both words of a literal must be data: a literal whose second word is not is an error.
 #[test]
 fn a_literal_half_outside_data_is_an_error() {
-    let e = pool_code();
-    let site = *e
-        .sites
-        .iter()
-        .find(|s| s.choice.kind == strategy::SeqKind::PoolLoad)
-        .expect("a pool load");
-    let k = (site.start / 4) as usize;
+    let (e, site, k) = pool_load();
     let Slot::Inst(Inst::LdrLit { offset, .. }) = e.code.slots[k] else {
         unreachable!("a pool load starts with its literal load")
     };
