@@ -286,6 +286,16 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
         (pages, ((addr & 0xFFF) / 8) as u16)
     };
     tamper(pages, imm12).unwrap();
+    // The same load where the pool is recorded as ending at that entry: it is not an entry.
+    let at = (lit - e.code.base) as u32;
+    let mut cut = e.clone();
+    for r in &mut cut.code.pool {
+        if r.contains(&at) {
+            r.end = at;
+        }
+    }
+    let m = tamper_in(&cut, pages, imm12).unwrap_err().message;
+    assert!(m.contains("not an entry of the literal pool"), "{m}");
     // 8 bytes before the function's first byte (its offset wraps below zero).
     let (p, i) = reading(e.code.base - 8);
     let m = tamper(p, i).unwrap_err().message;
