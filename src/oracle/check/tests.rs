@@ -595,3 +595,17 @@ fn a_literal_half_outside_data_is_an_error() {
     let m = check_site(&lied, &site).unwrap_err().message;
     assert!(m.contains("is not pool or stub data"), "{m}");
 }
+
+/// The link register must hold the end of the sequence: a site recorded as ending one
+/// instruction later than its `blr` returns is an error.
+#[test]
+fn a_return_address_short_of_the_sequence_end_is_an_error() {
+    let (e, site, _) = pool_load();
+    check_site(&e, &site).unwrap();
+    let longer = crate::emit::CallSite {
+        ret: site.ret + 4,
+        ..site
+    };
+    let m = check_site(&e, &longer).unwrap_err().message;
+    assert!(m.contains("not to the end of the sequence"), "{m}");
+}
