@@ -609,3 +609,12 @@ fn a_return_address_short_of_the_sequence_end_is_an_error() {
     let m = check_site(&e, &longer).unwrap_err().message;
     assert!(m.contains("not to the end of the sequence"), "{m}");
 }
+
+/// decode_word's text cache holds only words that print the same at every pc: a branch decoded
+/// at two pcs names two targets.
+#[test]
+fn a_pc_relative_word_is_decoded_at_its_own_pc() {
+    let b8 = Inst::B { offset: 8 }.encode().unwrap();
+    assert_eq!(decode_word(b8, 0x1000).as_deref(), Some("b #0x1008"));
+    assert_eq!(decode_word(b8, 0x2000).as_deref(), Some("b #0x2008"));
+}
