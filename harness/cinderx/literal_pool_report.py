@@ -123,8 +123,9 @@ def regression(out, L):
     L.append("```")
     L.extend(read(f"{out}/regression-patched.txt").rstrip().splitlines())
     L.append("```\n")
-    failed = [ln for ln in read(f"{out}/regression-baseline.txt").splitlines() if ln.startswith("FAIL")]
-    last = (read(f"{out}/regression-baseline.txt").rstrip().splitlines() or ["no output"])[-1]
+    lines = read(f"{out}/regression-baseline.txt").rstrip().splitlines()
+    failed = [ln for ln in lines if ln.startswith("FAIL")]
+    last = (lines or ["no output"])[-1]
     if not failed:
         L.append(f"The same checks on `baseline` as the candidate failed none (its last line: `{last}`).\n")
         return

@@ -257,8 +257,12 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     };
     let lit = (e.code.base + u64::from(load.start)).wrapping_add(offset as i64 as u64);
     let adrp_pc = e.code.base + u64::from(load.start) - 4;
-    let pages = ((lit >> 12) as i64 - (adrp_pc >> 12) as i64) as i32;
-    let imm12 = ((lit & 0xFFF) / 8) as u16;
+    // The (pages, imm12) of an `adrp; ldr [x, #imm12 * 8]` from the site that reads `addr`.
+    let reading = |addr: u64| {
+        let pages = ((addr >> 12) as i64 - (adrp_pc >> 12) as i64) as i32;
+        (pages, ((addr & 0xFFF) / 8) as u16)
+    };
+    let (pages, imm12) = reading(lit);
     let site = CallSite {
         start: load.start - 4,
         ..*load
@@ -280,11 +284,6 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
         check_site(&t, &site)
     };
     let tamper = |pages: i32, imm12: u16| tamper_in(&e, pages, imm12);
-    // The (pages, imm12) of an `adrp; ldr [x, #imm12 * 8]` from the site that reads `addr`.
-    let reading = |addr: u64| {
-        let pages = ((addr >> 12) as i64 - (adrp_pc >> 12) as i64) as i32;
-        (pages, ((addr & 0xFFF) / 8) as u16)
-    };
     tamper(pages, imm12).unwrap();
     // The same load where the pool is recorded as ending at that entry: it is not an entry.
     let at = (lit - e.code.base) as u32;
@@ -300,13 +299,6 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     let (p, i) = reading(e.code.base - 8);
     let m = tamper(p, i).unwrap_err().message;
     assert!(m.contains("outside the function"), "{m}");
-    // An aligned quad whose second word lies past the end of a function 4 bytes longer than a
-    // multiple of 8.
-    let mut odd = e.clone();
-    if odd.code.bytes.len().is_multiple_of(8) {
-        odd.code.slots.push(Slot::Data(0));
-        odd.code.bytes.extend_from_slice(&[0; 4]);
-    }
     // The function's last 8 bytes, a pool entry, are inside it (loading another helper's
     // literal is a wrong target, not an out-of-function load).
     let last = e.code.bytes.len() as u32 - 8;
@@ -317,6 +309,13 @@ fn an_adrp_ldr_load_must_read_a_pool_entry() {
     let (p, i) = reading(e.code.base + u64::from(last));
     if let Err(err) = tamper(p, i) {
         assert!(!err.message.contains("outside the function"), "{err}");
+    }
+    // An aligned quad whose second word lies past the end of a function 4 bytes longer than a
+    // multiple of 8.
+    let mut odd = e.clone();
+    if odd.code.bytes.len().is_multiple_of(8) {
+        odd.code.slots.push(Slot::Data(0));
+        odd.code.bytes.extend_from_slice(&[0; 4]);
     }
     let (p, i) = reading(odd.code.base + odd.code.bytes.len() as u64 - 4);
     let m = tamper_in(&odd, p, i).unwrap_err().message;
