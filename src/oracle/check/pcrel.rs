@@ -213,5 +213,19 @@ mod tests {
         assert_eq!(proof_scope(b8, 0), 2, "#8");
         assert_eq!(proof_scope(b8, 4), 1, "#0xc");
         assert_eq!(proof_scope(Inst::Ret.encode().unwrap(), 0), 0);
+        // At every address around the boundary the scope follows the form capstone prints: a
+        // `b .-0x40` at 0x40 past each address from 0 to 16 (9 is the last decimal one; the pc
+        // need not be aligned for either side's arithmetic).
+        let back = Inst::B { offset: -0x40 }.encode().unwrap();
+        for target in 0..=16u64 {
+            let text = crate::oracle::check::decode_word(back, target + 0x40).unwrap();
+            let hex = text.contains("#0x");
+            assert_eq!(
+                proof_scope(back, target + 0x40),
+                if hex { 1 } else { 2 },
+                "{text}"
+            );
+            assert_eq!(hex, target > 9, "{text}");
+        }
     }
 }
