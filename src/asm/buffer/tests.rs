@@ -235,6 +235,31 @@ fn a_forward_b_cond_in_range_needs_no_veneer() {
 }
 
 #[test]
+fn a_backward_b_cond_reaches_exactly_1_mib_back_and_no_further() {
+    // `pad` nops, then a b.cond back to the first: 1 MiB back is the last reachable offset.
+    let emit = |pad: u32| {
+        let mut b = CodeBuffer::new(0x1000_0000);
+        let top = b.new_label();
+        b.bind(top);
+        nops(&mut b, pad);
+        let at = b.offset();
+        b.branch_cond(crate::asm::encode::Cond::Ne, top);
+        b.push(Inst::Ret);
+        (at, b.finish().unwrap())
+    };
+    let (at, f) = emit(1 << 18);
+    assert_eq!(f.sizes.veneers, 0);
+    assert_eq!(
+        f.slots[(at / 4) as usize],
+        Slot::Inst(Inst::BCond {
+            cond: crate::asm::encode::Cond::Ne,
+            offset: -(1 << 20)
+        })
+    );
+    assert_eq!(emit((1 << 18) + 1).1.sizes.veneers, 1);
+}
+
+#[test]
 fn a_backward_b_cond_past_1_mib_is_inverted_over_a_b() {
     let mut b = CodeBuffer::new(0x1000_0000);
     let top = b.new_label();
