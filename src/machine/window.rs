@@ -8,8 +8,8 @@
 //! * the code at the window's [`Window::code_base`];
 //! * each helper whose id is below [`BANK_IDS`] (unless the generator aims it at a range edge or
 //!   moves it near the program's anchor) at its slot in one of the window's three **helper
-//!   banks**, one per distance class ([`Distance`]): near (16 to 100 MiB from the code), mid
-//!   (140 MiB to 3.8 GiB) and far (beyond 4 GiB, with addresses whose halfwords are 0x0000,
+//!   banks**, one per distance class ([`Distance`]): near (below the code, or above its 16 MiB
+//!   clearance, by up to 84 MiB), mid (140 MiB to 3.8 GiB either way) and far (beyond 4 GiB, with addresses whose halfwords are 0x0000,
 //!   0xffff or mixed, so `movz`/`movn`/`movk` sequences of every shape occur).
 //!
 //! A bank holds a routine for every (id, arity) below ([`BANK_IDS`], [`BANK_ARITIES`]), each in
@@ -50,8 +50,10 @@ pub const BANK_ARITIES: usize = MAX_ARGS + 1;
 pub const SLOT_BYTES: u64 = HELPER_MAX_BYTES;
 /// Bytes of one bank (63 KiB: it fits the interpreter's kept-segment size).
 pub const BANK_BYTES: u64 = (BANK_IDS * BANK_ARITIES) as u64 * SLOT_BYTES;
+/// A bank and its low-bit offset (under 1 KiB) fit one 64 KiB page.
+const _: () = assert!(BANK_BYTES + 1024 <= HELPER_PAGE);
 /// Consecutive seeds that share a window under [`crate::model::gen::from_seed`].
-pub const SEEDS_PER_WINDOW: u64 = 64;
+pub const SEEDS_PER_WINDOW: u64 = 16;
 
 /// The distance classes, in the order of a window's banks.
 pub const CLASSES: [Distance; 3] = [Distance::Near, Distance::Mid, Distance::Far];
@@ -103,17 +105,21 @@ impl Window {
         let code = self.code_base();
         let mib = 1u64 << 20;
         let page = HELPER_PAGE;
-        // Low bits: a word offset in the first 1 KiB of the page, so slots' low bits vary.
+        // Low bits: a word offset in the first 1 KiB of the page, so slots' low bits vary
+        // (and a bank, 63 KiB, stays inside its 64 KiB page).
         let low = self.pick(1) % 256 * 4;
         let up = |k: u64| self.pick(k) & 1 == 0;
         let pages = |k: u64, lo: u64, hi: u64| (lo + self.pick(k) % (hi - lo)) / page * page;
         let base = match class {
             Distance::Near => {
-                let d = pages(2, 0, 84 * mib);
+                // A bit length drawn first (16 to 27 bits), so short and long distances are
+                // equally common: with one bank per window, a uniform draw would rarely be short.
+                let bits = 16 + self.pick(6) % 12;
+                let d = pages(2, 1 << (bits - 1), (1 << bits).min(84 * mib));
                 if up(3) {
                     code + CODE_CLEARANCE + d
                 } else {
-                    code - d - 2 * page
+                    code - d - page
                 }
             }
             Distance::Mid => {
@@ -131,30 +137,36 @@ impl Window {
         base + low
     }
 
-    /// The far bank: halfwords 2 and 1 each 0x0000, all ones or mixed (as `movz`, `movn` and
-    /// `movk` sequences need), the first of a few such candidates that is far from the code.
+    /// The far bank, the first of a few candidates that is far from the code and in the user
+    /// range. Half the windows draw its halfwords 2 and 1, each 0x0000, all ones or mixed (as
+    /// `movz`, `movn` and `movk` sequences need); the other half its distance from the code,
+    /// whose bit length (33 to 45) is drawn first so near-4 GiB and TiB distances are equally
+    /// common.
     fn far_base(self, low: u64) -> u64 {
-        let top = (USER_MAX >> 32) - 1;
+        let code = self.code_base();
+        let by_shape = self.pick(7) & 1 == 0;
         (0..16u64)
             .map(|k| {
                 let r = self.pick(8 + k);
-                let hw2 = match r % 4 {
-                    0 => 0,
-                    1 => top,
-                    _ => (r >> 8) % top,
-                };
-                let hw1 = match (r >> 2) % 4 {
-                    0 => 0,
-                    1 => 0xFFFF,
-                    _ => (r >> 32) % 0x1_0000,
-                };
-                (hw2 << 32 | hw1 << 16) + low
+                if by_shape {
+                    far_by_shape(r) + low
+                } else {
+                    let bits = 33 + r % 13;
+                    let d = ((1 << (bits - 1)) + (r >> 8) % (1 << (bits - 1))) / HELPER_PAGE
+                        * HELPER_PAGE;
+                    let a = if r >> 4 & 1 == 0 {
+                        code.wrapping_add(d)
+                    } else {
+                        code.wrapping_sub(d)
+                    };
+                    a.wrapping_add(low)
+                }
             })
             .find(|&a| {
                 a >= USER_MIN
-                    && a + 2 * HELPER_PAGE <= USER_MAX
-                    && Distance::between(self.code_base(), a) == Distance::Far
-                    && Distance::between(self.code_base(), a + BANK_BYTES) == Distance::Far
+                    && a / HELPER_PAGE * HELPER_PAGE + HELPER_PAGE <= USER_MAX
+                    && Distance::between(code, a) == Distance::Far
+                    && Distance::between(code, a + BANK_BYTES) == Distance::Far
             })
             .expect("a far candidate among 16 (the code lies in one 16 GiB slice of 64 TiB)")
     }
@@ -223,6 +235,23 @@ impl Window {
             bytes: bytes.into(),
         }
     }
+}
+
+/// An address (low halfword zero) whose halfwords 2 and 1 are each 0x0000, all ones or mixed,
+/// from the random word `r`.
+fn far_by_shape(r: u64) -> u64 {
+    let top = (USER_MAX >> 32) - 1;
+    let hw2 = match r % 4 {
+        0 => 0,
+        1 => top,
+        _ => (r >> 8) % top,
+    };
+    let hw1 = match (r >> 2) % 4 {
+        0 => 0,
+        1 => 0xFFFF,
+        _ => (r >> 32) % 0x1_0000,
+    };
+    hw2 << 32 | hw1 << 16
 }
 
 #[cfg(test)]
