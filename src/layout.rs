@@ -7,7 +7,8 @@
 //! 0x0020_0000  scratch buffer (4 KiB), its base passed in x0
 //! 0x0021_0000  call-log control block: [cursor, limit]
 //! 0x0100_0000  call log (16 MiB), one LOG_ENTRY_BYTES record per helper call
-//! 0x1000_0000 .. 2^46  code and helpers (chosen per program)
+//! 0x1000_0000 .. 2^46  code and helpers: a window's code base and helper banks for generated
+//!                      programs (crate::machine::window), anywhere for a program file
 //! ```
 //! Everything the harness owns sits below [`USER_MIN`], so a program's code and helpers never
 //! collide with it. Programs stay below 2^46: a qemu-user guest shares the x86-64 host's 47-bit

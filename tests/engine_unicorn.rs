@@ -142,7 +142,7 @@ impl WithX9 for Image {
         let mut b = pre;
         b.extend_from_slice(&self.segments[0].bytes);
         self.code = BASE..BASE + b.len() as u64;
-        self.segments[0].bytes = b;
+        self.segments[0].bytes = b.into();
         self
     }
 }
@@ -177,7 +177,7 @@ fn rewritten_code_spanning_separately_mapped_pages_is_the_code_that_runs() {
     // the code's second page (mapped later) is not adjacent to its first.
     let other = Segment {
         addr: 0x3000_0000,
-        bytes: Inst::Ret.encode().unwrap().to_le_bytes().to_vec(),
+        bytes: Inst::Ret.encode().unwrap().to_le_bytes().to_vec().into(),
     };
     let with_other = |mut i: Image| {
         i.segments.push(other.clone());

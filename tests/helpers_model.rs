@@ -31,7 +31,7 @@ fn helper_results_match_the_model() {
             let Op::Call { helper, dst, .. } = op else {
                 unreachable!()
             };
-            assert_eq!(rec.helper, u64::from(*helper));
+            assert_eq!(rec.entry, p.helpers[*helper as usize].addr);
             let arity = p.helpers[*helper as usize].arity;
             expected_last = Some((
                 dst.map(|d| d.reg()),

@@ -16,6 +16,7 @@
 use super::{run_on_timed, Config, EngineCpu, Finding, Report};
 use crate::differential::edges::EdgeCounts;
 use crate::engine::{EngineError, EngineKind};
+use crate::machine::window::SEEDS_PER_WINDOW;
 use crate::model::gen;
 use crate::model::profile::Profile;
 use crate::model::program::Program;
@@ -32,7 +33,10 @@ pub const DEFAULT_ELF_BATCH: u64 = 24;
 pub struct Confirm<'a> {
     /// The confirming engines.
     pub engines: &'a [EngineKind],
-    /// Programs whose index is a multiple of this run on them (1: every program).
+    /// Programs whose run of [`SEEDS_PER_WINDOW`] seeds (`seed / SEEDS_PER_WINDOW`) is a
+    /// multiple of this run on them (1: every program). Whole runs, not every N-th program: a
+    /// run shares one window of the fixed machine layout, so the confirming engines load its
+    /// helper banks once for it.
     pub every: u64,
 }
 
@@ -68,8 +72,9 @@ impl Plan<'_> {
 
     /// Does program `index` run on the confirming engines too?
     fn sampled(&self, index: u64) -> bool {
+        let run = self.first_seed.wrapping_add(index) / SEEDS_PER_WINDOW;
         self.confirm
-            .is_some_and(|c| index.is_multiple_of(c.every.max(1)))
+            .is_some_and(|c| run.is_multiple_of(c.every.max(1)))
     }
 
     /// The largest batch: [`Plan::elf_batch`] programs per ELF-engine process (of sampled
@@ -246,9 +251,18 @@ fn run_range(
             .iter()
             .map(|&i| gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile))
             .collect();
-        let refs: Vec<&Program> = progs.iter().collect();
         let engines = if sampled { &all[..] } else { plan.engines };
-        let reports = run(&refs, engines)?;
+        // At most elf_batch programs per ELF process (sampled runs need not fill a batch
+        // evenly).
+        let chunk = if engines.iter().any(|e| e.is_elf()) {
+            plan.elf_batch.max(1) as usize
+        } else {
+            progs.len()
+        };
+        let mut reports = Vec::with_capacity(progs.len());
+        for part in progs.chunks(chunk) {
+            reports.extend(run(&part.iter().collect::<Vec<_>>(), engines)?);
+        }
         for ((i, p), r) in idx.into_iter().zip(progs).zip(reports) {
             out.push((i, p, r, sampled && plan.confirm.is_some()));
         }

@@ -2,3 +2,4 @@
 //! helpers, call log) a program runs in, within the fixed memory map of [`crate::layout`].
 
 pub mod runtime;
+pub mod window;

@@ -3,13 +3,14 @@
 //!
 //! A helper is the same machine code on every engine, so engines differ only in how they execute
 //! it. On entry helper `k` appends a record to the call log ([`record`], [`CallRecord`]):
-//! `x0..x15`, `k`, `sp`, `x30` and the caller's loop-counter slots `[sp+16..sp+40)`, using only
+//! `x0..x15`, its own entry address, `sp`, `x30` and the caller's loop-counter slots `[sp+16..sp+40)`, using only
 //! IP0/IP1 (`x16`, `x17`, which a call sequence may clobber) until `x8..x15` are logged, so the log
 //! shows every register a call sequence must preserve as the sequence left it. It returns
 //! `r = ror(...ror(seed_k ^ x0, 7) ^ x1 ...)` over exactly its arity's arguments and clobbers every
 //! other caller-saved register (`x1..x17`) with `r + n`, so a caller that keeps a live value in a
 //! caller-saved register is caught. A full log ends the run with `brk #0xf10`.
 
+use super::window::Window;
 use crate::asm::buffer::EmitError;
 use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, SP};
 use crate::emit::Emitted;
@@ -17,6 +18,7 @@ use crate::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
 use crate::model::program::MAX_LOOP_DEPTH;
 use crate::model::program::{Helper, Program};
 use std::ops::Range;
+use std::sync::Arc;
 
 /// `brk` immediate used when the call log is full.
 pub const BRK_LOG_FULL: u16 = 0xF10;
@@ -40,7 +42,9 @@ pub fn helper_result(id: usize, arity: u8, args: &[u64; 8]) -> u64 {
 pub mod record {
     /// `x0..x7` at the helper's entry, words `X0..X0 + 8`.
     pub const X0: usize = 0;
-    /// The helper's id.
+    /// The helper routine's own entry address (each routine is built for its address), so a
+    /// call that enters another routine is seen even when that one has the same id, as the
+    /// routines of a helper bank do ([`crate::machine::window`]).
     pub const HELPER: usize = 8;
     /// `sp` at entry (must follow [`HELPER`]: one `stp` writes both).
     pub const SP: usize = 9;
@@ -61,7 +65,7 @@ const _: () = assert!(record::WORDS as u64 * 8 == LOG_ENTRY_BYTES);
 /// a full log ends in `brk #BRK_LOG_FULL`.
 pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
     let mut c = Vec::new();
-    let bcond_at = log_call(&mut c, id);
+    let bcond_at = log_call(&mut c, h.addr);
     compute_result(&mut c, id, h);
     let brk_at = c.len();
     c.push(Inst::Brk {
@@ -78,7 +82,7 @@ pub fn helper_code(id: usize, h: &Helper) -> Vec<Inst> {
 /// and IP1 are written (`x16` the control block, then the limit; `x17` the cursor); after that
 /// `x8..x11` serve as scratch. Returns the index of the `b.hs` (log full) whose offset the caller
 /// sets.
-fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
+fn log_call(c: &mut Vec<Inst>, entry: u64) -> usize {
     use record::{HELPER, RET, X0, X8};
     let word = |w: usize| w as i8;
     let (ctl, cur) = (16, 17);
@@ -111,7 +115,7 @@ fn log_call(c: &mut Vec<Inst>, id: usize) -> usize {
         rn: SP,
         imm12: 0,
     });
-    c.extend(mov_imm_minimal(8, id as u64));
+    c.extend(mov_imm_minimal(8, entry));
     c.push(Inst::Stp {
         rt: 8,
         rt2: 9,
@@ -201,7 +205,7 @@ fn compute_result(c: &mut Vec<Inst>, id: usize, h: &Helper) {
     c.push(Inst::Ret);
 }
 
-fn encode_all(insts: &[Inst]) -> Vec<u8> {
+pub(crate) fn encode_all(insts: &[Inst]) -> Vec<u8> {
     insts
         .iter()
         .flat_map(|i| i.encode().expect("harness code encodes").to_le_bytes())
@@ -213,8 +217,11 @@ fn encode_all(insts: &[Inst]) -> Vec<u8> {
 pub struct Segment {
     /// First address.
     pub addr: u64,
-    /// Contents.
-    pub bytes: Vec<u8>,
+    /// Contents, shared: the helper banks of a window ([`crate::machine::window`]) are built
+    /// once and the same allocation goes into every image in that window, so an engine that
+    /// compares a segment with what it loaded before finds it equal by pointer (`Arc`'s `==`
+    /// compares pointers first).
+    pub bytes: Arc<[u8]>,
 }
 
 impl Segment {
@@ -227,8 +234,9 @@ impl Segment {
 /// Everything an engine loads for one run, beside the fixed regions of [`crate::layout`].
 #[derive(Clone, Debug)]
 pub struct Image {
-    /// The function's code (first) and each helper's code, at their addresses. Engines map at
-    /// least the pages these cover, zero-filled elsewhere; no two share a 64 KiB page.
+    /// The function's code (first), the window's helper banks and each other helper's code, at
+    /// their addresses ([`Image::build`]). Engines map at least the pages these cover,
+    /// zero-filled elsewhere; no two share a 64 KiB page.
     pub segments: Vec<Segment>,
     /// Address range of the emitted function (code, pools, stubs).
     pub code: Range<u64>,
@@ -241,15 +249,31 @@ pub struct Image {
 impl Image {
     /// Build the image for `emitted` (of `program`), placing its code at `base`
     /// (normally `program.code_base`; elsewhere for relocation tests).
+    ///
+    /// The segments: the code, then the helper banks of the program's window when its code
+    /// base is a window's ([`Window::of`]; a helper at its slot there has no segment of its own,
+    /// [`Program::validate`] allows no other helper in the banks), then each other helper.
     pub fn build(program: &Program, emitted: &Emitted, base: u64) -> Result<Image, EmitError> {
         let len = emitted.code.bytes.len() as u64;
         let start = base & !(HELPER_PAGE - 1);
         let end = layout::align_up(base + len, HELPER_PAGE);
         let mut segments = vec![Segment {
             addr: base,
-            bytes: emitted.code.bytes.clone(),
+            bytes: emitted.code.bytes.as_slice().into(),
         }];
+        let window = Window::of(program.code_base);
+        if let Some(w) = window {
+            for pages in w.bank_pages() {
+                if pages.start < end && start < pages.end {
+                    return Err(EmitError::BankOverlap { addr: pages.start });
+                }
+            }
+            segments.extend(w.banks().iter().cloned());
+        }
         for (id, h) in program.helpers.iter().enumerate() {
+            if window.is_some_and(|w| w.slot_at(h.addr).is_some()) {
+                continue;
+            }
             let page = h.addr & !(HELPER_PAGE - 1);
             if page < end && start < page + HELPER_PAGE {
                 return Err(EmitError::HelperOverlap {
@@ -259,7 +283,7 @@ impl Image {
             }
             segments.push(Segment {
                 addr: h.addr,
-                bytes: encode_all(&helper_code(id, h)),
+                bytes: encode_all(&helper_code(id, h)).into(),
             });
         }
         Ok(Image {
@@ -275,7 +299,10 @@ impl Image {
     pub fn code_only(base: u64, bytes: Vec<u8>) -> Image {
         let len = bytes.len() as u64;
         Image {
-            segments: vec![Segment { addr: base, bytes }],
+            segments: vec![Segment {
+                addr: base,
+                bytes: bytes.into(),
+            }],
             code: base..base + len,
             entry: base,
             insn_limit: 100_000,
@@ -301,8 +328,8 @@ impl Image {
 /// One helper call as the helper logged it ([`record`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CallRecord {
-    /// Helper id.
-    pub helper: u64,
+    /// The entry address of the routine that logged the call ([`record::HELPER`]).
+    pub entry: u64,
     /// `x0..x15` at entry: the arguments, then the registers a call sequence must preserve
     /// besides the callee-saved ones.
     pub regs: [u64; 16],
@@ -327,7 +354,7 @@ pub fn parse_log(bytes: &[u8]) -> Result<Vec<CallRecord>, String> {
     Ok(bytes
         .chunks(LOG_ENTRY_BYTES as usize)
         .map(|c| CallRecord {
-            helper: q(c, record::HELPER),
+            entry: q(c, record::HELPER),
             regs: std::array::from_fn(|r| {
                 q(
                     c,

@@ -7,6 +7,7 @@ use crate::asm::buffer::LabelUse;
 use crate::asm::encode::ADRP_PAGES;
 use crate::isa::AluOp;
 use crate::layout;
+use crate::machine::window::{Window, WINDOWS};
 use crate::model::profile::Profile;
 use crate::model::program::{
     CmpOp, Distance, Helper, Op, Program, ShiftOp, Val, MAX_LOOP_DEPTH, NEAR_GUESS_REACH,
@@ -18,27 +19,34 @@ use arbitrary::{Result, Unstructured};
 /// Generated helpers keep this far above the code base so even `huge` functions never reach them.
 pub const CODE_CLEARANCE: u64 = 16 << 20;
 
+/// splitmix64's output for state `x`: the state advanced once, then mixed.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Expand a seed into `n` bytes (splitmix64), the input [`generate`] consumes.
 pub fn seed_bytes(seed: u64, n: usize) -> Vec<u8> {
     let mut x = seed;
     let mut out = Vec::with_capacity(n + 8);
     while out.len() < n {
+        out.extend_from_slice(&splitmix64(x).to_le_bytes());
         x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        out.extend_from_slice(&z.to_le_bytes());
     }
     out.truncate(n);
     out
 }
 
 /// Generate the program for `seed` under `profile`.
+/// Its window is [`Window::for_seed`]: seeds in a row share one, so an engine running them in
+/// order keeps the window's pages mapped and its helpers translated.
 pub fn from_seed(seed: u64, profile: &Profile) -> Program {
     let bytes = seed_bytes(seed, profile.seed_bytes);
     let mut u = Unstructured::new(&bytes);
-    generate(&mut u, profile).expect("generation from seed bytes cannot fail")
+    generate_in(&mut u, profile, Some(Window::for_seed(seed)))
+        .expect("generation from seed bytes cannot fail")
 }
 
 struct Gen<'p> {
@@ -51,15 +59,30 @@ struct Gen<'p> {
 
 /// Generate a program from raw bytes under `profile`. Never fails on short input: missing bytes
 /// read as zeros, giving small programs. The result always passes [`Program::validate`].
+/// Its window ([`crate::machine::window`]) is drawn from the bytes.
 pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
-    let code_base = u
-        .int_in_range(layout::USER_MIN >> 16..=(layout::USER_MAX - 2 * layout::MAX_CODE) >> 16)?
-        << 16;
+    generate_in(u, profile, None)
+}
+
+/// [`generate`] in `window` (drawn from the bytes when `None`): the code at the window's code
+/// base, each helper at its slot in the window's bank of its distance class, except those aimed
+/// at a range edge (and helpers beyond the banks' ids), which are placed one per 64 KiB page
+/// clear of the banks.
+pub fn generate_in(
+    u: &mut Unstructured,
+    profile: &Profile,
+    window: Option<Window>,
+) -> Result<Program> {
+    let window = match window {
+        Some(w) => w,
+        None => Window::new(u.int_in_range(0..=WINDOWS - 1)?).expect("a window number"),
+    };
+    let code_base = window.code_base();
     let nh = u
         .int_in_range(profile.helpers.0..=profile.helpers.1)?
         .max(1);
     let mut helpers: Vec<Helper> = Vec::new();
-    for _ in 0..nh {
+    for id in 0..nh as usize {
         let (wn, wm, wf) = profile.distance;
         let total = u32::from(wn) + u32::from(wm) + u32::from(wf);
         let pick = u.int_in_range(0..=total.max(1) - 1)?;
@@ -70,16 +93,16 @@ pub fn generate(u: &mut Unstructured, profile: &Profile) -> Result<Program> {
         } else {
             Distance::Far
         };
+        let arity = u.int_in_range(profile.args.0..=profile.args.1.min(8))?;
         let aimed = match class {
             Distance::Near => None,
             _ if !u.ratio(1, 4)? => None,
             _ => Some(edge_target(u, code_base, class)?).filter(|&a| free(a, code_base, &helpers)),
         };
-        let addr = match aimed {
+        let addr = match aimed.or_else(|| window.slot(class, id, arity)) {
             Some(a) => a,
             None => place_helper(u, code_base, class, &helpers)?,
         };
-        let arity = u.int_in_range(profile.args.0..=profile.args.1.min(8))?;
         helpers.push(Helper { addr, arity });
     }
     let mut g = Gen {
@@ -234,15 +257,17 @@ fn edge_target(u: &mut Unstructured, code: u64, class: Distance) -> Result<u64> 
 }
 
 /// Can a helper go at `a`: in the user range, its code inside one 64 KiB page that is clear of
-/// the function's and of every other helper's?
+/// the function's, of the helper banks of the code's window and of every other helper's?
 fn free(a: u64, code: u64, taken: &[Helper]) -> bool {
     let page = layout::HELPER_PAGE;
     let p = a / page * page;
+    let in_banks = || Window::of(code).is_some_and(|w| w.in_bank_pages(p));
     a >= layout::USER_MIN
         && a + layout::HELPER_MAX_BYTES <= layout::USER_MAX
         && a % page <= page - layout::HELPER_MAX_BYTES
         && !(p < code + CODE_CLEARANCE && code < p + page)
         && taken.iter().all(|h| h.addr / page != p / page)
+        && !in_banks()
 }
 
 /// Pick a helper address of the wanted distance class; falls back to a deterministic search if

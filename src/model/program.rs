@@ -6,6 +6,7 @@
 
 use crate::isa::{AluOp, Cond, Reg};
 use crate::layout;
+use crate::machine::window::Window;
 
 /// Number of program values (`v0..v8`).
 pub const NUM_VALUES: u8 = 9;
@@ -246,8 +247,24 @@ impl Program {
                 layout::MAX_HELPERS
             ));
         }
+        let window = Window::of(self.code_base);
         let mut pages: Vec<u64> = Vec::new();
         for (i, h) in self.helpers.iter().enumerate() {
+            if let Some(w) = window.filter(|w| w.in_bank_pages(h.addr)) {
+                match w.slot_at(h.addr) {
+                    Some((_, id, arity)) if id == i && arity == h.arity => continue,
+                    _ => {
+                        return e(format!(
+                            "helper h{i} at {:#x} lies in a helper bank of window {} (code base \
+                             {:#x}) but not at its own slot (id {i}, arity {})",
+                            h.addr,
+                            w.number(),
+                            self.code_base,
+                            h.arity
+                        ))
+                    }
+                }
+            }
             if h.arity as usize > MAX_ARGS {
                 return e(format!(
                     "helper h{i} takes {} args; at most {MAX_ARGS}",

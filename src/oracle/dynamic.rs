@@ -183,6 +183,16 @@ fn diverge(kind: Kind, a: &Run, b: Option<&Run>, what: String, call: Option<usiz
     }
 }
 
+/// The helper routine at `entry` as a finding names it: `h<id>` when a call site of `emitted`
+/// targets it, else its address (a routine the program calls from nowhere, such as another
+/// slot of a helper bank).
+fn routine(emitted: &Emitted, entry: u64) -> String {
+    match emitted.sites.iter().find(|s| s.target == entry) {
+        Some(s) => format!("h{}", s.helper),
+        None => format!("the routine at {entry:#x}"),
+    }
+}
+
 /// Check the invariants of a single run.
 pub fn check_run(run: &Run) -> Result<(), Divergence> {
     for (i, c) in run.outcome.calls.iter().enumerate() {
@@ -204,10 +214,13 @@ pub fn check_run(run: &Run) -> Result<(), Divergence> {
                 c.ret
             ));
         };
-        if u64::from(site.helper) != c.helper {
+        if site.target != c.entry {
             return bad(format!(
-                "call site #{} calls h{}, but h{} ran",
-                site.index, site.helper, c.helper
+                "call site #{} calls h{} at {:#x}, but {} ran",
+                site.index,
+                site.helper,
+                site.target,
+                routine(run.emitted, c.entry)
             ));
         }
     }
@@ -231,23 +244,22 @@ fn first_call_difference(
 ) -> Option<(usize, String)> {
     let (ca, cb) = (&a.outcome.calls, &b.outcome.calls);
     for (i, (x, y)) in ca.iter().zip(cb.iter()).enumerate() {
-        if x.helper != y.helper {
-            return Some((i, format!("call {i}: h{} vs h{}", x.helper, y.helper)));
+        let h = routine(a.emitted, x.entry);
+        if x.entry != y.entry {
+            let other = routine(b.emitted, y.entry);
+            return Some((i, format!("call {i}: {h} vs {other}")));
         }
         if let Some(r) = (0..16).find(|&r| x.regs[r] != y.regs[r]) {
             return Some((
                 i,
                 format!(
-                    "call {i} to h{}: x{r} = {:#x} vs {:#x}",
-                    x.helper, x.regs[r], y.regs[r]
+                    "call {i} to {h}: x{r} = {:#x} vs {:#x}",
+                    x.regs[r], y.regs[r]
                 ),
             ));
         }
         if x.sp != y.sp {
-            return Some((
-                i,
-                format!("call {i} to h{}: sp {:#x} vs {:#x}", x.helper, x.sp, y.sp),
-            ));
+            return Some((i, format!("call {i} to {h}: sp {:#x} vs {:#x}", x.sp, y.sp)));
         }
         let site = |r: &Run, ret| r.emitted.site_by_return(ret).map(|s| s.index);
         let differs = if same_bytes {
@@ -259,8 +271,7 @@ fn first_call_difference(
             return Some((
                 i,
                 format!(
-                    "call {i} to h{}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
-                    x.helper,
+                    "call {i} to {h}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
                     x.ret,
                     site(a, x.ret),
                     y.ret,

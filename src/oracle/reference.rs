@@ -39,6 +39,8 @@ use crate::model::program::{CmpOp, Op, Program, ShiftOp, NUM_VALUES};
 pub struct ExpectedCall {
     /// Helper id.
     pub helper: u16,
+    /// The helper's address: the entry its routine logs.
+    pub entry: u64,
     /// `x0..x15` at the helper's entry.
     pub regs: [u64; 16],
     /// The loop counters in the caller's frame, outermost first: one per loop the call is in.
@@ -205,6 +207,7 @@ impl Eval<'_> {
         }
         self.calls.push(ExpectedCall {
             helper,
+            entry: self.program.helpers[helper as usize].addr,
             regs: self.regs,
             counters: self.counters.clone(),
             site: self.site_of[&(op as *const Op)],
@@ -297,10 +300,10 @@ fn first_call_difference(
 ) -> Option<(Option<usize>, String)> {
     for (i, (want, got)) in expected.calls.iter().zip(&outcome.calls).enumerate() {
         let at = |what: String| Some((Some(i), format!("call {i}: {what}")));
-        if got.helper != u64::from(want.helper) {
+        if got.entry != want.entry {
             return at(format!(
-                "h{} ran, the program calls h{}",
-                got.helper, want.helper
+                "the routine at {:#x} ran, the program calls h{} at {:#x}",
+                got.entry, want.helper, want.entry
             ));
         }
         if let Some(r) = (0..16).find(|&r| got.regs[r] != want.regs[r]) {

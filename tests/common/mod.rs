@@ -66,7 +66,9 @@ pub fn unmapped_call() -> Image {
 /// A zero word: a permanently undefined instruction, after a nop.
 pub fn undefined_instruction() -> Image {
     let mut img = image(&[Inst::Nop]);
-    img.segments[0].bytes.extend_from_slice(&[0, 0, 0, 0]);
+    let mut b = img.segments[0].bytes.to_vec();
+    b.extend_from_slice(&[0, 0, 0, 0]);
+    img.segments[0].bytes = b.into();
     img.code.end += 4;
     img
 }

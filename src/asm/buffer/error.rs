@@ -26,6 +26,12 @@ pub enum EmitError {
         /// Helper address.
         addr: u64,
     },
+    /// A page of the program's window's helper banks ([`crate::machine::window`]) overlaps
+    /// the emitted code.
+    BankOverlap {
+        /// The bank's first address.
+        addr: u64,
+    },
 }
 
 impl EmitError {
@@ -35,7 +41,9 @@ impl EmitError {
     pub fn is_unsupported(&self) -> bool {
         matches!(
             self,
-            EmitError::TooLarge(_) | EmitError::HelperOverlap { .. }
+            EmitError::TooLarge(_)
+                | EmitError::HelperOverlap { .. }
+                | EmitError::BankOverlap { .. }
         )
     }
 }
@@ -52,6 +60,12 @@ impl std::fmt::Display for EmitError {
             EmitError::Encode(e) => write!(f, "encoding failed: {e}"),
             EmitError::TooLarge(n) => {
                 write!(f, "emitted code is {n} bytes, larger than the code region")
+            }
+            EmitError::BankOverlap { addr } => {
+                write!(
+                    f,
+                    "the helper bank at {addr:#x} shares a 64 KiB page with the emitted code"
+                )
             }
             EmitError::HelperOverlap { helper, addr } => {
                 write!(

@@ -218,8 +218,8 @@ pub(crate) struct CheckArgs {
     /// qemu-aarch64 is found (every program then runs on interp).
     #[arg(long, value_delimiter = ',')]
     confirm_with: Vec<String>,
-    /// Programs whose index (from --seed) is a multiple of this also run on the confirming
-    /// engines.
+    /// 1 in this many runs of 16 seeds (one window of the fixed machine layout: those whose
+    /// seed / 16 is a multiple of it) also run on the confirming engines.
     #[arg(long, default_value_t = 16)]
     confirm_every: u64,
     /// Programs per qemu (or native) process, at most.
@@ -346,7 +346,7 @@ fn print_clean(plan: &campaign::Plan, first_seed: u64, t: &campaign::Totals) {
     );
     if let Some(c) = &plan.confirm {
         println!(
-            "confirmed: {} of them also on {} (1 in {} by index)",
+            "confirmed: {} of them also on {} (1 in {} runs of 16 seeds)",
             t.confirmed,
             names(c.engines),
             c.every

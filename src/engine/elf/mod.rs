@@ -47,7 +47,6 @@ const DATA_ADDR: u64 = 0x0400_0000;
 const STATE: u64 = DATA_ADDR; // record header, word::COUNT words
 const CUR: u64 = DATA_ADDR + 0x200; // current program index
 const NPROG: u64 = DATA_ADDR + 0x208;
-const MAPPED: u64 = DATA_ADDR + 0x210; // segments of the current program mapped so far
 const INITREGS: u64 = DATA_ADDR + 0x300; // 31 words
 const SIGACT: u64 = DATA_ADDR + 0x400; // struct sigaction (kernel layout)
 const ITIMER_ON: u64 = DATA_ADDR + 0x440;
@@ -91,7 +90,28 @@ pub const PROGRAM_TIMEOUT_SECS: u64 = 5;
 /// One program's layout in the ELF's tables.
 struct Prog {
     entry: u64,
-    segs: Vec<(u64, u64, u64, u64, u64)>, // addr, len8, blob address, map start, map len
+    segs: Vec<SegEntry>,
+}
+
+/// Words per segment-table entry ([`SegEntry`]).
+const SEG_WORDS: u64 = 7;
+
+/// One segment as the start routine reads it.
+struct SegEntry {
+    addr: u64,
+    /// Its length rounded up to 8 bytes.
+    len8: u64,
+    /// Offset of its bytes in the blob.
+    blob_off: u64,
+    map_start: u64,
+    map_len: u64,
+    /// 1 when the program before has the same segment (address and bytes): it is still mapped
+    /// and filled, so the routine neither maps nor copies it (a program whose mapping fails
+    /// ends the process: the ones after it run in a new one).
+    loaded_before: u64,
+    /// 1 when the program after has the same segment: it stays mapped (read-execute, so no
+    /// guest write can have changed it).
+    keep_after: u64,
 }
 
 fn put(buf: &mut [u8], at: u64, v: u64) {
@@ -183,19 +203,39 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
     )
 }
 
-/// Each image's segments as table entries, their bytes packed 8-byte aligned into one blob.
+/// Each image's segments as table entries, their bytes packed 8-byte aligned into one blob. A
+/// segment the image before also has (the same address and bytes: a window's helper banks, in
+/// a batch of programs of one window) is kept mapped from one to the next and shares its bytes
+/// in the blob.
 fn lay_out(images: &[&Image]) -> (Vec<Prog>, Vec<u8>) {
-    let mut progs = Vec::new();
+    let mut progs: Vec<Prog> = Vec::new();
     let mut blob: Vec<u8> = Vec::new();
-    for img in images {
+    for (k, img) in images.iter().enumerate() {
         let mut segs = Vec::new();
         for s in &img.segments {
+            let prev = k
+                .checked_sub(1)
+                .and_then(|p| images[p].segments.iter().position(|o| o == s));
+            let next = images.get(k + 1).is_some_and(|n| n.segments.contains(s));
+            let blob_off = match prev {
+                Some(i) => progs[k - 1].segs[i].blob_off,
+                None => {
+                    let at = blob.len() as u64;
+                    blob.extend_from_slice(&s.bytes);
+                    blob.resize(layout::align_up(blob.len() as u64, 8) as usize, 0);
+                    at
+                }
+            };
             let map_start = s.addr & !(ALIGN - 1);
-            let map_len = layout::align_up(s.end(), ALIGN) - map_start;
-            let len8 = layout::align_up(s.bytes.len() as u64, 8);
-            segs.push((s.addr, len8, blob.len() as u64, map_start, map_len));
-            blob.extend_from_slice(&s.bytes);
-            blob.resize(layout::align_up(blob.len() as u64, 8) as usize, 0);
+            segs.push(SegEntry {
+                addr: s.addr,
+                len8: layout::align_up(s.bytes.len() as u64, 8),
+                blob_off,
+                map_start,
+                map_len: layout::align_up(s.end(), ALIGN) - map_start,
+                loaded_before: u64::from(prev.is_some()),
+                keep_after: u64::from(next),
+            });
         }
         progs.push(Prog {
             entry: img.entry,
@@ -210,7 +250,7 @@ fn lay_out(images: &[&Image]) -> (Vec<Prog>, Vec<u8>) {
 fn data_page(progs: &[Prog], blob: &[u8], r: &Routines, timeout_secs: u64) -> Vec<u8> {
     let nsegs: u64 = progs.iter().map(|p| p.segs.len() as u64).sum();
     let segtab = PROGTAB + 32 * progs.len() as u64;
-    let blob_at = layout::align_up(segtab + 40 * nsegs, 8);
+    let blob_at = layout::align_up(segtab + 8 * SEG_WORDS * nsegs, 8);
     let mut data = vec![0u8; (blob_at - DATA_ADDR) as usize];
     put(&mut data, NPROG, progs.len() as u64);
     for n in 0..31u8 {
@@ -236,14 +276,20 @@ fn data_page(progs: &[Prog], blob: &[u8], r: &Routines, timeout_secs: u64) -> Ve
         put(&mut data, e, p.entry);
         put(&mut data, e + 8, p.segs.len() as u64);
         put(&mut data, e + 16, seg_at);
-        for &(addr, len8, blob_off, map_start, map_len) in &p.segs {
-            for (i, v) in [addr, len8, blob_at + blob_off, map_start, map_len]
-                .into_iter()
-                .enumerate()
-            {
+        for g in &p.segs {
+            let words = [
+                g.addr,
+                g.len8,
+                blob_at + g.blob_off,
+                g.map_start,
+                g.map_len,
+                g.loaded_before,
+                g.keep_after,
+            ];
+            for (i, v) in words.into_iter().enumerate() {
                 put(&mut data, seg_at + 8 * i as u64, v);
             }
-            seg_at += 40;
+            seg_at += 8 * SEG_WORDS;
         }
     }
     data.extend_from_slice(blob);

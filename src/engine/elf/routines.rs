@@ -136,13 +136,17 @@ fn next_program(a: &mut Asm, l: &Labels) {
     a.ldr(23, 21, 1); // nseg
     a.ldr(24, 21, 2); // segs
     a.imm(25, 0);
-    a.store_abs(25, MAPPED, 9);
     // for each segment
     let seg_top = a.b.new_label();
+    let seg_next = a.b.new_label();
     let seg_done = a.b.new_label();
     a.b.bind(seg_top);
     a.cmp(25, 23);
     a.bcond(Cond::Hs, seg_done);
+    // still mapped and filled from the program before (loaded_before): nothing to do
+    a.ldr(0, 24, 5);
+    a.cmp_zero(0);
+    a.bcond(Cond::Ne, seg_next);
     // mmap(map_start, map_len, RW, PRIVATE|ANON|FIXED_NOREPLACE, -1, 0)
     a.ldr(0, 24, 3);
     a.ldr(1, 24, 4);
@@ -158,8 +162,6 @@ fn next_program(a: &mut Asm, l: &Labels) {
     a.ldr(1, 24, 3);
     a.cmp(0, 1);
     a.bcond(Cond::Ne, l.map_failed);
-    a.add_imm(25, 25, 1);
-    a.store_abs(25, MAPPED, 9);
     // copy
     a.ldr(0, 24, 0);
     a.ldr(1, 24, 2);
@@ -171,7 +173,9 @@ fn next_program(a: &mut Asm, l: &Labels) {
     a.ldr(1, 24, 4);
     a.imm(2, 5);
     a.svc(sys::MPROTECT);
-    a.add_imm(24, 24, 40);
+    a.b.bind(seg_next);
+    a.add_imm(25, 25, 1);
+    a.add_imm(24, 24, 8 * SEG_WORDS as u16);
     a.b(seg_top);
     a.b.bind(seg_done);
     enter_program(a);
@@ -259,7 +263,9 @@ fn enter_program(a: &mut Asm) {
     a.i(Inst::Br { rn: 16 });
 }
 
-/// `map_failed`: record status map-failed with the mmap result, then report.
+/// `map_failed`: record status map-failed with the mmap result, then report; the process ends
+/// after the record (`unmap_and_next`), so no page of a half-mapped program is left for the next
+/// one, and the host runs the programs after it in a new process.
 fn map_failed(a: &mut Asm, l: &Labels) {
     a.b.bind(l.map_failed);
     a.store_abs(0, state_word(word::FAULT), 9);
@@ -329,27 +335,38 @@ fn report(a: &mut Asm, l: &Labels) {
     unmap_and_next(a, l);
 }
 
-/// Clear the record's status fields, unmap the program's segments and go to the next program.
+/// End the process after a map failure; else clear the record's status fields, unmap the
+/// program's segments and go to the next program.
 fn unmap_and_next(a: &mut Asm, l: &Labels) {
+    a.load_abs(0, state_word(word::STATUS));
+    a.imm(1, STATUS_MAP_FAILED);
+    a.cmp(0, 1);
+    a.bcond(Cond::Eq, l.finish);
     // clear STATE's status fields for the next program
     a.imm(9, STATE);
     for w in [word::STATUS, word::SIGNO, word::FAULT] {
         a.str(XZR, 9, w);
     }
-    // munmap the segments mapped for this program
+    // munmap every segment of this program (all are mapped: the mapping did not fail), except
+    // those the next program keeps (keep_after)
     a.load_abs(19, CUR);
     a.prog_entry();
+    a.ldr(25, 21, 1);
     a.ldr(24, 21, 2);
-    a.load_abs(25, MAPPED);
     let um_top = a.b.new_label();
+    let um_next = a.b.new_label();
     let um_done = a.b.new_label();
     a.b.bind(um_top);
     a.cmp_zero(25);
     a.bcond(Cond::Eq, um_done);
+    a.ldr(0, 24, 6);
+    a.cmp_zero(0);
+    a.bcond(Cond::Ne, um_next);
     a.ldr(0, 24, 3);
     a.ldr(1, 24, 4);
     a.svc(sys::MUNMAP);
-    a.add_imm(24, 24, 40);
+    a.b.bind(um_next);
+    a.add_imm(24, 24, 8 * SEG_WORDS as u16);
     a.sub_imm(25, 25, 1);
     a.b(um_top);
     a.b.bind(um_done);

@@ -7,6 +7,7 @@ use super::decode::decode;
 use super::memory::PAGE;
 use super::op::Op;
 use crate::machine::runtime::Segment;
+use std::sync::Arc;
 
 /// The decoded words of one 4 KiB page of a segment: those its bytes cover, from word `first`
 /// of the page (the page's other words are zero).
@@ -32,7 +33,7 @@ impl DecodedPage {
 /// helpers under another strategy) starts from them.
 pub(super) struct Kept {
     addr: u64,
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     pages: Vec<Option<DecodedPage>>,
 }
 
@@ -45,7 +46,7 @@ pub(super) struct Code<'a> {
     /// Per segment, per 4 KiB page it covers: the page's decoded words, once reached.
     pages: Vec<Vec<Option<DecodedPage>>>,
     /// Per segment, its bytes when its pages came from the previous run (kept again as they are).
-    kept_bytes: Vec<Option<Vec<u8>>>,
+    kept_bytes: Vec<Option<Arc<[u8]>>>,
 }
 
 /// First page address of a segment.

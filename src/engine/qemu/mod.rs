@@ -318,7 +318,8 @@ impl Engine for ElfEngine {
 
 impl ElfEngine {
     /// Run `images` (none holding an `svc` word) in one ELF process; when one of them ends the
-    /// process, it is reported truncated and the ones after it run in a new process.
+    /// process, it is reported truncated and the ones after it run in a new process, as they do
+    /// after an image whose pages could not be mapped (an engine error for that image).
     fn run_allowed(&mut self, images: &[&Image]) -> Vec<Result<Outcome, EngineError>> {
         if images.is_empty() {
             return Vec::new();
@@ -333,6 +334,13 @@ impl ElfEngine {
         let mut recs = records.into_iter();
         for (i, img) in images.iter().enumerate() {
             match recs.next() {
+                Some(r) if r.index == i as u64 && r.status == elf::STATUS_MAP_FAILED => {
+                    // The runner ends the process after a map failure (no half-mapped program
+                    // is left behind): the images after it run in a new process.
+                    results.push(outcome(engine, img, r));
+                    results.extend(self.run_allowed(&images[i + 1..]));
+                    break;
+                }
                 Some(r) if r.index == i as u64 => results.push(outcome(engine, img, r)),
                 Some(r) => {
                     results.push(Err(EngineError::of(

@@ -4,8 +4,8 @@
 
 use super::{map_failure, ElfEngine};
 use crate::asm::encode::Inst;
-use crate::engine::{Engine, Exit};
-use crate::machine::runtime::Image;
+use crate::engine::{Access, Engine, Exit};
+use crate::machine::runtime::{Image, Segment};
 
 #[test]
 fn a_map_failure_names_its_errno() {
@@ -76,4 +76,77 @@ fn a_process_that_dies_truncates_only_the_image_that_ended_it() {
             other => panic!("image {k}: expected a truncated outcome, got {other:?}"),
         }
     }
+}
+
+/// `movz x0, #42; ret` at 0x3000_0000: a segment images share, as a window's helper banks are.
+fn shared_routine() -> Segment {
+    let bytes: Vec<u8> = [movz(0, 42), Inst::Ret]
+        .iter()
+        .flat_map(|i| i.encode().unwrap().to_le_bytes())
+        .collect();
+    Segment {
+        addr: 0x3000_0000,
+        bytes: bytes.into(),
+    }
+}
+
+/// Code that jumps to 0x3000_0000 (which returns to the exit), with `extra` segments.
+fn jumper(extra: &[&Segment]) -> Image {
+    let mut img = image(&[
+        Inst::Movz {
+            rd: 16,
+            imm16: 0x3000,
+            hw: 1,
+        },
+        Inst::Br { rn: 16 },
+    ]);
+    img.segments.extend(extra.iter().map(|s| (*s).clone()));
+    img
+}
+
+/// A segment kept mapped from one image to the next is there for the second (which neither
+/// maps nor copies it), and gone for an image after them that does not have it.
+#[test]
+fn a_segment_shared_by_consecutive_images_is_kept_for_them_alone() {
+    let Some(mut q) = qemu() else { return };
+    let s = shared_routine();
+    let (with, without) = (jumper(&[&s]), jumper(&[]));
+    let r = q.run_allowed(&[&with, &with, &without, &with, &with]);
+    for k in [0, 1, 3, 4] {
+        let o = r[k].as_ref().unwrap();
+        assert_eq!((&o.exit, o.regs[0]), (&Exit::Returned, 42), "image {k}");
+    }
+    let gone = Exit::Fault {
+        access: Access::Fetch,
+        addr: 0x3000_0000,
+    };
+    assert_eq!(r[2].as_ref().unwrap().exit, gone);
+}
+
+/// An image whose pages cannot be mapped (a segment on the runner's own stack: EEXIST) is an
+/// engine error naming errno; the process ends there, so the images after it run in a new
+/// process and a segment the failed image shared is mapped again for them.
+#[test]
+fn after_a_map_failure_the_next_images_run_in_a_fresh_process() {
+    let Some(mut q) = qemu() else { return };
+    let s = shared_routine();
+    let on_stack = Segment {
+        addr: crate::layout::STACK_BASE,
+        bytes: vec![0u8; 8].into(),
+    };
+    let (with, broken, without) = (jumper(&[&s]), jumper(&[&s, &on_stack]), jumper(&[]));
+    let r = q.run_allowed(&[&with, &broken, &with, &without]);
+    let err = r[1].as_ref().unwrap_err().to_string();
+    assert!(err.contains("errno 17 (EEXIST"), "{err}");
+    for k in [0, 2] {
+        let o = r[k].as_ref().unwrap();
+        assert_eq!((&o.exit, o.regs[0]), (&Exit::Returned, 42), "image {k}");
+    }
+    assert!(matches!(
+        r[3].as_ref().unwrap().exit,
+        Exit::Fault {
+            access: Access::Fetch,
+            addr: 0x3000_0000
+        }
+    ));
 }
