@@ -12,7 +12,7 @@
 
 use super::window::Window;
 use crate::asm::buffer::EmitError;
-use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, SP};
+use crate::asm::encode::{mov_imm_fixed4, mov_imm_minimal, AluOp, Cond, Inst, SP};
 use crate::emit::Emitted;
 use crate::layout::{self, HELPER_PAGE, LOGCTL_ADDR, LOG_ENTRY_BYTES};
 use crate::model::program::MAX_LOOP_DEPTH;
@@ -115,7 +115,9 @@ fn log_call(c: &mut Vec<Inst>, entry: u64) -> usize {
         rn: SP,
         imm12: 0,
     });
-    c.extend(mov_imm_minimal(8, entry));
+    // Always four words (the routine's length does not depend on its address, so a bank's
+    // routines are one template per id and arity with these words patched: [`entry_words`]).
+    c.extend(mov_imm_fixed4(8, entry));
     c.push(Inst::Stp {
         rt: 8,
         rt2: 9,
@@ -175,6 +177,24 @@ fn log_frame(c: &mut Vec<Inst>, cur: u8) {
             });
         }
     }
+}
+
+/// Helper `id` of `arity` as bytes for address 0, and the byte offset of the four words that put
+/// its own address in x8: the routine at any other address differs in those words alone
+/// ([`entry_words`]; `tests::a_routine_differs_by_address_only_in_its_entry_words`).
+pub(crate) fn helper_template(id: usize, arity: u8) -> (Vec<u8>, usize) {
+    let probe = |addr| helper_code(id, &Helper { addr, arity });
+    let at = probe(0)
+        .iter()
+        .zip(probe(u64::MAX))
+        .position(|(a, b)| *a != b)
+        .expect("the entry words differ");
+    (encode_all(&probe(0)), 4 * at)
+}
+
+/// The four words that put `entry` in x8, as helper code writes them.
+pub(crate) fn entry_words(entry: u64) -> Vec<u8> {
+    encode_all(&mov_imm_fixed4(8, entry))
 }
 
 /// x0 = the helper's function of its arguments ([`helper_seed`], then per argument an `eor`
@@ -394,6 +414,19 @@ mod tests {
             helper_result(1, 2, &[2, 1, 3, 4, 5, 6, 7, 8]),
             "argument order counts"
         );
+    }
+
+    #[test]
+    fn a_routine_differs_by_address_only_in_its_entry_words() {
+        for (id, arity) in [(0, 0u8), (5, 3), (13, 8)] {
+            let (template, at) = helper_template(id, arity);
+            for addr in [0x1000_0000u64, 0x3FFF_FFFF_0400, 0x12_3456_7890] {
+                let mut patched = template.clone();
+                patched[at..at + 16].copy_from_slice(&entry_words(addr));
+                let h = Helper { addr, arity };
+                assert_eq!(patched, encode_all(&helper_code(id, &h)), "{addr:#x}");
+            }
+        }
     }
 
     #[test]

@@ -33,12 +33,12 @@
 //! directions, halfword patterns and low bits (all from a hash of the window number);
 //! [`crate::model::gen::from_seed`] moves to another window every [`SEEDS_PER_WINDOW`] seeds.
 
-use super::runtime::{encode_all, helper_code, Segment};
+use super::runtime::{entry_words, helper_template, Segment};
 use crate::layout::{self, HELPER_MAX_BYTES, HELPER_PAGE, MAX_CODE, USER_MAX, USER_MIN};
 use crate::model::gen::{splitmix64, CODE_CLEARANCE};
-use crate::model::program::{Distance, Helper, MAX_ARGS};
+use crate::model::program::{Distance, MAX_ARGS};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Number of windows.
 pub const WINDOWS: u32 = 4096;
@@ -220,18 +220,25 @@ impl Window {
         built
     }
 
+    /// The bank of `class`: each slot's routine from its template ([`helper_template`], built
+    /// once per process) with its entry words patched in.
     fn build_bank(self, class: Distance) -> Segment {
+        static TEMPLATES: OnceLock<Vec<(Vec<u8>, usize)>> = OnceLock::new();
+        let templates = TEMPLATES.get_or_init(|| {
+            (0..BANK_IDS * BANK_ARITIES)
+                .map(|k| helper_template(k / BANK_ARITIES, (k % BANK_ARITIES) as u8))
+                .collect()
+        });
+        let base = self.bank_base(class);
         let mut bytes = vec![0u8; BANK_BYTES as usize];
-        for id in 0..BANK_IDS {
-            for arity in 0..BANK_ARITIES as u8 {
-                let addr = self.slot(class, id, arity).expect("a bank slot");
-                let code = encode_all(&helper_code(id, &Helper { addr, arity }));
-                let at = (addr - self.bank_base(class)) as usize;
-                bytes[at..at + code.len()].copy_from_slice(&code);
-            }
+        for (k, (code, entry_at)) in templates.iter().enumerate() {
+            let at = k * SLOT_BYTES as usize;
+            bytes[at..at + code.len()].copy_from_slice(code);
+            let words = entry_words(base + at as u64);
+            bytes[at + entry_at..at + entry_at + words.len()].copy_from_slice(&words);
         }
         Segment {
-            addr: self.bank_base(class),
+            addr: base,
             bytes: bytes.into(),
         }
     }
@@ -257,6 +264,8 @@ fn far_by_shape(r: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machine::runtime::{encode_all, helper_code};
+    use crate::model::program::Helper;
 
     fn all() -> impl Iterator<Item = Window> {
         (0..WINDOWS).map(|n| Window::new(n).unwrap())
