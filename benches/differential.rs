@@ -56,7 +56,11 @@ fn engines_side_by_side() {
             eprintln!("side by side: {e}; left out");
             continue;
         }
-        let batch = if kind.is_elf() { 24 } else { 1 };
+        let batch = if kind.is_elf() {
+            a64call::differential::campaign::DEFAULT_ELF_BATCH as usize
+        } else {
+            1
+        };
         let cpu0 = cpu_seconds().expect("/proc/self/stat");
         for chunk in progs.chunks(batch) {
             let refs: Vec<_> = chunk.iter().collect();

@@ -65,6 +65,75 @@ fn far_uses_get_an_island_with_a_branch_over_it() {
             "{r:?} after {before:?}"
         );
     }
+    // The size breakdown accounts for every byte, islands included.
+    assert_eq!(
+        f.sizes.body + f.sizes.pool + f.sizes.stubs,
+        f.bytes.len() as u64
+    );
+}
+
+#[test]
+fn an_island_after_a_terminator_needs_no_branch_over_it() {
+    // Where control cannot fall into the island (after `ret`), none is emitted; where it can,
+    // a `b` over the island comes first.
+    for (last, skip) in [(Inst::Ret, false), (Inst::Nop, true)] {
+        let mut b = CodeBuffer::new(0x1000_0000);
+        b.load_const(X16, 0x1234_5678);
+        b.push(last);
+        let island = b.offset();
+        b.place_pool(false);
+        let first = b.slots[(island / 4) as usize];
+        assert_eq!(
+            matches!(first, Slot::Inst(Inst::B { .. })),
+            skip,
+            "{last:?}"
+        );
+    }
+}
+
+#[test]
+fn the_code_region_holds_exactly_max_code_bytes() {
+    let emit = |words: u64| {
+        let mut b = CodeBuffer::new(0x1000_0000);
+        for _ in 0..words {
+            b.push(Inst::Nop);
+        }
+        b.finish().map(|f| f.bytes.len() as u64)
+    };
+    let words = crate::layout::MAX_CODE / 4;
+    assert_eq!(emit(words), Ok(crate::layout::MAX_CODE));
+    assert_eq!(
+        emit(words + 1),
+        Err(EmitError::TooLarge(crate::layout::MAX_CODE + 4))
+    );
+}
+
+#[test]
+fn only_a_program_the_memory_map_cannot_hold_is_unsupported() {
+    let encode = crate::asm::encode::Inst::Movz {
+        rd: 40,
+        imm16: 0,
+        hw: 0,
+    }
+    .encode()
+    .unwrap_err();
+    let out_of_range = EmitError::OutOfRange {
+        at: 0,
+        delta: 1 << 30,
+        kind: LabelUse::Branch19,
+    };
+    assert!(!out_of_range.is_unsupported(), "an emitter fault");
+    assert!(
+        !EmitError::Encode(encode).is_unsupported(),
+        "an emitter fault"
+    );
+    assert!(EmitError::TooLarge(crate::layout::MAX_CODE + 4).is_unsupported());
+    let overlap = EmitError::HelperOverlap {
+        helper: 0,
+        addr: 0x1000_0000,
+    };
+    assert!(overlap.is_unsupported());
+    assert!(EmitError::BankOverlap { addr: 0x1000_0000 }.is_unsupported());
 }
 
 /// A buffer with the pool after the code: `lead` nops, a load of 0x1234_5678 and `blr`,
