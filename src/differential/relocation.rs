@@ -4,14 +4,17 @@
 use super::{emit_all, Config, Finding};
 use crate::engine::{Engine, EngineError, EngineKind};
 use crate::machine::runtime::Image;
+use crate::machine::window::Window;
 use crate::model::program::Program;
 use crate::oracle::dynamic::{self as oracle, Run, RunOn};
 
 /// A second code address for `program`'s code of `len` bytes: the first of a few fixed
 /// displacements (not a multiple of 4 GiB, so page offsets and distances change) that keeps the
-/// code inside the user range and off every helper page.
+/// code inside the user range and off every helper page and every page of the helper banks of
+/// the program's window (which the image still holds: they belong to the program's code base).
 pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
     let page = crate::layout::HELPER_PAGE;
+    let banks = Window::of(program.code_base).map(|w| w.bank_pages());
     let deltas: [i64; 6] = [
         0x1_2345_0000,
         -0x1_2345_0000,
@@ -31,6 +34,10 @@ pub fn relocation_base(program: &Program, len: u64) -> Option<u64> {
                     let hp = h.addr & !(page - 1);
                     hp + page <= (b & !(page - 1)) || hp >= end
                 })
+                && banks
+                    .iter()
+                    .flatten()
+                    .all(|r| r.end <= (b & !(page - 1)) || r.start >= end)
         })
 }
 
