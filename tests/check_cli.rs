@@ -42,6 +42,21 @@ fn the_default_check_runs_interp_and_confirms_a_sample_the_same_whatever_the_job
 }
 
 #[test]
+fn the_first_run_of_seeds_is_confirmed_wherever_it_starts() {
+    // Seeds 16..=35: the run of seeds 16-31 (the first) is confirmed, 32-35 (the next) not.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+        .args(["check", "--iterations", "20", "--seed", "16", "--jobs", "1"])
+        .args(["--confirm-with", "unicorn"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("confirmed: 16 of them also on unicorn"),
+        "{text}"
+    );
+}
+
+#[test]
 fn bad_job_and_sample_numbers_are_clear_errors() {
     for args in [
         ["--jobs", "0"],

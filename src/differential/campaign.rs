@@ -33,8 +33,9 @@ pub const DEFAULT_ELF_BATCH: u64 = 24;
 pub struct Confirm<'a> {
     /// The confirming engines.
     pub engines: &'a [EngineKind],
-    /// Programs whose run of [`SEEDS_PER_WINDOW`] seeds (`seed / SEEDS_PER_WINDOW`) is a
-    /// multiple of this run on them (1: every program). Whole runs, not every N-th program: a
+    /// Programs whose run of [`SEEDS_PER_WINDOW`] seeds (`seed / SEEDS_PER_WINDOW`, counted
+    /// from the first seed's run) is a multiple of this run on them (1: every program; the
+    /// first run always does). Whole runs, not every N-th program: a
     /// run shares one window of the fixed machine layout, so the confirming engines load its
     /// helper banks once for it.
     pub every: u64,
@@ -72,7 +73,9 @@ impl Plan<'_> {
 
     /// Does program `index` run on the confirming engines too?
     fn sampled(&self, index: u64) -> bool {
-        let run = self.first_seed.wrapping_add(index) / SEEDS_PER_WINDOW;
+        // Runs counted from the first seed's, so the first run is always confirmed.
+        let run = self.first_seed.wrapping_add(index) / SEEDS_PER_WINDOW
+            - self.first_seed / SEEDS_PER_WINDOW;
         self.confirm
             .is_some_and(|c| run.is_multiple_of(c.every.max(1)))
     }

@@ -291,8 +291,17 @@ impl Image {
             segments.extend(w.banks().iter().cloned());
         }
         for (id, h) in program.helpers.iter().enumerate() {
-            if window.is_some_and(|w| w.slot_at(h.addr).is_some()) {
-                continue;
+            match window.and_then(|w| w.slot_at(h.addr)) {
+                Some((_, slot_id, arity)) if slot_id == id && arity == h.arity => continue,
+                // Another helper's routine: its result would not be this helper's
+                // (Program::validate refuses such a program; the generator never makes one).
+                Some(_) => {
+                    return Err(EmitError::ForeignSlot {
+                        helper: id as u16,
+                        addr: h.addr,
+                    })
+                }
+                None => {}
             }
             let page = h.addr & !(HELPER_PAGE - 1);
             if page < end && start < page + HELPER_PAGE {
@@ -427,6 +436,37 @@ mod tests {
                 assert_eq!(patched, encode_all(&helper_code(id, &h)), "{addr:#x}");
             }
         }
+    }
+
+    #[test]
+    fn a_helper_at_another_helpers_bank_slot_is_refused() {
+        use crate::emit::{emit, strategy::StrategyId, EmitOptions};
+        use crate::model::program::Distance;
+        let mut p =
+            crate::model::gen::from_seed(1, &crate::model::profile::BuiltIn::Far64.profile());
+        let w = Window::of(p.code_base).expect("generated programs are in a window");
+        let arity = p.helpers[0].arity;
+        let image = |p: &Program| {
+            let e = emit(
+                p,
+                StrategyId::MovzMinimal.strategy(),
+                &EmitOptions::default(),
+            )
+            .unwrap();
+            Image::build(p, &e, p.code_base)
+        };
+        p.helpers[0].addr = w.slot(Distance::Far, 0, arity).unwrap();
+        assert!(p.validate().is_ok());
+        let own = image(&p).unwrap();
+        // The code, the three banks; helper 0 is the far bank's routine, no segment of its own.
+        assert_eq!(&own.segments[1..4], &w.banks()[..]);
+        assert!(own.segments.iter().all(|s| s.addr != p.helpers[0].addr));
+        p.helpers[0].addr = w.slot(Distance::Far, 1, arity).unwrap();
+        assert!(p.validate().is_err());
+        assert!(matches!(
+            image(&p),
+            Err(EmitError::ForeignSlot { helper: 0, .. })
+        ));
     }
 
     #[test]

@@ -37,8 +37,9 @@ use super::runtime::{entry_words, helper_template, Segment};
 use crate::layout::{self, HELPER_MAX_BYTES, HELPER_PAGE, MAX_CODE, USER_MAX, USER_MIN};
 use crate::model::gen::{splitmix64, CODE_CLEARANCE};
 use crate::model::program::{Distance, MAX_ARGS};
+use std::cell::RefCell;
 use std::ops::Range;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// Number of windows.
 pub const WINDOWS: u32 = 4096;
@@ -112,8 +113,11 @@ impl Window {
         let pages = |k: u64, lo: u64, hi: u64| (lo + self.pick(k) % (hi - lo)) / page * page;
         let base = match class {
             Distance::Near => {
-                // A bit length drawn first (16 to 27 bits), so short and long distances are
-                // equally common: with one bank per window, a uniform draw would rarely be short.
+                // A bit length drawn first (16 to 27), then a distance of that length rounded
+                // down to 64 KiB pages (so 16 bits gives 0 and 17 gives 64 KiB), so that short
+                // and long distances below the code are equally common (above it the 16 MiB
+                // clearance comes first): with one bank per window a uniform draw would rarely
+                // be short.
                 let bits = 16 + self.pick(6) % 12;
                 let d = pages(2, 1 << (bits - 1), (1 << bits).min(84 * mib));
                 if up(3) {
@@ -202,22 +206,26 @@ impl Window {
         self.bank_pages().iter().any(|r| r.contains(&addr))
     }
 
-    /// The three banks as segments, built once per window (a few recently used windows are
-    /// kept) and shared by every image in the window.
+    /// The three banks as segments, built once per window and thread (each thread keeps its
+    /// few most recently used windows; engines are per thread too) and shared by every image
+    /// in the window.
     pub fn banks(self) -> Arc<[Segment]> {
-        static RECENT: Mutex<Vec<(Window, Arc<[Segment]>)>> = Mutex::new(Vec::new());
-        let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = recent.iter().position(|(w, _)| *w == self) {
-            let hit = recent.remove(i);
-            recent.push(hit.clone());
-            return hit.1;
+        thread_local! {
+            static RECENT: RefCell<Vec<(Window, Arc<[Segment]>)>> = const { RefCell::new(Vec::new()) };
         }
-        let built: Arc<[Segment]> = CLASSES.into_iter().map(|c| self.build_bank(c)).collect();
-        if recent.len() >= 8 {
-            recent.remove(0);
-        }
-        recent.push((self, built.clone()));
-        built
+        RECENT.with_borrow_mut(|recent| {
+            if let Some(i) = recent.iter().position(|(w, _)| *w == self) {
+                let hit = recent.remove(i);
+                recent.push(hit.clone());
+                return hit.1;
+            }
+            let built: Arc<[Segment]> = CLASSES.into_iter().map(|c| self.build_bank(c)).collect();
+            if recent.len() >= 4 {
+                recent.remove(0);
+            }
+            recent.push((self, built.clone()));
+            built
+        })
     }
 
     /// The bank of `class`: each slot's routine from its template ([`helper_template`], built
@@ -232,6 +240,7 @@ impl Window {
         let base = self.bank_base(class);
         let mut bytes = vec![0u8; BANK_BYTES as usize];
         for (k, (code, entry_at)) in templates.iter().enumerate() {
+            assert!(code.len() as u64 <= SLOT_BYTES, "a routine fits its slot");
             let at = k * SLOT_BYTES as usize;
             bytes[at..at + code.len()].copy_from_slice(code);
             let words = entry_words(base + at as u64);

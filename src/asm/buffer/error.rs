@@ -32,6 +32,14 @@ pub enum EmitError {
         /// The bank's first address.
         addr: u64,
     },
+    /// A helper sits at a slot of its window's helper banks that holds another helper's
+    /// routine (another id or arity), whose results are not this helper's.
+    ForeignSlot {
+        /// Helper id.
+        helper: u16,
+        /// Helper address.
+        addr: u64,
+    },
 }
 
 impl EmitError {
@@ -44,6 +52,7 @@ impl EmitError {
             EmitError::TooLarge(_)
                 | EmitError::HelperOverlap { .. }
                 | EmitError::BankOverlap { .. }
+                | EmitError::ForeignSlot { .. }
         )
     }
 }
@@ -61,6 +70,10 @@ impl std::fmt::Display for EmitError {
             EmitError::TooLarge(n) => {
                 write!(f, "emitted code is {n} bytes, larger than the code region")
             }
+            EmitError::ForeignSlot { helper, addr } => write!(
+                f,
+                "helper h{helper} at {addr:#x} is a helper-bank slot holding another helper's routine"
+            ),
             EmitError::BankOverlap { addr } => {
                 write!(
                     f,

@@ -134,6 +134,11 @@ fn only_a_program_the_memory_map_cannot_hold_is_unsupported() {
     };
     assert!(overlap.is_unsupported());
     assert!(EmitError::BankOverlap { addr: 0x1000_0000 }.is_unsupported());
+    let foreign = EmitError::ForeignSlot {
+        helper: 0,
+        addr: 0x1000_0000,
+    };
+    assert!(foreign.is_unsupported());
 }
 
 /// A buffer with the pool after the code: `lead` nops, a load of 0x1234_5678 and `blr`,

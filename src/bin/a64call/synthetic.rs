@@ -218,8 +218,8 @@ pub(crate) struct CheckArgs {
     /// qemu-aarch64 is found (every program then runs on interp).
     #[arg(long, value_delimiter = ',')]
     confirm_with: Vec<String>,
-    /// 1 in this many runs of 16 seeds (one window of the fixed machine layout: those whose
-    /// seed / 16 is a multiple of it) also run on the confirming engines.
+    /// 1 in this many runs of 16 seeds (one window of the fixed machine layout each, counted
+    /// from the first seed's run, which always is) also run on the confirming engines.
     #[arg(long, default_value_t = 16)]
     confirm_every: u64,
     /// Programs per qemu (or native) process, at most.

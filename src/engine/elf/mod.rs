@@ -9,7 +9,11 @@
 //! `x30 = EXIT_ADDR`. The exit page saves every register; a signal handler on an alternate stack
 //! saves the faulting state from the `ucontext` and resumes at the report routine. The report
 //! routine writes one [`Record`] to stdout with raw `write` syscalls, unmaps the program and moves
-//! on; the last program ends with `exit_group(0)`.
+//! on; the last program ends with `exit_group(0)`. A segment the next program also has (the same
+//! address and bytes: a window's helper banks) is neither unmapped after one program nor mapped
+//! and copied again for the next (its table entry's `loaded_before`/`keep_after`, set by the
+//! host). A program whose pages cannot be mapped gets a map-failed record and ends the process
+//! (no half-mapped program is left for the next); the host runs the rest in a new one.
 //!
 //! Record (little-endian u64 words): `MAGIC, index, status, signo, fault_address, pc, x0..x30, sp,
 //! nzcv, log_len`, then the 4 KiB scratch buffer, then `log_len` bytes of call log.
