@@ -374,3 +374,126 @@ fn veneer_islands_and_pool_islands_share_one_function() {
     assert!(!f.is_data(veneer));
     assert_eq!(branch_target(&f, veneer).1, Slot::Inst(Inst::Ret));
 }
+
+/// The first offset, from `from` in steps of 4, at which reserving 4 more bytes makes
+/// `worst_case(offset)` pass `deadline`: where the buffer must place an island.
+fn last_moment(from: u32, deadline: i64, worst_case: impl Fn(i64) -> i64) -> u32 {
+    (from..)
+        .step_by(4)
+        .find(|&o| worst_case(i64::from(o)) > deadline)
+        .unwrap()
+}
+
+#[test]
+fn a_pool_island_goes_at_the_last_reservation_the_worst_case_allows() {
+    // One load at 0; each later word reserved alone. The worst case at offset o: the word, then
+    // an island of a branch, padding and one entry per pending load and per reserved word.
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.load_const(X16, 0x1234_5678);
+    b.push(Inst::Blr { rn: X16 });
+    nops(&mut b, 300_000);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    let at = last_moment(8, LabelUse::Ldr19.max_forward(), |o| o + 4 + 8 + 8 * 2);
+    assert_eq!(f.slots[(at / 4) as usize - 1], Slot::Inst(Inst::Nop));
+    assert!(matches!(
+        f.slots[(at / 4) as usize],
+        Slot::Inst(Inst::B { .. })
+    ));
+    assert_eq!(f.data[0].start, layout_after_branch(at));
+    assert_eq!(f.sizes.islands, 1);
+}
+
+/// Where an island's entries start when its branch is at `at`: the next 8-byte boundary.
+fn layout_after_branch(at: u32) -> u32 {
+    (at + 4).next_multiple_of(8)
+}
+
+#[test]
+fn a_veneer_island_goes_at_the_last_reservation_the_worst_case_allows() {
+    // Three forward b.conds at 0, 4 and 8; each later word reserved alone. The worst case at
+    // offset o: the word, then a veneer island of a branch over it and one `b` per pending
+    // b.cond and per reserved word.
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    for _ in 0..3 {
+        b.branch_cond(crate::asm::encode::Cond::Eq, l);
+    }
+    nops(&mut b, 300_000);
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    let at = last_moment(12, LabelUse::Branch19.max_forward(), |o| o + 4 + 4 + 4 * 4);
+    assert!(matches!(
+        f.slots[(at / 4) as usize],
+        Slot::Inst(Inst::B { .. })
+    ));
+    for (k, site) in [0u32, 4, 8].into_iter().enumerate() {
+        let veneer = at + 4 + 4 * k as u32;
+        assert_eq!(
+            branch_target(&f, site).0,
+            veneer,
+            "b.cond {k} goes to its veneer"
+        );
+    }
+}
+
+#[test]
+fn a_load_in_reach_of_a_placed_entry_reuses_it_and_pool_ranges_stay_apart() {
+    // An island about 600 KB in, and a load of its value 100 KB after it: in reach backward
+    // (though the two offsets add up to more than 1 MiB), so it reads the island's entry.
+    let mut b = CodeBuffer::new(0x1000_0000);
+    nops(&mut b, 150_000);
+    let first = b.offset();
+    b.load_const(X16, 0xAAAA);
+    b.push(Inst::Ret);
+    b.place_pool(false);
+    let island = b.pool.clone();
+    nops(&mut b, 25_000);
+    let again = b.offset();
+    b.load_const(X16, 0xAAAA);
+    b.load_const(X16, 0xBBBB); // a new entry, in the final pool
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.pool_entries, 2);
+    assert_eq!(literal_of(&f, again), literal_of(&f, first));
+    // The island's range and the final pool's, each as placed.
+    assert_eq!(f.pool.len(), 2, "{:?}", f.pool);
+    assert_eq!(f.pool[0], island[0]);
+    assert_eq!(f.pool[1].len(), 8);
+}
+
+#[test]
+fn code_and_pool_len_is_what_finish_makes() {
+    // Aligned and misaligned ends, with and without pending entries.
+    for (words, load) in [(1u32, false), (2, false), (1, true), (2, true)] {
+        let mut b = CodeBuffer::new(0x1000_0000);
+        if load {
+            b.load_const(X16, 0x1234);
+        }
+        nops(&mut b, words);
+        let predicted = b.code_and_pool_len();
+        assert_eq!(
+            u64::from(predicted),
+            b.finish().unwrap().bytes.len() as u64,
+            "{words} words, load {load}"
+        );
+    }
+}
+
+#[test]
+fn a_pool_after_code_takes_no_island_however_far_the_code_goes() {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    b.set_pool_placement(PoolPlacement::AfterCode);
+    b.load_const(X16, 0x1234_5678);
+    b.push(Inst::Blr { rn: X16 });
+    nops(&mut b, 300_000);
+    b.push(Inst::Ret);
+    assert!(matches!(
+        b.finish(),
+        Err(EmitError::OutOfRange {
+            kind: LabelUse::Ldr19,
+            ..
+        })
+    ));
+}
