@@ -24,8 +24,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The default number of programs given to one ELF-engine process ([`Plan::elf_batch`]).
-pub const DEFAULT_ELF_BATCH: u64 = 24;
+/// The default number of programs given to one ELF-engine process ([`Plan::elf_batch`]): the
+/// smallest on the plateau measured here (2026-12-03, quiet, `a64call check --iterations 1536
+/// --jobs 1 --engines qemu --strategies movz-min,pool --elf-batch N`, qemu programs per
+/// CPU-second): 24 → 515–538, 48 → 652, 64 → 676–725, 96 → 705, 128 → 723. A smaller batch
+/// loses less when a program ends its process (the rest run again in a new one).
+pub const DEFAULT_ELF_BATCH: u64 = 64;
 
 /// Engines that run a sample of the programs beside the plan's own, and every program that
 /// gave a finding again, so the finding is judged with them too.
