@@ -233,16 +233,28 @@ pub(crate) fn encode_all(insts: &[Inst]) -> Vec<u8> {
 }
 
 /// Bytes to place at an address before the run (memory around them reads as zero).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Segment {
     /// First address.
     pub addr: u64,
     /// Contents, shared: the helper banks of a window ([`crate::machine::window`]) are built
     /// once and the same allocation goes into every image in that window, so an engine that
-    /// compares a segment with what it loaded before finds it equal by pointer (`Arc`'s `==`
-    /// compares pointers first).
+    /// compares a segment with what it loaded before finds it equal by pointer (see the
+    /// `PartialEq` below).
     pub bytes: Arc<[u8]>,
 }
+
+/// Equal when at the same address with the same bytes. Shared bytes are equal without reading
+/// them (`Arc<[u8]>`'s own `==` compares every byte: the standard library's pointer shortcut
+/// is for sized contents only).
+impl PartialEq for Segment {
+    fn eq(&self, other: &Segment) -> bool {
+        self.addr == other.addr
+            && (Arc::ptr_eq(&self.bytes, &other.bytes) || self.bytes == other.bytes)
+    }
+}
+
+impl Eq for Segment {}
 
 impl Segment {
     /// One past the last address.

@@ -380,10 +380,14 @@ fn judge_scratch(expected: &Expected, o: &Outcome) -> Result<(), (Option<usize>,
     if o.scratch.len() != expected.scratch.len() {
         return Err((None, format!("{} scratch bytes read back", o.scratch.len())));
     }
-    let Some(i) = (0..o.scratch.len()).find(|&i| o.scratch[i] != expected.scratch[i]) else {
+    let Some(slot) = o
+        .scratch
+        .chunks_exact(8)
+        .zip(expected.scratch.chunks_exact(8))
+        .position(|(got, want)| got != want)
+    else {
         return Ok(());
     };
-    let slot = i / 8;
     let q = |s: &[u8]| u64::from_le_bytes(s[8 * slot..8 * slot + 8].try_into().unwrap());
     Err((
         None,

@@ -222,11 +222,32 @@ fn r(x: Reg) -> u32 {
     u32::from(x & 31)
 }
 
+/// Up to three registers an instruction names.
+struct Regs {
+    regs: [Reg; 3],
+    len: usize,
+}
+
+impl Regs {
+    fn of(named: &[Reg]) -> Regs {
+        let mut regs = [0; 3];
+        regs[..named.len()].copy_from_slice(named);
+        Regs {
+            regs,
+            len: named.len(),
+        }
+    }
+
+    fn as_slice(&self) -> &[Reg] {
+        &self.regs[..self.len]
+    }
+}
+
 impl Inst {
     /// Encode to the 32-bit instruction word, checking every field's range.
     pub fn encode(&self) -> Result<u32, EncodeError> {
         let err = |m: String| Err(EncodeError(format!("{self:?}: {m}")));
-        for reg in self.regs() {
+        for &reg in self.regs().as_slice() {
             if reg > 31 {
                 return err(format!("register {reg} out of range"));
             }
@@ -385,30 +406,32 @@ impl Inst {
         None
     }
 
-    /// Registers named by the instruction (for range checks).
-    fn regs(&self) -> Vec<Reg> {
+    /// Registers named by the instruction (for range checks), without allocating.
+    fn regs(&self) -> Regs {
         match *self {
             Inst::Movz { rd, .. }
             | Inst::Movn { rd, .. }
             | Inst::Movk { rd, .. }
-            | Inst::Adrp { rd, .. } => vec![rd],
-            Inst::LdrLit { rt, .. } | Inst::MrsNzcv { rt } | Inst::MsrNzcv { rt } => vec![rt],
-            Inst::LdrImm { rt, rn, .. } | Inst::StrImm { rt, rn, .. } => vec![rt, rn],
+            | Inst::Adrp { rd, .. } => Regs::of(&[rd]),
+            Inst::LdrLit { rt, .. } | Inst::MrsNzcv { rt } | Inst::MsrNzcv { rt } => {
+                Regs::of(&[rt])
+            }
+            Inst::LdrImm { rt, rn, .. } | Inst::StrImm { rt, rn, .. } => Regs::of(&[rt, rn]),
             Inst::Stp { rt, rt2, rn, .. }
             | Inst::Ldp { rt, rt2, rn, .. }
             | Inst::StpPre { rt, rt2, rn, .. }
-            | Inst::LdpPost { rt, rt2, rn, .. } => vec![rt, rt2, rn],
-            Inst::Blr { rn } | Inst::Br { rn } => vec![rn],
+            | Inst::LdpPost { rt, rt2, rn, .. } => Regs::of(&[rt, rt2, rn]),
+            Inst::Blr { rn } | Inst::Br { rn } => Regs::of(&[rn]),
             Inst::AddImm { rd, rn, .. }
             | Inst::SubImm { rd, rn, .. }
-            | Inst::SubsImm { rd, rn, .. } => vec![rd, rn],
-            Inst::Alu { rd, rn, rm, .. } => vec![rd, rn, rm],
-            Inst::CmpReg { rn, rm } => vec![rn, rm],
-            Inst::MovReg { rd, rm } => vec![rd, rm],
+            | Inst::SubsImm { rd, rn, .. } => Regs::of(&[rd, rn]),
+            Inst::Alu { rd, rn, rm, .. } => Regs::of(&[rd, rn, rm]),
+            Inst::CmpReg { rn, rm } => Regs::of(&[rn, rm]),
+            Inst::MovReg { rd, rm } => Regs::of(&[rd, rm]),
             Inst::Lsl { rd, rn, .. } | Inst::Lsr { rd, rn, .. } | Inst::Ror { rd, rn, .. } => {
-                vec![rd, rn]
+                Regs::of(&[rd, rn])
             }
-            _ => vec![],
+            _ => Regs::of(&[]),
         }
     }
 

@@ -66,10 +66,9 @@ impl<'a> Code<'a> {
         let mut pages = Vec::with_capacity(segments.len());
         let mut kept_bytes = Vec::with_capacity(segments.len());
         for s in segments {
-            match kept
-                .iter()
-                .position(|k| k.addr == s.addr && k.bytes == s.bytes)
-            {
+            match kept.iter().position(|k| {
+                k.addr == s.addr && (Arc::ptr_eq(&k.bytes, &s.bytes) || k.bytes == s.bytes)
+            }) {
                 Some(i) => {
                     let k = kept.swap_remove(i);
                     pages.push(k.pages);
@@ -127,18 +126,26 @@ pub(super) struct Page<'p> {
 
 impl Page<'_> {
     /// The decoded word at `pc`, which this page holds (decoded now if it is the first time).
+    #[inline]
     pub(super) fn op(&mut self, pc: u64) -> Op {
         let d = &mut self.decoded;
         let w = ((pc - self.base) / 4) as usize;
-        let Some(k) = w.checked_sub(d.first).filter(|&k| k < d.ops.len()) else {
+        let Some(op) = w.checked_sub(d.first).and_then(|k| d.ops.get_mut(k)) else {
             return Op::Udf; // a zero word of the page, beyond the segment
         };
-        if d.ops[k] == Op::Undecoded {
-            let bytes: [u8; 4] = std::array::from_fn(|b| byte(self.segment, pc + b as u64));
-            d.ops[k] = decode(u32::from_le_bytes(bytes), pc);
+        if let Op::Undecoded = op {
+            *op = decode_at(self.segment, pc);
         }
-        d.ops[k]
+        *op
     }
+}
+
+/// The word of `s` at `pc`, decoded (the first time execution reaches it).
+#[cold]
+#[inline(never)]
+fn decode_at(s: &Segment, pc: u64) -> Op {
+    let bytes: [u8; 4] = std::array::from_fn(|b| byte(s, pc + b as u64));
+    decode(u32::from_le_bytes(bytes), pc)
 }
 
 /// The image's segments, for reads.

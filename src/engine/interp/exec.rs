@@ -80,10 +80,12 @@ impl Cpu {
         self.regs[SP_SLOT as usize]
     }
 
+    #[inline]
     fn get(&self, slot: u8) -> u64 {
         self.regs[slot as usize]
     }
 
+    #[inline]
     fn set(&mut self, slot: u8, value: u64) {
         if slot != ZR_SLOT {
             self.regs[slot as usize] = value;
@@ -91,6 +93,7 @@ impl Cpu {
     }
 
     /// Execute `op`, fetched at `pc`.
+    #[inline]
     pub(super) fn exec(&mut self, op: Op, pc: u64, mem: &mut Memory) -> Flow {
         match op {
             Op::SetImm { rd, value } => self.set(rd, value),

@@ -30,6 +30,7 @@ impl Region {
     }
 
     /// The offset of `[addr, addr + len)` when it lies wholly inside.
+    #[inline]
     fn offset(&self, addr: u64, len: u64) -> Option<usize> {
         let off = addr.wrapping_sub(self.base);
         (off < self.bytes.len() as u64 && len <= self.bytes.len() as u64 - off)
@@ -62,6 +63,7 @@ impl Fixed {
         }
     }
 
+    #[inline]
     fn find(&self, addr: u64, len: u64) -> Option<(usize, usize)> {
         self.regions
             .iter()
@@ -78,6 +80,7 @@ impl Fixed {
     }
 
     /// `len` bytes at `addr`, which must lie inside one region (reading the outcome).
+    #[inline]
     pub(super) fn slice(&self, addr: u64, len: u64) -> Option<&[u8]> {
         let (i, o) = self.find(addr, len)?;
         Some(&self.regions[i].bytes[o..o + len as usize])
@@ -92,10 +95,17 @@ pub(super) struct Memory<'f, 'c> {
 
 impl Memory<'_, '_> {
     /// The 8-byte value at `addr`.
+    #[inline]
     pub(super) fn load(&self, addr: u64) -> Result<u64, Fault> {
-        if let Some(b) = self.fixed.slice(addr, 8) {
-            return Ok(u64::from_le_bytes(b.try_into().expect("8 bytes")));
+        match self.fixed.slice(addr, 8) {
+            Some(b) => Ok(u64::from_le_bytes(b.try_into().expect("8 bytes"))),
+            None => self.load_outside_fixed(addr),
         }
+    }
+
+    /// [`Memory::load`] of a value not wholly inside one fixed region.
+    #[inline(never)]
+    fn load_outside_fixed(&self, addr: u64) -> Result<u64, Fault> {
         if let Some(b) = self.segments.read::<8>(addr) {
             return Ok(u64::from_le_bytes(b));
         }
@@ -114,11 +124,20 @@ impl Memory<'_, '_> {
     /// Store 8 bytes at `addr`: into fixed regions, never into code or helpers (a write there
     /// faults at `addr`, as Unicorn's write hook reports it; one into unmapped memory at the
     /// first byte nothing holds). Nothing is written when it faults.
+    #[inline]
     pub(super) fn store(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
-        if let Some((i, o)) = self.fixed.find(addr, 8) {
-            self.fixed.regions[i].bytes[o..o + 8].copy_from_slice(&value.to_le_bytes());
-            return Ok(());
+        match self.fixed.find(addr, 8) {
+            Some((i, o)) => {
+                self.fixed.regions[i].bytes[o..o + 8].copy_from_slice(&value.to_le_bytes());
+                Ok(())
+            }
+            None => self.store_outside_fixed(addr, value),
         }
+    }
+
+    /// [`Memory::store`] of a value not wholly inside one fixed region.
+    #[inline(never)]
+    fn store_outside_fixed(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
         for k in 0..8 {
             let a = addr.wrapping_add(k);
             if self.fixed.find(a, 1).is_none() {
