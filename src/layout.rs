@@ -58,6 +58,11 @@ pub const HELPER_PAGE: u64 = 0x1_0000;
 pub const HELPER_MAX_BYTES: u64 = 0x200;
 /// Most helpers a program may declare.
 pub const MAX_HELPERS: usize = 64;
+/// The value a loop's pass counter in the caller's frame reaches after the loop's last pass: it
+/// counts up from `LOOP_END - count` (the lowering, [`crate::emit`]'s `counted_loop`; the
+/// reference predicts the slots, [`crate::oracle::reference`]). A power of two above every
+/// count (1..=16), so one bit (`tbz`) says whether the loop goes round again.
+pub const LOOP_END: u8 = 16;
 /// Default limit on instructions executed by one run before it counts as runaway.
 pub const DEFAULT_INSN_LIMIT: u64 = 50_000_000;
 

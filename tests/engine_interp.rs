@@ -243,13 +243,17 @@ fn every_form_agrees_with_unicorn_on_edge_values() {
     assert!(unsupported.is_empty(), "{unsupported:#?}");
 }
 
-/// Programs of every profile (the huge one on a few seeds): no finding on interp beside
+/// Programs of every profile (the huge and big ones on a few seeds): no finding on interp beside
 /// Unicorn, and nothing left to Unicorn alone.
 #[test]
 fn interp_agrees_with_unicorn_on_generated_programs() {
     for &b in BuiltIn::all() {
         let p = b.profile();
-        let seeds = if b == BuiltIn::Huge { 1..=2 } else { 1..=60 };
+        let seeds = if matches!(b, BuiltIn::Huge | BuiltIn::Big) {
+            1..=2
+        } else {
+            1..=60
+        };
         for seed in seeds {
             let prog = from_seed(seed, &p);
             let r = run_on(

@@ -1,4 +1,5 @@
-//! `cargo test` replays every program file (*.a64) under corpus/ on every engine.
+//! `cargo test` replays every program file (*.a64) under corpus/ on every engine (interp, Unicorn,
+//! and qemu unless `A64CALL_SKIP_QEMU` is set).
 
 use a64call::differential::repro::find_repros;
 use a64call::differential::{run_on, Config};
@@ -10,9 +11,9 @@ fn every_corpus_program_agrees_on_every_engine() {
     let all = find_repros(&Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus")).unwrap();
     assert!(all.len() >= 3, "corpus/ lost its program files");
     let engines = if std::env::var_os("A64CALL_SKIP_QEMU").is_some() {
-        vec![EngineKind::Unicorn]
+        vec![EngineKind::Interp, EngineKind::Unicorn]
     } else {
-        vec![EngineKind::Unicorn, EngineKind::Qemu]
+        vec![EngineKind::Interp, EngineKind::Unicorn, EngineKind::Qemu]
     };
     let progs: Vec<_> = all
         .iter()

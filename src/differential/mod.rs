@@ -163,7 +163,12 @@ pub fn emit_all(program: &Program, cfg: &Config) -> (Vec<Emitted>, Option<Findin
     let mut out = Vec::new();
     for s in &cfg.strategies {
         let opts = cfg.bug.map(|b| b.emit_options(*s)).unwrap_or_default();
-        match emit(program, *s, &opts) {
+        // A program whose code cannot be placed is unsupported before any check judges it.
+        let placed = |e: Emitted| {
+            let len = e.code.bytes.len() as u64;
+            Image::check_placement(program, len, program.code_base).map(|()| e)
+        };
+        match emit(program, *s, &opts).and_then(placed) {
             Ok(e) => {
                 if cfg.static_check {
                     if let Err(error) = check::check(&e) {

@@ -9,9 +9,11 @@
 
 pub mod strategy;
 
+use crate::asm::buffer::BranchTest;
 use crate::asm::buffer::{CodeBuffer, EmitError, Faults, Finished, LabelUse, SizeBreakdown};
-use crate::asm::encode::{mov_imm_minimal, Cond, Inst, Reg, FP, LR, SP, X17};
+use crate::asm::encode::{mov_imm_minimal, AluOp, Cond, Inst, Reg, FP, LR, SP, X17};
 use crate::emit::strategy::{Callee, SeqKind, SiteChoice, SizeFallback, Strategy, StrategyId};
+use crate::layout::LOOP_END;
 use crate::model::program::{Op, Program, ShiftOp, Val};
 
 /// Sabotage for one emission, none by default. Only the planted-bug catalogue builds any other
@@ -305,11 +307,31 @@ impl Lower<'_> {
         }
     }
 
-    /// `cmp a, b; b.<not cond> else; then...; [b end; else: els...;] end:`.
+    /// `<test> else; then...; [b end; else: els...;] end:`, where the test of `a cond b` is
+    /// `cmp a, b; b.<!cond>`, except for equality: `eor x17, a, b; cbnz x17` for `eq` and
+    /// `cbz x17` for `ne` (as many instructions either way; the lowering's registers above
+    /// `x15` are its own, see [`Lower::counted_loop`]).
     fn if_else(&mut self, cond: Cond, a: u8, b: u8, (then, els): (&[Op], &[Op]), depth: u16) {
-        self.buf.push(Inst::CmpReg { rn: a, rm: b });
         let else_l = self.buf.new_label();
-        self.buf.branch_cond(cond.invert(), else_l);
+        let to_else = match cond {
+            Cond::Eq | Cond::Ne => {
+                self.buf.push(Inst::Alu {
+                    op: AluOp::Eor,
+                    rd: X17,
+                    rn: a,
+                    rm: b,
+                });
+                BranchTest::Zero {
+                    rt: X17,
+                    nonzero: cond == Cond::Eq,
+                }
+            }
+            _ => {
+                self.buf.push(Inst::CmpReg { rn: a, rm: b });
+                BranchTest::Flags(cond.invert())
+            }
+        };
+        self.buf.branch_if(to_else, else_l);
         self.ops(then, depth);
         if els.is_empty() {
             self.buf.bind(else_l);
@@ -323,9 +345,12 @@ impl Lower<'_> {
         self.buf.bind(end);
     }
 
-    /// The counter in `[sp + 8 * (2 + depth)]`, decremented after each pass of `body` through IP1
-    /// (`x17`): the lowering writes no register below `x16` but the values and the call arguments
-    /// (the reference evaluation predicts `x8..x15` at every helper entry from that).
+    /// The loop's pass counter in `[sp + 8 * (2 + depth)]`, counting up through IP1 (`x17`)
+    /// from `16 - count` to 16: after each pass of `body` it is incremented, and the loop goes
+    /// round while bit 4 is clear (`tbz x17, #4`), so `body` runs exactly `count` times
+    /// (1..=16). The lowering writes no register below `x16` but the values and the call
+    /// arguments (the reference evaluation predicts `x8..x15` at every helper entry from that,
+    /// and the counter slots too).
     fn counted_loop(&mut self, count: u8, body: &[Op], depth: u16) {
         let slot = 2 + depth;
         let (ldr, str) = (
@@ -342,7 +367,7 @@ impl Lower<'_> {
         );
         let init = Inst::Movz {
             rd: X17,
-            imm16: u16::from(count),
+            imm16: u16::from(LOOP_END - count),
             hw: 0,
         };
         self.buf.push_all(&[init, str]);
@@ -350,13 +375,18 @@ impl Lower<'_> {
         self.buf.bind(top);
         self.ops(body, depth + 1);
         self.buf.reserve(LEAF_RESERVE);
-        let dec = Inst::SubsImm {
+        let inc = Inst::AddImm {
             rd: X17,
             rn: X17,
             imm12: 1,
         };
-        self.buf.push_all(&[ldr, dec, str]);
-        self.buf.branch_cond(Cond::Ne, top);
+        self.buf.push_all(&[ldr, inc, str]);
+        let not_done = BranchTest::Bit {
+            rt: X17,
+            bit: LOOP_END.trailing_zeros() as u8,
+            nonzero: false,
+        };
+        self.buf.branch_if(not_done, top);
     }
 }
 

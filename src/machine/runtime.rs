@@ -287,12 +287,40 @@ impl Image {
     /// [`Program::validate`] allows no other helper in the banks), then each other helper.
     pub fn build(program: &Program, emitted: &Emitted, base: u64) -> Result<Image, EmitError> {
         let len = emitted.code.bytes.len() as u64;
-        let start = base & !(HELPER_PAGE - 1);
-        let end = layout::align_up(base + len, HELPER_PAGE);
+        Image::check_placement(program, len, base)?;
         let mut segments = vec![Segment {
             addr: base,
             bytes: emitted.code.bytes.as_slice().into(),
         }];
+        let window = Window::of(program.code_base);
+        if let Some(w) = window {
+            segments.extend(w.banks().iter().cloned());
+        }
+        for (id, h) in program.helpers.iter().enumerate() {
+            if window.is_some_and(|w| w.slot_at(h.addr).is_some()) {
+                continue; // its bank slot (check_placement allows no other helper there)
+            }
+            segments.push(Segment {
+                addr: h.addr,
+                bytes: encode_all(&helper_code(id, h)).into(),
+            });
+        }
+        Ok(Image {
+            segments,
+            code: base..base + len,
+            entry: base,
+            insn_limit: layout::DEFAULT_INSN_LIMIT,
+        })
+    }
+
+    /// Can `program`'s code of `len` bytes be placed at `base`? Not when it would share a
+    /// 64 KiB page with a helper bank or with a helper, or when a helper lies in a bank but not
+    /// at its own slot: every one of these is [`EmitError::is_unsupported`]. The differential
+    /// asks this as soon as a strategy has emitted, before the static check, so such a program
+    /// is unsupported whatever the strategy, never a finding against it.
+    pub fn check_placement(program: &Program, len: u64, base: u64) -> Result<(), EmitError> {
+        let start = base & !(HELPER_PAGE - 1);
+        let end = layout::align_up(base + len, HELPER_PAGE);
         let window = Window::of(program.code_base);
         if let Some(w) = window {
             for pages in w.bank_pages() {
@@ -300,7 +328,6 @@ impl Image {
                     return Err(EmitError::BankOverlap { addr: pages.start });
                 }
             }
-            segments.extend(w.banks().iter().cloned());
         }
         for (id, h) in program.helpers.iter().enumerate() {
             match window.and_then(|w| w.slot_at(h.addr)) {
@@ -322,17 +349,8 @@ impl Image {
                     addr: h.addr,
                 });
             }
-            segments.push(Segment {
-                addr: h.addr,
-                bytes: encode_all(&helper_code(id, h)).into(),
-            });
         }
-        Ok(Image {
-            segments,
-            code: base..base + len,
-            entry: base,
-            insn_limit: layout::DEFAULT_INSN_LIMIT,
-        })
+        Ok(())
     }
 
     /// An image of `bytes` alone at `base`, entered there, with no helpers (hand-written code

@@ -25,8 +25,8 @@ pub struct Profile {
     pub if_pct: u8,
     /// Deepest nesting of loops and ifs.
     pub max_depth: u8,
-    /// Largest number of operations inside one nested block.
-    pub max_block: u8,
+    /// Largest number of operations inside one nested block (1..=1,000,000).
+    pub max_block: u32,
     /// Largest loop iteration count.
     pub max_loop_count: u8,
     /// Weights for helper distance classes: near, mid, far.
@@ -72,6 +72,9 @@ pub enum BuiltIn {
     /// `cinderx.profile`.
     #[strum(to_string = "cinderx")]
     Cinderx,
+    /// `big.profile`.
+    #[strum(to_string = "big")]
+    Big,
 }
 
 impl crate::Named for BuiltIn {
@@ -87,6 +90,7 @@ impl BuiltIn {
             BuiltIn::Huge => include_str!("profiles/huge.profile"),
             BuiltIn::Nested => include_str!("profiles/nested.profile"),
             BuiltIn::Cinderx => include_str!("profiles/cinderx.profile"),
+            BuiltIn::Big => include_str!("profiles/big.profile"),
         }
     }
 
@@ -165,7 +169,11 @@ impl Profile {
             loop_pct: num("loop_pct")?,
             if_pct: num("if_pct")?,
             max_depth: num("max_depth")?,
-            max_block: num("max_block")?,
+            max_block: get("max_block")?
+                .parse()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or("`max_block` must be a number 1..=1000000")?,
             max_loop_count: num("max_loop_count")?,
             distance: (near, mid, far),
             anchor,
@@ -217,7 +225,7 @@ mod tests {
         let names: Vec<&str> = BuiltIn::all().iter().map(|b| b.profile().name).collect();
         assert_eq!(
             names,
-            ["default", "tiny", "far64", "huge", "nested", "cinderx"]
+            ["default", "tiny", "far64", "huge", "nested", "cinderx", "big"]
         );
     }
 }

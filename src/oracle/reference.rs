@@ -16,8 +16,8 @@
 //!   All sixteen are predicted: a call sequence that uses any of `x8..x15` as scratch (AAPCS64
 //!   lets only `x16`/`x17` change between the caller's last instruction and the callee's entry)
 //!   is caught here, whatever the strategies agree on. So are the loop counters in the caller's
-//!   frame (`[sp + 16 + 8 * depth]`, holding the passes left, this one included) of every loop
-//!   the call is inside. The helper returns `r = helper_result(K, arity, x0..x7)`. Each call is
+//!   frame (`[sp + 16 + 8 * depth]`, counting passes up from `16 - count`: `16 - count + p`
+//!   in pass `p` from 0, [`LOOP_END`]) of every loop the call is inside. The helper returns `r = helper_result(K, arity, x0..x7)`. Each call is
 //!   also tied to its static call site (the `Call` ops numbered in program order, as the
 //!   lowering numbers sites).
 //! * **End:** `x0` is the returned value, `x19..x27` the final values, `x28` the scratch base,
@@ -30,7 +30,7 @@
 
 use crate::asm::encode::AluOp;
 use crate::engine::{Exit, Outcome};
-use crate::layout::{self, LOG_CAPACITY, SCRATCH_ADDR, STACK_TOP};
+use crate::layout::{self, LOG_CAPACITY, LOOP_END, SCRATCH_ADDR, STACK_TOP};
 use crate::machine::runtime::helper_result;
 use crate::model::program::{CmpOp, Op, Program, ShiftOp, NUM_VALUES};
 
@@ -182,7 +182,7 @@ impl Eval<'_> {
             }
             Op::Loop { count, body } => {
                 for pass in 0..*count {
-                    self.counters.push(u64::from(count - pass));
+                    self.counters.push(u64::from(LOOP_END - count + pass));
                     let done = self.ops(body);
                     self.counters.pop();
                     done?;

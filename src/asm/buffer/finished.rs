@@ -52,6 +52,8 @@ fn refers_outside(inst: &Inst, at: u32, len: u32) -> bool {
         Inst::B { offset }
         | Inst::Bl { offset }
         | Inst::BCond { offset, .. }
+        | Inst::Cbz { offset, .. }
+        | Inst::Tbz { offset, .. }
         | Inst::LdrLit { offset, .. } => offset,
         Inst::Adrp { .. } => return true,
         _ => return false,

@@ -6,8 +6,8 @@
 //! 1. **Label uses carry their range.** Every pc-relative reference to a label or to an absolute
 //!    address is recorded as a `Fixup` with a [`LabelUse`] kind, which owns its range and its
 //!    patching. [`LabelUse::max_forward`] / [`LabelUse::max_backward`] are the exact encodable
-//!    byte ranges (`b`/`bl`: +128 MiB-4 / -128 MiB; `b.cond` and `ldr` literal: +1 MiB-4 /
-//!    -1 MiB). [`CodeBuffer::finish`] resolves every fixup against the final layout and fails
+//!    byte ranges (`b`/`bl`: +128 MiB-4 / -128 MiB; `b.cond`, `cbz`/`cbnz` and `ldr` literal:
+//!    +1 MiB-4 / -1 MiB; `tbz`/`tbnz`: +32 KiB-4 / -32 KiB). [`CodeBuffer::finish`] resolves every fixup against the final layout and fails
 //!    with [`EmitError::OutOfRange`] rather than truncate an offset. A direct `bl` to an absolute
 //!    address ([`CodeBuffer::bl_abs`]) is a fixup too, resolved from where the `bl` lands. The
 //!    one exception is `adrp` (strategy `adrp`): its page offset to an absolute address is
@@ -47,14 +47,16 @@
 //!    derived from every pc-relative slot, label use or not: one that refers outside the
 //!    function (or any `adrp`) makes the code position-dependent.
 //!
-//! 8. **Conditional branches reach through veneers.** A `b.cond` ([`CodeBuffer::branch_cond`])
-//!    to a label already bound beyond its ±1 MiB becomes `b.<!cond> +8; b label`; one to a label
-//!    not yet bound is pending, and [`CodeBuffer::reserve`] places a *veneer island* (a `b` over
-//!    it unless after a terminator, then one `b label` per pending use, each use retargeted to
-//!    its veneer) when waiting until the next reservation could leave a pending use unable to
-//!    reach the island. Deadlines are kept incrementally: only uses whose label is unbound are
-//!    tracked, and the earliest `offset + 1 MiB - 4` decides. `b` reaches the whole function
-//!    (a function is at most 64 MiB, [`crate::layout::MAX_CODE`]).
+//! 8. **Conditional branches reach through veneers.** A conditional branch
+//!    ([`CodeBuffer::branch_if`]: `b.cond`, `cbz`/`cbnz` ±1 MiB, `tbz`/`tbnz` ±32 KiB, each
+//!    [`BranchTest`]'s kind owning its reach) to a label already bound beyond its reach becomes
+//!    the inverted test over a `b` (`<!test> +8; b label`); one to a label not yet bound is
+//!    pending, and [`CodeBuffer::reserve`] places a *veneer island* (a `b` over it unless after a
+//!    terminator, then one `b label` per pending use, each use retargeted to its veneer) when
+//!    waiting until the next reservation could leave a pending use unable to reach the island.
+//!    Deadlines are kept incrementally: only uses whose label is unbound are tracked, and the
+//!    earliest `offset + reach` decides. `b` reaches the whole function (a function is at most
+//!    64 MiB, [`crate::layout::MAX_CODE`]).
 //!
 //! The buffer's debug knobs, `Faults`, deliberately break invariants 1 to 5 for the planted bugs
 //! ([`crate::planted`]) that prove the oracles catch them; a buffer made by [`CodeBuffer::new`]
@@ -69,6 +71,7 @@ mod veneer;
 pub use error::EmitError;
 pub(crate) use faults::Faults;
 pub use finished::{Finished, SizeBreakdown};
+pub use veneer::BranchTest;
 
 use crate::asm::encode::{Inst, X16};
 use std::collections::HashMap;
@@ -92,8 +95,10 @@ pub struct Label(u32);
 pub enum LabelUse {
     /// `b` / `bl`: imm26 words.
     Branch26,
-    /// `b.cond`: imm19 words.
+    /// `b.cond`, `cbz`, `cbnz`: imm19 words.
     Branch19,
+    /// `tbz`, `tbnz`: imm14 words.
+    Test14,
     /// `ldr` literal: imm19 words.
     Ldr19,
 }
@@ -114,6 +119,7 @@ impl LabelUse {
         match self {
             LabelUse::Branch26 => (1 << 27) - 4,
             LabelUse::Branch19 | LabelUse::Ldr19 => (1 << 20) - 4,
+            LabelUse::Test14 => (1 << 15) - 4,
         }
     }
 
@@ -122,6 +128,7 @@ impl LabelUse {
         match self {
             LabelUse::Branch26 => 1 << 27,
             LabelUse::Branch19 | LabelUse::Ldr19 => 1 << 20,
+            LabelUse::Test14 => 1 << 15,
         }
     }
 
@@ -140,6 +147,22 @@ impl LabelUse {
                 offset: delta,
             },
             (LabelUse::Ldr19, Inst::LdrLit { rt, .. }) => Inst::LdrLit { rt, offset: delta },
+            (LabelUse::Branch19, Inst::Cbz { rt, nonzero, .. }) => Inst::Cbz {
+                rt,
+                nonzero,
+                offset: delta,
+            },
+            (
+                LabelUse::Test14,
+                Inst::Tbz {
+                    rt, bit, nonzero, ..
+                },
+            ) => Inst::Tbz {
+                rt,
+                bit,
+                nonzero,
+                offset: delta,
+            },
             (kind, other) => unreachable!("{kind:?} use on {other:?}"),
         }
     }
@@ -186,7 +209,8 @@ pub struct CodeBuffer {
     placement: PoolPlacement,
     /// Byte ranges of placed pool entries.
     pool: Vec<Range<u32>>,
-    /// Indices into `fixups` of forward `b.cond` uses whose label was unbound (invariant 8).
+    /// Indices into `fixups` of forward conditional-branch uses whose label was unbound
+    /// (invariant 8).
     cond_uses: Vec<usize>,
 }
 

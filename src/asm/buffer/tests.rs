@@ -1,7 +1,7 @@
 //! Tests of the parent module.
 
 use super::*;
-use crate::asm::encode::X16;
+use crate::asm::encode::{X16, X17};
 
 #[test]
 fn pool_is_deduplicated_aligned_and_after_code() {
@@ -257,10 +257,13 @@ fn out_of_range_is_an_error_not_a_truncation() {
     ));
 }
 
-/// The instruction a `b.cond`/`b` at byte `at` of `f` branches to, and its byte offset.
+/// The instruction a conditional branch or `b` at byte `at` of `f` branches to, and its byte offset.
 fn branch_target(f: &Finished, at: u32) -> (u32, Slot) {
     let offset = match f.slots[(at / 4) as usize] {
-        Slot::Inst(Inst::BCond { offset, .. }) | Slot::Inst(Inst::B { offset }) => offset,
+        Slot::Inst(Inst::BCond { offset, .. })
+        | Slot::Inst(Inst::Cbz { offset, .. })
+        | Slot::Inst(Inst::Tbz { offset, .. })
+        | Slot::Inst(Inst::B { offset }) => offset,
         other => panic!("no branch at {at:#x}: {other:?}"),
     };
     let to = (i64::from(at) + i64::from(offset)) as u32;
@@ -496,4 +499,129 @@ fn a_pool_after_code_takes_no_island_however_far_the_code_goes() {
             ..
         })
     ));
+}
+
+const BIT4: BranchTest = BranchTest::Bit {
+    rt: X17,
+    bit: 4,
+    nonzero: false,
+};
+const ZERO: BranchTest = BranchTest::Zero {
+    rt: X17,
+    nonzero: true,
+};
+
+/// `pad` reserved nops, then a branch on `test` back to the first; the branch's offset.
+fn backward(test: BranchTest, pad: u32) -> (u32, Finished) {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let top = b.new_label();
+    b.bind(top);
+    nops(&mut b, pad);
+    let at = b.offset();
+    b.branch_if(test, top);
+    b.push(Inst::Ret);
+    (at, b.finish().unwrap())
+}
+
+#[test]
+fn a_backward_tbz_reaches_exactly_32_kib_back_and_beyond_is_inverted_over_a_b() {
+    let (at, f) = backward(BIT4, 1 << 13);
+    assert_eq!(f.sizes.veneers, 0);
+    let plain = Inst::Tbz {
+        rt: X17,
+        bit: 4,
+        nonzero: false,
+        offset: -(1 << 15),
+    };
+    assert_eq!(f.slots[(at / 4) as usize], Slot::Inst(plain));
+    let (at, f) = backward(BIT4, (1 << 13) + 1);
+    assert_eq!(f.sizes.veneers, 1);
+    let over = Inst::Tbz {
+        rt: X17,
+        bit: 4,
+        nonzero: true,
+        offset: 8,
+    };
+    assert_eq!(f.slots[(at / 4) as usize], Slot::Inst(over));
+    assert_eq!(branch_target(&f, at + 4).0, 0);
+}
+
+#[test]
+fn a_backward_cbnz_reaches_exactly_1_mib_back_and_beyond_is_inverted_over_a_b() {
+    let (at, f) = backward(ZERO, 1 << 18);
+    assert_eq!(f.sizes.veneers, 0);
+    assert_eq!(branch_target(&f, at).0, 0);
+    let (at, f) = backward(ZERO, (1 << 18) + 1);
+    assert_eq!(f.sizes.veneers, 1);
+    let over = Inst::Cbz {
+        rt: X17,
+        nonzero: false,
+        offset: 8,
+    };
+    assert_eq!(f.slots[(at / 4) as usize], Slot::Inst(over));
+    assert_eq!(branch_target(&f, at + 4).0, 0);
+}
+
+/// A branch on `test` forward over `pad` reserved nops to a `ret`: its veneer count, and the
+/// veneer's offset (the branch's target) with the `ret` its `b` reaches.
+fn forward(test: BranchTest, pad: u32) -> (u32, u32, (u32, Slot)) {
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.branch_if(test, l);
+    nops(&mut b, pad);
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    let (to, _) = branch_target(&f, 0);
+    let end = if f.sizes.veneers > 0 {
+        branch_target(&f, to)
+    } else {
+        (to, f.slots[(to / 4) as usize])
+    };
+    (f.sizes.veneers, to, end)
+}
+
+#[test]
+fn a_forward_tbz_past_32_kib_reaches_its_label_through_a_veneer_island() {
+    let ret = |pad: u32, skip: u32| (4 * pad + skip, Slot::Inst(Inst::Ret));
+    // In reach: plain.
+    let (veneers, _, end) = forward(BIT4, 8_000);
+    assert_eq!((veneers, end), (0, ret(8_000, 4)));
+    // Out of reach: the tbz goes to a veneer within 32 KiB, whose `b` reaches the ret (the
+    // island is a `b` over it and the veneer: two words more).
+    let (veneers, to, end) = forward(BIT4, 10_000);
+    assert_eq!((veneers, end), (1, ret(10_000, 12)));
+    assert!(i64::from(to) <= LabelUse::Test14.max_forward(), "{to:#x}");
+    assert!(
+        i64::from(to) > LabelUse::Test14.max_forward() - 64,
+        "{to:#x}"
+    );
+}
+
+#[test]
+fn a_forward_cbz_past_1_mib_reaches_its_label_through_a_veneer_island() {
+    let (veneers, to, end) = forward(ZERO, 300_000);
+    assert_eq!(
+        (veneers, end),
+        (1, (4 * 300_000 + 12, Slot::Inst(Inst::Ret)))
+    );
+    assert!(i64::from(to) <= LabelUse::Branch19.max_forward(), "{to:#x}");
+    // A cbz and a tbz pending together: the tbz's deadline places the island, which takes
+    // every pending use, so both veneers sit side by side within the tbz's reach.
+    let mut b = CodeBuffer::new(0x1000_0000);
+    let l = b.new_label();
+    b.branch_if(ZERO, l);
+    b.branch_if(BIT4, l);
+    nops(&mut b, 300_000);
+    b.bind(l);
+    b.push(Inst::Ret);
+    let f = b.finish().unwrap();
+    assert_eq!(f.sizes.veneers, 2);
+    let (cbz_veneer, _) = branch_target(&f, 0);
+    let (tbz_veneer, _) = branch_target(&f, 4);
+    assert_eq!(cbz_veneer + 4, tbz_veneer);
+    assert!(i64::from(tbz_veneer) - 4 <= LabelUse::Test14.max_forward());
+    for v in [cbz_veneer, tbz_veneer] {
+        assert_eq!(branch_target(&f, v).0, 8 + 4 * 300_000 + 12);
+    }
 }

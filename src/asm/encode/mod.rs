@@ -70,6 +70,15 @@ pub enum Inst {
     Bl { offset: i32 },
     /// `b.cond <pc + offset>` (±1 MiB)
     BCond { cond: Cond, offset: i32 },
+    /// `cbz xt, <pc + offset>`, or `cbnz` when `nonzero` (±1 MiB)
+    Cbz { rt: Reg, nonzero: bool, offset: i32 },
+    /// `tbz xt, #bit, <pc + offset>`, or `tbnz` when `nonzero` (±32 KiB)
+    Tbz {
+        rt: Reg,
+        bit: u8,
+        nonzero: bool,
+        offset: i32,
+    },
     /// `blr xn`
     Blr { rn: Reg },
     /// `br xn`
@@ -322,6 +331,40 @@ impl Inst {
                 }
                 0x5400_0000 | ((((offset / 4) as u32) & 0x7FFFF) << 5) | cond as u32
             }
+            Inst::Cbz {
+                rt,
+                nonzero,
+                offset,
+            } => {
+                if offset % 4 != 0 || !fits_signed(i64::from(offset) / 4, 19) {
+                    return err(format!(
+                        "compare-and-branch offset {offset} out of range (±1 MiB)"
+                    ));
+                }
+                let opc = if nonzero { 0xB500_0000 } else { 0xB400_0000 };
+                opc | ((((offset / 4) as u32) & 0x7FFFF) << 5) | r(rt)
+            }
+            Inst::Tbz {
+                rt,
+                bit,
+                nonzero,
+                offset,
+            } => {
+                if bit > 63 {
+                    return err(format!("test bit {bit} out of range (0..=63)"));
+                }
+                if offset % 4 != 0 || !fits_signed(i64::from(offset) / 4, 14) {
+                    return err(format!(
+                        "test-and-branch offset {offset} out of range (±32 KiB)"
+                    ));
+                }
+                let opc = if nonzero { 0x3700_0000 } else { 0x3600_0000 };
+                let b = u32::from(bit);
+                opc | ((b >> 5) << 31)
+                    | ((b & 31) << 19)
+                    | ((((offset / 4) as u32) & 0x3FFF) << 5)
+                    | r(rt)
+            }
             Inst::Blr { rn } => 0xD63F_0000 | (r(rn) << 5),
             Inst::Br { rn } => 0xD61F_0000 | (r(rn) << 5),
             Inst::Ret => 0xD65F_03C0,
@@ -422,6 +465,7 @@ impl Inst {
             | Inst::StpPre { rt, rt2, rn, .. }
             | Inst::LdpPost { rt, rt2, rn, .. } => Regs::of(&[rt, rt2, rn]),
             Inst::Blr { rn } | Inst::Br { rn } => Regs::of(&[rn]),
+            Inst::Cbz { rt, .. } | Inst::Tbz { rt, .. } => Regs::of(&[rt]),
             Inst::AddImm { rd, rn, .. }
             | Inst::SubImm { rd, rn, .. }
             | Inst::SubsImm { rd, rn, .. } => Regs::of(&[rd, rn]),

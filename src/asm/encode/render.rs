@@ -130,6 +130,29 @@ impl Inst {
             Inst::B { offset } => format!("b {}", target(offset)),
             Inst::Bl { offset } => format!("bl {}", target(offset)),
             Inst::BCond { cond, offset } => format!("b.{} {}", cond.suffix(), target(offset)),
+            Inst::Cbz {
+                rt,
+                nonzero,
+                offset,
+            } => {
+                let m = if nonzero { "cbnz" } else { "cbz" };
+                format!("{m} {}, {}", x(rt), target(offset))
+            }
+            Inst::Tbz {
+                rt,
+                bit,
+                nonzero,
+                offset,
+            } => {
+                // The register prints as w<n> for a bit below 32 (the encoding's b5 is 0).
+                let m = if nonzero { "tbnz" } else { "tbz" };
+                let reg = match (bit < 32, rt) {
+                    (true, 31) => "wzr".to_string(),
+                    (true, n) => format!("w{n}"),
+                    (false, n) => x(n),
+                };
+                format!("{m} {reg}, {}, {}", hex(u64::from(bit)), target(offset))
+            }
             Inst::Blr { rn } => format!("blr {}", x(rn)),
             Inst::Br { rn } => format!("br {}", x(rn)),
             Inst::Ret => "ret".to_string(),

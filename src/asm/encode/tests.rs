@@ -211,3 +211,74 @@ fn minimal_mov_is_correct_and_short() {
         assert_eq!(eval(&mov_imm_minimal(3, v)), v);
     }
 }
+
+/// `cbz`/`tbz` fields out of range are errors naming the reach; the edges of each reach encode.
+#[test]
+fn compare_and_test_branches_check_their_reach_and_bit() {
+    let cbz = |offset| Inst::Cbz {
+        rt: 3,
+        nonzero: false,
+        offset,
+    };
+    let tbz = |bit, offset| Inst::Tbz {
+        rt: 3,
+        bit,
+        nonzero: true,
+        offset,
+    };
+    for ok in [
+        cbz(-(1 << 20)),
+        cbz((1 << 20) - 4),
+        tbz(63, -(1 << 15)),
+        tbz(0, (1 << 15) - 4),
+    ] {
+        assert!(ok.encode().is_ok(), "{ok:?}");
+    }
+    for (bad, why) in [
+        (cbz(1 << 20), "±1 MiB"),
+        (cbz(-(1 << 20) - 4), "±1 MiB"),
+        (cbz(2), "±1 MiB"),
+        (tbz(4, 1 << 15), "±32 KiB"),
+        (tbz(4, -(1 << 15) - 4), "±32 KiB"),
+        (tbz(64, 8), "test bit 64"),
+        (
+            Inst::Cbz {
+                rt: 32,
+                nonzero: true,
+                offset: 8,
+            },
+            "register 32",
+        ),
+    ] {
+        let e = bad.encode().unwrap_err();
+        assert!(e.0.contains(why), "{bad:?}: {}", e.0);
+    }
+    // Hand-written words (Arm ARM: CBNZ x5 +8; TBZ w17 bit 4 -8; TBNZ x0 bit 63 +4).
+    let word = |i: Inst| i.encode().unwrap();
+    assert_eq!(
+        word(Inst::Cbz {
+            rt: 5,
+            nonzero: true,
+            offset: 8
+        }),
+        0xB500_0045
+    );
+    assert_eq!(
+        word(Inst::Tbz {
+            rt: 17,
+            bit: 4,
+            nonzero: false,
+            offset: -8
+        }),
+        0x3627_FFD1
+    );
+    assert_eq!(
+        word(Inst::Tbz {
+            rt: 0,
+            bit: 63,
+            nonzero: true,
+            offset: 4
+        }),
+        0xB7F8_0020
+    );
+}

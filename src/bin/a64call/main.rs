@@ -69,7 +69,8 @@ enum Cmd {
     },
     /// Check random programs until a divergence, an iteration count or a time budget.
     Check(synthetic::CheckArgs),
-    /// Re-run every repro file (*.a64) under a directory (default: corpus/).
+    /// Re-run every repro file (*.a64) under a directory (default: corpus/). Exit 1 when a file
+    /// diverges, else 2 when a file is bad input or unsupported, else 0.
     Replay {
         /// Directory searched recursively.
         #[arg(default_value = "corpus")]

@@ -35,7 +35,12 @@ fn print_ops(s: &mut String, ops: &[Op], depth: usize) {
             i += 1;
             continue;
         };
-        let run = ops[i..].iter().take_while(|o| *o == op).count();
+        // A run longer than one `repeat` line may stand for prints as several lines.
+        let run = ops[i..]
+            .iter()
+            .take(super::REPEAT_MAX as usize)
+            .take_while(|o| *o == op)
+            .count();
         if run >= REPEAT_MIN {
             let _ = writeln!(s, "{ind}repeat {run}: {line}");
             i += run;

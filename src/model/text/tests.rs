@@ -53,6 +53,23 @@ fn errors_name_line_and_expectation() {
 }
 
 #[test]
+fn a_run_longer_than_one_repeat_line_prints_as_lines_that_parse() {
+    let text = SAMPLE.replace(
+        "v4 = add v1, v2",
+        "v4 = add v1, v2\n    repeat 1048576: v4 = add v4, v2\n    repeat 1048576: v4 = add v4, v2\n    repeat 7: v4 = add v4, v2",
+    );
+    let p = parse(&text).unwrap();
+    let printed = print(&p);
+    assert_eq!(
+        printed.matches("repeat 1048576: v4 = add v4, v2").count(),
+        2,
+        "{printed}"
+    );
+    assert!(printed.contains("repeat 7: v4 = add v4, v2"), "{printed}");
+    assert_eq!(parse(&printed).unwrap(), p);
+}
+
+#[test]
 fn repeat_expands_and_runs_print_as_repeat() {
     let text = SAMPLE.replace(
         "v4 = add v1, v2",

@@ -230,6 +230,8 @@ pub fn check_layout(e: &Emitted) -> Result<(), CheckError> {
         let dest = match slot {
             Slot::Inst(Inst::B { offset })
             | Slot::Inst(Inst::BCond { offset, .. })
+            | Slot::Inst(Inst::Cbz { offset, .. })
+            | Slot::Inst(Inst::Tbz { offset, .. })
             | Slot::Inst(Inst::Bl { offset }) => off + i64::from(*offset),
             _ => continue,
         };

@@ -31,6 +31,31 @@ fn branches_and_pages() -> Vec<Inst> {
         });
         insts.push(Inst::B { offset });
         insts.push(Inst::Bl { offset });
+        for (rt, nonzero) in [(17, false), (0, true), (31, false)] {
+            insts.push(Inst::Cbz {
+                rt,
+                nonzero,
+                offset,
+            });
+        }
+    }
+    for offset in [-(1 << 15), -4, 0, 8, (1 << 15) - 4] {
+        for (rt, bit, nonzero) in [(17, 4, false), (3, 0, true), (31, 9, false), (5, 10, true)] {
+            insts.push(Inst::Tbz {
+                rt,
+                bit,
+                nonzero,
+                offset,
+            });
+        }
+        for (rt, bit) in [(17, 32), (0, 63), (31, 40)] {
+            insts.push(Inst::Tbz {
+                rt,
+                bit,
+                nonzero: bit % 2 == 1,
+                offset,
+            });
+        }
     }
     for c in [
         Cond::Eq,
