@@ -90,7 +90,7 @@ fn a_wrong_end_names_both_ends() {
     assert_eq!(call, Some(1));
     assert_eq!(
         what,
-        format!("exit InvalidInstruction where the program returns {x0:#x}")
+        format!("exit: invalid instruction where the program returns {x0:#x}")
     );
     let (_, what) = judged(|b| b.exit = Exit::Runaway).unwrap_err();
     assert_eq!(
@@ -121,7 +121,7 @@ fn the_call_log_is_judged_call_by_call_and_counted() {
     assert_eq!(call, Some(0));
     assert!(
         what.starts_with(
-            "0 helper calls, the program makes 1 (the run ended early: exit Returned at pc 0x"
+            "0 helper calls, the program makes 1 (the run ended early: returned at pc 0x"
         ),
         "{what}"
     );

@@ -96,6 +96,22 @@ pub enum Finding {
 }
 
 impl Finding {
+    /// The heading a report prints the finding under, in capitals so logs can be searched
+    /// for it: what was found, not merely that two runs differ.
+    pub fn heading(&self) -> &'static str {
+        match self {
+            Finding::Emit { .. } => "EMISSION FAILED",
+            Finding::Static { .. } => "STATIC CHECK FAILED",
+            Finding::Unsupported { .. } => "UNSUPPORTED",
+            Finding::Dynamic(d) => match d.kind {
+                oracle::Kind::Invariant => "INVARIANT VIOLATED",
+                oracle::Kind::StrategyDivergence => "STRATEGY DIVERGENCE",
+                oracle::Kind::EngineDisagreement => "ENGINE DISAGREEMENT",
+                oracle::Kind::WrongResult => "WRONG RESULT",
+            },
+        }
+    }
+
     /// One-line summary.
     pub fn summary(&self) -> String {
         match self {

@@ -98,15 +98,40 @@ impl Exit {
     pub fn class(&self) -> String {
         match self {
             Exit::Returned => "returned".into(),
-            Exit::Fault { access, .. } => format!("fault ({access:?})"),
+            Exit::Fault { access, .. } => format!("{access} fault"),
             Exit::InvalidInstruction => "invalid instruction".into(),
-            Exit::Breakpoint(i) => format!("breakpoint {i:?}"),
+            Exit::Breakpoint(Some(i)) => format!("brk #{i:#x}"),
+            Exit::Breakpoint(None) => "brk".into(),
             Exit::SystemCall => "system call".into(),
             Exit::Runaway => "runaway".into(),
             Exit::Signal(s) => format!("signal {s}"),
             Exit::CallLogCorrupt => "call log corrupt".into(),
             Exit::Truncated(_) => "truncated output".into(),
             Exit::Unsupported(_) => "unsupported by the engine".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Access {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::Fetch => "fetch",
+        })
+    }
+}
+
+/// How a finding prints an exit: in words, addresses in hex.
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Fault { access, addr } => write!(f, "{access} fault at {addr:#x}"),
+            Exit::Breakpoint(Some(i)) => write!(f, "brk #{i:#x}"),
+            Exit::Breakpoint(None) => f.write_str("brk (immediate unknown)"),
+            Exit::Truncated(why) => write!(f, "truncated ({why})"),
+            Exit::Unsupported(why) => write!(f, "unsupported by the engine ({why})"),
+            other => f.write_str(&other.class()),
         }
     }
 }

@@ -364,12 +364,34 @@ impl Gen<'_> {
         (0..n).map(|_| self.op(u, depth, loops)).collect()
     }
 
+    /// A loop body aimed at the 32 KiB reach of the loop's backward `tbz`: one `alu` operation
+    /// (one word) repeated so that, with the three words that count the pass before the `tbz`
+    /// (`emit::Lower::counted_loop`), the `tbz` lies one word inside its reach, on it, or one word
+    /// beyond, unless an island lands in the body. `differential::edges` counts what was met.
+    fn tbz_edge_body(&mut self, u: &mut Unstructured) -> Result<Vec<Op>> {
+        const ON_EDGE: i64 = LabelUse::Test14.max_backward() / 4 - 3;
+        let words = ON_EDGE + i64::from(u.int_in_range(0..=2u8)?) - 1;
+        let op = Op::Alu {
+            op: *u.choose(AluOp::all())?,
+            dst: self.val(u)?,
+            a: self.val(u)?,
+            b: self.val(u)?,
+        };
+        Ok(vec![op; words as usize])
+    }
+
     fn op(&mut self, u: &mut Unstructured, depth: u8, loops: usize) -> Result<Op> {
         let roll = u.int_in_range(0..=99u8)?;
         let nest = depth < self.p.max_depth;
         if nest && roll < self.p.loop_pct && loops < MAX_LOOP_DEPTH {
             let count = u.int_in_range(1..=self.p.max_loop_count.max(1))?;
-            let body = self.block(u, depth + 1, loops + 1)?;
+            let aimed =
+                self.p.edge_loop_pct > 0 && u.int_in_range(0..=99u8)? < self.p.edge_loop_pct;
+            let body = if aimed {
+                self.tbz_edge_body(u)?
+            } else {
+                self.block(u, depth + 1, loops + 1)?
+            };
             return Ok(Op::Loop { count, body });
         }
         if nest && roll >= self.p.loop_pct && roll < self.p.loop_pct.saturating_add(self.p.if_pct) {

@@ -29,6 +29,11 @@ pub struct Profile {
     pub max_block: u32,
     /// Largest loop iteration count.
     pub max_loop_count: u8,
+    /// Percent of loops whose body is aimed at the 32 KiB reach of the loop's backward `tbz`:
+    /// one `alu` operation repeated so the `tbz` lands one word inside its reach, on it, or one
+    /// word beyond (inverted over a `b`). Drawn only when non-zero, so a profile without it
+    /// makes the programs it made before from the same bytes.
+    pub edge_loop_pct: u8,
     /// Weights for helper distance classes: near, mid, far.
     pub distance: (u8, u8, u8),
     /// Weights for the program's [`crate::model::program::Program::anchor`] and library (the
@@ -125,8 +130,8 @@ impl Profile {
 
     /// Parse a profile file (`key = value` lines, `#` comments; every key required). Keys:
     /// name, about, ops, call_pct, helpers, args, loop_pct, if_pct, max_depth, max_block,
-    /// max_loop_count, distance (near,mid,far weights), anchor (none,code,helper,edge weights),
-    /// seed_bytes.
+    /// max_loop_count, edge_loop_pct, distance (near,mid,far weights), anchor
+    /// (none,code,helper,edge weights), seed_bytes.
     pub fn parse(text: &'static str) -> Result<Profile, String> {
         let mut kv = std::collections::HashMap::new();
         for (n, line) in text.lines().enumerate() {
@@ -175,6 +180,7 @@ impl Profile {
                 .filter(|n| (1..=1_000_000).contains(n))
                 .ok_or("`max_block` must be a number 1..=1000000")?,
             max_loop_count: num("max_loop_count")?,
+            edge_loop_pct: num("edge_loop_pct")?,
             distance: (near, mid, far),
             anchor,
             seed_bytes: get("seed_bytes")?
@@ -198,6 +204,9 @@ impl Profile {
             || u32::from(near) + u32::from(mid) + u32::from(far) == 0
         {
             return Err("`max_loop_count` must be 1..=16 and some distance weight non-zero".into());
+        }
+        if p.edge_loop_pct > 100 {
+            return Err("`edge_loop_pct` must be a percentage 0..=100".into());
         }
         if anchor.iter().all(|&w| w == 0) {
             return Err("some `anchor` weight must be non-zero".into());

@@ -337,7 +337,7 @@ pub fn compare(a: &Run, b: &Run, same_bytes: bool) -> Result<(), Divergence> {
         oa.exit.class() != ob.exit.class()
     };
     if exit_differs {
-        let what = format!("exit {:?} vs {:?}", oa.exit, ob.exit);
+        let what = format!("exit: {} vs {}", oa.exit, ob.exit);
         let call = oa.calls.len().min(ob.calls.len());
         return Err(diverge(kind, a, Some(b), what, Some(call)));
     }

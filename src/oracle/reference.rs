@@ -278,7 +278,7 @@ pub fn judge_run(
         (end, exit) => {
             return Err((
                 Some(outcome.calls.len()),
-                format!("exit {exit:?} where the program {}", ends(end)),
+                format!("exit: {exit} where the program {}", ends(end)),
             ))
         }
     }
@@ -345,7 +345,7 @@ fn first_call_difference(
                 "{n} helper calls, the program makes {m}{}",
                 if n < m {
                     format!(
-                        " (the run ended early: exit {:?} at pc {:#x})",
+                        " (the run ended early: {} at pc {:#x})",
                         outcome.exit, outcome.pc
                     )
                 } else {

@@ -1,6 +1,6 @@
 //! A finished buffer and where its bytes went.
 
-use super::Slot;
+use super::{LabelUse, Slot};
 use crate::asm::encode::Inst;
 use std::ops::Range;
 
@@ -48,15 +48,11 @@ pub struct Finished {
 /// outside the function? An `adrp` always does (it names a 4 KiB page, which moves with the code
 /// only in steps of 4 KiB).
 fn refers_outside(inst: &Inst, at: u32, len: u32) -> bool {
-    let offset = match *inst {
-        Inst::B { offset }
-        | Inst::Bl { offset }
-        | Inst::BCond { offset, .. }
-        | Inst::Cbz { offset, .. }
-        | Inst::Tbz { offset, .. }
-        | Inst::LdrLit { offset, .. } => offset,
-        Inst::Adrp { .. } => return true,
-        _ => return false,
+    if let Inst::Adrp { .. } = inst {
+        return true;
+    }
+    let Some((_, offset)) = LabelUse::of(inst) else {
+        return false;
     };
     let to = i64::from(at) + i64::from(offset);
     !(0..i64::from(len)).contains(&to)

@@ -115,7 +115,7 @@ pub enum PoolPlacement {
 
 impl LabelUse {
     /// Largest forward byte offset.
-    pub fn max_forward(self) -> i64 {
+    pub const fn max_forward(self) -> i64 {
         match self {
             LabelUse::Branch26 => (1 << 27) - 4,
             LabelUse::Branch19 | LabelUse::Ldr19 => (1 << 20) - 4,
@@ -124,12 +124,24 @@ impl LabelUse {
     }
 
     /// Largest backward byte offset (as a positive number).
-    pub fn max_backward(self) -> i64 {
+    pub const fn max_backward(self) -> i64 {
         match self {
             LabelUse::Branch26 => 1 << 27,
             LabelUse::Branch19 | LabelUse::Ldr19 => 1 << 20,
             LabelUse::Test14 => 1 << 15,
         }
+    }
+
+    /// The kind and byte offset of a pc-relative use in a finished slot (`b`/`bl`, `b.cond`,
+    /// `cbz`/`cbnz`, `tbz`/`tbnz`, `ldr` literal), none for any other instruction.
+    pub fn of(inst: &Inst) -> Option<(LabelUse, i32)> {
+        Some(match *inst {
+            Inst::B { offset } | Inst::Bl { offset } => (LabelUse::Branch26, offset),
+            Inst::BCond { offset, .. } | Inst::Cbz { offset, .. } => (LabelUse::Branch19, offset),
+            Inst::Tbz { offset, .. } => (LabelUse::Test14, offset),
+            Inst::LdrLit { offset, .. } => (LabelUse::Ldr19, offset),
+            _ => return None,
+        })
     }
 
     fn in_range(self, delta: i64) -> bool {

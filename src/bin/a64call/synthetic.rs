@@ -92,7 +92,7 @@ pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<
             Ok(ExitCode::from(2))
         }
         Some(f) => {
-            println!("verdict: DIVERGE\n{f}");
+            println!("verdict: {}\n{f}", f.heading());
             let prov = format!("a64call run {}", file.display());
             let path = differential::repro::write_repro(repro_dir, &prog, f, &prov)?;
             println!("repro: {}", path.display());
@@ -291,7 +291,8 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             finding,
         } => {
             println!(
-                "DIVERGENCE at seed {seed} (profile {}):\n{finding}",
+                "{} at seed {seed} (profile {}):\n{finding}",
+                finding.heading(),
                 prof.name
             );
             let prov = format!("a64call check --profile {} --seed {seed}", prof.name);
@@ -392,7 +393,7 @@ pub(crate) fn cmd_replay(
                 unsupported += 1;
             }
             Some(finding) => {
-                println!("DIVERGE  {}\n{finding}", f.display());
+                println!("{}  {}\n{finding}", finding.heading(), f.display());
                 diverged += 1;
             }
         }

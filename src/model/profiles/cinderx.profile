@@ -17,6 +17,7 @@ if_pct = 12
 max_depth = 2
 max_block = 6
 max_loop_count = 4
+edge_loop_pct = 0
 distance = 1,0,6
 # The literal-pool patch guesses a call near when its target lies within 96 MiB of _cinderx.so
 # (the anchor; the near helpers are its functions); the code mostly lands about 12 MiB from it,

@@ -11,6 +11,7 @@ if_pct = 8
 max_depth = 2
 max_block = 6
 max_loop_count = 4
+edge_loop_pct = 0
 distance = 1,1,3
 anchor = 1,0,0,0
 seed_bytes = 16384

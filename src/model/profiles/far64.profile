@@ -11,6 +11,7 @@ if_pct = 0
 max_depth = 0
 max_block = 6
 max_loop_count = 4
+edge_loop_pct = 0
 distance = 0,0,1
 anchor = 1,0,0,0
 seed_bytes = 16384

@@ -11,6 +11,7 @@ if_pct = 25
 max_depth = 3
 max_block = 5
 max_loop_count = 3
+edge_loop_pct = 0
 distance = 1,1,3
 anchor = 1,0,0,0
 seed_bytes = 16384
