@@ -126,3 +126,29 @@ fn generated_programs_meet_every_edge() {
     }
     assert!(edges.sites.iter().all(|&n| n > 0), "{}", edges.line());
 }
+
+/// The `big` profile's programs meet each backward label-use edge, a word inside and on it:
+/// a pool entry reused from exactly 1 MiB back and a loop's `tbz` back edge exactly 32 KiB back
+/// (its aimed loops), within its first 40 seeds under `pool` (islands) and `direct`.
+#[test]
+fn big_programs_meet_every_backward_label_use_edge() {
+    use a64call::differential::edges::EdgeCounts;
+    use a64call::model::gen::from_seed;
+    use a64call::model::profile::BuiltIn;
+    let profile = BuiltIn::Big.profile();
+    let mut edges = EdgeCounts::default();
+    for seed in 1..=40 {
+        let p = from_seed(seed, &profile);
+        let targets: Vec<u64> = p.helpers.iter().map(|h| h.addr).collect();
+        for s in [StrategyId::LiteralPool, StrategyId::DirectBl] {
+            edges.add(
+                &emit(&p, s.strategy(), &EmitOptions::default()).unwrap(),
+                &targets,
+            );
+        }
+        if edges.label_uses.iter().all(|&n| n > 0) {
+            return;
+        }
+    }
+    panic!("{}", edges.line());
+}

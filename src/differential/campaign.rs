@@ -11,7 +11,9 @@
 //! With an ELF engine, programs go in batches so one process serves many (a process costs
 //! milliseconds). Under a time budget a batch is sized from the time programs have taken so far
 //! and the time left, starting from one program, so one batch cannot overrun the budget by more
-//! than about one program's time.
+//! than about one program's time. A batch goes through the differential in chunks bounded in
+//! programs and operations, and only its findings are kept from one chunk to the next, so the
+//! memory a worker holds does not grow with the batch.
 
 use super::{run_on_timed, Config, EngineCpu, Finding, Report};
 use crate::differential::edges::EdgeCounts;
@@ -227,22 +229,78 @@ impl Shared<'_, '_> {
     }
 }
 
-/// The programs of `range` through the differential: sampled ones on every engine, the rest on
-/// the plan's; a finding made without the confirming engines is made again with them, and their
-/// finding reported (the first one when they find nothing). Each report with its program's
-/// index, the program and whether it ran on the confirming engines; the engines' CPU time goes
-/// into `cpu`.
+/// The most operations ([`Program::op_count`]) one call of the differential is given: the
+/// programs of a batch go through it in chunks, so the emitted code, images and outcomes held at
+/// once stay bounded whatever the profile (one `big` program can hold a few hundred thousand
+/// operations; a program over this goes alone).
+const CHUNK_OPS: usize = 1 << 18;
+
+/// Programs one call of the differential is given on `engines`, at most: [`Plan::elf_batch`]
+/// per ELF-engine process, else [`NON_ELF_CHUNK`].
+fn chunk_cap(plan: &Plan, engines: &[EngineKind]) -> usize {
+    if engines.iter().any(|e| e.is_elf()) {
+        plan.elf_batch.max(1) as usize
+    } else {
+        NON_ELF_CHUNK
+    }
+}
+
+/// Programs per call of the differential when no engine is an ELF engine: those keep one
+/// engine per thread, so a small chunk costs nothing and holds little.
+const NON_ELF_CHUNK: usize = 16;
+
+/// `idx` cut into chunks of at most `cap` programs and, but for a chunk of one,
+/// [`CHUNK_OPS`] operations, each program generated with its index.
+fn chunks(plan: &Plan, idx: &[u64], cap: usize) -> Vec<Vec<(u64, Program)>> {
+    let mut out: Vec<Vec<(u64, Program)>> = Vec::new();
+    let mut ops = 0;
+    for &i in idx {
+        let p = gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile);
+        let n = p.op_count();
+        match out.last_mut() {
+            Some(c) if c.len() < cap && ops + n <= CHUNK_OPS => {
+                ops += n;
+                c.push((i, p));
+            }
+            _ => {
+                ops = n;
+                out.push(vec![(i, p)]);
+            }
+        }
+    }
+    out
+}
+
+/// One program's report into `tally` (edges, calls, reruns on Unicorn, confirmation).
+fn tally_report(tally: &mut Totals, program: &Program, report: &Report, confirmed: bool) {
+    let targets: Vec<u64> = program.helpers.iter().map(|h| h.addr).collect();
+    for e in &report.emitted {
+        tally.edges.add(e, &targets);
+    }
+    tally.judged_on_unicorn += report.judged_on_unicorn.len() as u64;
+    tally.confirmed += u64::from(confirmed);
+    tally.calls += report
+        .outcomes
+        .first()
+        .map_or(0, |o| o.2.calls.len() as u64);
+}
+
+/// The programs of `range` through the differential, chunk by chunk ([`chunks`]): sampled ones
+/// on every engine, the rest on the plan's; a finding made without the confirming engines is
+/// made again with them, and their finding reported (the first one when they find nothing).
+/// Each report goes into `tally` as soon as it is made and only findings are kept, with their
+/// program's index and the program, so memory holds one chunk at a time.
 fn run_range(
     plan: &Plan,
     range: std::ops::Range<u64>,
-    cpu: &mut Vec<EngineCpu>,
-) -> Result<Vec<(u64, Program, Report, bool)>, EngineError> {
+    tally: &mut Totals,
+) -> Result<Vec<(u64, Program, Finding)>, EngineError> {
     let all = plan.all_engines();
-    let mut out = Vec::new();
-    let mut run = |progs: &[&Program], engines: &[EngineKind]| {
+    let mut found = Vec::new();
+    let run = |progs: &[&Program], engines: &[EngineKind], tally: &mut Totals| {
         let (reports, spent) = run_on_timed(progs, plan.config, engines)?;
         for c in spent {
-            EngineCpu::add_to(cpu, c);
+            EngineCpu::add_to(&mut tally.engine_cpu, c);
         }
         Ok::<_, EngineError>(reports)
     };
@@ -251,63 +309,37 @@ fn run_range(
             .clone()
             .filter(|&i| plan.sampled(i) == sampled)
             .collect();
-        if idx.is_empty() {
-            continue;
-        }
-        let progs: Vec<Program> = idx
-            .iter()
-            .map(|&i| gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile))
-            .collect();
         let engines = if sampled { &all[..] } else { plan.engines };
-        // At most elf_batch programs per ELF process (sampled runs need not fill a batch
-        // evenly).
-        let chunk = if engines.iter().any(|e| e.is_elf()) {
-            plan.elf_batch.max(1) as usize
-        } else {
-            progs.len()
-        };
-        let mut reports = Vec::with_capacity(progs.len());
-        for part in progs.chunks(chunk) {
-            reports.extend(run(&part.iter().collect::<Vec<_>>(), engines)?);
-        }
-        for ((i, p), r) in idx.into_iter().zip(progs).zip(reports) {
-            out.push((i, p, r, sampled && plan.confirm.is_some()));
-        }
-    }
-    for (_, p, r, confirmed) in out.iter_mut() {
-        if r.finding.is_some() && !*confirmed && plan.confirm.is_some() {
-            let mut again = run(&[&*p], &all)?.pop().expect("one report");
-            again.finding = again.finding.or(r.finding.take());
-            *r = again;
-            *confirmed = true;
+        for chunk in chunks(plan, &idx, chunk_cap(plan, engines)) {
+            let progs: Vec<&Program> = chunk.iter().map(|(_, p)| p).collect();
+            let reports = run(&progs, engines, tally)?;
+            for ((i, p), mut r) in chunk.into_iter().zip(reports) {
+                let mut confirmed = sampled && plan.confirm.is_some();
+                if r.finding.is_some() && !confirmed && plan.confirm.is_some() {
+                    let mut again = run(&[&p], &all, tally)?.pop().expect("one report");
+                    again.finding = again.finding.or(r.finding.take());
+                    r = again;
+                    confirmed = true;
+                }
+                tally_report(tally, &p, &r, confirmed);
+                if let Some(f) = r.finding {
+                    found.push((i, p, f));
+                }
+            }
         }
     }
-    out.sort_by_key(|o| o.0);
-    Ok(out)
+    Ok(found)
 }
 
 /// One worker: batches until none is left, tallying clean programs and offering findings.
 fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Totals, EngineError> {
     let mut tally = Totals::default();
     while let Some(range) = sh.take(sh.plan.batch_cap()) {
-        let results =
-            run_range(sh.plan, range.clone(), &mut tally.engine_cpu).inspect_err(|_| {
-                sh.failed.store(true, Ordering::SeqCst);
-            })?;
-        for (index, program, report, confirmed) in results {
-            let targets: Vec<u64> = program.helpers.iter().map(|h| h.addr).collect();
-            for e in &report.emitted {
-                tally.edges.add(e, &targets);
-            }
-            tally.judged_on_unicorn += report.judged_on_unicorn.len() as u64;
-            tally.confirmed += u64::from(confirmed);
-            tally.calls += report
-                .outcomes
-                .first()
-                .map_or(0, |o| o.2.calls.len() as u64);
-            if let Some(finding) = report.finding {
-                sh.offer(index, program, finding);
-            }
+        let found = run_range(sh.plan, range.clone(), &mut tally).inspect_err(|_| {
+            sh.failed.store(true, Ordering::SeqCst);
+        })?;
+        for (index, program, finding) in found {
+            sh.offer(index, program, finding);
         }
         let n = range.end - range.start;
         tally.programs += n;

@@ -399,6 +399,21 @@ impl Program {
         count(&self.body)
     }
 
+    /// Number of operations in the body, nested ones included (a measure of the program's
+    /// size: each lowers to one to a few instructions, a call to its sequence).
+    pub fn op_count(&self) -> usize {
+        fn count(ops: &[Op]) -> usize {
+            ops.iter()
+                .map(|op| match op {
+                    Op::If { then, els, .. } => 1 + count(then) + count(els),
+                    Op::Loop { body, .. } => 1 + count(body),
+                    _ => 1,
+                })
+                .sum()
+        }
+        count(&self.body)
+    }
+
     /// Distance class of each helper from the code base.
     pub fn distance(&self, helper: usize) -> Distance {
         Distance::between(self.code_base, self.helpers[helper].addr)

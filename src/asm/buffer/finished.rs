@@ -73,3 +73,47 @@ pub(super) fn position_independent(slots: &[Slot]) -> bool {
         .enumerate()
         .any(|(i, s)| matches!(s, Slot::Inst(inst) if refers_outside(inst, 4 * i as u32, len)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::isa::Cond;
+
+    /// Every pc-relative kind is judged by where it lands: inside the function (the first and
+    /// the last byte) it stays with the code, one byte out either side it does not; an `adrp`
+    /// never does, and an instruction with no pc-relative operand always does.
+    #[test]
+    fn each_pc_relative_kind_refers_outside_only_past_the_function() {
+        let uses = |offset| {
+            [
+                Inst::B { offset },
+                Inst::Bl { offset },
+                Inst::BCond {
+                    cond: Cond::Ne,
+                    offset,
+                },
+                Inst::Cbz {
+                    rt: 1,
+                    nonzero: true,
+                    offset,
+                },
+                Inst::Tbz {
+                    rt: 1,
+                    bit: 4,
+                    nonzero: false,
+                    offset,
+                },
+                Inst::LdrLit { rt: 16, offset },
+            ]
+        };
+        let (at, len) = (8, 64);
+        for (offset, outside) in [(-8, false), (52, false), (-12, true), (56, true)] {
+            for inst in uses(offset) {
+                assert_eq!(refers_outside(&inst, at, len), outside, "{inst:?}");
+            }
+        }
+        let adrp = Inst::Adrp { rd: 16, pages: 0 };
+        assert!(refers_outside(&adrp, at, len));
+        assert!(!refers_outside(&Inst::Ret, at, len));
+    }
+}
