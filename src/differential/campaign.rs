@@ -6,7 +6,8 @@
 //! from one counter. A worker stops taking indices past the lowest one that gave a finding, so
 //! every lower index is still run and the finding reported is the one at the lowest seed: the
 //! same seed range gives the same programs and the same findings whatever the number of jobs.
-//! The programs run are always a prefix of the seed range (a batch taken is finished).
+//! The programs run are always a prefix of the seed range (a batch taken is finished, but for
+//! the programs past the lowest finding).
 //!
 //! With an ELF engine, programs go in batches so one process serves many (a process costs
 //! milliseconds). Under a time budget a batch is sized from the time programs have taken so far
@@ -250,25 +251,47 @@ fn chunk_cap(plan: &Plan, engines: &[EngineKind]) -> usize {
 const NON_ELF_CHUNK: usize = 16;
 
 /// `idx` cut into chunks of at most `cap` programs and, but for a chunk of one,
-/// [`CHUNK_OPS`] operations, each program generated with its index.
-fn chunks(plan: &Plan, idx: &[u64], cap: usize) -> Vec<Vec<(u64, Program)>> {
-    let mut out: Vec<Vec<(u64, Program)>> = Vec::new();
-    let mut ops = 0;
-    for &i in idx {
-        let p = gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile);
-        let n = p.op_count();
-        match out.last_mut() {
-            Some(c) if c.len() < cap && ops + n <= CHUNK_OPS => {
-                ops += n;
-                c.push((i, p));
-            }
-            _ => {
-                ops = n;
-                out.push(vec![(i, p)]);
-            }
-        }
+/// [`CHUNK_OPS`] operations, each program generated with its index as its chunk is taken (so
+/// only one chunk's programs, and the first of the next, exist at a time).
+struct Chunks<'p, 'a> {
+    plan: &'p Plan<'a>,
+    idx: std::vec::IntoIter<u64>,
+    cap: usize,
+    /// The program generated that did not fit the last chunk: the next one's first.
+    next: Option<(u64, Program)>,
+}
+
+impl Chunks<'_, '_> {
+    fn generate(&mut self) -> Option<(u64, Program)> {
+        let plan = self.plan;
+        self.next.take().or_else(|| {
+            let i = self.idx.next()?;
+            Some((
+                i,
+                gen::from_seed(plan.first_seed.wrapping_add(i), plan.profile),
+            ))
+        })
     }
-    out
+}
+
+impl Iterator for Chunks<'_, '_> {
+    type Item = Vec<(u64, Program)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let first = self.generate()?;
+        let mut ops = first.1.op_count();
+        let mut chunk = vec![first];
+        while chunk.len() < self.cap {
+            let Some(p) = self.generate() else { break };
+            ops += p.1.op_count();
+            if ops > CHUNK_OPS {
+                self.next = Some(p);
+                break;
+            }
+            chunk.push(p);
+        }
+        Some(chunk)
+    }
 }
 
 /// One program's report into `tally` (edges, calls, reruns on Unicorn, confirmation).
@@ -288,15 +311,16 @@ fn tally_report(tally: &mut Totals, program: &Program, report: &Report, confirme
 /// The programs of `range` through the differential, chunk by chunk ([`chunks`]): sampled ones
 /// on every engine, the rest on the plan's; a finding made without the confirming engines is
 /// made again with them, and their finding reported (the first one when they find nothing).
-/// Each report goes into `tally` as soon as it is made and only findings are kept, with their
-/// program's index and the program, so memory holds one chunk at a time.
+/// Each report goes into `tally` as soon as it is made and a finding is offered to `sh` at
+/// once, so memory holds one chunk at a time; a chunk starting past the lowest finding so far
+/// (any worker's) is skipped, so a finding is reported without waiting for the rest of a batch.
 fn run_range(
-    plan: &Plan,
+    sh: &Shared,
     range: std::ops::Range<u64>,
     tally: &mut Totals,
-) -> Result<Vec<(u64, Program, Finding)>, EngineError> {
+) -> Result<(), EngineError> {
+    let plan = sh.plan;
     let all = plan.all_engines();
-    let mut found = Vec::new();
     let run = |progs: &[&Program], engines: &[EngineKind], tally: &mut Totals| {
         let (reports, spent) = run_on_timed(progs, plan.config, engines)?;
         for c in spent {
@@ -310,7 +334,16 @@ fn run_range(
             .filter(|&i| plan.sampled(i) == sampled)
             .collect();
         let engines = if sampled { &all[..] } else { plan.engines };
-        for chunk in chunks(plan, &idx, chunk_cap(plan, engines)) {
+        let chunks = Chunks {
+            plan,
+            idx: idx.into_iter(),
+            cap: chunk_cap(plan, engines),
+            next: None,
+        };
+        for chunk in chunks {
+            if sh.first_found().is_some_and(|f| chunk[0].0 > f) {
+                break;
+            }
             let progs: Vec<&Program> = chunk.iter().map(|(_, p)| p).collect();
             let reports = run(&progs, engines, tally)?;
             for ((i, p), mut r) in chunk.into_iter().zip(reports) {
@@ -323,24 +356,21 @@ fn run_range(
                 }
                 tally_report(tally, &p, &r, confirmed);
                 if let Some(f) = r.finding {
-                    found.push((i, p, f));
+                    sh.offer(i, p, f);
                 }
             }
         }
     }
-    Ok(found)
+    Ok(())
 }
 
 /// One worker: batches until none is left, tallying clean programs and offering findings.
 fn worker(sh: &Shared, progress: &(dyn Fn(u64) + Sync)) -> Result<Totals, EngineError> {
     let mut tally = Totals::default();
     while let Some(range) = sh.take(sh.plan.batch_cap()) {
-        let found = run_range(sh.plan, range.clone(), &mut tally).inspect_err(|_| {
+        run_range(sh, range.clone(), &mut tally).inspect_err(|_| {
             sh.failed.store(true, Ordering::SeqCst);
         })?;
-        for (index, program, finding) in found {
-            sh.offer(index, program, finding);
-        }
         let n = range.end - range.start;
         tally.programs += n;
         progress(sh.done.fetch_add(n, Ordering::SeqCst) + n);
@@ -407,5 +437,48 @@ mod tests {
         // No budget: the cap.
         assert_eq!(batch_size(secs(0), None, 0, None, 24, 1), 24);
         assert_eq!(batch_size(secs(0), None, 0, Some(3), 1, 1), 1);
+    }
+
+    /// Chunks keep the indices in order and all of them, hold at most `cap` programs, and hold
+    /// more than [`CHUNK_OPS`] operations only as a chunk of one.
+    #[test]
+    fn chunks_are_bounded_in_programs_and_operations() {
+        use crate::model::profile::BuiltIn;
+        let config = Config::default();
+        let cut = |profile: &Profile, cap: usize, idx: Vec<u64>| -> Vec<Vec<(u64, usize)>> {
+            let plan = Plan {
+                profile,
+                config: &config,
+                engines: &[EngineKind::Interp],
+                first_seed: 1,
+                iterations: None,
+                budget: None,
+                jobs: 1,
+                confirm: None,
+                elf_batch: 1,
+            };
+            let chunks = Chunks {
+                plan: &plan,
+                idx: idx.into_iter(),
+                cap,
+                next: None,
+            };
+            chunks
+                .map(|c| c.iter().map(|(i, p)| (*i, p.op_count())).collect())
+                .collect()
+        };
+        let small = cut(&BuiltIn::Default.profile(), 16, (0..40).collect());
+        let lens: Vec<usize> = small.iter().map(Vec::len).collect();
+        assert_eq!(lens, [16, 16, 8]);
+        let order: Vec<u64> = small.iter().flatten().map(|c| c.0).collect();
+        assert_eq!(order, (0..40).collect::<Vec<_>>());
+        let big = cut(&BuiltIn::Big.profile(), 16, vec![0, 1, 2, 3, 4, 5, 6, 7, 9]);
+        assert!(big.len() > 1, "big programs are split by operations");
+        for c in &big {
+            let ops: usize = c.iter().map(|p| p.1).sum();
+            assert!(c.len() == 1 || ops <= CHUNK_OPS, "{c:?}");
+        }
+        let order: Vec<u64> = big.iter().flatten().map(|c| c.0).collect();
+        assert_eq!(order, [0, 1, 2, 3, 4, 5, 6, 7, 9]);
     }
 }
