@@ -244,22 +244,29 @@ fn first_call_difference(
 ) -> Option<(usize, String)> {
     let (ca, cb) = (&a.outcome.calls, &b.outcome.calls);
     for (i, (x, y)) in ca.iter().zip(cb.iter()).enumerate() {
-        let h = routine(a.emitted, x.entry);
+        // Named only when a difference is reported: this loop runs for every call of every
+        // comparison.
+        let h = || routine(a.emitted, x.entry);
         if x.entry != y.entry {
             let other = routine(b.emitted, y.entry);
-            return Some((i, format!("call {i}: {h} vs {other}")));
+            return Some((i, format!("call {i}: {} vs {other}", h())));
         }
         if let Some(r) = (0..16).find(|&r| x.regs[r] != y.regs[r]) {
             return Some((
                 i,
                 format!(
-                    "call {i} to {h}: x{r} = {:#x} vs {:#x}",
-                    x.regs[r], y.regs[r]
+                    "call {i} to {}: x{r} = {:#x} vs {:#x}",
+                    h(),
+                    x.regs[r],
+                    y.regs[r]
                 ),
             ));
         }
         if x.sp != y.sp {
-            return Some((i, format!("call {i} to {h}: sp {:#x} vs {:#x}", x.sp, y.sp)));
+            return Some((
+                i,
+                format!("call {i} to {}: sp {:#x} vs {:#x}", h(), x.sp, y.sp),
+            ));
         }
         let site = |r: &Run, ret| r.emitted.site_by_return(ret).map(|s| s.index);
         let differs = if same_bytes {
@@ -271,7 +278,8 @@ fn first_call_difference(
             return Some((
                 i,
                 format!(
-                    "call {i} to {h}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
+                    "call {i} to {}: returns to {:#x} (site {:?}) vs {:#x} (site {:?})",
+                    h(),
                     x.ret,
                     site(a, x.ret),
                     y.ret,

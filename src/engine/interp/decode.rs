@@ -9,6 +9,8 @@
 //! register twice), is [`Op::Unsupported`]: the interpreter stops there instead of guessing.
 
 use super::op::{Index, Logic, Op, Shift, SP_SLOT};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
 use yaxpeax_arch::{Decoder, U8Reader};
 use yaxpeax_arm::armv8::a64::{InstDecoder, Instruction, Opcode, Operand, ShiftStyle, SizeCode};
 
@@ -22,13 +24,52 @@ pub(super) fn decode(word: u32, pc: u64) -> Op {
         // `udf #0`: every zero-filled word, so worth skipping the decoder for.
         return Op::Udf;
     }
+    DECODED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= DECODED_MAX {
+            c.clear();
+        }
+        match c.entry(word).or_insert_with(|| known(word)) {
+            Known::Fixed(op) => *op,
+            Known::Relative(inst) => lower(inst, pc).unwrap_or(Op::Unsupported { word }),
+        }
+    })
+}
+
+/// What decoding a word gives, before its pc is known.
+enum Known {
+    /// The word's [`Op`] at every pc: it has no pc-relative operand, and [`lower`] reads the
+    /// pc only through those.
+    Fixed(Op),
+    /// A pc-relative instruction, lowered at each pc it is fetched from.
+    Relative(Box<Instruction>),
+}
+
+/// `word` decoded by yaxpeax-arm, and lowered when its [`Op`] does not depend on the pc.
+fn known(word: u32) -> Known {
     let bytes = word.to_le_bytes();
-    let mut reader = U8Reader::new(&bytes);
-    match InstDecoder::default().decode(&mut reader) {
-        Ok(inst) => lower(&inst, pc).unwrap_or(Op::Unsupported { word }),
-        Err(_) => Op::Unsupported { word },
+    match InstDecoder::default().decode(&mut U8Reader::new(&bytes)) {
+        Err(_) => Known::Fixed(Op::Unsupported { word }),
+        Ok(inst)
+            if inst
+                .operands
+                .iter()
+                .any(|o| matches!(o, Operand::PCOffset(_))) =>
+        {
+            Known::Relative(Box::new(inst))
+        }
+        Ok(inst) => Known::Fixed(lower(&inst, 0).unwrap_or(Op::Unsupported { word })),
     }
 }
+
+thread_local! {
+    /// What each word this thread met decodes to. Programs repeat most of their words from
+    /// strategy to strategy and program to program, so each is decoded once.
+    static DECODED: RefCell<FxHashMap<u32, Known>> = RefCell::new(Default::default());
+}
+
+/// Words kept in [`DECODED`] before it starts again.
+const DECODED_MAX: usize = 1 << 16;
 
 /// The [`Op`] of a decoded instruction, `None` outside the subset.
 fn lower(i: &Instruction, pc: u64) -> Option<Op> {
