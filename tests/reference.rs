@@ -201,3 +201,37 @@ fn returned() -> u64 {
         other => panic!("the program returns, not {other:?}"),
     }
 }
+
+/// [`Expected::insns_bound`] bounds what every strategy's code really executes (the
+/// interpreter's count, function and helpers), on generated programs of every profile, and
+/// those stay far under the engines' instruction limit, so none is judged unsupported for it.
+#[test]
+fn the_instruction_bound_holds_for_every_strategy_and_profile() {
+    use a64call::model::gen::from_seed;
+    use a64call::model::profile::BuiltIn;
+    use strum::VariantArray;
+    for &b in BuiltIn::VARIANTS {
+        let seeds = if matches!(b, BuiltIn::Big | BuiltIn::Huge) {
+            1..=2
+        } else {
+            1..=25
+        };
+        for seed in seeds {
+            let p = from_seed(seed, &b.profile());
+            let bound = evaluate(&p).insns_bound(&p);
+            assert!(
+                bound < a64call::layout::DEFAULT_INSN_LIMIT / 2,
+                "{b:?} seed {seed}: {bound}"
+            );
+            let r = run_on(&[&p], &Config::default(), &[EngineKind::Interp])
+                .unwrap()
+                .pop()
+                .unwrap();
+            assert!(r.finding.is_none(), "{b:?} seed {seed}: {:?}", r.finding);
+            for (_, _, o) in &r.outcomes {
+                let ran = o.insns.as_ref().unwrap().total;
+                assert!(ran <= bound, "{b:?} seed {seed}: ran {ran}, bound {bound}");
+            }
+        }
+    }
+}

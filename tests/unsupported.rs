@@ -32,11 +32,31 @@ fn assert_unsupported(name: &str, text: &str, engines: &str, reason: &str) {
 fn a_program_too_large_for_the_code_region_is_unsupported() {
     let mut text =
         String::from("a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 2\nbody\n");
-    for _ in 0..17 {
-        text.push_str("  repeat 1048576: v3 = add v3, v1\n"); // 17 Mi instructions: 68 MiB
+    for _ in 0..5 {
+        // 4 instructions each (movz and three movk): 20 Mi instructions, 80 MiB, from 5 Mi
+        // operations (fewer than the parser's bound of one instruction per operation).
+        text.push_str("  repeat 1048576: v3 = const 0x1234567812345678\n");
     }
     text.push_str("  v4 = call h0(v3, v1)\nret v4\n");
     assert_unsupported("too-large", &text, "unicorn", "larger than the code region");
+}
+
+/// A correct program that runs longer than the engines' instruction limit (77 million
+/// additions in two loops) is unsupported, on every engine: the interpreter and Unicorn would
+/// stop it as runaway code while qemu, limited by time, finishes it.
+#[test]
+fn a_program_that_may_run_past_the_instruction_limit_is_unsupported() {
+    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 2\nbody\n  \
+                loop 16 {\n  loop 16 {\n  repeat 300000: v3 = add v3, v1\n  }\n  }\n  \
+                v4 = call h0(v3, v1)\nret v4\n";
+    for engines in ["interp", "unicorn"] {
+        assert_unsupported(
+            "runs-long",
+            text,
+            engines,
+            "not under the engines' limit of 50000000",
+        );
+    }
 }
 
 /// A helper past the code's first 64 KiB page but inside the code: every strategy's static
@@ -78,5 +98,33 @@ fn replay_exits_1_when_a_divergence_sits_beside_an_unsupported_file() {
         "{stdout}"
     );
     assert_eq!(out.status.code(), Some(1), "{stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A program that fills the call log agrees on the calls up to it, and `run` says that only
+/// those were compared.
+#[test]
+fn a_full_call_log_is_stated_beside_the_verdict() {
+    let dir = std::env::temp_dir().join(format!("a64call-log-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("many-calls.a64");
+    let text = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 2\nbody\n  \
+                loop 16 {\n  loop 16 {\n  loop 16 {\n  repeat 30: v4 = call h0(v3, v1)\n  }\n  \
+                }\n  }\nret v4\n";
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+        .arg("run")
+        .arg(&file)
+        .args(["--engines", "interp", "--repro-dir"])
+        .arg(dir.join("repros"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("verdict: agree")
+            && stdout.contains("more calls than the call log holds (95325)"),
+        "{stdout}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -115,7 +115,8 @@ pub enum End {
     },
 }
 
-/// Programs to run next: at most `left` and `cap`, and under a `budget` no more than the time
+/// Programs to run next: at most `cap` and a `workers`-th of the `left` (rounded up), and under
+/// a `budget` no more than the time
 /// left after `elapsed` allows at the mean time per program of the `done` so far, shared by
 /// `workers` (one when nothing has run yet, none when the budget is spent).
 fn batch_size(
@@ -126,7 +127,8 @@ fn batch_size(
     cap: u64,
     workers: usize,
 ) -> u64 {
-    let k = left.map_or(cap, |l| l.min(cap));
+    // The programs left shared by the workers, so a short run keeps every worker busy.
+    let k = left.map_or(cap, |l| l.min(cap).min(l.div_ceil(workers.max(1) as u64)));
     let Some(budget) = budget else { return k };
     let rest = budget.saturating_sub(elapsed).as_secs_f64();
     if rest <= 0.0 {
@@ -437,6 +439,10 @@ mod tests {
         // No budget: the cap.
         assert_eq!(batch_size(secs(0), None, 0, None, 24, 1), 24);
         assert_eq!(batch_size(secs(0), None, 0, Some(3), 1, 1), 1);
+        // Few programs left: shared by the workers.
+        assert_eq!(batch_size(secs(0), None, 0, Some(8), 1024, 2), 4);
+        assert_eq!(batch_size(secs(0), None, 0, Some(9), 1024, 2), 5);
+        assert_eq!(batch_size(secs(0), None, 0, Some(5000), 1024, 2), 1024);
     }
 
     /// Chunks keep the indices in order and all of them, hold at most `cap` programs, and hold

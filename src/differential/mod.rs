@@ -85,13 +85,13 @@ pub enum Finding {
     },
     /// The dynamic oracle found a difference.
     Dynamic(Divergence),
-    /// a64call cannot run the program at all ([`EmitError::is_unsupported`]): not a finding
+    /// a64call cannot run the program at all: a strategy found it cannot be placed in the
+    /// machine's memory ([`EmitError::is_unsupported`]), or a correct run may execute more
+    /// instructions than the engines' limit ([`Expected::insns_bound`]). Not a finding
     /// against any strategy, and no verdict on the program.
     Unsupported {
-        /// The strategy that found out.
-        strategy: StrategyId,
-        /// Why.
-        error: EmitError,
+        /// Why, in words.
+        why: String,
     },
 }
 
@@ -116,8 +116,8 @@ impl Finding {
     pub fn summary(&self) -> String {
         match self {
             Finding::Emit { strategy, error } => format!("emission failed for {strategy}: {error}"),
-            Finding::Unsupported { strategy, error } => {
-                format!("unsupported: a64call cannot run this program ({strategy}: {error})")
+            Finding::Unsupported { why } => {
+                format!("unsupported: a64call cannot run this program ({why})")
             }
             Finding::Static {
                 strategy, error, ..
@@ -133,7 +133,9 @@ impl Finding {
     /// all, else [`Finding::Emit`].
     fn emission(strategy: StrategyId, error: EmitError) -> Finding {
         if error.is_unsupported() {
-            Finding::Unsupported { strategy, error }
+            Finding::Unsupported {
+                why: format!("{strategy}: {error}"),
+            }
         } else {
             Finding::Emit { strategy, error }
         }
@@ -362,13 +364,35 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
             }
         }
     }
-    let expected = (!images.is_empty()).then(|| reference::evaluate(program));
+    let mut expected = (!images.is_empty()).then(|| reference::evaluate(program));
+    if let Some(why) = expected.as_ref().and_then(|x| too_long(program, x)) {
+        finding = Some(Finding::Unsupported { why });
+        images.clear();
+        expected = None;
+    }
     Prepared {
         emitted,
         images,
         finding,
         expected,
     }
+}
+
+/// Why `program` cannot be judged when a correct run of it may execute more instructions than
+/// the engines' limit (Unicorn and the interpreter stop there; the ELF engine stops at a time
+/// limit instead), so a run stopped as runaway would say nothing about the code: `None` when
+/// every correct run finishes well inside it.
+fn too_long(program: &Program, expected: &Expected) -> Option<String> {
+    let bound = expected.insns_bound(program);
+    (bound >= crate::layout::DEFAULT_INSN_LIMIT).then(|| {
+        format!(
+            "a correct run may execute up to {bound} instructions ({} operations executed, {} \
+             calls), not under the engines' limit of {}",
+            expected.steps,
+            expected.calls.len(),
+            crate::layout::DEFAULT_INSN_LIMIT
+        )
+    })
 }
 
 /// The report of a prepared program with its outcomes: the emission finding, or the dynamic

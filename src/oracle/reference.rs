@@ -71,6 +71,41 @@ pub struct Expected {
     pub values: [u64; NUM_VALUES as usize],
     /// The scratch buffer at the end.
     pub scratch: Vec<u8>,
+    /// Operations executed, each loop pass counted once more (its counter and back edge):
+    /// what bounds the instructions a correct run executes ([`Expected::insns_bound`]).
+    pub steps: u64,
+}
+
+/// The most instructions one step of [`Expected::steps`] other than a call executes in any
+/// strategy's code: the longest lowering of one operation is a `const` (`movz` and three
+/// `movk`), of an `if` its test, branch, a veneer hop and the `b` over the else block, of a
+/// loop pass its load, increment, store, `tbz` and an inverted branch's `b`, plus the branch
+/// over an island a reservation may place before it: under 8, doubled for margin.
+const STEP_INSNS_MAX: u64 = 16;
+
+/// The most instructions a call executes outside its helper: up to 8 argument moves, the
+/// longest call sequence (`movz` and three `movk`, then `blr`; or `bl`, and a stub's `ldr`
+/// and `br`), the move of the result and a branch over an island: under 16, doubled.
+const CALL_INSNS_MAX: u64 = 32;
+
+impl Expected {
+    /// An upper bound on the instructions a correct run of `program` (whose evaluation this
+    /// is) executes under any strategy: [`STEP_INSNS_MAX`] per step, and per call
+    /// [`CALL_INSNS_MAX`] plus the longest helper routine (straight-line code), plus the
+    /// prologue and epilogue. A run that stops at an engine's instruction limit below this
+    /// bound is code that runs away; at or above it, a64call cannot tell.
+    pub fn insns_bound(&self, program: &Program) -> u64 {
+        let helper = program
+            .helpers
+            .iter()
+            .enumerate()
+            .map(|(id, h)| crate::machine::runtime::helper_code(id, h).len() as u64)
+            .max()
+            .unwrap_or(0);
+        let calls = self.calls.len() as u64;
+        16 + self.steps.saturating_mul(STEP_INSNS_MAX)
+            + calls.saturating_mul(CALL_INSNS_MAX + helper)
+    }
 }
 
 /// `sp` at every call: the prologue's 48-byte frame below [`STACK_TOP`].
@@ -88,6 +123,8 @@ struct Eval<'a> {
     /// Next static call-site number while walking the ops the first time; sites are numbered
     /// by position, so `site_of` maps each `Call` op (by address) to its number.
     site_of: std::collections::HashMap<*const Op, u32>,
+    /// [`Expected::steps`] so far.
+    steps: u64,
 }
 
 /// Evaluate `program` (which must be valid: [`Program::validate`]).
@@ -100,6 +137,7 @@ pub fn evaluate(program: &Program) -> Expected {
         scratch: layout::initial_scratch(),
         calls: Vec::new(),
         site_of: Default::default(),
+        steps: 0,
     };
     number_sites(&program.body, &mut e.site_of);
     let end = match e.ops(&program.body) {
@@ -111,6 +149,7 @@ pub fn evaluate(program: &Program) -> Expected {
         calls: e.calls,
         values: e.values,
         scratch: e.scratch,
+        steps: e.steps,
     }
 }
 
@@ -141,6 +180,7 @@ impl Eval<'_> {
     }
 
     fn op(&mut self, op: &Op) -> Result<(), LogFull> {
+        self.steps += 1;
         let v = |e: &Self, x: crate::model::program::Val| e.values[x.0 as usize];
         match op {
             Op::Const { dst, imm } => self.values[dst.0 as usize] = *imm,
@@ -182,6 +222,7 @@ impl Eval<'_> {
             }
             Op::Loop { count, body } => {
                 for pass in 0..*count {
+                    self.steps += 1;
                     self.counters.push(u64::from(LOOP_END - count + pass));
                     let done = self.ops(body);
                     self.counters.pop();

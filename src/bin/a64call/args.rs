@@ -31,6 +31,27 @@ pub(crate) struct Common {
     pub(crate) engines: Vec<String>,
 }
 
+impl Common {
+    /// These options as command-line arguments (empty when all are defaults), so a repro
+    /// file's provenance line reproduces the run that wrote it.
+    pub(crate) fn as_args(&self) -> String {
+        let mut out = String::new();
+        if !self.strategies.is_empty() {
+            out += &format!(" --strategies {}", self.strategies.join(","));
+        }
+        if !self.engines.is_empty() {
+            out += &format!(" --engines {}", self.engines.join(","));
+        }
+        if self.no_static_check {
+            out += " --no-static-check";
+        }
+        if let Some(bug) = &self.plant {
+            out += &format!(" --plant {bug}");
+        }
+        out
+    }
+}
+
 pub(crate) fn profile(name: &str) -> Result<Profile, Fail> {
     BuiltIn::parse_name(name)
         .map(BuiltIn::profile)

@@ -31,14 +31,18 @@ pub(crate) fn cmd_gen(seed: u64, prof: &Profile, output: Option<&Path>) -> Resul
 /// this process and its children since `cpu0`, or wall time when unknown).
 fn print_throughput(n: u64, start: Instant, cpu0: Option<f64>) {
     let wall = start.elapsed().as_secs_f64();
-    let cpu = match (cpu0, a64call::differential::cputime::cpu_seconds()) {
-        (Some(a), Some(b)) if b > a => b - a,
-        _ => wall,
-    };
-    println!(
-        "throughput: {} programs per CPU-second ({cpu:.1} s CPU of a64call and its qemu processes, {wall:.1} s wall)",
-        rate(n, cpu)
-    );
+    match (cpu0, a64call::differential::cputime::cpu_seconds()) {
+        (Some(a), Some(b)) if b > a => println!(
+            "throughput: {} programs per CPU-second ({:.1} s CPU of a64call and its child \
+             processes, {wall:.1} s wall)",
+            rate(n, b - a),
+            b - a
+        ),
+        _ => println!(
+            "throughput: {} programs per wall-clock second ({wall:.1} s; CPU time unavailable)",
+            rate(n, wall)
+        ),
+    }
 }
 
 /// `n` per `secs`, with two decimals below 10.
@@ -85,6 +89,7 @@ pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<
     match &report.finding {
         None => {
             println!("verdict: agree ({} strategies)", report.emitted.len());
+            print_log_full_note(&report);
             Ok(ExitCode::SUCCESS)
         }
         Some(f) if f.is_unsupported() => {
@@ -93,11 +98,26 @@ pub(crate) fn cmd_run(file: &Path, common: &Common, repro_dir: &Path) -> Result<
         }
         Some(f) => {
             println!("verdict: {}\n{f}", f.heading());
-            let prov = format!("a64call run {}", file.display());
+            let prov = format!("a64call run {}{}", file.display(), common.as_args());
             let path = differential::repro::write_repro(repro_dir, &prog, f, &prov)?;
             println!("repro: {}", path.display());
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// When the runs stopped at the full call log, say so: what agreed is the calls up to it.
+fn print_log_full_note(report: &differential::Report) {
+    use a64call::engine::Exit;
+    use a64call::machine::runtime::BRK_LOG_FULL;
+    let full = |o: &a64call::engine::Outcome| o.exit == Exit::Breakpoint(Some(BRK_LOG_FULL));
+    if !report.outcomes.is_empty() && report.outcomes.iter().all(|(_, _, o)| full(o)) {
+        println!(
+            "note: the program makes more calls than the call log holds ({}): every run stopped \
+             there, as the reference evaluation says it must, so the calls up to it were \
+             compared, and the return value, registers and scratch memory were not",
+            a64call::layout::LOG_CAPACITY
+        );
     }
 }
 
@@ -295,7 +315,11 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
                 finding.heading(),
                 prof.name
             );
-            let prov = format!("a64call check --profile {} --seed {seed}", prof.name);
+            let prov = format!(
+                "a64call check --profile {} --seed {seed} --iterations 1{}",
+                prof.name,
+                a.common.as_args()
+            );
             let path = differential::repro::write_repro(&a.repro_dir, &program, &finding, &prov)?;
             println!("repro: {}", path.display());
             Ok(ExitCode::from(1))

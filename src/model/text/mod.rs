@@ -61,6 +61,38 @@ const REPEAT_MAX: u32 = 1 << 20;
 struct Lines<'a> {
     lines: Vec<(usize, &'a str)>,
     pos: usize,
+    /// Blocks open at this point (`if` and `loop`).
+    depth: usize,
+    /// Operations read so far, nested ones and repeats included.
+    ops: u64,
+}
+
+/// Deepest nesting of blocks a file may have: the parser, the lowering and the reference
+/// evaluation recurse once per level, so far deeper nesting would overflow their stacks.
+/// Generated programs nest at most a few levels.
+const MAX_NESTING: usize = 256;
+
+/// Most operations a file may hold: each lowers to at least one 4-byte instruction, so more
+/// could never fit the code region ([`crate::layout::MAX_CODE`]); refused while parsing, before
+/// they take memory and time.
+const MAX_OPS: u64 = crate::layout::MAX_CODE / 4;
+
+impl Lines<'_> {
+    /// Count `n` more operations, the last of them on line `ln`.
+    fn count_ops(&mut self, ln: usize, n: u64) -> Result<(), ParseError> {
+        self.ops += n;
+        if self.ops > MAX_OPS {
+            return err(
+                ln,
+                format!(
+                    "more than {MAX_OPS} operations by this line: each is at least one \
+                     instruction, so the code cannot fit the {} MiB code region",
+                    crate::layout::MAX_CODE >> 20
+                ),
+            );
+        }
+        Ok(())
+    }
 }
 
 impl<'a> Lines<'a> {
@@ -145,7 +177,12 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
         .filter(|(_, l)| !l.is_empty())
         .collect();
     // The magic line may not contain '#', so re-read it unstripped of comments.
-    let mut it = Lines { lines, pos: 0 };
+    let mut it = Lines {
+        lines,
+        pos: 0,
+        depth: 0,
+        ops: 0,
+    };
     let (ln, first) = it.next("the header line")?;
     if src.lines().nth(ln - 1).map(str::trim) != Some(MAGIC) && first != MAGIC {
         return err(
@@ -253,10 +290,22 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
         }
         if let Some(rest) = l.strip_prefix("repeat ") {
             let (n, op) = parse_repeat(ln, rest)?;
+            it.count_ops(ln, n as u64)?;
             ops.extend(std::iter::repeat_n(op, n));
             continue;
         }
-        ops.push(parse_op(it, ln, l)?);
+        it.count_ops(ln, 1)?;
+        if l.starts_with("if ") || l.starts_with("loop ") {
+            it.depth += 1;
+            if it.depth > MAX_NESTING {
+                return err(ln, format!("blocks nested deeper than {MAX_NESTING}"));
+            }
+        }
+        let op = parse_op(it, ln, l)?;
+        if matches!(op, Op::If { .. } | Op::Loop { .. }) {
+            it.depth -= 1;
+        }
+        ops.push(op);
     }
 }
 
@@ -286,6 +335,8 @@ fn parse_repeat(ln: usize, rest: &str) -> Result<(usize, Op), ParseError> {
     let mut no_lines = Lines {
         lines: Vec::new(),
         pos: 0,
+        depth: 0,
+        ops: 0,
     };
     Ok((n as usize, parse_op(&mut no_lines, ln, op)?))
 }

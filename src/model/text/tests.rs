@@ -127,3 +127,41 @@ fn the_anchor_line_round_trips_and_errors_name_it() {
         assert!(e.message.contains(want), "{bad}: {e}");
     }
 }
+
+/// Nesting past [`MAX_NESTING`] and more operations than could ever fit the code region are
+/// errors naming their line, found while parsing (deep nesting overflowed the parser's stack;
+/// a few `repeat` lines made gigabytes of operations before emission refused them).
+#[test]
+fn deep_nesting_and_too_many_operations_are_errors_naming_the_line() {
+    let head = "a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 0\nbody\n";
+    let nested = |levels: usize| {
+        let mut t = head.to_string();
+        t.push_str(&"if v1 eq v2 {\n".repeat(levels));
+        t.push_str("v1 = add v1, v2\n");
+        t.push_str(&"}\n".repeat(levels));
+        t.push_str("ret v1\n");
+        t
+    };
+    parse(&nested(MAX_NESTING)).unwrap();
+    let e = parse(&nested(MAX_NESTING + 1)).unwrap_err();
+    assert_eq!(e.line, 5 + MAX_NESTING, "{e}");
+    assert!(e.message.contains("nested deeper than 256"), "{e}");
+    let e = parse(&nested(100_000)).unwrap_err();
+    assert_eq!(e.line, 5 + MAX_NESTING, "{e}");
+    let filler = |lines: usize, extra: &str| {
+        let mut t = head.to_string();
+        t.push_str(&"repeat 1048576: v1 = add v1, v2\n".repeat(lines));
+        t.push_str(extra);
+        t.push_str("ret v1\n");
+        t
+    };
+    assert_eq!(parse(&filler(16, "")).unwrap().op_count() as u64, MAX_OPS);
+    let e = parse(&filler(16, "v2 = add v1, v1\n")).unwrap_err();
+    assert_eq!(e.line, 21, "{e}");
+    assert!(
+        e.message.contains("cannot fit the 64 MiB code region"),
+        "{e}"
+    );
+    let e = parse(&filler(40, "")).unwrap_err();
+    assert_eq!(e.line, 21, "{e}");
+}
