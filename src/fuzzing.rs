@@ -10,6 +10,7 @@
 use crate::differential::{self, Config, Finding};
 use crate::emit::strategy::{self, Strategy};
 use crate::engine::EngineKind;
+use crate::machine::window::{Window, WINDOWS};
 use crate::model::gen;
 use crate::model::profile::{BuiltIn, Profile};
 use crate::model::program::Program;
@@ -117,13 +118,15 @@ pub fn programs(target: Target, data: &[u8]) -> Vec<Program> {
     let (sel, rest) = data.split_first().map(|(s, r)| (*s, r)).unwrap_or((0, &[]));
     let prof = profile_for(target, sel, bug);
     let mut u = Unstructured::new(rest);
-    let n = if target == Target::Engines {
-        ENGINE_BATCH
-    } else {
-        1
-    };
-    (0..n)
-        .map(|_| gen::generate(&mut u, &prof).expect("generation never fails"))
+    if target != Target::Engines {
+        return vec![gen::generate(&mut u, &prof).expect("generation never fails")];
+    }
+    // One window for the whole batch, as `check` runs a window's seeds together: the ELF
+    // engine then maps its helper banks once for the batch instead of once per program.
+    let n = u.int_in_range(0..=WINDOWS - 1).unwrap_or(0);
+    let window = Window::new(n).expect("a window number");
+    (0..ENGINE_BATCH)
+        .map(|_| gen::generate_in(&mut u, &prof, Some(window)).expect("generation never fails"))
         .collect()
 }
 
@@ -219,6 +222,16 @@ mod tests {
                     p.validate().unwrap();
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_engines_batch_shares_one_window() {
+        for seed in 0..20 {
+            let data = gen::seed_bytes(seed, 3000);
+            let progs = programs(Target::Engines, &data);
+            assert_eq!(progs.len(), ENGINE_BATCH);
+            assert!(progs.iter().all(|p| p.code_base == progs[0].code_base));
         }
     }
 
