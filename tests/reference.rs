@@ -235,3 +235,25 @@ fn the_instruction_bound_holds_for_every_strategy_and_profile() {
         }
     }
 }
+
+/// The steps are counted as documented (each operation executed, each loop pass once more) and
+/// the bound is their sum at 16 instructions a step, plus 32 and the longest helper routine
+/// per call, plus 16.
+#[test]
+fn the_instruction_bound_counts_steps_and_calls_exactly() {
+    use a64call::machine::runtime::helper_code;
+    let p = parse(
+        "a64call-program 1\ncode 0x2000000000\nhelper h0 0x2300000040 args 2\n\
+         helper h1 0x2300010040 args 0\nbody\n  loop 3 {\n  v1 = add v1, v2\n  }\n  \
+         if v1 eq v1 {\n  v2 = call h0(v1, v2)\n  }\n  call h1()\nret v2\n",
+    )
+    .unwrap();
+    let e = evaluate(&p);
+    // loop, 3 passes, 3 adds; if, the call in it; the last call.
+    assert_eq!(e.steps, 1 + 3 + 3 + 1 + 1 + 1);
+    let helper = (0..2)
+        .map(|id| helper_code(id, &p.helpers[id]).len() as u64)
+        .max()
+        .unwrap();
+    assert_eq!(e.insns_bound(&p), 16 + 16 * e.steps + 2 * (32 + helper));
+}
