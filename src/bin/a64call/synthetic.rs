@@ -225,7 +225,7 @@ pub(crate) struct CheckArgs {
     /// given); a program already running finishes.
     #[arg(long, allow_negative_numbers = true)]
     seconds: Option<f64>,
-    /// First seed; program i uses seed + i.
+    /// First seed; program i uses seed + i (wrapping past 2^64 - 1).
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Workload profile.
@@ -359,14 +359,25 @@ fn check_budget(a: &CheckArgs) -> Result<Option<f64>, Fail> {
     Ok(seconds)
 }
 
+/// `first..=last` for `n` seeds from `first` (seeds wrap past 2^64 - 1, as `check` says).
+fn seed_range(first: u64, n: u64) -> String {
+    let last = first.wrapping_add(n.saturating_sub(1));
+    let wraps = if last < first {
+        ", wrapping past 2^64-1"
+    } else {
+        ""
+    };
+    format!("{first}..={last}{wraps}")
+}
+
 /// The first lines of a clean `check`: what ran, on which engines, and the confirmed sample.
 fn print_clean(plan: &campaign::Plan, first_seed: u64, t: &campaign::Totals) {
     let names = |list: &[EngineKind]| list.iter().map(|e| e.name()).collect::<Vec<_>>().join("+");
     println!(
-        "ok: {} programs (profile {}, seeds {first_seed}..{}), {} strategies on {} each, {} helper calls in the reference runs, no divergence",
+        "ok: {} programs (profile {}, seeds {}), {} strategies on {} each, {} helper calls in the reference runs, no divergence",
         t.programs,
         plan.profile.name,
-        first_seed.wrapping_add(t.programs),
+        seed_range(first_seed, t.programs),
         plan.config.strategies.len(),
         names(plan.engines),
         t.calls,

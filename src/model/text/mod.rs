@@ -124,11 +124,13 @@ fn parse_u64(line: usize, t: &str, what: &str) -> Result<u64, ParseError> {
     } else {
         t.parse::<u64>()
     };
-    r.or_else(|_| {
-        err(
-            line,
-            format!("expected {what} (a decimal or 0x number), found `{t}`"),
-        )
+    r.or_else(|e| {
+        let why = if *e.kind() == std::num::IntErrorKind::PosOverflow {
+            "an unsigned number of at most 64 bits"
+        } else {
+            "a decimal or 0x number; negative numbers are written in 0x form"
+        };
+        err(line, format!("expected {what} ({why}), found `{t}`"))
     })
 }
 
@@ -282,6 +284,12 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
         }
         if nested && l == "} else {" {
             return Ok((ops, BlockEnd::CloseElse));
+        }
+        if nested && l.starts_with("ret ") {
+            return err(
+                ln,
+                format!("found `{l}` inside a block: an `if` or `loop` is still open (close it with `}}`)"),
+            );
         }
         if !nested {
             if let Some(v) = l.strip_prefix("ret ") {

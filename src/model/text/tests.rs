@@ -50,6 +50,18 @@ fn errors_name_line_and_expectation() {
     assert_eq!(e.line, 1);
     let e = parse(&SAMPLE.replace("v5 = const", "v9 = const")).unwrap_err();
     assert!(e.message.contains("v0..v8"), "{e}");
+    let e = parse(&SAMPLE.replace("0xdeadbeef", "0x1ffffffffffffffff")).unwrap_err();
+    assert!(e.message.contains("at most 64 bits"), "{e}");
+    let e = parse(&SAMPLE.replace("0xdeadbeef", "-1")).unwrap_err();
+    assert!(
+        e.message
+            .contains("negative numbers are written in 0x form"),
+        "{e}"
+    );
+    // The loop left open: `ret` is reported as inside it.
+    let e = parse(&SAMPLE.replace("v3 = lsr v2, 7\n  }\n", "v3 = lsr v2, 7\n")).unwrap_err();
+    assert_eq!(e.line, 17, "{e}");
+    assert!(e.message.contains("still open"), "{e}");
 }
 
 #[test]
