@@ -81,12 +81,12 @@ pub struct Expected {
 /// `movk`), of an `if` its test, branch, a veneer hop and the `b` over the else block, of a
 /// loop pass its load, increment, store, `tbz` and an inverted branch's `b`, plus the branch
 /// over an island a reservation may place before it: under 8, doubled for margin.
-const STEP_INSNS_MAX: u64 = 16;
+pub const STEP_INSNS_MAX: u64 = 16;
 
 /// The most instructions a call executes outside its helper: up to 8 argument moves, the
 /// longest call sequence (`movz` and three `movk`, then `blr`; or `bl`, and a stub's `ldr`
 /// and `br`), the move of the result and a branch over an island: under 16, doubled.
-const CALL_INSNS_MAX: u64 = 32;
+pub const CALL_INSNS_MAX: u64 = 32;
 
 impl Expected {
     /// An upper bound on the instructions a correct run of `program` (whose evaluation this
