@@ -322,7 +322,9 @@ pub(crate) fn cmd_check(a: &CheckArgs) -> Result<ExitCode, Fail> {
             );
             let path = differential::repro::write_repro(&a.repro_dir, &program, &finding, &prov)?;
             println!("repro: {}", path.display());
-            Ok(ExitCode::from(1))
+            // A generated program a64call cannot run is the generator's fault, not the code's:
+            // exit 2, as `run` does for it.
+            Ok(ExitCode::from(if finding.is_unsupported() { 2 } else { 1 }))
         }
         campaign::End::Clean(totals) => {
             print_clean(&plan, a.seed, &totals);
