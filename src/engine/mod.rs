@@ -59,10 +59,10 @@ pub enum Exit {
     /// [`Exit::Truncated`] and the images after it run in a new process
     /// (`tests/engine_qemu.rs`).
     SystemCall,
-    /// Runaway code: the run went past its limit (Unicorn and the interpreter: the image's
-    /// instruction limit, the count is in [`Outcome::insns`]; the ELF engine: its per-program
-    /// timer). The same exit on every engine, so runaway code is judged like any other
-    /// behaviour.
+    /// Runaway code: the run went past the image's instruction limit (Unicorn and the
+    /// interpreter; the count is in [`Outcome::insns`]). The ELF engine's limit is CPU time,
+    /// which translation spends too, so a run its timer ends is [`Exit::Unsupported`] and
+    /// judged on Unicorn (a correct program of millions of small blocks outlasted it).
     Runaway,
     /// The ELF engine's guest got a signal it attributes to none of the above (the signal
     /// number). Only the ELF engine reports it: raising one takes a system call, which
@@ -79,7 +79,7 @@ pub enum Exit {
     Truncated(String),
     /// The engine did not run the image to its end, and says why: the interpreter
     /// ([`InterpEngine`]) met an instruction outside its subset, or the ELF engine was given
-    /// code holding an `svc` ([`Exit::SystemCall`]). No verdict on the code: never judged,
+    /// code holding an `svc` ([`Exit::SystemCall`]) or its time limit ended the run. No verdict on the code: never judged,
     /// [`crate::differential`] runs such an image on Unicorn instead. Unicorn never reports it.
     Unsupported(String),
 }

@@ -106,7 +106,8 @@ impl ElfEngine {
         ElfEngine::for_kind(ElfKind::Qemu)
     }
 
-    /// Set the per-program time limit (runaway code ends as [`Exit::Runaway`]).
+    /// Set the per-program time limit (a run it ends is [`Exit::Unsupported`], judged on
+    /// Unicorn).
     pub fn with_timeout(mut self, secs: u64) -> ElfEngine {
         self.timeout_secs = secs.max(1);
         self
@@ -227,7 +228,15 @@ fn access_of(image: &Image, pc: u64, fault: u64) -> Access {
 fn outcome(engine: EngineKind, image: &Image, r: Record) -> Result<Outcome, EngineError> {
     let exit = match r.status {
         elf::STATUS_RETURNED => Exit::Returned,
-        elf::STATUS_TIMEOUT => Exit::Runaway,
+        // Not `Runaway`: the timer counts CPU time, which translation spends too (a correct
+        // function of millions of small blocks can outlast it), not instructions, so a timeout
+        // says nothing about the code. The image is judged on Unicorn instead, whose limit is
+        // the instruction count the reference evaluation bounds.
+        elf::STATUS_TIMEOUT => Exit::Unsupported(
+            "the ELF engine's per-program CPU-time limit ended the run (a time limit, not an \
+             instruction count)"
+                .into(),
+        ),
         elf::STATUS_SIGNAL => match r.signo {
             11 | 7 => Exit::Fault {
                 access: access_of(image, r.pc, r.fault),

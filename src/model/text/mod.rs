@@ -63,8 +63,9 @@ struct Lines<'a> {
     pos: usize,
     /// Blocks open at this point (`if` and `loop`).
     depth: usize,
-    /// Operations read so far, nested ones and repeats included.
-    ops: u64,
+    /// The fewest instruction words the operations read so far lower to, nested ones and
+    /// repeats included ([`own_words`]).
+    words: u64,
 }
 
 /// Deepest nesting of blocks a file may have: the parser, the lowering and the reference
@@ -72,21 +73,34 @@ struct Lines<'a> {
 /// Generated programs nest at most a few levels.
 const MAX_NESTING: usize = 256;
 
-/// Most operations a file may hold: each lowers to at least one 4-byte instruction, so more
-/// could never fit the code region ([`crate::layout::MAX_CODE`]); refused while parsing, before
-/// they take memory and time.
-const MAX_OPS: u64 = crate::layout::MAX_CODE / 4;
+/// The most instruction words the code region holds ([`crate::layout::MAX_CODE`]): a file whose
+/// operations lower to more, at the fewest, is refused while parsing, before emission spends
+/// memory and time finding out.
+const MAX_WORDS: u64 = crate::layout::MAX_CODE / 4;
+
+/// The fewest instruction words `op` itself lowers to under any strategy (its blocks' operations
+/// are counted as they are read): a call moves each argument and its result and branches at
+/// least once; an `if` tests and branches; a loop sets its counter up (`movz`, `str`) and counts
+/// each pass (`ldr`, `add`, `str`, `tbz`); anything else is at least one instruction.
+fn own_words(op: &Op) -> u64 {
+    match op {
+        Op::Call { dst, args, .. } => 1 + args.len() as u64 + u64::from(dst.is_some()),
+        Op::If { .. } => 2,
+        Op::Loop { .. } => 6,
+        _ => 1,
+    }
+}
 
 impl Lines<'_> {
-    /// Count `n` more operations, the last of them on line `ln`.
-    fn count_ops(&mut self, ln: usize, n: u64) -> Result<(), ParseError> {
-        self.ops += n;
-        if self.ops > MAX_OPS {
+    /// Count `n` copies of `op` read on line `ln`.
+    fn count(&mut self, ln: usize, op: &Op, n: u64) -> Result<(), ParseError> {
+        self.words += n * own_words(op);
+        if self.words > MAX_WORDS {
             return err(
                 ln,
                 format!(
-                    "more than {MAX_OPS} operations by this line: each is at least one \
-                     instruction, so the code cannot fit the {} MiB code region",
+                    "the operations up to this line lower to more than {MAX_WORDS} instructions \
+                     (counting the fewest each takes), which cannot fit the {} MiB code region",
                     crate::layout::MAX_CODE >> 20
                 ),
             );
@@ -183,7 +197,7 @@ pub fn parse(src: &str) -> Result<Program, ParseError> {
         lines,
         pos: 0,
         depth: 0,
-        ops: 0,
+        words: 0,
     };
     let (ln, first) = it.next("the header line")?;
     if src.lines().nth(ln - 1).map(str::trim) != Some(MAGIC) && first != MAGIC {
@@ -298,11 +312,10 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
         }
         if let Some(rest) = l.strip_prefix("repeat ") {
             let (n, op) = parse_repeat(ln, rest)?;
-            it.count_ops(ln, n as u64)?;
+            it.count(ln, &op, n as u64)?;
             ops.extend(std::iter::repeat_n(op, n));
             continue;
         }
-        it.count_ops(ln, 1)?;
         if l.starts_with("if ") || l.starts_with("loop ") {
             it.depth += 1;
             if it.depth > MAX_NESTING {
@@ -313,6 +326,7 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
         if matches!(op, Op::If { .. } | Op::Loop { .. }) {
             it.depth -= 1;
         }
+        it.count(ln, &op, 1)?;
         ops.push(op);
     }
 }
@@ -344,7 +358,7 @@ fn parse_repeat(ln: usize, rest: &str) -> Result<(usize, Op), ParseError> {
         lines: Vec::new(),
         pos: 0,
         depth: 0,
-        ops: 0,
+        words: 0,
     };
     Ok((n as usize, parse_op(&mut no_lines, ln, op)?))
 }

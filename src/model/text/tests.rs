@@ -140,7 +140,7 @@ fn the_anchor_line_round_trips_and_errors_name_it() {
     }
 }
 
-/// Nesting past [`MAX_NESTING`] and more operations than could ever fit the code region are
+/// Nesting past [`MAX_NESTING`] and operations that could never fit the code region are
 /// errors naming their line, found while parsing (deep nesting overflowed the parser's stack;
 /// a few `repeat` lines made gigabytes of operations before emission refused them).
 #[test]
@@ -167,7 +167,7 @@ fn deep_nesting_and_too_many_operations_are_errors_naming_the_line() {
         t.push_str("ret v1\n");
         t
     };
-    assert_eq!(parse(&filler(16, "")).unwrap().op_count() as u64, MAX_OPS);
+    assert_eq!(parse(&filler(16, "")).unwrap().op_count() as u64, MAX_WORDS);
     let e = parse(&filler(16, "v2 = add v1, v1\n")).unwrap_err();
     assert_eq!(e.line, 21, "{e}");
     assert!(
@@ -176,4 +176,16 @@ fn deep_nesting_and_too_many_operations_are_errors_naming_the_line() {
     );
     let e = parse(&filler(40, "")).unwrap_err();
     assert_eq!(e.line, 21, "{e}");
+    // A call with two arguments and a result is at least 4 words: 4 lines of a million pass,
+    // a fifth does not.
+    let head2 = head.replace("args 0", "args 2");
+    let calls = |lines: usize| {
+        let mut t = head2.clone();
+        t.push_str(&"repeat 1048576: v3 = call h0(v1, v2)\n".repeat(lines));
+        t.push_str("ret v1\n");
+        t
+    };
+    parse(&calls(4)).unwrap();
+    let e = parse(&calls(5)).unwrap_err();
+    assert_eq!(e.line, 9, "{e}");
 }
