@@ -87,8 +87,8 @@ const UC_SP: u16 = 432;
 const UC_PC: u16 = 440;
 const UC_PSTATE: u16 = 448;
 
-/// Default per-program timer in seconds of the process's CPU time (runaway code becomes
-/// [`STATUS_TIMEOUT`]).
+/// Default per-program timer in seconds of the process's CPU time (a run it ends becomes
+/// [`STATUS_TIMEOUT`], which the engines report as `Exit::Unsupported`: judged on Unicorn).
 pub const PROGRAM_TIMEOUT_SECS: u64 = 5;
 
 /// One program's layout in the ELF's tables.
