@@ -310,7 +310,7 @@ fn tally_report(tally: &mut Totals, program: &Program, report: &Report, confirme
         .map_or(0, |o| o.2.calls.len() as u64);
 }
 
-/// The programs of `range` through the differential, chunk by chunk ([`chunks`]): sampled ones
+/// The programs of `range` through the differential, chunk by chunk ([`Chunks`]): sampled ones
 /// on every engine, the rest on the plan's; a finding made without the confirming engines is
 /// made again with them, and their finding reported (the first one when they find nothing).
 /// Each report goes into `tally` as soon as it is made and a finding is offered to `sh` at
