@@ -381,7 +381,7 @@ fn prepare(program: &Program, cfg: &Config) -> Prepared {
 /// Why `program` cannot be judged when a correct run of it may execute more instructions than
 /// the engines' limit (Unicorn and the interpreter stop there; the ELF engine stops at a time
 /// limit instead), so a run stopped as runaway would say nothing about the code: `None` when
-/// every correct run finishes well inside it.
+/// the bound on a correct run ([`Expected::insns_bound`]) is under the limit.
 fn too_long(program: &Program, expected: &Expected) -> Option<String> {
     let bound = expected.insns_bound(program);
     (bound >= crate::layout::DEFAULT_INSN_LIMIT).then(|| {
