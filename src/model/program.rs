@@ -217,6 +217,20 @@ impl std::fmt::Display for ValidationError {
 
 impl std::error::Error for ValidationError {}
 
+/// The operations of `ops` and of the blocks nested in them for which `counted` holds.
+fn count_ops(ops: &[Op], counted: &dyn Fn(&Op) -> bool) -> usize {
+    ops.iter()
+        .map(|op| {
+            let nested = match op {
+                Op::If { then, els, .. } => count_ops(then, counted) + count_ops(els, counted),
+                Op::Loop { body, .. } => count_ops(body, counted),
+                _ => 0,
+            };
+            usize::from(counted(op)) + nested
+        })
+        .sum()
+}
+
 impl Program {
     /// Check every rule the emitters and engines rely on.
     pub fn validate(&self) -> Result<(), ValidationError> {
@@ -386,32 +400,13 @@ impl Program {
 
     /// Number of call sites in the body (static count).
     pub fn call_sites(&self) -> usize {
-        fn count(ops: &[Op]) -> usize {
-            ops.iter()
-                .map(|op| match op {
-                    Op::Call { .. } => 1,
-                    Op::If { then, els, .. } => count(then) + count(els),
-                    Op::Loop { body, .. } => count(body),
-                    _ => 0,
-                })
-                .sum()
-        }
-        count(&self.body)
+        count_ops(&self.body, &|op| matches!(op, Op::Call { .. }))
     }
 
     /// Number of operations in the body, nested ones included (a measure of the program's
     /// size: each lowers to one to a few instructions, a call to its sequence).
     pub fn op_count(&self) -> usize {
-        fn count(ops: &[Op]) -> usize {
-            ops.iter()
-                .map(|op| match op {
-                    Op::If { then, els, .. } => 1 + count(then) + count(els),
-                    Op::Loop { body, .. } => 1 + count(body),
-                    _ => 1,
-                })
-                .sum()
-        }
-        count(&self.body)
+        count_ops(&self.body, &|_| true)
     }
 
     /// Distance class of each helper from the code base.

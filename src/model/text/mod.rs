@@ -316,19 +316,22 @@ fn parse_block(it: &mut Lines, nested: bool) -> Result<(Vec<Op>, BlockEnd), Pars
             ops.extend(std::iter::repeat_n(op, n));
             continue;
         }
-        if l.starts_with("if ") || l.starts_with("loop ") {
-            it.depth += 1;
-            if it.depth > MAX_NESTING {
-                return err(ln, format!("blocks nested deeper than {MAX_NESTING}"));
-            }
-        }
         let op = parse_op(it, ln, l)?;
-        if matches!(op, Op::If { .. } | Op::Loop { .. }) {
-            it.depth -= 1;
-        }
         it.count(ln, &op, 1)?;
         ops.push(op);
     }
+}
+
+/// The block opened on line `ln` (by an `if`, its `else` or a `loop`), one level deeper: at
+/// most [`MAX_NESTING`] levels.
+fn nested_block(it: &mut Lines, ln: usize) -> Result<(Vec<Op>, BlockEnd), ParseError> {
+    if it.depth == MAX_NESTING {
+        return err(ln, format!("blocks nested deeper than {MAX_NESTING}"));
+    }
+    it.depth += 1;
+    let block = parse_block(it, true);
+    it.depth -= 1;
+    block
 }
 
 /// `repeat N: OP` (`rest` follows `repeat `): N copies of a one-line operation.
@@ -422,10 +425,10 @@ fn parse_if(it: &mut Lines, ln: usize, l: &str, rest: &str) -> Result<Op, ParseE
         line: ln,
         message: format!("expected a comparison ({}), found `{cmp}`", CmpOp::known()),
     })?;
-    let (then, end) = parse_block(it, true)?;
+    let (then, end) = nested_block(it, ln)?;
     let els = match end {
         BlockEnd::CloseElse => {
-            let (els, end2) = parse_block(it, true)?;
+            let (els, end2) = nested_block(it, ln)?;
             if !matches!(end2, BlockEnd::Close) {
                 return err(ln, "expected `}` to close the else block of this `if`");
             }
@@ -449,7 +452,7 @@ fn parse_loop(it: &mut Lines, ln: usize, l: &str, rest: &str) -> Result<Op, Pars
         message: format!("expected `loop N {{`, found `{l}`"),
     })?;
     let count = parse_small(ln, n.trim(), "loop count")?;
-    let (body, end) = parse_block(it, true)?;
+    let (body, end) = nested_block(it, ln)?;
     if !matches!(end, BlockEnd::Close) {
         return err(ln, "a loop has no else block: expected `}`");
     }
