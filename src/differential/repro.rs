@@ -5,7 +5,7 @@ use crate::model::program::Program;
 use crate::model::text;
 use std::path::{Path, PathBuf};
 
-/// FNV-1a of the text, for stable repro file names.
+/// FNV-1a of `s`, for stable repro file names.
 fn fnv(s: &str) -> u64 {
     s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
@@ -13,15 +13,21 @@ fn fnv(s: &str) -> u64 {
 }
 
 /// Write `program` as a repro file in `dir` with the finding as a comment header; returns its
-/// path. The file parses back with [`text::parse`].
+/// path. The file parses back with [`text::parse`]. Its name is a hash of the program and the
+/// provenance (the command that found it, options included), so the same program found under
+/// another planted bug or other options gets a file of its own instead of overwriting one.
 pub fn write_repro(
     dir: &Path,
     program: &Program,
     finding: &Finding,
     provenance: &str,
 ) -> std::io::Result<PathBuf> {
-    let name = format!("repro-{:016x}.a64", fnv(&text::print(program)));
-    let mut comments = vec![format!("a64call repro: {provenance}")];
+    let header = format!("a64call repro: {provenance}");
+    let name = format!(
+        "repro-{:016x}.a64",
+        fnv(&(header.clone() + &text::print(program)))
+    );
+    let mut comments = vec![header];
     comments.extend(finding.to_string().lines().map(str::to_string));
     write_program(dir, &name, program, &comments)
 }
