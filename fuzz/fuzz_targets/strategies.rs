@@ -1,5 +1,5 @@
-//! Every strategy on the interpreter, Unicorn beside it on 1 input in 16 and on every finding;
-//! static and dynamic oracles.
+//! One strategy (picked by the input) beside a correct one on the interpreter, Unicorn beside it
+//! on 1 input in 64 and on every finding; static and dynamic oracles.
 #![no_main]
 
 use a64call::fuzzing::{run, Target};

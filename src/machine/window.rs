@@ -228,29 +228,39 @@ impl Window {
         })
     }
 
-    /// The bank of `class`: each slot's routine from its template ([`helper_template`], built
-    /// once per process) with its entry words patched in.
+    /// The bank of `class`: a copy of [`template_bank`] with each slot's entry words patched
+    /// for its address (a routine differs by address in those words alone).
     fn build_bank(self, class: Distance) -> Segment {
-        static TEMPLATES: OnceLock<Vec<(Vec<u8>, usize)>> = OnceLock::new();
-        let templates = TEMPLATES.get_or_init(|| {
-            (0..BANK_IDS * BANK_ARITIES)
-                .map(|k| helper_template(k / BANK_ARITIES, (k % BANK_ARITIES) as u8))
-                .collect()
-        });
+        let (template, entries) = template_bank();
         let base = self.bank_base(class);
+        let mut bytes: Arc<[u8]> = Arc::from(&template[..]);
+        let b = Arc::get_mut(&mut bytes).expect("a new Arc has one owner");
+        for (k, &entry_at) in entries.iter().enumerate() {
+            let at = k * SLOT_BYTES as usize;
+            let words = entry_words(base + at as u64);
+            b[at + entry_at..at + entry_at + words.len()].copy_from_slice(&words);
+        }
+        Segment { addr: base, bytes }
+    }
+}
+
+/// A bank's bytes with every slot's routine built for address 0 ([`helper_template`]), and
+/// each slot's offset of its entry words; built once per process. Every window's bank is a copy
+/// with the entry words patched, so a fuzz input in a new window costs one copy, not a build.
+fn template_bank() -> &'static (Vec<u8>, Vec<usize>) {
+    static TEMPLATE: OnceLock<(Vec<u8>, Vec<usize>)> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
         let mut bytes = vec![0u8; BANK_BYTES as usize];
-        for (k, (code, entry_at)) in templates.iter().enumerate() {
+        let mut entries = Vec::with_capacity(BANK_IDS * BANK_ARITIES);
+        for k in 0..BANK_IDS * BANK_ARITIES {
+            let (code, entry_at) = helper_template(k / BANK_ARITIES, (k % BANK_ARITIES) as u8);
             assert!(code.len() as u64 <= SLOT_BYTES, "a routine fits its slot");
             let at = k * SLOT_BYTES as usize;
-            bytes[at..at + code.len()].copy_from_slice(code);
-            let words = entry_words(base + at as u64);
-            bytes[at + entry_at..at + entry_at + words.len()].copy_from_slice(&words);
+            bytes[at..at + code.len()].copy_from_slice(&code);
+            entries.push(entry_at);
         }
-        Segment {
-            addr: base,
-            bytes: bytes.into(),
-        }
-    }
+        (bytes, entries)
+    })
 }
 
 /// An address (low halfword zero) whose halfwords 2 and 1 are each 0x0000, all ones or mixed,

@@ -152,7 +152,7 @@ impl Strategy for Faulty {
                 choice(SeqKind::MovImm)
             }
             PlantedBug::Fixed4DropsHw2 => {
-                let mut seq = mov_imm_fixed4(X16, target);
+                let mut seq = mov_imm_fixed4(X16, target).to_vec();
                 seq.remove(2);
                 buf.push_all(&seq);
                 buf.push(Inst::Blr { rn: X16 });

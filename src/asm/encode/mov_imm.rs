@@ -61,18 +61,14 @@ pub fn mov_imm_minimal(rd: Reg, value: u64) -> Vec<Inst> {
 }
 
 /// Always four instructions: `movz` of halfword 0 then `movk` of halfwords 1..=3.
-pub fn mov_imm_fixed4(rd: Reg, value: u64) -> Vec<Inst> {
-    let mut out = vec![Inst::Movz {
-        rd,
-        imm16: value as u16,
-        hw: 0,
-    }];
-    for hw in 1..4u8 {
-        out.push(Inst::Movk {
-            rd,
-            imm16: (value >> (16 * hw)) as u16,
-            hw,
-        });
-    }
-    out
+pub fn mov_imm_fixed4(rd: Reg, value: u64) -> [Inst; 4] {
+    std::array::from_fn(|hw| {
+        let imm16 = (value >> (16 * hw)) as u16;
+        let hw = hw as u8;
+        if hw == 0 {
+            Inst::Movz { rd, imm16, hw }
+        } else {
+            Inst::Movk { rd, imm16, hw }
+        }
+    })
 }
