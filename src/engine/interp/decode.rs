@@ -31,7 +31,7 @@ pub(super) fn decode(word: u32, pc: u64) -> Op {
         }
         match c.entry(word).or_insert_with(|| known(word)) {
             Known::Fixed(op) => *op,
-            Known::Relative(inst) => lower(inst, pc).unwrap_or(Op::Unsupported { word }),
+            Known::Relative { at_zero, adrp } => rebased(*at_zero, pc, *adrp, word),
         }
     })
 }
@@ -41,8 +41,53 @@ enum Known {
     /// The word's [`Op`] at every pc: it has no pc-relative operand, and [`lower`] reads the
     /// pc only through those.
     Fixed(Op),
-    /// A pc-relative instruction, lowered at each pc it is fetched from.
-    Relative(Box<Instruction>),
+    /// A pc-relative instruction, lowered at pc 0 (its operand holds the offset) and moved to
+    /// each pc it is fetched from by [`rebased`]; `adrp` when the offset counts from the pc's
+    /// 4 KiB page.
+    Relative { at_zero: Op, adrp: bool },
+}
+
+/// `at_zero`, the [`Op`] [`lower`] gives `word` at pc 0, as [`lower`] gives it at `pc`: its
+/// pc-relative operand is `base + offset` with wrapping arithmetic, `base` the pc (its page for
+/// `adrp`), so adding `base` to the operand at pc 0 is exact. A pc-relative word lowered to an
+/// op without such an operand is outside the subset (never reached: `tests` check every form).
+fn rebased(at_zero: Op, pc: u64, adrp: bool, word: u32) -> Op {
+    let base = if adrp { pc & !0xFFF } else { pc };
+    let at = |t: u64| t.wrapping_add(base);
+    match at_zero {
+        Op::SetImm { rd, value } => Op::SetImm {
+            rd,
+            value: at(value),
+        },
+        Op::LoadLiteral { rt, addr } => Op::LoadLiteral { rt, addr: at(addr) },
+        Op::Branch { target } => Op::Branch { target: at(target) },
+        Op::BranchLink { target } => Op::BranchLink { target: at(target) },
+        Op::BranchCond { cond, target } => Op::BranchCond {
+            cond,
+            target: at(target),
+        },
+        Op::CompareBranch {
+            rt,
+            nonzero,
+            target,
+        } => Op::CompareBranch {
+            rt,
+            nonzero,
+            target: at(target),
+        },
+        Op::TestBranch {
+            rt,
+            bit,
+            nonzero,
+            target,
+        } => Op::TestBranch {
+            rt,
+            bit,
+            nonzero,
+            target: at(target),
+        },
+        _ => Op::Unsupported { word },
+    }
 }
 
 /// `word` decoded by yaxpeax-arm, and lowered when its [`Op`] does not depend on the pc.
@@ -56,7 +101,13 @@ fn known(word: u32) -> Known {
                 .iter()
                 .any(|o| matches!(o, Operand::PCOffset(_))) =>
         {
-            Known::Relative(Box::new(inst))
+            match lower(&inst, 0) {
+                Some(at_zero) => Known::Relative {
+                    at_zero,
+                    adrp: inst.opcode == Opcode::ADRP,
+                },
+                None => Known::Fixed(Op::Unsupported { word }),
+            }
         }
         Ok(inst) => Known::Fixed(lower(&inst, 0).unwrap_or(Op::Unsupported { word })),
     }
@@ -370,6 +421,63 @@ mod tests {
             decode(0xD53B_4220, 0),
             Op::Unsupported { word: 0xD53B_4220 }
         );
+    }
+
+    /// Every pc-relative form, at offsets across its reach and pcs that wrap: the op moved from
+    /// pc 0 is the op lowered at the pc.
+    #[test]
+    fn a_relative_word_moved_from_pc_zero_is_the_word_lowered_at_its_pc() {
+        use crate::asm::encode::{Cond, Inst};
+        let mut words = Vec::new();
+        for off in [-(1i32 << 20), -4096, -4, 0, 4, 4096, (1 << 20) - 4] {
+            words.push(Inst::LdrLit { rt: 3, offset: off }.encode().unwrap());
+            let imm = (off as u32) & 0x1F_FFFF; // adr x4, pc + off (no encoder form)
+            words.push(((imm & 3) << 29) | (0x10 << 24) | ((imm >> 2) << 5) | 4);
+            words.push(
+                Inst::BCond {
+                    cond: Cond::Hs,
+                    offset: off,
+                }
+                .encode()
+                .unwrap(),
+            );
+            words.push(
+                Inst::Cbz {
+                    rt: 5,
+                    nonzero: off < 0,
+                    offset: off,
+                }
+                .encode()
+                .unwrap(),
+            );
+            words.push(Inst::Bl { offset: off * 64 }.encode().unwrap());
+            words.push(Inst::B { offset: off * 64 }.encode().unwrap());
+            words.push(Inst::Adrp { rd: 6, pages: off }.encode().unwrap());
+        }
+        for off in [-(1i32 << 15), -4, 4, (1 << 15) - 4] {
+            words.push(
+                Inst::Tbz {
+                    rt: 7,
+                    bit: 37,
+                    nonzero: off > 0,
+                    offset: off,
+                }
+                .encode()
+                .unwrap(),
+            );
+        }
+        let mut relative = 0;
+        for w in words {
+            let inst = InstDecoder::default()
+                .decode(&mut U8Reader::new(&w.to_le_bytes()))
+                .unwrap();
+            for pc in [0u64, 0x1234_5678_9ABC, u64::MAX - 3, 1 << 63, 0xFFC] {
+                let at_pc = lower(&inst, pc & !3).unwrap();
+                assert_eq!(decode(w, pc & !3), at_pc, "{w:08x} at {pc:#x}");
+                relative += usize::from(!matches!(known(w), Known::Fixed(_)));
+            }
+        }
+        assert_eq!(relative, 5 * (7 * 7 + 4));
     }
 
     #[test]

@@ -16,8 +16,9 @@ pub(super) enum Flow {
     Next,
     /// Continue at this address.
     Jump(u64),
-    /// The run ends here, at this instruction.
-    Stop(Exit),
+    /// The run ends here, at this instruction (boxed: runs end once, and a 16-byte `Flow`
+    /// returns in registers from every instruction).
+    Stop(Box<Exit>),
 }
 
 /// Registers and flags.
@@ -29,7 +30,7 @@ pub(super) struct Cpu {
 }
 
 fn fault((access, addr): Fault) -> Flow {
-    Flow::Stop(Exit::Fault { access, addr })
+    Flow::Stop(Box::new(Exit::Fault { access, addr }))
 }
 
 /// A memory operand's access: where, the value written back to the base, if any.
@@ -215,18 +216,18 @@ impl Cpu {
             Op::ReadNzcv { rt } => self.set(rt, self.nzcv),
             Op::WriteNzcv { rt } => self.nzcv = self.get(rt) & 0xF000_0000,
             Op::Nop => {}
-            Op::Brk { imm } => return Flow::Stop(Exit::Breakpoint(Some(imm))),
-            Op::Udf => return Flow::Stop(Exit::InvalidInstruction),
-            Op::Svc => return Flow::Stop(Exit::SystemCall),
+            Op::Brk { imm } => return Flow::Stop(Box::new(Exit::Breakpoint(Some(imm)))),
+            Op::Udf => return Flow::Stop(Box::new(Exit::InvalidInstruction)),
+            Op::Svc => return Flow::Stop(Box::new(Exit::SystemCall)),
             Op::Unsupported { word } => {
-                return Flow::Stop(Exit::Unsupported(format!(
+                return Flow::Stop(Box::new(Exit::Unsupported(format!(
                     "the word {word:#010x} at {pc:#x} is outside the interpreter's subset"
-                )))
+                ))))
             }
             other => {
-                return Flow::Stop(Exit::Unsupported(format!(
+                return Flow::Stop(Box::new(Exit::Unsupported(format!(
                     "internal: {other:?} at {pc:#x} reached the data path"
-                )))
+                ))))
             }
         }
         Flow::Next
@@ -259,23 +260,21 @@ impl Cpu {
     }
 
     fn load(&mut self, rt: u8, rt2: Option<u8>, addr: u64, mem: &Memory) -> Result<(), Fault> {
-        let first = mem.load(addr)?;
-        let second = match rt2 {
-            Some(_) => Some(mem.load(addr.wrapping_add(8))?),
-            None => None,
-        };
-        self.set(rt, first);
-        if let (Some(r), Some(v)) = (rt2, second) {
-            self.set(r, v);
+        match rt2 {
+            None => self.set(rt, mem.load(addr)?),
+            Some(r) => {
+                let (first, second) = mem.load_pair(addr)?;
+                self.set(rt, first);
+                self.set(r, second);
+            }
         }
         Ok(())
     }
 
     fn store(&self, rt: u8, rt2: Option<u8>, addr: u64, mem: &mut Memory) -> Result<(), Fault> {
-        mem.store(addr, self.get(rt))?;
-        if let Some(r) = rt2 {
-            mem.store(addr.wrapping_add(8), self.get(r))?;
+        match rt2 {
+            None => mem.store(addr, self.get(rt)),
+            Some(r) => mem.store_pair(addr, self.get(rt), self.get(r)),
         }
-        Ok(())
     }
 }

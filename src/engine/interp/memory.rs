@@ -121,6 +121,33 @@ impl Memory<'_, '_> {
         Ok(u64::from_le_bytes(out))
     }
 
+    /// The 8-byte values at `addr` and `addr + 8` (a load pair): both read before either is
+    /// written to a register, one region lookup when one fixed region holds all 16 bytes.
+    #[inline]
+    pub(super) fn load_pair(&self, addr: u64) -> Result<(u64, u64), Fault> {
+        if let Some(b) = self.fixed.slice(addr, 16) {
+            let (lo, hi) = b.split_at(8);
+            let word = |h: &[u8]| u64::from_le_bytes(h.try_into().expect("8 bytes"));
+            return Ok((word(lo), word(hi)));
+        }
+        Ok((self.load(addr)?, self.load(addr.wrapping_add(8))?))
+    }
+
+    /// Store `first` at `addr` and `second` at `addr + 8` (a store pair): when the second word
+    /// faults the first has been written, as on QEMU; one region lookup when one fixed region
+    /// holds all 16 bytes.
+    #[inline]
+    pub(super) fn store_pair(&mut self, addr: u64, first: u64, second: u64) -> Result<(), Fault> {
+        if let Some((i, o)) = self.fixed.find(addr, 16) {
+            let bytes = &mut self.fixed.regions[i].bytes[o..o + 16];
+            bytes[..8].copy_from_slice(&first.to_le_bytes());
+            bytes[8..].copy_from_slice(&second.to_le_bytes());
+            return Ok(());
+        }
+        self.store(addr, first)?;
+        self.store(addr.wrapping_add(8), second)
+    }
+
     /// Store 8 bytes at `addr`: into fixed regions, never into code or helpers (a write there
     /// faults at `addr`, as Unicorn's write hook reports it; one into unmapped memory at the
     /// first byte nothing holds). Nothing is written when it faults.

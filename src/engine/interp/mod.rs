@@ -109,8 +109,10 @@ fn execute(
             Flow::Jump(target) => pc = target,
             // A system call's pc is the next instruction, its preferred return address (as on
             // Unicorn); every other stop is at the instruction itself.
-            Flow::Stop(Exit::SystemCall) => return (Exit::SystemCall, pc + 4, counts),
-            Flow::Stop(exit) => return (exit, pc, counts),
+            Flow::Stop(exit) if *exit == Exit::SystemCall => {
+                return (Exit::SystemCall, pc + 4, counts)
+            }
+            Flow::Stop(exit) => return (*exit, pc, counts),
         }
     }
 }
