@@ -192,6 +192,19 @@ pub(crate) fn helper_template(id: usize, arity: u8) -> (Vec<u8>, usize) {
     (encode_all(&probe(0)), 4 * at)
 }
 
+/// Instructions in helper `id`'s routine of `arity` arguments, at any address (the address is
+/// always four words: [`helper_template`]); computed once per (id, arity) and thread.
+pub fn helper_code_len(id: usize, arity: u8) -> u64 {
+    thread_local! {
+        static LEN: std::cell::RefCell<rustc_hash::FxHashMap<(usize, u8), u64>> =
+            Default::default();
+    }
+    LEN.with_borrow_mut(|m| {
+        *m.entry((id, arity))
+            .or_insert_with(|| helper_code(id, &Helper { addr: 0, arity }).len() as u64)
+    })
+}
+
 /// The four words that put `entry` in x8, as helper code writes them.
 pub(crate) fn entry_words(entry: u64) -> Vec<u8> {
     encode_all(&mov_imm_fixed4(8, entry))
@@ -464,6 +477,7 @@ mod tests {
                 patched[at..at + 16].copy_from_slice(&entry_words(addr));
                 let h = Helper { addr, arity };
                 assert_eq!(patched, encode_all(&helper_code(id, &h)), "{addr:#x}");
+                assert_eq!(helper_code_len(id, arity), patched.len() as u64 / 4);
             }
         }
     }

@@ -99,7 +99,7 @@ impl Expected {
             .helpers
             .iter()
             .enumerate()
-            .map(|(id, h)| crate::machine::runtime::helper_code(id, h).len() as u64)
+            .map(|(id, h)| crate::machine::runtime::helper_code_len(id, h.arity))
             .max()
             .unwrap_or(0);
         let calls = self.calls.len() as u64;
