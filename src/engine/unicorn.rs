@@ -40,12 +40,23 @@ pub struct UnicornEngine {
     mapped: BTreeSet<u64>,
     /// Segments as last written.
     loaded: Vec<crate::machine::runtime::Segment>,
-    runs: u64,
-    /// Runs between full translation-cache flushes (bounds the cache's memory).
-    flush_every: u64,
+    /// Runs and code bytes written since the translation cache was last flushed.
+    since_flush: (u64, u64),
+    /// Flushes so far (for tests).
+    flushes: u64,
     /// When false, the stale-code protection is off (for the test that proves it is needed).
     invalidate: bool,
 }
+
+/// The translation cache is flushed after this many runs, or sooner after [`FLUSH_CODE_BYTES`].
+/// Unicorn's code buffer is 1 GiB and fills as it translates: without flushes its resident
+/// memory only grows.
+const FLUSH_RUNS: u64 = 256;
+/// ... or once this many bytes of code and helpers have been written since the last flush: 24
+/// `big` programs (megabytes of code each) on two threads peaked at 4.2 GB resident with flushes
+/// every 256 runs and 2.0 GB with one every run, in the same time (2026-12-04); programs of a few
+/// KiB never reach it before [`FLUSH_RUNS`].
+const FLUSH_CODE_BYTES: u64 = 4 << 20;
 
 fn uerr(what: &str, e: unicorn_engine::uc_error) -> EngineError {
     EngineError::of(EngineKind::Unicorn, format!("{what}: {e:?}"))
@@ -130,10 +141,23 @@ impl UnicornEngine {
             uc,
             mapped: BTreeSet::new(),
             loaded: Vec::new(),
-            runs: 0,
-            flush_every: 256,
+            since_flush: (0, 0),
+            flushes: 0,
             invalidate: true,
         })
+    }
+
+    /// Flush the translation cache after [`FLUSH_RUNS`] runs or [`FLUSH_CODE_BYTES`] written,
+    /// before this run translates anything. Post: `since_flush` counts this run.
+    fn flush_when_due(&mut self) -> Result<(), EngineError> {
+        let (runs, bytes) = self.since_flush;
+        if self.invalidate && (runs >= FLUSH_RUNS || bytes >= FLUSH_CODE_BYTES) {
+            self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+            self.flushes += 1;
+            self.since_flush = (0, 0);
+        }
+        self.since_flush.0 += 1;
+        Ok(())
     }
 
     /// Switch off translation-cache invalidation. Exists only so a test can show that without
@@ -211,6 +235,7 @@ impl UnicornEngine {
             self.uc
                 .mem_write(seg.addr, &seg.bytes)
                 .map_err(|e| uerr("write code", e))?;
+            self.since_flush.1 += seg.bytes.len() as u64;
             if self.invalidate {
                 remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
@@ -254,10 +279,7 @@ impl Engine for UnicornEngine {
     }
 
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
-        self.runs += 1;
-        if self.invalidate && self.runs.is_multiple_of(self.flush_every) {
-            self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
-        }
+        self.flush_when_due()?;
         self.load(image)?;
         reset_machine(&mut self.uc, image)?;
         let result = self.uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
@@ -420,6 +442,26 @@ pub fn with_thread_engine<R>(f: impl FnOnce(&mut UnicornEngine) -> R) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run after megabytes of code flushes the translation cache; runs of a few words flush
+    /// only every [`FLUSH_RUNS`].
+    #[test]
+    fn the_cache_is_flushed_by_code_written_as_well_as_by_runs() {
+        let ret = crate::asm::encode::Inst::Ret.encode().unwrap().to_le_bytes();
+        let small = Image::code_only(0x2000_0000, ret.to_vec());
+        let big = Image::code_only(0x2100_0000, ret.repeat(FLUSH_CODE_BYTES as usize / 4));
+        let mut u = UnicornEngine::new().unwrap();
+        for _ in 0..FLUSH_RUNS {
+            assert_eq!(u.run(&small).unwrap().exit, Exit::Returned);
+        }
+        assert_eq!(u.flushes, 0);
+        u.run(&small).unwrap();
+        assert_eq!(u.flushes, 1);
+        u.run(&big).unwrap();
+        assert_eq!(u.flushes, 1);
+        u.run(&small).unwrap();
+        assert_eq!(u.flushes, 2, "the run after the big image flushes");
+    }
 
     /// Each exception number Unicorn raises maps to one exit; any other is `Truncated`, named.
     #[test]
