@@ -447,7 +447,10 @@ mod tests {
     /// only every [`FLUSH_RUNS`].
     #[test]
     fn the_cache_is_flushed_by_code_written_as_well_as_by_runs() {
-        let ret = crate::asm::encode::Inst::Ret.encode().unwrap().to_le_bytes();
+        let ret = crate::asm::encode::Inst::Ret
+            .encode()
+            .unwrap()
+            .to_le_bytes();
         let small = Image::code_only(0x2000_0000, ret.to_vec());
         let big = Image::code_only(0x2100_0000, ret.repeat(FLUSH_CODE_BYTES as usize / 4));
         let mut u = UnicornEngine::new().unwrap();
