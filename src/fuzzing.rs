@@ -263,6 +263,21 @@ mod tests {
         assert_eq!(seen.len(), PROFILES.len() * strategy::all().len());
     }
 
+    /// The committed seeds start the fuzzer on every (profile, strategy) pair, not only on the
+    /// pairs libFuzzer happens to reach by mutating the first byte.
+    #[test]
+    fn the_strategies_seeds_reach_every_strategy_on_every_profile() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus/fuzz/strategies");
+        let mut seen = std::collections::BTreeSet::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(entry.unwrap().path()).unwrap();
+            let sel = data.first().copied().unwrap_or(0);
+            let profile = profile_for(Target::Strategies, sel, None);
+            seen.insert((profile.name, strategies_for(sel)[1].id()));
+        }
+        assert_eq!(seen.len(), PROFILES.len() * strategy::all().len());
+    }
+
     #[test]
     fn an_engines_batch_shares_one_window() {
         for seed in 0..20 {

@@ -40,7 +40,7 @@ pub struct UnicornEngine {
     mapped: BTreeSet<u64>,
     /// Segments as last written.
     loaded: Vec<crate::machine::runtime::Segment>,
-    /// Runs and code bytes written since the translation cache was last flushed.
+    /// Runs and bytes of function code written since the translation cache was last flushed.
     since_flush: (u64, u64),
     /// Flushes so far (for tests).
     flushes: u64,
@@ -52,10 +52,11 @@ pub struct UnicornEngine {
 /// Unicorn's code buffer is 1 GiB and fills as it translates: without flushes its resident
 /// memory only grows.
 const FLUSH_RUNS: u64 = 256;
-/// ... or once this many bytes of code and helpers have been written since the last flush: 24
-/// `big` programs (megabytes of code each) on two threads peaked at 4.2 GB resident with flushes
-/// every 256 runs and 2.0 GB with one every run, in the same time (2026-12-04); programs of a few
-/// KiB never reach it before [`FLUSH_RUNS`].
+/// ... or once this many bytes of function code (not helpers: a new window writes 190 KiB of
+/// helper banks, most of which never runs) have been written since the last flush: 24 `big`
+/// programs (megabytes of code each) on two threads peaked at 4.2 GB resident with flushes every
+/// 256 runs and 2.0 GB with one every run, in the same time (2026-12-04); programs of a few KiB
+/// reach it after about 256 runs or later.
 const FLUSH_CODE_BYTES: u64 = 4 << 20;
 
 fn uerr(what: &str, e: unicorn_engine::uc_error) -> EngineError {
@@ -184,6 +185,7 @@ impl UnicornEngine {
             uc.mem_unmap(b, e - b + 1).map_err(|e| uerr("unmap", e))?;
         }
         uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+        self.since_flush = (0, 0);
         Ok(())
     }
 
@@ -235,7 +237,9 @@ impl UnicornEngine {
             self.uc
                 .mem_write(seg.addr, &seg.bytes)
                 .map_err(|e| uerr("write code", e))?;
-            self.since_flush.1 += seg.bytes.len() as u64;
+            if seg.addr < image.code.end && image.code.start < seg.end() {
+                self.since_flush.1 += seg.bytes.len() as u64;
+            }
             if self.invalidate {
                 remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
@@ -464,6 +468,17 @@ mod tests {
         assert_eq!(u.flushes, 1);
         u.run(&small).unwrap();
         assert_eq!(u.flushes, 2, "the run after the big image flushes");
+        // Megabytes of helper code beside a small function do not count.
+        let mut with_big_helpers = small.clone();
+        with_big_helpers
+            .segments
+            .push(crate::machine::runtime::Segment {
+                addr: 0x2200_0000,
+                bytes: ret.repeat(FLUSH_CODE_BYTES as usize / 4).into(),
+            });
+        u.run(&with_big_helpers).unwrap();
+        u.run(&small).unwrap();
+        assert_eq!(u.flushes, 2, "helper bytes do not count");
     }
 
     /// Each exception number Unicorn raises maps to one exit; any other is `Truncated`, named.

@@ -193,7 +193,7 @@ pub(crate) fn helper_template(id: usize, arity: u8) -> (Vec<u8>, usize) {
 }
 
 /// Instructions in helper `id`'s routine of `arity` arguments, at any address (the address is
-/// always four words: [`helper_template`]); computed once per (id, arity) and thread.
+/// always four words, as `helper_template` shows); computed once per (id, arity) and thread.
 pub fn helper_code_len(id: usize, arity: u8) -> u64 {
     thread_local! {
         static LEN: std::cell::RefCell<rustc_hash::FxHashMap<(usize, u8), u64>> =

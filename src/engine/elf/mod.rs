@@ -2,8 +2,9 @@
 //!
 //! The ELF carries a start routine, a read-write state page (the only data it writes: the record
 //! header, the current program, the initial registers) and, read-only, a table of programs and a
-//! blob with their code, so a stray write by one program faults instead of changing the ones after
-//! it. For each
+//! blob with their code, so a stray write by one program into the tables or the blob faults
+//! instead of changing the programs after it (one into the state page still lands: Unicorn
+//! faults there, so the engines disagree on that program). For each
 //! program, like a JIT, the start routine `mmap`s the code and helper pages read-write with
 //! `MAP_FIXED_NOREPLACE`, copies the bytes in, cleans the data cache and invalidates the
 //! instruction cache (`dc cvau`, `ic ivau`, `dsb ish`, `isb`; qemu ignores them, real hardware
