@@ -1,10 +1,11 @@
 //! The standalone static AArch64 ELF that runs a batch of images under qemu-user or natively.
 //!
 //! The ELF carries a start routine, a read-write state page (the only data it writes: the record
-//! header, the current program, the initial registers) and, read-only, a table of programs and a
-//! blob with their code, so a stray write by one program into the tables or the blob faults
-//! instead of changing the programs after it (one into the state page still lands: Unicorn
-//! faults there, so the engines disagree on that program). For each
+//! header and the current program's index) and, read-only, its tables (initial registers, the
+//! signal action and stack, the timer, the programs and their segments) and a blob with their
+//! code, so a stray write by one program into them faults instead of changing the programs after
+//! it (one into the state page still lands: Unicorn faults there, so the engines disagree on that
+//! program). For each
 //! program, like a JIT, the start routine `mmap`s the code and helper pages read-write with
 //! `MAP_FIXED_NOREPLACE`, copies the bytes in, cleans the data cache and invalidates the
 //! instruction cache (`dc cvau`, `ic ivau`, `dsb ish`, `isb`; qemu ignores them, real hardware
@@ -51,24 +52,26 @@ pub const LOG_CORRUPT: u64 = u64::MAX;
 
 const ALTSTACK_ADDR: u64 = 0x0300_0000;
 const ALTSTACK_SIZE: u64 = 0x1_0000;
-/// The runner's state, read-write: the only page of the ELF's own data the start routine writes.
+/// The runner's state, read-write: the only page of the ELF's own data the start routine writes
+/// (a zero-filled load: nothing in it comes from the file).
 const DATA_ADDR: u64 = 0x0400_0000;
 /// Bytes of the state page.
 const DATA_BYTES: u64 = 0x1000;
 const STATE: u64 = DATA_ADDR; // record header, word::COUNT words
 const CUR: u64 = DATA_ADDR + 0x200; // current program index
-const INITREGS: u64 = DATA_ADDR + 0x300; // 31 words
-const SIGACT: u64 = DATA_ADDR + 0x400; // struct sigaction (kernel layout)
-const ITIMER_ON: u64 = DATA_ADDR + 0x440;
-const ITIMER_OFF: u64 = DATA_ADDR + 0x460;
-const SIGSTACK: u64 = DATA_ADDR + 0x480;
 /// The tables and the blob, read-only: a stray write by a program faults (as it does on every
 /// engine, where nothing is mapped there) instead of changing the programs after it.
 pub(crate) const TABLES_ADDR: u64 = DATA_ADDR + ALIGN;
-const SCRATCH_TEMPLATE: u64 = TABLES_ADDR;
-const NPROG: u64 = TABLES_ADDR + 0x1000; // number of programs
-pub(crate) const PROGTAB: u64 = TABLES_ADDR + 0x1010;
-const _: () = assert!(SIGSTACK + 24 <= DATA_ADDR + DATA_BYTES && DATA_BYTES <= ALIGN);
+pub(crate) const INITREGS: u64 = TABLES_ADDR; // 31 words
+const SIGACT: u64 = TABLES_ADDR + 0x100; // struct sigaction (kernel layout)
+const ITIMER_ON: u64 = TABLES_ADDR + 0x140;
+const ITIMER_OFF: u64 = TABLES_ADDR + 0x160;
+const SIGSTACK: u64 = TABLES_ADDR + 0x180;
+const SCRATCH_TEMPLATE: u64 = TABLES_ADDR + 0x1000;
+const NPROG: u64 = TABLES_ADDR + 0x2000; // number of programs
+pub(crate) const PROGTAB: u64 = TABLES_ADDR + 0x2010;
+const _: () = assert!(CUR + 8 <= DATA_ADDR + DATA_BYTES && DATA_BYTES <= ALIGN);
+const _: () = assert!(INITREGS + 31 * 8 <= SIGACT && SIGSTACK + 24 <= SCRATCH_TEMPLATE);
 const _: () = assert!(SCRATCH_TEMPLATE + layout::SCRATCH_BYTES <= NPROG && NPROG + 8 <= PROGTAB);
 
 /// Linux aarch64 syscall numbers used.
@@ -198,8 +201,7 @@ fn write_elf(loads: &[Load], entry: u64) -> Vec<u8> {
 pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
     let r = routines();
     let (progs, blob) = lay_out(images);
-    let data = state_page(&r, timeout_secs);
-    let tables = tables(&progs, &blob);
+    let tables = tables(&progs, &blob, &r, timeout_secs);
     let (r_x, rw_, r__) = (5u32, 6u32, 4u32);
     let load = |vaddr, flags, data, memsz| Load {
         vaddr,
@@ -215,7 +217,7 @@ pub fn build(images: &[&Image], timeout_secs: u64) -> Vec<u8> {
             load(SCRATCH_ADDR, rw_, &[], LOGCTL_ADDR + 0x1000 - SCRATCH_ADDR),
             load(LOG_ADDR, rw_, &[], LOG_BYTES),
             load(ALTSTACK_ADDR, rw_, &[], ALTSTACK_SIZE),
-            load(DATA_ADDR, rw_, &data, DATA_BYTES),
+            load(DATA_ADDR, rw_, &[], DATA_BYTES),
             load(TABLES_ADDR, r__, &tables, tables.len() as u64),
         ],
         layout::ENTRY_ADDR,
@@ -264,10 +266,16 @@ fn lay_out(images: &[&Image]) -> (Vec<Prog>, Vec<u8>) {
     (progs, blob)
 }
 
-/// The state page: counters, initial registers, the signal action and stack, the timer.
-fn state_page(r: &Routines, timeout_secs: u64) -> Vec<u8> {
-    let mut data = vec![0u8; DATA_BYTES as usize];
-    let mut put = |at, v| put(&mut data, DATA_ADDR, at, v);
+/// The read-only tables: the initial registers, the signal action and stack, the timer, the
+/// scratch template, the program count, the program and segment tables, then the blob.
+fn tables(progs: &[Prog], blob: &[u8], r: &Routines, timeout_secs: u64) -> Vec<u8> {
+    let nsegs: u64 = progs.iter().map(|p| p.segs.len() as u64).sum();
+    let segtab = PROGTAB + 32 * progs.len() as u64;
+    let blob_at = layout::align_up(segtab + 8 * SEG_WORDS * nsegs, 8);
+    let mut data = vec![0u8; (blob_at - TABLES_ADDR) as usize];
+    let st = (SCRATCH_TEMPLATE - TABLES_ADDR) as usize;
+    data[st..st + layout::SCRATCH_BYTES as usize].copy_from_slice(&layout::initial_scratch());
+    let mut put = |at, v| put(&mut data, TABLES_ADDR, at, v);
     for n in 0..31u8 {
         put(INITREGS + 8 * u64::from(n), layout::initial_reg(n));
     }
@@ -279,19 +287,6 @@ fn state_page(r: &Routines, timeout_secs: u64) -> Vec<u8> {
     put(ITIMER_ON + 16, timeout_secs.max(1));
     put(SIGSTACK, ALTSTACK_ADDR);
     put(SIGSTACK + 16, ALTSTACK_SIZE);
-    data
-}
-
-/// The read-only tables: the program count, the scratch template, the program and segment
-/// tables, then the blob.
-fn tables(progs: &[Prog], blob: &[u8]) -> Vec<u8> {
-    let nsegs: u64 = progs.iter().map(|p| p.segs.len() as u64).sum();
-    let segtab = PROGTAB + 32 * progs.len() as u64;
-    let blob_at = layout::align_up(segtab + 8 * SEG_WORDS * nsegs, 8);
-    let mut data = vec![0u8; (blob_at - TABLES_ADDR) as usize];
-    let st = (SCRATCH_TEMPLATE - TABLES_ADDR) as usize;
-    data[st..st + layout::SCRATCH_BYTES as usize].copy_from_slice(&layout::initial_scratch());
-    let mut put = |at, v| put(&mut data, TABLES_ADDR, at, v);
     put(NPROG, progs.len() as u64);
     let mut seg_at = segtab;
     for (k, p) in progs.iter().enumerate() {

@@ -245,13 +245,18 @@ fn enter_program(a: &mut Asm) {
     a.imm(1, ITIMER_ON);
     a.imm(2, 0);
     a.svc(sys::SETITIMER);
-    // initial registers: INITREGS[16] = entry, sp, nzcv, then x0..x30 from the table
-    a.store_abs(22, INITREGS + 16 * 8, 9);
+    // initial registers: x16 = the entry (x22), sp, nzcv, then every other register from the
+    // read-only table, x30 last (it addresses the table)
+    a.i(Inst::MovReg { rd: 16, rm: 22 });
     a.imm(9, STACK_TOP);
     a.add_imm(SP, 9, 0);
     a.i(Inst::MsrNzcv { rt: XZR });
     a.imm(30, INITREGS);
     for k in 0..15u8 {
+        if 2 * k == 16 {
+            a.ldr(17, 30, 17);
+            continue;
+        }
         a.i(Inst::Ldp {
             rt: 2 * k,
             rt2: 2 * k + 1,

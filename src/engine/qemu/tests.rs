@@ -151,37 +151,42 @@ fn after_a_map_failure_the_next_images_run_in_a_fresh_process() {
     ));
 }
 
-/// A store into the runner's read-only tables (here the next program's table entry) is a write
-/// fault at that address, as on Unicorn, where nothing is mapped there; the program after it
-/// runs from intact tables.
+/// A store into the runner's read-only tables (the next program's table entry, or an initial
+/// register) is a write fault at that address, as on Unicorn, where nothing is mapped there; the
+/// program after it runs from intact tables.
 #[test]
 fn a_stray_write_into_the_runners_tables_faults_and_spares_the_next_program() {
-    use crate::engine::elf::{PROGTAB, TABLES_ADDR};
+    use crate::engine::elf::{INITREGS, PROGTAB, TABLES_ADDR};
     use crate::engine::unicorn::UnicornEngine;
     let Some(mut q) = qemu() else { return };
-    let next_entry = PROGTAB + 32;
-    let stray = image(&[
-        Inst::Movz {
-            rd: 9,
-            imm16: (TABLES_ADDR >> 16) as u16,
-            hw: 1,
-        },
-        Inst::StrImm {
-            rt: 0,
-            rn: 9,
-            imm12: ((next_entry - TABLES_ADDR) / 8) as u16,
-        },
-        Inst::Ret,
-    ]);
-    let ok = image(&[movz(0, 3), Inst::Ret]);
-    let r = q.run_allowed(&[&stray, &ok]);
-    let fault = Exit::Fault {
-        access: Access::Write,
-        addr: next_entry,
-    };
-    assert_eq!(r[0].as_ref().unwrap().exit, fault);
-    assert_eq!(r[1].as_ref().unwrap().exit, Exit::Returned);
-    assert_eq!(r[1].as_ref().unwrap().regs[0], 3);
-    let on_unicorn = UnicornEngine::new().unwrap().run(&stray).unwrap();
-    assert_eq!(on_unicorn.exit, fault);
+    // Returns its initial x3 in x0.
+    let after = image(&[Inst::MovReg { rd: 0, rm: 3 }, Inst::Ret]);
+    for at in [PROGTAB + 32, INITREGS + 3 * 8] {
+        let stray = image(&[
+            Inst::Movz {
+                rd: 9,
+                imm16: (TABLES_ADDR >> 16) as u16,
+                hw: 1,
+            },
+            Inst::StrImm {
+                rt: 0,
+                rn: 9,
+                imm12: ((at - TABLES_ADDR) / 8) as u16,
+            },
+            Inst::Ret,
+        ]);
+        let r = q.run_allowed(&[&stray, &after]);
+        let fault = Exit::Fault {
+            access: Access::Write,
+            addr: at,
+        };
+        assert_eq!(r[0].as_ref().unwrap().exit, fault, "{at:#x}");
+        assert_eq!(r[1].as_ref().unwrap().exit, Exit::Returned, "{at:#x}");
+        assert_eq!(
+            r[1].as_ref().unwrap().regs[0],
+            crate::layout::initial_reg(3)
+        );
+        let on_unicorn = UnicornEngine::new().unwrap().run(&stray).unwrap();
+        assert_eq!(on_unicorn.exit, fault);
+    }
 }
