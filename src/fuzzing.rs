@@ -249,6 +249,12 @@ mod tests {
         }
     }
 
+    /// The (profile, strategy under test) a `strategies` input with first byte `sel` runs.
+    fn profile_and_strategy(sel: u8) -> (&'static str, strategy::StrategyId) {
+        let profile = profile_for(Target::Strategies, sel, None);
+        (profile.name, strategies_for(sel)[1].id())
+    }
+
     #[test]
     fn strategies_inputs_reach_every_strategy_on_every_profile_beside_a_correct_one() {
         let mut seen = std::collections::BTreeSet::new();
@@ -257,8 +263,7 @@ mod tests {
             let under_test = pair[1];
             assert_eq!(pair[0].id(), strategy::reference_beside(under_test).id());
             assert_ne!(pair[0].id(), under_test.id());
-            let profile = profile_for(Target::Strategies, sel, None);
-            seen.insert((profile.name, under_test.id()));
+            seen.insert(profile_and_strategy(sel));
         }
         assert_eq!(seen.len(), PROFILES.len() * strategy::all().len());
     }
@@ -271,9 +276,7 @@ mod tests {
         let mut seen = std::collections::BTreeSet::new();
         for entry in std::fs::read_dir(dir).unwrap() {
             let data = std::fs::read(entry.unwrap().path()).unwrap();
-            let sel = data.first().copied().unwrap_or(0);
-            let profile = profile_for(Target::Strategies, sel, None);
-            seen.insert((profile.name, strategies_for(sel)[1].id()));
+            seen.insert(profile_and_strategy(data.first().copied().unwrap_or(0)));
         }
         assert_eq!(seen.len(), PROFILES.len() * strategy::all().len());
     }

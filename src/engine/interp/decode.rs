@@ -53,41 +53,18 @@ enum Known {
 /// op without such an operand is outside the subset (never reached: `tests` check every form).
 fn rebased(at_zero: Op, pc: u64, adrp: bool, word: u32) -> Op {
     let base = if adrp { pc & !0xFFF } else { pc };
-    let at = |t: u64| t.wrapping_add(base);
-    match at_zero {
-        Op::SetImm { rd, value } => Op::SetImm {
-            rd,
-            value: at(value),
-        },
-        Op::LoadLiteral { rt, addr } => Op::LoadLiteral { rt, addr: at(addr) },
-        Op::Branch { target } => Op::Branch { target: at(target) },
-        Op::BranchLink { target } => Op::BranchLink { target: at(target) },
-        Op::BranchCond { cond, target } => Op::BranchCond {
-            cond,
-            target: at(target),
-        },
-        Op::CompareBranch {
-            rt,
-            nonzero,
-            target,
-        } => Op::CompareBranch {
-            rt,
-            nonzero,
-            target: at(target),
-        },
-        Op::TestBranch {
-            rt,
-            bit,
-            nonzero,
-            target,
-        } => Op::TestBranch {
-            rt,
-            bit,
-            nonzero,
-            target: at(target),
-        },
-        _ => Op::Unsupported { word },
+    let mut op = at_zero;
+    match &mut op {
+        Op::SetImm { value: t, .. }
+        | Op::LoadLiteral { addr: t, .. }
+        | Op::Branch { target: t }
+        | Op::BranchLink { target: t }
+        | Op::BranchCond { target: t, .. }
+        | Op::CompareBranch { target: t, .. }
+        | Op::TestBranch { target: t, .. } => *t = t.wrapping_add(base),
+        _ => return Op::Unsupported { word },
     }
+    op
 }
 
 /// `word` decoded by yaxpeax-arm, and lowered when its [`Op`] does not depend on the pc.
