@@ -46,6 +46,49 @@ pub const LOG_CAPACITY: u64 = LOG_BYTES / LOG_ENTRY_BYTES;
 /// The control block's limit: a helper entered with the cursor here finds the log full and
 /// stops the run before logging (a whole record always fits below it).
 pub const LOG_LIMIT: u64 = LOG_ADDR + LOG_CAPACITY * LOG_ENTRY_BYTES;
+/// A region of the fixed memory map, mapped by every engine for every run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FixedRegion {
+    /// First address.
+    pub base: u64,
+    /// Size in bytes.
+    pub size: u64,
+    /// Read-execute (the exit page) rather than read-write (stack, scratch, call log).
+    pub code: bool,
+}
+
+/// The fixed regions with the permissions every engine gives them (the ELF engine's, as a
+/// process maps them): a branch into the stack, scratch or call log is a fetch fault and a
+/// store into the exit page a write fault, on every engine. The stack and the call log's
+/// control block come first: the helpers use them on every call, and the interpreter looks
+/// regions up in this order.
+pub const FIXED_REGIONS: [FixedRegion; 5] = [
+    FixedRegion {
+        base: STACK_BASE,
+        size: STACK_SIZE,
+        code: false,
+    },
+    FixedRegion {
+        base: LOGCTL_ADDR,
+        size: 0x1000,
+        code: false,
+    },
+    FixedRegion {
+        base: SCRATCH_ADDR,
+        size: 0x1_0000,
+        code: false,
+    },
+    FixedRegion {
+        base: LOG_ADDR,
+        size: LOG_BYTES,
+        code: false,
+    },
+    FixedRegion {
+        base: EXIT_ADDR,
+        size: 0x1000,
+        code: true,
+    },
+];
 /// Lowest address a program's code or helper may use.
 pub const USER_MIN: u64 = 0x1000_0000;
 /// One past the highest address a program's code or helper may use (2^46).

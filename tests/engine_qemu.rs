@@ -82,11 +82,51 @@ fn cursor_set_to(value: u64) -> Image {
     image(&code)
 }
 
+/// `x9 = value` by `movz` and `movk`s, then `last`.
+fn with_x9(value: u64, last: Inst) -> Image {
+    let halfword = |hw: u8| (value >> (16 * hw)) as u16;
+    let mut code = vec![movz(9, halfword(0))];
+    code.extend((1..4).map(|hw| Inst::Movk {
+        rd: 9,
+        imm16: halfword(hw),
+        hw,
+    }));
+    code.extend([last, Inst::Ret]);
+    image(&code)
+}
+
 /// One behaviour per case and the exit every engine must give for it.
 fn exit_cases() -> Vec<(&'static str, Image, Exit)> {
-    use a64call::layout::LOG_ADDR;
+    use a64call::layout::{EXIT_ADDR, LOG_ADDR, SCRATCH_ADDR, STACK_TOP};
     let fault = |access, addr| Exit::Fault { access, addr };
+    let call_x9 = Inst::Blr { rn: 9 };
+    let store_x9 = Inst::StrImm {
+        rt: 0,
+        rn: 9,
+        imm12: 0,
+    };
     vec![
+        // The fixed regions have the ELF engine's permissions on every engine.
+        (
+            "call into the stack",
+            with_x9(STACK_TOP - 0x80, call_x9),
+            fault(Access::Fetch, STACK_TOP - 0x80),
+        ),
+        (
+            "call into scratch",
+            with_x9(SCRATCH_ADDR, call_x9),
+            fault(Access::Fetch, SCRATCH_ADDR),
+        ),
+        (
+            "call into the call log",
+            with_x9(LOG_ADDR, call_x9),
+            fault(Access::Fetch, LOG_ADDR),
+        ),
+        (
+            "store into the exit page",
+            with_x9(EXIT_ADDR + 8, store_x9),
+            fault(Access::Write, EXIT_ADDR + 8),
+        ),
         (
             "unmapped read",
             unmapped_read(),
@@ -176,8 +216,9 @@ fn every_exit_is_the_same_on_the_elf_engine() {
         assert_eq!(state(q), state(&on_u), "{what}: qemu vs unicorn state");
         assert_eq!(q.scratch, on_u.scratch, "{what}: qemu vs unicorn scratch");
     }
+    let returns_5 = cases.iter().position(|c| c.0 == "returns 5").unwrap();
     assert_eq!(
-        on_q[5].as_ref().unwrap().regs[0],
+        on_q[returns_5].as_ref().unwrap().regs[0],
         5,
         "the batch goes on after crashes"
     );

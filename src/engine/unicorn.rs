@@ -4,17 +4,20 @@
 //! engine therefore compares every segment it is about to load with what it loaded last time;
 //! every old segment not loaded again is zeroed and removed from the translation cache
 //! (`ctl_remove_cache`, page by page: see `remove_cache`), and every new one is written and
-//! removed from the cache too. Pages are mapped read-write-execute (writes into non-writable pages
-//! force a memory-map rebuild per write). A `MEM_WRITE` hook over the program address space turns
-//! a guest write into code or helpers into a fault outcome and marks the cache dirty. A block hook
+//! removed from the cache too. A program's pages are mapped read-write-execute (writes into
+//! non-writable pages force a memory-map rebuild per write); a `MEM_WRITE` hook over the program
+//! address space turns a guest write into code or helpers into a fault outcome and marks the
+//! cache dirty. The fixed regions have the permissions of [`layout::FIXED_REGIONS`]: the stack,
+//! scratch and call log are not executable. That is the machine the other engines have, and it
+//! is cheaper: Unicorn sends every guest store down its slow path, and there a store into an
+//! executable page also looks for translated blocks on that page to invalidate (Unicorn programs
+//! per CPU-second on `benches/differential.rs`'s side-by-side table, three interleaved runs on
+//! 2026-12-04: 1,322–1,339 with the data regions executable, 1,382–1,422 without). A block hook
 //! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
 //! fault over-counts, which only matters for runs that did not return) and enforces the limit.
 
 use super::{logged_calls, Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
-use crate::layout::{
-    self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
-    STACK_TOP,
-};
+use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, SCRATCH_ADDR, STACK_TOP};
 use crate::machine::runtime::Image;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
@@ -76,14 +79,13 @@ impl UnicornEngine {
     pub fn new() -> Result<UnicornEngine, EngineError> {
         let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, State::default())
             .map_err(|e| uerr("create", e))?;
-        for (addr, size) in [
-            (EXIT_ADDR, 0x1000u64),
-            (STACK_BASE, STACK_SIZE),
-            (SCRATCH_ADDR, 0x1_0000),
-            (LOGCTL_ADDR, 0x1000),
-            (LOG_ADDR, LOG_BYTES),
-        ] {
-            uc.mem_map(addr, size, Prot::ALL)
+        for r in layout::FIXED_REGIONS {
+            let prot = if r.code {
+                Prot::READ | Prot::EXEC
+            } else {
+                Prot::READ | Prot::WRITE
+            };
+            uc.mem_map(r.base, r.size, prot)
                 .map_err(|e| uerr("map fixed region", e))?;
         }
         uc.mem_write(
@@ -108,20 +110,20 @@ impl UnicornEngine {
         })
         .map_err(|e| uerr("block hook", e))?;
         uc.add_mem_hook(
-            HookType::MEM_UNMAPPED,
+            HookType::MEM_INVALID,
             1,
             0,
             |uc, kind, addr, _size, _value| {
                 let access = match kind {
-                    MemType::WRITE_UNMAPPED => Access::Write,
-                    MemType::FETCH_UNMAPPED => Access::Fetch,
+                    MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => Access::Write,
+                    MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => Access::Fetch,
                     _ => Access::Read,
                 };
                 uc.get_data_mut().fault = Some((access, addr));
                 false
             },
         )
-        .map_err(|e| uerr("unmapped hook", e))?;
+        .map_err(|e| uerr("fault hook", e))?;
         uc.add_mem_hook(
             HookType::MEM_WRITE,
             layout::USER_MIN,

@@ -1,5 +1,6 @@
-//! The interpreter's memory: the fixed regions of [`crate::layout`] as Unicorn maps
-//! them (readable, writable and executable, kept between runs and reset as Unicorn resets them),
+//! The interpreter's memory: the fixed regions of [`crate::layout::FIXED_REGIONS`] with their
+//! permissions (the exit page readable and executable, the rest readable and writable; kept
+//! between runs and reset as Unicorn resets them),
 //! and the image's segments, read-only, each readable over the 4 KiB pages it covers (zero
 //! beyond its bytes) as an engine that maps those pages sees them. A write into a segment's
 //! pages is a write fault, as on every engine. Executed words of segments are decoded by
@@ -9,9 +10,7 @@ use super::code::Segments;
 use super::decode::decode;
 use super::op::Op;
 use crate::engine::Access;
-use crate::layout::{
-    EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
-};
+use crate::layout::{FixedRegion, EXIT_ADDR, FIXED_REGIONS};
 
 pub(super) const PAGE: u64 = 0x1000;
 
@@ -19,13 +18,16 @@ pub(super) const PAGE: u64 = 0x1000;
 struct Region {
     base: u64,
     bytes: Vec<u8>,
+    /// Readable and executable, not writable ([`FixedRegion::code`]).
+    code: bool,
 }
 
 impl Region {
-    fn new(base: u64, size: u64) -> Region {
+    fn new(r: FixedRegion) -> Region {
         Region {
-            base,
-            bytes: vec![0; size as usize],
+            base: r.base,
+            bytes: vec![0; r.size as usize],
+            code: r.code,
         }
     }
 
@@ -41,26 +43,19 @@ impl Region {
 /// A memory access that failed: what kind, and the address.
 pub(super) type Fault = (Access, u64);
 
-/// The fixed regions, in the order lookups try them (the stack and the log's control block
-/// first: the helpers use them on every call).
+/// The fixed regions, in the order lookups try them ([`FIXED_REGIONS`]' order).
 pub(super) struct Fixed {
-    regions: [Region; 5],
+    regions: [Region; FIXED_REGIONS.len()],
 }
 
 impl Fixed {
-    /// The regions as Unicorn maps them, zero-filled, the exit page holding `brk #0`.
+    /// The regions, zero-filled, the exit page holding `brk #0`.
     pub(super) fn new() -> Fixed {
-        let mut exit = Region::new(EXIT_ADDR, PAGE);
-        exit.bytes[..4].copy_from_slice(&0xD420_0000u32.to_le_bytes());
-        Fixed {
-            regions: [
-                Region::new(STACK_BASE, STACK_SIZE),
-                Region::new(LOGCTL_ADDR, PAGE),
-                Region::new(SCRATCH_ADDR, 0x1_0000),
-                Region::new(LOG_ADDR, LOG_BYTES),
-                exit,
-            ],
-        }
+        let mut fixed = Fixed {
+            regions: FIXED_REGIONS.map(Region::new),
+        };
+        fixed.fill(EXIT_ADDR, &0xD420_0000u32.to_le_bytes());
+        fixed
     }
 
     #[inline]
@@ -69,6 +64,13 @@ impl Fixed {
             .iter()
             .enumerate()
             .find_map(|(i, r)| r.offset(addr, len).map(|o| (i, o)))
+    }
+
+    /// The region and offset of `[addr, addr + len)` when it lies wholly inside one the guest
+    /// may write.
+    #[inline]
+    fn find_writable(&self, addr: u64, len: u64) -> Option<(usize, usize)> {
+        self.find(addr, len).filter(|&(i, _)| !self.regions[i].code)
     }
 
     /// Write `bytes` at `addr`, which must lie inside one region (the harness's own resets).
@@ -138,7 +140,7 @@ impl Memory<'_, '_> {
     /// holds all 16 bytes.
     #[inline]
     pub(super) fn store_pair(&mut self, addr: u64, first: u64, second: u64) -> Result<(), Fault> {
-        if let Some((i, o)) = self.fixed.find(addr, 16) {
+        if let Some((i, o)) = self.fixed.find_writable(addr, 16) {
             let bytes = &mut self.fixed.regions[i].bytes[o..o + 16];
             bytes[..8].copy_from_slice(&first.to_le_bytes());
             bytes[8..].copy_from_slice(&second.to_le_bytes());
@@ -148,12 +150,13 @@ impl Memory<'_, '_> {
         self.store(addr.wrapping_add(8), second)
     }
 
-    /// Store 8 bytes at `addr`: into fixed regions, never into code or helpers (a write there
-    /// faults at `addr`, as Unicorn's write hook reports it; one into unmapped memory at the
-    /// first byte nothing holds). Nothing is written when it faults.
+    /// Store 8 bytes at `addr`: into the writable fixed regions, never into code, helpers or
+    /// the exit page (a write there faults at `addr`, as Unicorn's write hook and its
+    /// write-protection fault report it; one into unmapped memory at the first byte nothing
+    /// holds). Nothing is written when it faults.
     #[inline]
     pub(super) fn store(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
-        match self.fixed.find(addr, 8) {
+        match self.fixed.find_writable(addr, 8) {
             Some((i, o)) => {
                 self.fixed.regions[i].bytes[o..o + 8].copy_from_slice(&value.to_le_bytes());
                 Ok(())
@@ -167,9 +170,13 @@ impl Memory<'_, '_> {
     fn store_outside_fixed(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
         for k in 0..8 {
             let a = addr.wrapping_add(k);
-            if self.fixed.find(a, 1).is_none() {
-                let at = if self.segments.holds(a) { addr } else { a };
-                return Err((Access::Write, at));
+            match self.fixed.find(a, 1) {
+                Some((i, _)) if self.fixed.regions[i].code => return Err((Access::Write, addr)),
+                Some(_) => {}
+                None => {
+                    let at = if self.segments.holds(a) { addr } else { a };
+                    return Err((Access::Write, at));
+                }
             }
         }
         for (k, b) in value.to_le_bytes().iter().enumerate() {
@@ -178,15 +185,18 @@ impl Memory<'_, '_> {
         Ok(())
     }
 
-    /// The instruction at `pc` in a fixed region (which Unicorn maps executable too), decoded
-    /// where it stands: code in writable memory is decoded each time it runs.
+    /// The instruction at `pc` in an executable fixed region (the exit page), decoded where
+    /// it stands; a fetch from any other fixed region or from unmapped memory faults at `pc`.
     pub(super) fn fetch_fixed(&self, pc: u64) -> Result<Op, Fault> {
-        match self.fixed.slice(pc, 4) {
-            Some(b) => Ok(decode(
-                u32::from_le_bytes(b.try_into().expect("4 bytes")),
-                pc,
-            )),
-            None => Err((Access::Fetch, pc)),
+        match self.fixed.find(pc, 4) {
+            Some((i, o)) if self.fixed.regions[i].code => {
+                let b = &self.fixed.regions[i].bytes[o..o + 4];
+                Ok(decode(
+                    u32::from_le_bytes(b.try_into().expect("4 bytes")),
+                    pc,
+                ))
+            }
+            _ => Err((Access::Fetch, pc)),
         }
     }
 }
