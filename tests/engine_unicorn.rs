@@ -95,31 +95,30 @@ fn faults_and_bad_instructions_are_outcomes() {
     assert_eq!(o.exit, Exit::InvalidInstruction);
     let o = e.run(&image(&[Inst::Brk { imm16: 0x123 }])).unwrap();
     assert_eq!(o.exit, Exit::Breakpoint(Some(0x123)));
-    // Writing into the code is caught, and the next run still runs fresh code.
-    let o = e
-        .run(
-            &image(&[
-                Inst::StrImm {
-                    rt: 0,
-                    rn: 9,
-                    imm12: 0,
+    // Writing into the code is a fault at the store's address and writes nothing: the same
+    // image faults the same way again, and the next run still runs fresh code.
+    let store_into_code = image(&[
+        Inst::StrImm {
+            rt: 0,
+            rn: 9,
+            imm12: 0,
+        },
+        Inst::Ret,
+    ])
+    .with_x9_code();
+    for _ in 0..2 {
+        let o = e.run(&store_into_code).unwrap();
+        assert_eq!(
+            (o.exit, o.pc),
+            (
+                Exit::Fault {
+                    access: Access::Write,
+                    addr: BASE
                 },
-                Inst::Ret,
-            ])
-            .with_x9_code(),
-        )
-        .unwrap();
-    assert!(
-        matches!(
-            o.exit,
-            Exit::Fault {
-                access: Access::Write,
-                ..
-            }
-        ),
-        "{:?}",
-        o.exit
-    );
+                BASE + 4
+            )
+        );
+    }
     let o = e.run(&image(&ret_const(7))).unwrap();
     assert_eq!((o.exit, o.regs[0]), (Exit::Returned, 7));
 }

@@ -1,27 +1,44 @@
 //! The Unicorn engine: one emulator reused per thread.
 //!
-//! Unicorn caches translated blocks and does not notice `mem_write` over code it has run. This
-//! engine therefore compares every segment it is about to load with what it loaded last time;
-//! every old segment not loaded again is zeroed and removed from the translation cache
+//! Unicorn caches translated blocks and does not notice code rewritten under it. This engine
+//! therefore compares every segment it is about to load with what it loaded last time; every
+//! old segment not loaded again is zeroed and removed from the translation cache
 //! (`ctl_remove_cache`, page by page: see `remove_cache`), and every new one is written and
-//! removed from the cache too. A program's pages are mapped read-write-execute (writes into
-//! non-writable pages force a memory-map rebuild per write); a `MEM_WRITE` hook over the program
-//! address space turns a guest write into code or helpers into a fault outcome and marks the
-//! cache dirty. The fixed regions have the permissions of [`layout::FIXED_REGIONS`]: the stack,
-//! scratch and call log are not executable. That is the machine the other engines have, and it
-//! is cheaper: Unicorn sends every guest store down its slow path, and there a store into an
-//! executable page also looks for translated blocks on that page to invalidate (Unicorn programs
-//! per CPU-second on `benches/differential.rs`'s side-by-side table, three interleaved runs on
-//! 2026-12-04: 1,322–1,339 with the data regions executable, 1,382–1,422 without). A block hook
-//! counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut short by a
-//! fault over-counts, which only matters for runs that did not return) and enforces the limit.
+//! removed from the cache too.
+//!
+//! Memory is laid out so that Unicorn's loads and stores take its fast path:
+//! * A program's pages are mapped read-execute over host memory the engine writes directly
+//!   (`host_pages.rs`): a guest store into code or helpers is Unicorn's write-protection fault,
+//!   at its address, and nothing is written. No guest-write hook is installed: Unicorn sends
+//!   every load and store down its slow path while any `MEM_WRITE` hook exists.
+//! * The fixed regions have the permissions of [`layout::FIXED_REGIONS`], the machine of every
+//!   engine. The TLB is Unicorn's virtual one, filled by a hook that gives the data regions
+//!   (stack, scratch, call log) read-write and refuses a fetch from them (the run's fetch
+//!   fault, at its pc), and the fault hook listens everywhere but there (where nothing can be
+//!   unmapped): a page no memory hook covers and no fetch can use is one whose stores Unicorn
+//!   lets onto its fast path after the first.
+//!
+//! Measured on `benches/differential.rs`'s side-by-side table (interleaved runs, 2026-12-04):
+//! 1,322–1,364 Unicorn programs per CPU-second with a guest-write hook and executable data
+//! regions, 1,382–1,422 with the data regions not executable, 1,471–1,676 as above.
+//!
+//! A block hook counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut
+//! short by a fault over-counts, which only matters for runs that did not return) and enforces
+//! the limit. Not caught: a store-exclusive or `dc zva` into code (Unicorn applies neither its
+//! permissions nor its hooks to them); a64call never emits either, and the interpreter reports
+//! both as outside its subset.
 
 use super::{logged_calls, Access, Engine, EngineError, EngineKind, Exit, InsnCounts, Outcome};
 use crate::layout::{self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, SCRATCH_ADDR, STACK_TOP};
 use crate::machine::runtime::Image;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use unicorn_engine::{Arch, HookType, MemType, Mode, Prot, RegisterARM64, Unicorn};
+use unicorn_engine::{
+    Arch, HookType, MemType, Mode, Prot, RegisterARM64, TlbEntry, TlbType, Unicorn,
+};
+
+mod host_pages;
+use self::host_pages::{HostPages, PAGE};
 
 /// Per-run state the hooks write.
 #[derive(Default)]
@@ -33,14 +50,17 @@ struct State {
     limit: u64,
     limit_hit: bool,
     fault: Option<(Access, u64)>,
+    /// A fetch from a data region was refused (at the run's final pc).
+    fetch_from_data: bool,
     intno: Option<u32>,
 }
 
 /// Unicorn-backed engine. Create one per thread (see [`with_thread_engine`]).
 pub struct UnicornEngine {
+    /// Declared before `pages`: dropped first, so no mapping outlives the memory behind it.
     uc: Unicorn<'static, State>,
-    /// Program-dependent 4 KiB pages currently mapped.
-    mapped: BTreeSet<u64>,
+    /// The program's 4 KiB pages currently mapped, and the host memory behind them.
+    pages: HostPages,
     /// Segments as last written.
     loaded: Vec<crate::machine::runtime::Segment>,
     /// Runs and bytes of function code written since the translation cache was last flushed.
@@ -109,11 +129,24 @@ impl UnicornEngine {
             }
         })
         .map_err(|e| uerr("block hook", e))?;
-        uc.add_mem_hook(
-            HookType::MEM_INVALID,
-            1,
-            0,
-            |uc, kind, addr, _size, _value| {
+        uc.ctl_set_tlb_type(TlbType::VIRTUAL)
+            .map_err(|e| uerr("tlb type", e))?;
+        uc.add_tlb_hook(1, 0, |uc, page, kind| {
+            let data = in_data_region(page);
+            if data && kind == MemType::FETCH {
+                uc.get_data_mut().fetch_from_data = true;
+                return None;
+            }
+            let perms = if data {
+                Prot::READ | Prot::WRITE
+            } else {
+                Prot::ALL
+            };
+            Some(TlbEntry { paddr: page, perms })
+        })
+        .map_err(|e| uerr("tlb hook", e))?;
+        for (begin, end) in outside_data_regions() {
+            uc.add_mem_hook(HookType::MEM_INVALID, begin, end, |uc, kind, addr, _, _| {
                 let access = match kind {
                     MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => Access::Write,
                     MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => Access::Fetch,
@@ -121,20 +154,9 @@ impl UnicornEngine {
                 };
                 uc.get_data_mut().fault = Some((access, addr));
                 false
-            },
-        )
-        .map_err(|e| uerr("fault hook", e))?;
-        uc.add_mem_hook(
-            HookType::MEM_WRITE,
-            layout::USER_MIN,
-            layout::USER_MAX - 1,
-            |uc, _kind, addr, _size, _value| {
-                uc.get_data_mut().fault = Some((Access::Write, addr));
-                let _ = uc.emu_stop();
-                true
-            },
-        )
-        .map_err(|e| uerr("code write hook", e))?;
+            })
+            .map_err(|e| uerr("fault hook", e))?;
+        }
         uc.add_intr_hook(|uc, intno| {
             uc.get_data_mut().intno = Some(intno);
             let _ = uc.emu_stop();
@@ -142,7 +164,7 @@ impl UnicornEngine {
         .map_err(|e| uerr("interrupt hook", e))?;
         Ok(UnicornEngine {
             uc,
-            mapped: BTreeSet::new(),
+            pages: HostPages::default(),
             loaded: Vec::new(),
             since_flush: (0, 0),
             flushes: 0,
@@ -170,29 +192,10 @@ impl UnicornEngine {
         self.invalidate = false;
     }
 
-    /// After a guest write into code or helper pages the page contents no longer match what
-    /// was loaded: unmap them and flush, so the next run reloads and invalidates.
-    fn forget_user_pages(&mut self) -> Result<(), EngineError> {
-        let uc = &mut self.uc;
-        self.loaded.clear();
-        self.mapped.clear();
-        let regions: Vec<(u64, u64)> = uc
-            .mem_regions()
-            .map_err(|e| uerr("regions", e))?
-            .iter()
-            .filter(|r| r.begin >= layout::USER_MIN)
-            .map(|r| (r.begin, r.end))
-            .collect();
-        for (b, e) in regions {
-            uc.mem_unmap(b, e - b + 1).map_err(|e| uerr("unmap", e))?;
-        }
-        uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
-        self.since_flush = (0, 0);
-        Ok(())
-    }
-
+    /// Map, write and invalidate what `image` needs. Post: exactly the pages of its segments
+    /// are mapped, each holding its segments' bytes and zeros elsewhere, and no translated block
+    /// of a page whose bytes changed survives.
     fn load(&mut self, image: &Image) -> Result<(), EngineError> {
-        const PAGE: u64 = 0x1000;
         let mut needed: BTreeSet<u64> = BTreeSet::new();
         for seg in &image.segments {
             let mut p = seg.addr & !(PAGE - 1);
@@ -207,11 +210,9 @@ impl UnicornEngine {
         for seg in old.iter().filter(|o| !image.segments.contains(o)) {
             let mut p = seg.addr & !(PAGE - 1);
             while p < seg.end() {
-                if needed.contains(&p) && self.mapped.contains(&p) {
+                if needed.contains(&p) && self.pages.is_mapped(p) {
                     let (from, to) = (p.max(seg.addr), (p + PAGE).min(seg.end()));
-                    self.uc
-                        .mem_write(from, &vec![0u8; (to - from) as usize])
-                        .map_err(|e| uerr("clear", e))?;
+                    self.pages.zero(from, to - from);
                 }
                 p += PAGE;
             }
@@ -219,26 +220,31 @@ impl UnicornEngine {
                 remove_cache(&mut self.uc, seg.addr, seg.end())?;
             }
         }
-        let unmap: Vec<u64> = self.mapped.difference(&needed).copied().collect();
+        let unmap: Vec<u64> = self
+            .pages
+            .mapped()
+            .filter(|p| !needed.contains(p))
+            .collect();
         for (start, len) in runs(&unmap, PAGE) {
-            self.uc
-                .mem_unmap(start, len)
+            self.pages
+                .unmap(&mut self.uc, start, len)
                 .map_err(|e| uerr(&format!("unmap {start:#x}"), e))?;
         }
-        let map: Vec<u64> = needed.difference(&self.mapped).copied().collect();
+        let map: Vec<u64> = needed
+            .iter()
+            .copied()
+            .filter(|&p| !self.pages.is_mapped(p))
+            .collect();
         for (start, len) in runs(&map, PAGE) {
-            self.uc
-                .mem_map(start, len, Prot::ALL)
+            self.pages
+                .map(&mut self.uc, start, len)
                 .map_err(|e| uerr(&format!("map {start:#x}"), e))?;
         }
-        self.mapped = needed;
         for seg in &image.segments {
             if old.contains(seg) {
                 continue;
             }
-            self.uc
-                .mem_write(seg.addr, &seg.bytes)
-                .map_err(|e| uerr("write code", e))?;
+            self.pages.write(seg.addr, &seg.bytes);
             if seg.addr < image.code.end && image.code.start < seg.end() {
                 self.since_flush.1 += seg.bytes.len() as u64;
             }
@@ -265,6 +271,33 @@ fn remove_cache(uc: &mut Unicorn<'static, State>, start: u64, end: u64) -> Resul
         a = next;
     }
     Ok(())
+}
+
+/// Whether `addr` lies in a fixed region the guest may read and write but not execute.
+fn in_data_region(addr: u64) -> bool {
+    layout::FIXED_REGIONS
+        .iter()
+        .any(|r| !r.code && addr.wrapping_sub(r.base) < r.size)
+}
+
+/// The address ranges (inclusive) outside the data regions, where the fault hook listens.
+fn outside_data_regions() -> Vec<(u64, u64)> {
+    let mut data: Vec<(u64, u64)> = layout::FIXED_REGIONS
+        .iter()
+        .filter(|r| !r.code)
+        .map(|r| (r.base, r.base + r.size))
+        .collect();
+    data.sort_unstable();
+    let mut out = Vec::new();
+    let mut from = 0u64;
+    for (begin, end) in data {
+        if begin > from {
+            out.push((from, begin - 1));
+        }
+        from = from.max(end);
+    }
+    out.push((from, u64::MAX));
+    out
 }
 
 /// Contiguous runs of sorted page addresses, as (start, length).
@@ -295,9 +328,6 @@ impl Engine for UnicornEngine {
             .map_err(|e| uerr("read pc", e))?;
         let s = std::mem::take(self.uc.get_data_mut());
         let exit = exit_of(&mut self.uc, &s, result, pc);
-        if matches!(exit, Exit::Fault { access: Access::Write, addr } if addr >= layout::USER_MIN) {
-            self.forget_user_pages()?;
-        }
         let insns = Some(InsnCounts {
             in_code: s.in_code,
             total: s.total,
@@ -352,6 +382,12 @@ fn exit_of(
     }
     if let Some((access, addr)) = s.fault {
         return Exit::Fault { access, addr };
+    }
+    if s.fetch_from_data {
+        return Exit::Fault {
+            access: Access::Fetch,
+            addr: pc,
+        };
     }
     if let Some(intno) = s.intno {
         let word = uc
