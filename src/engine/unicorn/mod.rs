@@ -129,6 +129,14 @@ impl UnicornEngine {
             }
         })
         .map_err(|e| uerr("block hook", e))?;
+        // A second block hook, over address 0 where no block of ours starts: with exactly one,
+        // Unicorn compiles a call to it into every block it translates through a helper it
+        // builds anew for each block (two allocations, two hash-table inserts); with two it
+        // calls its generic hook helper. Measured (callgrind, `check --engines unicorn
+        // --strategies movz-min,pool --iterations 600 --jobs 1`): 4.245e9 -> 4.175e9
+        // instructions.
+        uc.add_block_hook(0, 0, |_, _, _| {})
+            .map_err(|e| uerr("second block hook", e))?;
         uc.ctl_set_tlb_type(TlbType::VIRTUAL)
             .map_err(|e| uerr("tlb type", e))?;
         uc.add_tlb_hook(1, 0, |uc, page, kind| {
