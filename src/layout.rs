@@ -4,12 +4,18 @@
 //! 0x0001_0000  EXIT page: the function returns here (x30 on entry); engines stop at it
 //! 0x0002_0000  ENTRY page: start routine of the standalone ELF (ELF engine only)
 //! 0x0010_0000  stack (1 MiB), sp starts at STACK_TOP
-//! 0x0020_0000  scratch buffer (4 KiB), its base passed in x0
+//! 0x0020_0000  scratch region (64 KiB): the scratch buffer (4 KiB), its base passed in x0
 //! 0x0021_0000  call-log control block: [cursor, limit]
 //! 0x0100_0000  call log (16 MiB), one LOG_ENTRY_BYTES record per helper call
 //! 0x1000_0000 .. 2^46  code and helpers: a window's code base and helper banks for generated
 //!                      programs (crate::machine::window), anywhere for a program file
 //! ```
+//!
+//! Every engine starts each run with the scratch buffer ([`initial_scratch`]), the control
+//! block and the top 4 KiB of the stack (`STACK_TOP - 0x1000 .. STACK_TOP + 0x100`, zeroed)
+//! reset. The rest of the data regions keeps what earlier runs on that engine left: each
+//! engine's own history (Unicorn's also starts again from zeros when it replaces its
+//! emulator), which no program that reads only memory it wrote can see.
 //! Everything the harness owns sits below [`USER_MIN`], so a program's code and helpers never
 //! collide with it. Programs stay below 2^46: a qemu-user guest shares the x86-64 host's 47-bit
 //! address space, whose top quarter holds the host stack, its libraries and qemu itself (guest

@@ -216,3 +216,23 @@ fn regression_nested_seeds_1_to_3_in_one_engine() {
         assert!(r.finding.is_none(), "seed {seed}: {}", r.finding.unwrap());
     }
 }
+
+/// A load that fails part-way (here a segment over the stack, which cannot be mapped) leaves
+/// nothing of the program before it: the next program at the same address runs its own bytes,
+/// and the zeros after them, not the earlier program's tail.
+#[test]
+fn a_failed_load_leaves_no_stale_code_behind() {
+    let movz = |rd, imm16| Inst::Movz { rd, imm16, hw: 0 };
+    let earlier = image(&[movz(0, 1), movz(2, 2), Inst::Ret]);
+    let mut unloadable = earlier.clone();
+    unloadable.segments.push(Segment {
+        addr: layout::STACK_BASE,
+        bytes: vec![0u8; 4].into(),
+    });
+    let later = image(&[movz(1, 9)]);
+    let mut e = UnicornEngine::new().unwrap();
+    assert_eq!(e.run(&earlier).unwrap().exit, Exit::Returned);
+    assert!(e.run(&unloadable).is_err(), "a segment over the stack");
+    let o = e.run(&later).unwrap();
+    assert_eq!(o.exit, Exit::InvalidInstruction, "x2 = {}", o.regs[2]);
+}

@@ -151,9 +151,9 @@ impl Memory<'_, '_> {
     }
 
     /// Store 8 bytes at `addr`: into the writable fixed regions, never into code, helpers or
-    /// the exit page (a write there faults at `addr`, as Unicorn's write hook and its
-    /// write-protection fault report it; one into unmapped memory at the first byte nothing
-    /// holds). Nothing is written when it faults.
+    /// the exit page (a write there faults at `addr`, as Unicorn's write-protection fault
+    /// reports it; one into unmapped memory at the first byte nothing holds). Nothing is
+    /// written when it faults.
     #[inline]
     pub(super) fn store(&mut self, addr: u64, value: u64) -> Result<(), Fault> {
         match self.fixed.find_writable(addr, 8) {

@@ -32,8 +32,12 @@ struct Buffer {
 
 impl Buffer {
     fn zeroed(len: usize) -> Buffer {
+        assert!(
+            len > 0 && len.is_multiple_of(PAGE as usize),
+            "a buffer is whole pages"
+        );
         let layout = Layout::from_size_align(len, PAGE as usize).expect("page-aligned layout");
-        // SAFETY: `len` is a non-zero multiple of the page size (callers map whole pages).
+        // SAFETY: `len` is a non-zero multiple of the page size (asserted above).
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })
             .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
         Buffer { ptr, layout }
@@ -77,6 +81,10 @@ impl HostPages {
         start: u64,
         len: u64,
     ) -> Result<(), uc_error> {
+        debug_assert!(
+            (0..len / PAGE).all(|k| !self.is_mapped(start + k * PAGE)),
+            "mapping a page twice"
+        );
         let buffer = Buffer::zeroed(len as usize);
         // SAFETY: the buffer holds `len` bytes and lives until no page maps into it (module
         // invariants); Unicorn is dropped before this struct.
@@ -125,8 +133,9 @@ impl HostPages {
     /// Copy `bytes` to guest address `addr`; every page they touch must be mapped.
     pub(super) fn write(&mut self, addr: u64, bytes: &[u8]) {
         self.each_page(addr, bytes.len() as u64, |dst, from, n| {
-            // SAFETY: `dst` points at `n` bytes inside a live buffer (`each_page`), which
-            // Unicorn only reads while it runs, never during this call.
+            // SAFETY: `dst` points at `n` bytes inside a live buffer (`each_page`). Unicorn
+            // touches the buffer only while it runs (reads; and the writes of a store-exclusive
+            // or `dc zva`, which its permissions do not stop), never during this call.
             unsafe { std::ptr::copy_nonoverlapping(bytes[from..].as_ptr(), dst, n) }
         });
     }
@@ -167,8 +176,9 @@ mod tests {
     /// mapping by unmapping its middle page; a buffer is freed with its last page.
     #[test]
     fn writes_show_through_splits_and_buffers_go_with_their_last_page() {
-        let mut uc = Unicorn::new(Arch::ARM64, Mode::LITTLE_ENDIAN).unwrap();
+        // Declared in this order, dropped in the other: Unicorn before the buffers.
         let mut pages = HostPages::default();
+        let mut uc = Unicorn::new(Arch::ARM64, Mode::LITTLE_ENDIAN).unwrap();
         let base = 0x4000_0000;
         pages.map(&mut uc, base, 3 * PAGE).unwrap();
         pages.write(base + PAGE - 2, &[1, 2, 3, 4]);

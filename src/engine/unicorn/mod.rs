@@ -18,9 +18,13 @@
 //!   unmapped): a page no memory hook covers and no fetch can use is one whose stores Unicorn
 //!   lets onto its fast path after the first.
 //!
-//! Measured on `benches/differential.rs`'s side-by-side table (interleaved runs, 2026-12-04):
-//! 1,322–1,364 Unicorn programs per CPU-second with a guest-write hook and executable data
-//! regions, 1,382–1,422 with the data regions not executable, 1,471–1,676 as above.
+//! Measured on `benches/differential.rs`'s side-by-side table as it was on 2026-12-04
+//! (interleaved runs; Unicorn's pass then reused the static-check caches the interpreter's pass
+//! had filled, so the rates are high, but each pair compares like with like): making the data
+//! regions not executable took Unicorn from 1,322–1,339 to 1,382–1,422 programs per CPU-second
+//! (5016312), and host-written pages without a guest-write hook from 1,345–1,364 to
+//! 1,471–1,676 (17d4715). On the fair table (each pass with cold caches) it was 1,429–1,508
+//! after both (c65c28f).
 //!
 //! A block hook counts instructions (a block of `n` bytes is `n / 4` instructions; a block cut
 //! short by a fault over-counts, which only matters for runs that did not return) and enforces
@@ -97,81 +101,8 @@ fn xreg(n: u8) -> i32 {
 impl UnicornEngine {
     /// A fresh engine with the fixed regions mapped and the hooks installed.
     pub fn new() -> Result<UnicornEngine, EngineError> {
-        let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, State::default())
-            .map_err(|e| uerr("create", e))?;
-        for r in layout::FIXED_REGIONS {
-            let prot = if r.code {
-                Prot::READ | Prot::EXEC
-            } else {
-                Prot::READ | Prot::WRITE
-            };
-            uc.mem_map(r.base, r.size, prot)
-                .map_err(|e| uerr("map fixed region", e))?;
-        }
-        uc.mem_write(
-            EXIT_ADDR,
-            &crate::asm::encode::Inst::Brk { imm16: 0 }
-                .encode()
-                .unwrap()
-                .to_le_bytes(),
-        )
-        .map_err(|e| uerr("write exit page", e))?;
-        uc.add_block_hook(1, 0, |uc, addr, size| {
-            let s = uc.get_data_mut();
-            let n = u64::from(size / 4);
-            s.total += n;
-            if addr >= s.code_start && addr < s.code_end {
-                s.in_code += n;
-            }
-            if s.total > s.limit {
-                s.limit_hit = true;
-                let _ = uc.emu_stop();
-            }
-        })
-        .map_err(|e| uerr("block hook", e))?;
-        // A second block hook, over address 0 where no block of ours starts: with exactly one,
-        // Unicorn compiles a call to it into every block it translates through a helper it
-        // builds anew for each block (two allocations, two hash-table inserts); with two it
-        // calls its generic hook helper. Measured (callgrind, `check --engines unicorn
-        // --strategies movz-min,pool --iterations 600 --jobs 1`): 4.245e9 -> 4.175e9
-        // instructions.
-        uc.add_block_hook(0, 0, |_, _, _| {})
-            .map_err(|e| uerr("second block hook", e))?;
-        uc.ctl_set_tlb_type(TlbType::VIRTUAL)
-            .map_err(|e| uerr("tlb type", e))?;
-        uc.add_tlb_hook(1, 0, |uc, page, kind| {
-            let data = in_data_region(page);
-            if data && kind == MemType::FETCH {
-                uc.get_data_mut().fetch_from_data = true;
-                return None;
-            }
-            let perms = if data {
-                Prot::READ | Prot::WRITE
-            } else {
-                Prot::ALL
-            };
-            Some(TlbEntry { paddr: page, perms })
-        })
-        .map_err(|e| uerr("tlb hook", e))?;
-        for (begin, end) in outside_data_regions() {
-            uc.add_mem_hook(HookType::MEM_INVALID, begin, end, |uc, kind, addr, _, _| {
-                let access = match kind {
-                    MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => Access::Write,
-                    MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => Access::Fetch,
-                    _ => Access::Read,
-                };
-                uc.get_data_mut().fault = Some((access, addr));
-                false
-            })
-            .map_err(|e| uerr("fault hook", e))?;
-        }
-        uc.add_intr_hook(|uc, intno| {
-            uc.get_data_mut().intno = Some(intno);
-            let _ = uc.emu_stop();
-        })
-        .map_err(|e| uerr("interrupt hook", e))?;
         Ok(UnicornEngine {
-            uc,
+            uc: fresh_emulator()?,
             pages: HostPages::default(),
             loaded: Vec::new(),
             since_flush: (0, 0),
@@ -180,16 +111,35 @@ impl UnicornEngine {
         })
     }
 
-    /// Flush the translation cache after [`FLUSH_RUNS`] runs or [`FLUSH_CODE_BYTES`] written,
-    /// before this run translates anything. Post: `since_flush` counts this run.
+    /// Replace the emulator by a fresh one after [`FLUSH_RUNS`] runs or [`FLUSH_CODE_BYTES`]
+    /// written, before this run translates anything. Post: `since_flush` counts this run; after
+    /// a replacement the next `load` maps and writes everything.
+    ///
+    /// A fresh emulator rather than Unicorn's `ctl_flush_tb`: Unicorn also records the start
+    /// and length of every block it translates under a block hook (the hook's
+    /// `hooked_regions` table, used only when the hook is deleted) and frees the record only
+    /// with the hook, about 7 KB per program for two strategies; a thread's engine grew from
+    /// 48 MB resident after 3,000 programs to 201 MB after 24,000 with flushes alone
+    /// (2026-12-05). A fresh emulator costs about 1 ms.
     fn flush_when_due(&mut self) -> Result<(), EngineError> {
         let (runs, bytes) = self.since_flush;
         if self.invalidate && (runs >= FLUSH_RUNS || bytes >= FLUSH_CODE_BYTES) {
-            self.uc.ctl_flush_tb().map_err(|e| uerr("flush", e))?;
+            self.replace_emulator()?;
             self.flushes += 1;
             self.since_flush = (0, 0);
         }
         self.since_flush.0 += 1;
+        Ok(())
+    }
+
+    /// Drop the emulator, its mappings and its translations for a fresh one. Post: nothing is
+    /// mapped beyond the fixed regions, nothing is loaded or translated, and the data regions
+    /// are zeros.
+    fn replace_emulator(&mut self) -> Result<(), EngineError> {
+        // The old emulator is dropped before the memory its pages map.
+        self.uc = fresh_emulator()?;
+        self.pages = HostPages::default();
+        self.loaded.clear();
         Ok(())
     }
 
@@ -202,7 +152,8 @@ impl UnicornEngine {
 
     /// Map, write and invalidate what `image` needs. Post: exactly the pages of its segments
     /// are mapped, each holding its segments' bytes and zeros elsewhere, and no translated block
-    /// of a page whose bytes changed survives.
+    /// of a page whose bytes changed survives. After an error nothing is promised: the caller
+    /// replaces the emulator.
     fn load(&mut self, image: &Image) -> Result<(), EngineError> {
         let mut needed: BTreeSet<u64> = BTreeSet::new();
         for seg in &image.segments {
@@ -263,6 +214,87 @@ impl UnicornEngine {
         self.loaded = image.segments.clone();
         Ok(())
     }
+}
+
+/// An emulator with the fixed regions mapped and the hooks installed, and nothing else.
+fn fresh_emulator() -> Result<Unicorn<'static, State>, EngineError> {
+    let mut uc = Unicorn::new_with_data(Arch::ARM64, Mode::LITTLE_ENDIAN, State::default())
+        .map_err(|e| uerr("create", e))?;
+    for r in layout::FIXED_REGIONS {
+        let prot = if r.code {
+            Prot::READ | Prot::EXEC
+        } else {
+            Prot::READ | Prot::WRITE
+        };
+        uc.mem_map(r.base, r.size, prot)
+            .map_err(|e| uerr("map fixed region", e))?;
+    }
+    uc.mem_write(
+        EXIT_ADDR,
+        &crate::asm::encode::Inst::Brk { imm16: 0 }
+            .encode()
+            .unwrap()
+            .to_le_bytes(),
+    )
+    .map_err(|e| uerr("write exit page", e))?;
+    uc.add_block_hook(1, 0, |uc, addr, size| {
+        let s = uc.get_data_mut();
+        let n = u64::from(size / 4);
+        s.total += n;
+        if addr >= s.code_start && addr < s.code_end {
+            s.in_code += n;
+        }
+        if s.total > s.limit {
+            s.limit_hit = true;
+            let _ = uc.emu_stop();
+        }
+    })
+    .map_err(|e| uerr("block hook", e))?;
+    // A second block hook, over address 0 where no block of ours starts: with exactly one,
+    // Unicorn compiles a call to it into every block it translates through a helper it
+    // builds anew for each block (two allocations, two hash-table inserts); with two it
+    // calls its generic hook helper. Measured (callgrind, `check --engines unicorn
+    // --strategies movz-min,pool --iterations 600 --jobs 1`): 4.245e9 -> 4.175e9
+    // instructions.
+    uc.add_block_hook(0, 0, |_, _, _| {})
+        .map_err(|e| uerr("second block hook", e))?;
+    uc.ctl_set_tlb_type(TlbType::VIRTUAL)
+        .map_err(|e| uerr("tlb type", e))?;
+    uc.add_tlb_hook(1, 0, |uc, page, kind| {
+        let data = in_data_region(page);
+        if data && kind == MemType::FETCH {
+            uc.get_data_mut().fetch_from_data = true;
+            return None;
+        }
+        let perms = if data {
+            Prot::READ | Prot::WRITE
+        } else {
+            Prot::ALL
+        };
+        Some(TlbEntry { paddr: page, perms })
+    })
+    .map_err(|e| uerr("tlb hook", e))?;
+    for (begin, end) in outside_data_regions() {
+        uc.add_mem_hook(HookType::MEM_INVALID, begin, end, |uc, kind, addr, _, _| {
+            let access = match kind {
+                MemType::WRITE_UNMAPPED | MemType::WRITE_PROT => Access::Write,
+                MemType::FETCH_UNMAPPED | MemType::FETCH_PROT => Access::Fetch,
+                _ => Access::Read,
+            };
+            // The first fault is the run's: a store that crosses from a mapped page into an
+            // unmapped one goes byte by byte, forwards, and Unicorn calls this hook for each
+            // unmapped byte without stopping.
+            uc.get_data_mut().fault.get_or_insert((access, addr));
+            false
+        })
+        .map_err(|e| uerr("fault hook", e))?;
+    }
+    uc.add_intr_hook(|uc, intno| {
+        uc.get_data_mut().intno = Some(intno);
+        let _ = uc.emu_stop();
+    })
+    .map_err(|e| uerr("interrupt hook", e))?;
+    Ok(uc)
 }
 
 /// Drop translated blocks of `[start, end)` one 4 KiB page at a time. Unicorn's
@@ -327,7 +359,11 @@ impl Engine for UnicornEngine {
 
     fn run(&mut self, image: &Image) -> Result<Outcome, EngineError> {
         self.flush_when_due()?;
-        self.load(image)?;
+        if let Err(e) = self.load(image) {
+            // Part of the old program may still be mapped and translated: start again.
+            self.replace_emulator()?;
+            return Err(e);
+        }
         reset_machine(&mut self.uc, image)?;
         let result = self.uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
         let pc = self
@@ -508,8 +544,18 @@ mod tests {
             assert_eq!(u.run(&small).unwrap().exit, Exit::Returned);
         }
         assert_eq!(u.flushes, 0);
-        u.run(&small).unwrap();
+        let before = u.run(&small).unwrap();
         assert_eq!(u.flushes, 1);
+        assert_eq!(
+            before.exit,
+            Exit::Returned,
+            "the fresh emulator runs the program"
+        );
+        assert_eq!(
+            u.pages.mapped().count(),
+            1,
+            "only the program's page is mapped"
+        );
         u.run(&big).unwrap();
         assert_eq!(u.flushes, 1);
         u.run(&small).unwrap();
