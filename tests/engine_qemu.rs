@@ -97,17 +97,10 @@ fn with_x9(value: u64, last: Inst) -> Image {
 
 /// One behaviour per case and the exit every engine must give for it.
 fn exit_cases() -> Vec<(&'static str, Image, Exit)> {
-    use a64call::layout::{
-        EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_TOP,
-    };
+    use a64call::layout::{EXIT_ADDR, LOG_ADDR, SCRATCH_ADDR, STACK_TOP};
     let fault = |access, addr| Exit::Fault { access, addr };
     let call_x9 = Inst::Blr { rn: 9 };
     let store_x9 = Inst::StrImm {
-        rt: 0,
-        rn: 9,
-        imm12: 0,
-    };
-    let load_x9 = Inst::LdrImm {
         rt: 0,
         rn: 9,
         imm12: 0,
@@ -133,44 +126,6 @@ fn exit_cases() -> Vec<(&'static str, Image, Exit)> {
             "store into the exit page",
             with_x9(EXIT_ADDR + 8, store_x9),
             fault(Access::Write, EXIT_ADDR + 8),
-        ),
-        // Accesses that cross the edge of a data region into unmapped memory fault at the
-        // first unmapped byte (Unicorn's fault hook does not listen inside the data regions,
-        // and the first of the faults Unicorn reports byte by byte is the run's).
-        (
-            "load across the end of the call log's control block",
-            with_x9(LOGCTL_ADDR + 0x1000 - 4, load_x9),
-            fault(Access::Read, LOGCTL_ADDR + 0x1000),
-        ),
-        (
-            "load across the end of the call log",
-            with_x9(LOG_ADDR + LOG_BYTES - 4, load_x9),
-            fault(Access::Read, LOG_ADDR + LOG_BYTES),
-        ),
-        (
-            "load across the start of the stack",
-            with_x9(STACK_BASE - 4, load_x9),
-            fault(Access::Read, STACK_BASE - 4),
-        ),
-        (
-            "store across the end of the call log's control block",
-            with_x9(LOGCTL_ADDR + 0x1000 - 4, store_x9),
-            fault(Access::Write, LOGCTL_ADDR + 0x1000),
-        ),
-        (
-            "store across the end of the call log",
-            with_x9(LOG_ADDR + LOG_BYTES - 4, store_x9),
-            fault(Access::Write, LOG_ADDR + LOG_BYTES),
-        ),
-        (
-            "store across the start of the stack",
-            with_x9(STACK_BASE - 4, store_x9),
-            fault(Access::Write, STACK_BASE - 4),
-        ),
-        (
-            "store across the start of the call log",
-            with_x9(LOG_ADDR - 4, store_x9),
-            fault(Access::Write, LOG_ADDR - 4),
         ),
         (
             "unmapped read",
@@ -216,6 +171,42 @@ fn exit_cases() -> Vec<(&'static str, Image, Exit)> {
             fault(Access::Fetch, common::BASE + 6),
         ),
     ]
+    .into_iter()
+    .chain(across_edges())
+    .collect()
+}
+
+/// Loads and stores of 8 bytes that cross an edge of a data region into unmapped memory: they
+/// fault at the first unmapped byte (Unicorn's fault hook does not listen inside the data
+/// regions, and the first of the faults Unicorn reports byte by byte is the run's).
+fn across_edges() -> Vec<(&'static str, Image, Exit)> {
+    use a64call::layout::{LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, STACK_BASE};
+    let edges = [
+        (
+            "the end of the call log's control block",
+            LOGCTL_ADDR + 0x1000,
+            4,
+        ),
+        ("the end of the call log", LOG_ADDR + LOG_BYTES, 4),
+        ("the start of the stack", STACK_BASE, 0),
+        ("the start of the call log", LOG_ADDR, 0),
+    ];
+    let (rt, rn, imm12) = (0, 9, 0);
+    let mut cases = Vec::new();
+    for (edge, addr, first_unmapped) in edges {
+        for (verb, access, last) in [
+            ("load", Access::Read, Inst::LdrImm { rt, rn, imm12 }),
+            ("store", Access::Write, Inst::StrImm { rt, rn, imm12 }),
+        ] {
+            let name = format!("{verb} across {edge}").leak();
+            let fault = Exit::Fault {
+                access,
+                addr: addr - 4 + first_unmapped,
+            };
+            cases.push((&*name, with_x9(addr - 4, last), fault));
+        }
+    }
+    cases
 }
 
 /// Pc, registers, sp and flags: the machine state every engine must agree on.
