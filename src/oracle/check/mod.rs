@@ -22,7 +22,7 @@ use crate::asm::encode::Inst;
 use crate::emit::{CallSite, Emitted};
 use capstone::arch::BuildsCapstone;
 use capstone::Capstone;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::cell::RefCell;
 
 /// A failed static check.
@@ -57,9 +57,12 @@ pub use self::pcrel::{is_pc_relative, named_address, pc_relative, proof_scope, P
 
 thread_local! {
     static CACHE: RefCell<FxHashMap<u32, Option<String>>> = RefCell::new(Default::default());
-    /// (word, meant instruction, [`proof_scope`]) triples already proved equal: the proof holds
-    /// at every pc of the same scope (every pc, for a word that is not pc-relative).
-    static VERIFIED: RefCell<FxHashSet<(u32, Inst, u8)>> = RefCell::new(Default::default());
+    /// (word, meant instruction, [`proof_scope`]) triples already proved equal, as
+    /// [`proof_key`]`(word, scope)` → the instruction last proved for them: the proof holds at
+    /// every pc of the same scope (every pc, for a word that is not pc-relative). Keyed by the
+    /// word and scope alone so that a lookup hashes one integer; the instruction is compared on
+    /// a hit, so a word meant as another instruction is checked again (and replaces it).
+    static VERIFIED: RefCell<FxHashMap<u64, Inst>> = RefCell::new(Default::default());
 }
 
 /// Decode one word at `pc` with capstone: `Some("mnemonic operands")`, or `None` if capstone
@@ -143,6 +146,11 @@ pub fn check(e: &Emitted) -> Result<(), CheckError> {
     Ok(())
 }
 
+/// The [`VERIFIED`] key of `word` in proof scope `scope`.
+fn proof_key(word: u32, scope: u8) -> u64 {
+    u64::from(word) << 8 | u64::from(scope)
+}
+
 /// Check 1: capstone prints exactly the meant instruction for every code slot.
 pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
     if e.code.bytes.len() != e.code.slots.len() * 4 {
@@ -171,8 +179,8 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
                     });
                 }
                 let pc = e.code.base + u64::from(off);
-                let key = (word, *inst, proof_scope(word, pc));
-                if VERIFIED.with(|v| v.borrow().contains(&key)) {
+                let key = proof_key(word, proof_scope(word, pc));
+                if VERIFIED.with(|v| v.borrow().get(&key) == Some(inst)) {
                     continue;
                 }
                 let meant = inst.render(pc);
@@ -182,7 +190,7 @@ pub fn check_encoding(e: &Emitted) -> Result<(), CheckError> {
                         if v.len() > 1 << 20 {
                             v.clear();
                         }
-                        v.insert(key);
+                        v.insert(key, *inst);
                     }),
                     Some(got) => {
                         return Err(CheckError {
