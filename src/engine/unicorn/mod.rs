@@ -1,4 +1,6 @@
-//! The Unicorn engine: one emulator reused per thread.
+//! The Unicorn engine: one emulator reused per thread, replaced by a fresh one every
+//! `FLUSH_RUNS` runs or `FLUSH_CODE_BYTES` of code (see `flush_when_due`) and after a load
+//! that failed.
 //!
 //! Unicorn caches translated blocks and does not notice code rewritten under it. This engine
 //! therefore compares every segment it is about to load with what it loaded last time; every
@@ -67,7 +69,7 @@ pub struct UnicornEngine {
     pages: HostPages,
     /// Segments as last written.
     loaded: Vec<crate::machine::runtime::Segment>,
-    /// Runs and bytes of function code written since the translation cache was last flushed.
+    /// Runs and bytes of function code written since the emulator was last replaced (a flush).
     since_flush: (u64, u64),
     /// Flushes so far (for tests).
     flushes: u64,
@@ -75,9 +77,9 @@ pub struct UnicornEngine {
     invalidate: bool,
 }
 
-/// The translation cache is flushed after this many runs, or sooner after [`FLUSH_CODE_BYTES`].
-/// Unicorn's code buffer is 1 GiB and fills as it translates: without flushes its resident
-/// memory only grows.
+/// The emulator is replaced (its translation cache flushed, with all else) after this many runs,
+/// or sooner after [`FLUSH_CODE_BYTES`]. Unicorn's code buffer is 1 GiB and fills as it
+/// translates: without flushes its resident memory only grows.
 const FLUSH_RUNS: u64 = 256;
 /// ... or once this many bytes of function code (not helpers: a new window writes 190 KiB of
 /// helper banks, most of which never runs) have been written since the last flush: 24 `big`
