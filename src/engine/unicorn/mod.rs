@@ -363,8 +363,13 @@ impl Engine for UnicornEngine {
         self.flush_when_due()?;
         if let Err(e) = self.load(image) {
             // Part of the old program may still be mapped and translated: start again.
-            self.replace_emulator()?;
-            return Err(e);
+            return Err(match self.replace_emulator() {
+                Ok(()) => e,
+                Err(r) => EngineError::of(
+                    EngineKind::Unicorn,
+                    format!("{}; then, replacing the emulator: {}", e.message, r.message),
+                ),
+            });
         }
         reset_machine(&mut self.uc, image)?;
         let result = self.uc.emu_start(image.entry, EXIT_ADDR, 0, 0);
