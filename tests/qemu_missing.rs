@@ -33,3 +33,29 @@ fn the_native_engine_says_it_is_absent_on_other_hosts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("runs only on aarch64 Linux hosts"), "{err}");
 }
+
+/// A "qemu" that runs but never runs the ELF runner (here `true` and `false`) is an engine
+/// error for every command, not a truncated run blamed on the code under test, and not a
+/// planted bug "caught" by nothing.
+#[test]
+fn a_qemu_that_does_not_run_the_runner_is_a_clear_error() {
+    for fake in ["/bin/true", "/bin/false"] {
+        for args in [
+            &["check", "--iterations", "3", "--engines", "qemu"][..],
+            &["planted", "--engines", "qemu", "--no-static-check"][..],
+        ] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+                .args(args)
+                .env("A64CALL_QEMU", fake)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{fake} {args:?}: {err}");
+            assert!(
+                err.contains(&format!("the ELF runner never started under {fake}"))
+                    && !err.contains("panicked"),
+                "{fake} {args:?}: {err}"
+            );
+        }
+    }
+}

@@ -20,14 +20,16 @@
 //! host). A program whose pages cannot be mapped gets a map-failed record and ends the process
 //! (no half-mapped program is left for the next); the host runs the rest in a new one.
 //!
-//! Record (little-endian u64 words): `MAGIC, index, status, signo, fault_address, pc, x0..x30, sp,
-//! nzcv, log_len`, then the 4 KiB scratch buffer, then `log_len` bytes of call log.
+//! The output starts with the word [`STARTED`], written once the signal handlers are in place.
+//! Then one record per program (little-endian u64 words): `MAGIC, index, status, signo,
+//! fault_address, pc, x0..x30, sp, nzcv, log_len`, then the 4 KiB scratch buffer, then `log_len`
+//! bytes of call log.
 
 mod asm;
 mod record;
 mod routines;
 
-pub use record::{parse_records, word, Record};
+pub use record::{after_started, parse_records, word, Record};
 
 use crate::layout::{
     self, EXIT_ADDR, LOGCTL_ADDR, LOG_ADDR, LOG_BYTES, SCRATCH_ADDR, STACK_BASE, STACK_SIZE,
@@ -38,6 +40,10 @@ use routines::{routines, Routines};
 
 /// First word of every record.
 pub const MAGIC: u64 = 0xA64C_A11E_0000_0001;
+/// The word the start routine writes before any program runs: output without it comes from a
+/// process in which the runner never started (a broken or wrong `qemu-aarch64`), never from a
+/// program.
+pub const STARTED: u64 = 0xA64C_A11E_5747_0000;
 /// Record status: the function returned to EXIT_ADDR.
 pub const STATUS_RETURNED: u64 = 0;
 /// Record status: a signal stopped the function.

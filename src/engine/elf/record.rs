@@ -1,6 +1,6 @@
 //! The records the ELF writes to stdout, one per program, and their parser.
 
-use super::{LOG_BYTES, LOG_CORRUPT, MAGIC};
+use super::{LOG_BYTES, LOG_CORRUPT, MAGIC, STARTED};
 use crate::layout;
 
 /// The 64-bit words of a record header: written by the start and exit routines, read by
@@ -57,7 +57,14 @@ pub struct Record {
     pub log: Option<Vec<u8>>,
 }
 
-/// Parse the records of a run's stdout. Returns the complete records and, if the output ended
+/// The output after the [`STARTED`] word it must begin with, or `None` when it does not (the
+/// runner never started).
+pub fn after_started(out: &[u8]) -> Option<&[u8]> {
+    let (first, rest) = out.split_first_chunk::<8>()?;
+    (u64::from_le_bytes(*first) == STARTED).then_some(rest)
+}
+
+/// Parse the records of a run's stdout (after [`after_started`]). Returns the complete records and, if the output ended
 /// inside a record or held garbage, a description of that.
 pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
     let mut recs = Vec::new();

@@ -73,7 +73,8 @@ pub(super) fn routines() -> Routines {
 }
 
 /// `_start`: the signal stack and the handlers (the sigaction struct in the data names the
-/// handler and restorer; the host fills it in once their addresses are known).
+/// handler and restorer; the host fills it in once their addresses are known), then
+/// [`STARTED`] on stdout.
 fn start(a: &mut Asm, l: &Labels) {
     a.imm(0, SIGSTACK);
     a.imm(1, 0);
@@ -85,6 +86,13 @@ fn start(a: &mut Asm, l: &Labels) {
         a.imm(3, 8);
         a.svc(sys::RT_SIGACTION);
     }
+    // [`STARTED`], through the record header's first word (the report routine rewrites it).
+    a.imm(9, STATE);
+    a.imm(10, STARTED);
+    a.str(10, 9, word::MAGIC);
+    a.imm(1, STATE);
+    a.imm(2, 8);
+    a.bl(l.write_all);
     a.b(l.next_program);
 }
 

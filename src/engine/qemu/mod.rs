@@ -338,7 +338,20 @@ impl ElfEngine {
             Ok(x) => x,
             Err(e) => return images.iter().map(|_| Err(e.clone())).collect(),
         };
-        let (records, problem) = elf::parse_records(&out);
+        let Some(out) = elf::after_started(&out) else {
+            let e = EngineError::of(
+                engine,
+                format!(
+                    "the ELF runner never started under {} (process {status}, {} bytes of \
+                     output, none of them its start word): check A64CALL_QEMU, or run \
+                     harness/setup for the pinned qemu-aarch64",
+                    self.runner_name(),
+                    out.len()
+                ),
+            );
+            return images.iter().map(|_| Err(e.clone())).collect();
+        };
+        let (records, problem) = elf::parse_records(out);
         let mut results = Vec::with_capacity(images.len());
         let mut recs = records.into_iter();
         for (i, img) in images.iter().enumerate() {
@@ -374,6 +387,14 @@ impl ElfEngine {
             }
         }
         results
+    }
+
+    /// What runs the ELF: the qemu binary's path, or "the host" for native runs.
+    fn runner_name(&self) -> String {
+        match &self.runner {
+            Runner::Qemu(q) => q.display().to_string(),
+            Runner::Direct => "the host".into(),
+        }
     }
 
     /// Write the ELF of `images`, run it and return its output and exit status.
