@@ -58,10 +58,17 @@ fn the_first_run_of_seeds_is_confirmed_wherever_it_starts() {
 
 #[test]
 fn bad_job_and_sample_numbers_are_clear_errors() {
-    for args in [
-        ["--jobs", "0"],
-        ["--confirm-every", "0"],
-        ["--elf-batch", "0"],
+    for (args, says) in [
+        (["--jobs", "0"], "--jobs must be at least 1"),
+        (
+            ["--jobs", "100000"],
+            "--jobs 100000: at most 256 worker threads",
+        ),
+        (
+            ["--confirm-every", "0"],
+            "--confirm-every must be at least 1",
+        ),
+        (["--elf-batch", "0"], "--elf-batch must be at least 1"),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
             .args(["check", "--iterations", "1"])
@@ -70,9 +77,6 @@ fn bad_job_and_sample_numbers_are_clear_errors() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains("must be at least 1") && !err.contains("panicked"),
-            "{err}"
-        );
+        assert!(err.contains(says) && !err.contains("panicked"), "{err}");
     }
 }

@@ -392,13 +392,32 @@ pub fn run(plan: &Plan, progress: impl Fn(u64) + Sync) -> Result<End, EngineErro
         first: Mutex::new(None),
     };
     let results: Vec<Result<Totals, EngineError>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..plan.jobs.max(1))
-            .map(|_| s.spawn(|| worker(&sh, &progress)))
-            .collect();
-        workers
+        let mut workers = Vec::new();
+        let mut refused = None;
+        for _ in 0..plan.jobs.max(1) {
+            match std::thread::Builder::new().spawn_scoped(s, || worker(&sh, &progress)) {
+                Ok(w) => workers.push(w),
+                Err(e) => {
+                    // The workers already running stop at their next batch.
+                    sh.failed.store(true, Ordering::SeqCst);
+                    refused = Some(EngineError {
+                        engine: None,
+                        message: format!(
+                            "could not start worker thread {} of {} ({e}): give a smaller --jobs",
+                            workers.len() + 1,
+                            plan.jobs
+                        ),
+                    });
+                    break;
+                }
+            }
+        }
+        let mut results: Vec<_> = workers
             .into_iter()
             .map(|w| w.join().expect("a campaign worker panicked"))
-            .collect()
+            .collect();
+        results.extend(refused.map(Err));
+        results
     });
     let mut tally = Totals::default();
     for r in results {

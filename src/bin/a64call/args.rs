@@ -114,10 +114,18 @@ pub(crate) fn read_program(path: &Path) -> Result<Program, Fail> {
     text::parse(&src).map_err(|e| Fail(format!("{}: {e}", path.display())))
 }
 
+/// Most worker threads `--jobs` may ask for: each has its own engines (a Unicorn emulator
+/// reserves 1 GiB of address space for its translations), and 100,000 threads exhausted this
+/// machine's memory inside the thread library, where no error can be reported.
+const MAX_JOBS: usize = 256;
+
 /// The number of worker threads: `n`, or every core the system offers when not given.
 pub(crate) fn jobs(n: Option<usize>) -> Result<usize, Fail> {
     match n {
         Some(0) => Err(Fail("--jobs must be at least 1".into())),
+        Some(n) if n > MAX_JOBS => Err(Fail(format!(
+            "--jobs {n}: at most {MAX_JOBS} worker threads (each has its own engines)"
+        ))),
         Some(n) => Ok(n),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }

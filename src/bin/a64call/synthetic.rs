@@ -231,7 +231,7 @@ pub(crate) struct CheckArgs {
     /// Workload profile.
     #[arg(long, default_value = "default")]
     profile: String,
-    /// Worker threads, each with its own engines (default: every core). The same seeds give
+    /// Worker threads, each with its own engines (default: every core; at most 256). The same seeds give
     /// the same programs and the same finding whatever the number.
     #[arg(long)]
     jobs: Option<usize>,
@@ -257,10 +257,13 @@ pub(crate) struct CheckArgs {
 /// The engines of `check`: those every program runs on, and the confirming ones (see
 /// [`CheckArgs`]).
 fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fail> {
-    if a.confirm_every == 0 || a.elf_batch == 0 {
-        return Err(Fail(
-            "--confirm-every and --elf-batch must be at least 1".into(),
-        ));
+    for (name, value) in [
+        ("--confirm-every", a.confirm_every),
+        ("--elf-batch", a.elf_batch),
+    ] {
+        if value == 0 {
+            return Err(Fail(format!("{name} must be at least 1")));
+        }
     }
     if a.common.engines.is_empty() {
         let confirm = if a.confirm_with.is_empty() {
