@@ -80,3 +80,45 @@ fn bad_job_and_sample_numbers_are_clear_errors() {
         assert!(err.contains(says) && !err.contains("panicked"), "{err}");
     }
 }
+
+/// A finding made with a bug planted through A64CALL_PLANT gets a repro whose provenance line
+/// names the bug, so two bugs found at the same seed write two files, each saying how to
+/// reproduce it.
+#[test]
+fn a_repro_of_a_planted_finding_names_the_bug() {
+    let dir = std::env::temp_dir().join(format!("a64call-plant-repro-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bugs = ["pool-offset-off-by-4", "stub-wrong-target"];
+    for bug in bugs {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
+            .args([
+                "check",
+                "--iterations",
+                "4",
+                "--seed",
+                "1",
+                "--engines",
+                "interp",
+            ])
+            .arg("--repro-dir")
+            .arg(&dir)
+            .env("A64CALL_PLANT", bug)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bug}: the bug is found");
+    }
+    let files = a64call::differential::repro::find_repros(&dir).unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    for bug in bugs {
+        let named = files.iter().filter(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap()
+                .ends_with(&format!(" --plant {bug}"))
+        });
+        assert_eq!(named.count(), 1, "one repro names {bug}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

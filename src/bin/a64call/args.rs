@@ -45,7 +45,12 @@ impl Common {
         if self.no_static_check {
             out += " --no-static-check";
         }
-        if let Some(bug) = &self.plant {
+        // The bug planted by --plant or, as `config` takes it, by A64CALL_PLANT: a repro of a
+        // planted finding must say which bug found it.
+        let env_bug = std::env::var("A64CALL_PLANT")
+            .ok()
+            .filter(|n| !n.is_empty());
+        if let Some(bug) = self.plant.as_ref().or(env_bug.as_ref()) {
             out += &format!(" --plant {bug}");
         }
         out
