@@ -57,18 +57,22 @@ fn the_first_run_of_seeds_is_confirmed_wherever_it_starts() {
 }
 
 #[test]
-fn bad_job_and_sample_numbers_are_clear_errors() {
+fn bad_job_sample_and_engine_choices_are_clear_errors() {
     for (args, says) in [
-        (["--jobs", "0"], "--jobs must be at least 1"),
+        (&["--jobs", "0"][..], "--jobs must be at least 1"),
         (
-            ["--jobs", "100000"],
+            &["--jobs", "100000"],
             "--jobs 100000: at most 256 worker threads",
         ),
         (
-            ["--confirm-every", "0"],
+            &["--confirm-every", "0"],
             "--confirm-every must be at least 1",
         ),
-        (["--elf-batch", "0"], "--elf-batch must be at least 1"),
+        (&["--elf-batch", "0"], "--elf-batch must be at least 1"),
+        (
+            &["--engines", "interp", "--confirm-with", "interp"],
+            "--confirm-with interp: every program already runs on interp",
+        ),
     ] {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_a64call"))
             .args(["check", "--iterations", "1"])

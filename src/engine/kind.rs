@@ -107,7 +107,7 @@ impl EngineKind {
             Ok(()) => (vec![EngineKind::Unicorn, EngineKind::Qemu], None),
             Err(e) => (
                 vec![EngineKind::Unicorn],
-                Some(format!("{e}; running on Unicorn only")),
+                Some(format!("{e}; qemu is left out")),
             ),
         }
     }

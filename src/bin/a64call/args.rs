@@ -94,16 +94,17 @@ pub(crate) fn config(c: &Common) -> Result<Config, Fail> {
 
 pub(crate) fn engines(c: &Common) -> Result<Vec<EngineKind>, Fail> {
     if c.engines.is_empty() {
-        return Ok(default_engines());
+        return Ok(default_engines("running on Unicorn only"));
     }
     named_engines(&c.engines)
 }
 
-/// [`EngineKind::default_set`], its note (why qemu is left out) printed on stderr.
-pub(crate) fn default_engines() -> Vec<EngineKind> {
+/// [`EngineKind::default_set`], its note (why qemu is left out, then `consequence`: what that
+/// means for this command) printed on stderr.
+pub(crate) fn default_engines(consequence: &str) -> Vec<EngineKind> {
     let (list, note) = EngineKind::default_set();
     if let Some(note) = note {
-        eprintln!("note: {note}");
+        eprintln!("note: {note}: {consequence}");
     }
     list
 }

@@ -125,7 +125,7 @@ fn planted_engines(names: &[String]) -> Result<Vec<EngineKind>, Fail> {
     if !names.is_empty() {
         return crate::args::named_engines(names);
     }
-    let mut engines = crate::args::default_engines();
+    let mut engines = crate::args::default_engines("hunting on interp and Unicorn");
     engines.insert(0, EngineKind::Interp);
     Ok(engines)
 }

@@ -265,18 +265,30 @@ fn check_engines(a: &CheckArgs) -> Result<(Vec<EngineKind>, Vec<EngineKind>), Fa
             return Err(Fail(format!("{name} must be at least 1")));
         }
     }
-    if a.common.engines.is_empty() {
+    let (all, confirm) = if a.common.engines.is_empty() {
         let confirm = if a.confirm_with.is_empty() {
-            crate::args::default_engines()
+            crate::args::default_engines(
+                "every program runs on interp, and a sample is confirmed on Unicorn alone",
+            )
         } else {
             crate::args::named_engines(&a.confirm_with)?
         };
-        return Ok((vec![EngineKind::Interp], confirm));
+        (vec![EngineKind::Interp], confirm)
+    } else {
+        (
+            engines(&a.common)?,
+            crate::args::named_engines(&a.confirm_with)?,
+        )
+    };
+    if let Some(k) = confirm.iter().find(|k| all.contains(k)) {
+        return Err(Fail(format!(
+            "--confirm-with {}: every program already runs on {} (--engines); confirm with \
+             another engine",
+            k.name(),
+            k.name()
+        )));
     }
-    Ok((
-        engines(&a.common)?,
-        crate::args::named_engines(&a.confirm_with)?,
-    ))
+    Ok((all, confirm))
 }
 
 /// `a64call check`: resolve the names, run the campaign ([`campaign::run`]) and print its end.
