@@ -240,8 +240,10 @@ pub(crate) struct CheckArgs {
     /// qemu-aarch64 is found (every program then runs on interp).
     #[arg(long, value_delimiter = ',')]
     confirm_with: Vec<String>,
-    /// 1 in this many runs of 16 seeds (one window of the fixed machine layout each, counted
-    /// from the first seed's run, which always is) also run on the confirming engines.
+    /// Confirm one run of 16 seeds in this many: its programs also run on the confirming
+    /// engines. A run of 16 seeds shares one window of the fixed machine layout; the run that
+    /// holds the first seed is always confirmed (it may be short when the first seed is not a
+    /// multiple of 16, so the sample can fall just under 1 in N).
     #[arg(long, default_value_t = 16)]
     confirm_every: u64,
     /// Programs per qemu (or native) process, at most.
