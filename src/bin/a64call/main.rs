@@ -130,7 +130,8 @@ enum Cmd {
         /// Comma-separated engines to hunt on, each on its own (see `check --engines`).
         #[arg(long, value_delimiter = ',')]
         engines: Vec<String>,
-        /// Hunts run at once, each on its own thread and engines (default: every core; at most 256).
+        /// Hunts run at once, each on its own thread and engines (default: every core; at most
+        /// 256).
         #[arg(long)]
         jobs: Option<usize>,
     },

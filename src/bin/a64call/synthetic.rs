@@ -231,8 +231,8 @@ pub(crate) struct CheckArgs {
     /// Workload profile.
     #[arg(long, default_value = "default")]
     profile: String,
-    /// Worker threads, each with its own engines (default: every core; at most 256). The same seeds give
-    /// the same programs and the same finding whatever the number.
+    /// Worker threads, each with its own engines (default: every core; at most 256). The same
+    /// seeds give the same programs and the same finding whatever the number.
     #[arg(long)]
     jobs: Option<usize>,
     /// Engines that also run a sample of the programs (see --confirm-every) and every program

@@ -64,8 +64,8 @@ pub fn after_started(out: &[u8]) -> Option<&[u8]> {
     (u64::from_le_bytes(*first) == STARTED).then_some(rest)
 }
 
-/// Parse the records of a run's stdout (after [`after_started`]). Returns the complete records and, if the output ended
-/// inside a record or held garbage, a description of that.
+/// Parse the records of a run's stdout (what follows [`after_started`]). Returns the complete
+/// records and, if the output ended inside a record or held garbage, a description of that.
 pub fn parse_records(out: &[u8]) -> (Vec<Record>, Option<String>) {
     let mut recs = Vec::new();
     let mut pos = 0usize;
