@@ -47,10 +47,8 @@ impl Common {
         }
         // The bug planted by --plant or, as `config` takes it, by A64CALL_PLANT: a repro of a
         // planted finding must say which bug found it.
-        let env_bug = std::env::var("A64CALL_PLANT")
-            .ok()
-            .filter(|n| !n.is_empty());
-        if let Some(bug) = self.plant.as_ref().or(env_bug.as_ref()) {
+        let env_bug = PlantedBug::from_env().ok().flatten().map(Named::name);
+        if let Some(bug) = self.plant.as_deref().or(env_bug) {
             out += &format!(" --plant {bug}");
         }
         out
